@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+import redis as redis_lib
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The Redis the suite runs against: the launcher's embedded server or REDIS_URL."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.fail("REDIS_URL is unset: run the suite with `make test` (it starts the embedded Redis)")
+    return url
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> redis_lib.Redis:
+    client = redis_lib.Redis.from_url(redis_url)
+    yield client
+    client.close()

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+from dashboard.env import env_bool, env_int, env_list, env_str
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PRODUCTION_ENV = {
+    "DEBUG": "0",
+    "SECRET_KEY": "fake-production-secret-key-for-tests-only-" + "x" * 30,
+    "FERNET_KEYS": Fernet.generate_key().decode(),
+    "ALLOWED_HOSTS": "dashboard.example.com",
+    "DATABASE_URL": "sqlite:///" + str(ROOT / "var" / "check-deploy.sqlite3"),
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+}
+
+
+def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("raw", ["maybe", "2", "yes please"])
+def test_env_bool_refuses_a_value_that_is_not_a_boolean(raw):
+    with pytest.raises(ImproperlyConfigured, match="DEBUG"):
+        env_bool("DEBUG", False, environ={"DEBUG": raw})
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("1", True), ("true", True), ("Off", False), ("", False)])
+def test_env_bool_reads_the_usual_spellings(raw, expected):
+    assert env_bool("DEBUG", not expected, environ={"DEBUG": raw}) is expected
+
+
+def test_env_int_refuses_text_and_values_out_of_range():
+    with pytest.raises(ImproperlyConfigured, match="REFRESH_SECONDS must be a whole number"):
+        env_int("REFRESH_SECONDS", 60, environ={"REFRESH_SECONDS": "sixty"})
+    with pytest.raises(ImproperlyConfigured, match="at least 10"):
+        env_int("REFRESH_SECONDS", 60, minimum=10, environ={"REFRESH_SECONDS": "5"})
+    assert env_int("REFRESH_SECONDS", 60, environ={}) == 60
+
+
+def test_env_list_and_str_strip_whitespace_and_drop_empty_items():
+    assert env_list("HOSTS", environ={"HOSTS": " a.example , ,b.example "}) == ["a.example", "b.example"]
+    assert env_str("NAME", environ={"NAME": "  x  "}) == "x"
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "FERNET_KEYS", "ALLOWED_HOSTS"])
+def test_production_refuses_to_start_without_each_required_secret(missing):
+    env = {**PRODUCTION_ENV, missing: ""}
+    result = run_manage("check", env=env)
+    assert result.returncode != 0
+    assert f"{missing} is required when DEBUG is off" in result.stderr
+
+
+def test_a_malformed_setting_stops_start_up_naming_the_variable():
+    result = run_manage("check", env={**PRODUCTION_ENV, "SECURE_HSTS_SECONDS": "a year"})
+    assert result.returncode != 0
+    assert "SECURE_HSTS_SECONDS must be a whole number" in result.stderr
+
+
+def test_production_settings_pass_the_deploy_check_with_no_warning():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
