@@ -67,7 +67,8 @@ def redis_environment(name: str) -> Iterator[dict[str, str]]:
         print(f"[launcher] Redis: {env['REDIS_URL']} (from REDIS_URL)", flush=True)
         yield env
         return
-    socket_path = VAR_DIR / f"{name}.sock"
+    # One socket per launcher: two suites (or a demo and a suite) may run side by side.
+    socket_path = VAR_DIR / f"{name}-{os.getpid()}.sock"
     server = start_redis(socket_path)
     env["REDIS_URL"] = f"unix://{socket_path}"
     print(f"[launcher] Redis: embedded redis-server on {socket_path} (pid {server.pid})", flush=True)
@@ -75,6 +76,7 @@ def redis_environment(name: str) -> Iterator[dict[str, str]]:
         yield env
     finally:
         stop_redis(server)
+        socket_path.unlink(missing_ok=True)
 
 
 def _raise_keyboard_interrupt(signum, frame):

@@ -6,6 +6,15 @@ import pytest
 import redis as redis_lib
 
 
+def pytest_report_header(config) -> list[str]:
+    """Say which real services this run uses (CI runs the suite once embedded, once on servers)."""
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    redis_url = os.environ.get("REDIS_URL", "(unset)")
+    return [f"database: {engine}", f"redis: {redis_url}"]
+
+
 @pytest.fixture
 def redis_url() -> str:
     """The Redis the suite runs against: the launcher's embedded server or REDIS_URL."""
