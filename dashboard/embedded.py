@@ -49,14 +49,22 @@ def start_redis(socket_path: Path, *, port: int = 0, logfile: Path | None = None
         socket_path.unlink()
     args = [
         redis_server_executable(),
-        "--port", str(port),
-        "--bind", "127.0.0.1",
-        "--unixsocket", str(socket_path),
-        "--unixsocketperm", "700",
-        "--save", "",
-        "--appendonly", "no",
-        "--dir", str(socket_path.parent),
-        "--logfile", str(logfile or socket_path.with_suffix(".log")),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--unixsocket",
+        str(socket_path),
+        "--unixsocketperm",
+        "700",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(socket_path.parent),
+        "--logfile",
+        str(logfile or socket_path.with_suffix(".log")),
     ]
     process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
     client = redis.Redis(unix_socket_path=str(socket_path))

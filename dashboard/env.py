@@ -57,7 +57,9 @@ def env_int(
     return value
 
 
-def env_list(name: str, default: list[str] | None = None, *, environ: Mapping[str, str] | None = None) -> list[str]:
+def env_list(
+    name: str, default: list[str] | None = None, *, environ: Mapping[str, str] | None = None
+) -> list[str]:
     """A comma-separated list; empty items are dropped."""
     raw = env_str(name, environ=environ)
     if raw is None:
