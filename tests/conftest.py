@@ -29,3 +29,32 @@ def redis_client(redis_url: str) -> redis_lib.Redis:
     client = redis_lib.Redis.from_url(redis_url)
     yield client
     client.close()
+
+
+# -- OKX simulator (okxapi/simulator, docs/simulator.md) ---------------------------------------
+@pytest.fixture
+def make_simulator():
+    """Factory: make_simulator(scenario="demo" | Scenario | dict, **Simulator options) starts a
+    simulator on a free port; every one it made is stopped after the test."""
+    from okxapi.simulator import Scenario, Simulator
+
+    started: list[Simulator] = []
+
+    def make(scenario: object = "demo", **options: object) -> Simulator:
+        if isinstance(scenario, dict):
+            scenario = Scenario.from_dict(scenario)
+        elif not isinstance(scenario, Scenario):
+            scenario = Scenario.load(str(scenario))
+        sim = Simulator(scenario, **options).start(host="127.0.0.1", port=0)
+        started.append(sim)
+        return sim
+
+    yield make
+    for sim in started:
+        sim.stop()
+
+
+@pytest.fixture
+def simulator(make_simulator):
+    """The demo scenario on a free port, stopped after the test."""
+    return make_simulator("demo")

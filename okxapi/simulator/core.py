@@ -1,0 +1,182 @@
+"""Simulator: the control surface tests, benchmarks and the demo use."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from dataclasses import replace
+from typing import Any
+
+from .exchange import DAY_MS, Exchange, LiveKey
+from .faults import FaultBook
+from .ratelimit import RateLimiter
+from .scenario import Fault, Key, Scenario
+from .server import SimServer, jitter
+
+log = logging.getLogger(__name__)
+
+
+class Simulator:
+    """A local OKX v5 REST exchange. Start it in a background thread:
+
+    with Simulator(Scenario.load("demo")).start() as sim:
+        requests.get(sim.url + "/api/v5/public/time")
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario | None = None,
+        *,
+        rate_limits_enabled: bool = True,
+        timestamp_window_s: float | None = None,
+        clock_offset_ms: int | None = None,
+        latency_ms: tuple[float, float] | None = None,
+    ):
+        self.scenario = scenario if scenario is not None else Scenario.load("demo")
+        self.exchange = Exchange(self.scenario)
+        self.limiter = RateLimiter(enabled=rate_limits_enabled)
+        self.faults = FaultBook(self.scenario.seed)
+        for fault in self.scenario.faults:
+            self.faults.add(fault)
+        window = timestamp_window_s if timestamp_window_s is not None else self.scenario.timestamp_window_s
+        self.timestamp_window_s = window
+        if clock_offset_ms is not None:
+            self.set_clock_offset(clock_offset_ms)
+        self.latency_ms = latency_ms if latency_ms is not None else self.scenario.latency_ms
+        self._latency_rng = random.Random(f"latency:{self.scenario.seed}")
+        self.stopping = threading.Event()
+        self._server: SimServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle of the server -------------------------------------------------------------
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> Simulator:
+        self.stopping.clear()
+        self._server = SimServer((host, port), self)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="okx-simulator", daemon=True)
+        self._thread.start()
+        log.info("OKX simulator (%s) listening on %s", self.scenario.name, self.url)
+        return self
+
+    def serve_forever(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._server = SimServer((host, port), self)
+        log.info("OKX simulator (%s) listening on %s", self.scenario.name, self.url)
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.close_all()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> Simulator:
+        if self._server is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "the simulator is not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # -- time ----------------------------------------------------------------------------------
+    def advance(self, seconds: float = 0, days: float = 0) -> list[str]:
+        """Move the simulated calendar forward; returns the api keys deleted for idleness."""
+        self.exchange.clock.advanced_ms += int(seconds * 1000 + days * DAY_MS)
+        return self.exchange.sweep_idle_keys()
+
+    def set_clock_offset(self, ms: int) -> None:
+        """Skew the server clock (what /public/time reports and signatures are checked against)."""
+        self.exchange.clock.clock_offset_ms = ms
+
+    def now_ms(self) -> int:
+        return self.exchange.clock.sim_ms()
+
+    def server_time_ms(self) -> int:
+        return self.exchange.clock.server_ms()
+
+    # -- limits, latency, faults -----------------------------------------------------------------
+    @property
+    def rate_limits_enabled(self) -> bool:
+        return self.limiter.enabled
+
+    @rate_limits_enabled.setter
+    def rate_limits_enabled(self, value: bool) -> None:
+        self.limiter.enabled = value
+
+    def set_latency(self, fixed_ms: float = 0, jitter_ms: float = 0) -> None:
+        self.latency_ms = (fixed_ms, jitter_ms)
+
+    def latency_s(self) -> float:
+        fixed, spread = self.latency_ms
+        return jitter(fixed, spread, self._latency_rng) if fixed or spread else 0.0
+
+    def inject_fault(
+        self,
+        path: str,
+        *,
+        code: str | int | None = None,
+        http_status: int | None = None,
+        body: str | None = None,
+        delay: float | None = None,
+        drop: bool = False,
+        times: int | None = 1,
+        probability: float | None = None,
+        msg: str | None = None,
+    ) -> None:
+        """Make calls to `path` ("*" = any) fail: an OKX error `code` (official message and HTTP
+        status unless given), a raw non-JSON `body`, a bare `http_status`, a `delay` in seconds
+        (alone: a stall before the normal answer), or a dropped connection. Hits the next
+        `times` calls (None = until cleared), each with `probability` if given."""
+        fault = Fault(
+            path, None if code is None else str(code), http_status, body, delay, drop, times, probability, msg
+        )
+        self.faults.add(fault)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def stats(self) -> dict[tuple[str, str], dict[str, int]]:
+        """Per (path, uid or ip): calls, rejected (50011), max_window (peak in one window)."""
+        return self.limiter.stats()
+
+    def total_rejected(self) -> int:
+        return self.limiter.total_rejected()
+
+    def reset_stats(self) -> None:
+        self.limiter.reset()
+
+    # -- keys ------------------------------------------------------------------------------------
+    def add_key(self, key: Key | None = None, **fields: Any) -> Key:
+        """Register a key (a Key, or Key's fields as keywords); it is added to scenario.keys too."""
+        key = key if key is not None else Key(**fields)
+        self.exchange.add_key(key)
+        self.scenario.keys.append(key)
+        return key
+
+    def freeze_key(self, api_key: str, frozen: bool = True) -> None:
+        live = self._live(api_key)
+        live.key = replace(live.key, frozen=frozen)
+
+    def delete_key(self, api_key: str) -> None:
+        self.exchange.delete_key(api_key)
+
+    def key_exists(self, api_key: str) -> bool:
+        return self.exchange.lookup(api_key) is not None
+
+    def key_state(self, api_key: str) -> LiveKey:
+        return self._live(api_key)
+
+    def _live(self, api_key: str) -> LiveKey:
+        live = self.exchange.keys.get(api_key)
+        if live is None:
+            raise KeyError(api_key)
+        return live

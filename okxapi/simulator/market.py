@@ -1,0 +1,145 @@
+"""Prices and instruments: a deterministic random walk per currency, and the contract specs
+that the positions and the public instruments endpoint share."""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+STABLES = {"USDT", "USDC", "USD"}
+# Contract sizes as OKX lists them for the majors; anything else gets 1 (linear) / 10 USD (inverse).
+LINEAR_CT_VAL = {"BTC": "0.01", "ETH": "0.1"}
+INVERSE_CT_VAL = {"BTC": "100"}
+
+
+class PriceWalk:
+    """USD prices that drift in steps of `step_s` simulated seconds. The path depends only on
+    the seed and the currency, so two runs (and two simulators) agree at every moment."""
+
+    def __init__(self, specs: dict[str, dict[str, Any]], seed: int, start_ms: int, step_s: float):
+        self._base = {ccy: float(spec["usd"]) for ccy, spec in specs.items()}
+        self._vol = {ccy: float(spec.get("vol", 0.0)) for ccy, spec in specs.items()}
+        self._paths: dict[str, list[float]] = {ccy: [0.0] for ccy in specs}
+        self._rngs = {ccy: random.Random(f"{seed}:{ccy}") for ccy in specs}
+        self._start_ms = start_ms
+        self._step_ms = max(1, int(step_s * 1000))
+        self._lock = threading.Lock()
+
+    def currencies(self) -> list[str]:
+        return list(self._base)
+
+    def usd(self, ccy: str, at_ms: int) -> Decimal:
+        if ccy not in self._base:
+            return Decimal(1) if ccy in STABLES else Decimal(0)
+        if self._vol[ccy] == 0:
+            return Decimal(str(self._base[ccy]))
+        step = max(0, (at_ms - self._start_ms) // self._step_ms)
+        price = self._base[ccy] * math.exp(self._log_return(ccy, step))
+        return Decimal(f"{price:.8g}")
+
+    def _log_return(self, ccy: str, step: int) -> float:
+        path = self._paths[ccy]
+        if step >= len(path):
+            with self._lock:
+                rng, vol = self._rngs[ccy], self._vol[ccy]
+                while len(path) <= step:
+                    path.append(path[-1] + rng.gauss(0.0, vol))
+        return path[step]
+
+
+@dataclass(frozen=True)
+class Instrument:
+    inst_id: str
+    inst_type: str  # SPOT, SWAP, FUTURES
+    base: str
+    quote: str
+    exp_ms: int | None = None
+
+    @property
+    def linear(self) -> bool:
+        return self.quote != "USD"
+
+    @property
+    def settle(self) -> str:
+        return self.quote if self.linear else self.base
+
+    @property
+    def ct_val(self) -> Decimal:
+        table, default = (LINEAR_CT_VAL, "1") if self.linear else (INVERSE_CT_VAL, "10")
+        return Decimal(table.get(self.base, default))
+
+    def mark(self, prices: PriceWalk, at_ms: int) -> Decimal:
+        quote_usd = prices.usd(self.quote, at_ms) or Decimal(1)
+        return prices.usd(self.base, at_ms) / quote_usd
+
+
+def parse_inst_id(inst_id: str) -> Instrument:
+    """BTC-USDT (SPOT), BTC-USDT-SWAP (SWAP), BTC-USD-261225 (FUTURES, expiry at 08:00 UTC)."""
+    parts = inst_id.split("-")
+    if len(parts) == 2:
+        return Instrument(inst_id, "SPOT", parts[0], parts[1])
+    if len(parts) == 3 and parts[2] == "SWAP":
+        return Instrument(inst_id, "SWAP", parts[0], parts[1])
+    if len(parts) == 3 and parts[2].isdigit() and len(parts[2]) == 6:
+        expiry = datetime.strptime(parts[2] + "08", "%y%m%d%H").replace(tzinfo=UTC)
+        return Instrument(inst_id, "FUTURES", parts[0], parts[1], int(expiry.timestamp() * 1000))
+    raise ValueError(f"unsupported instrument id {inst_id!r}")
+
+
+def catalog(currencies: list[str], position_ids: list[str]) -> dict[str, Instrument]:
+    """Spot and perpetuals for every priced non-stable currency, plus whatever positions hold."""
+    ids: list[str] = []
+    for ccy in currencies:
+        if ccy not in STABLES:
+            ids += [f"{ccy}-USDT", f"{ccy}-USDT-SWAP", f"{ccy}-USD-SWAP"]
+    ids += position_ids
+    return {inst_id: parse_inst_id(inst_id) for inst_id in dict.fromkeys(ids)}
+
+
+def instrument_row(inst: Instrument, list_ms: int) -> dict[str, str]:
+    """One row of GET /api/v5/public/instruments, with "" where a field does not apply."""
+    spot = inst.inst_type == "SPOT"
+    family = "" if spot else f"{inst.base}-{inst.quote}"
+    return {
+        "instType": inst.inst_type,
+        "instId": inst.inst_id,
+        "uly": family,
+        "instFamily": family,
+        "category": "1",
+        "baseCcy": inst.base if spot else "",
+        "quoteCcy": inst.quote if spot else "",
+        "settleCcy": "" if spot else inst.settle,
+        "ctVal": "" if spot else str(inst.ct_val),
+        "ctMult": "" if spot else "1",
+        "ctValCcy": "" if spot else (inst.base if inst.linear else "USD"),
+        "ctType": "" if spot else ("linear" if inst.linear else "inverse"),
+        "optType": "",
+        "stk": "",
+        "listTime": str(list_ms),
+        "auctionEndTime": "",
+        "contTdSwTime": "",
+        "preMktSwTime": "",
+        "openType": "",
+        "expTime": str(inst.exp_ms) if inst.exp_ms else "",
+        "lever": "10" if spot else "100",
+        "tickSz": "0.1" if inst.base == "BTC" else "0.01",
+        "lotSz": "0.00000001" if spot else "1",
+        "minSz": "0.00001" if spot else "1",
+        "alias": "quarter" if inst.inst_type == "FUTURES" else "",
+        "state": "live",
+        "ruleType": "normal",
+        "maxLmtSz": "9999999999",
+        "maxMktSz": "1000000",
+        "maxLmtAmt": "20000000",
+        "maxMktAmt": "1000000" if spot else "",
+        "maxTwapSz": "9999999999",
+        "maxIcebergSz": "9999999999",
+        "maxTriggerSz": "9999999999",
+        "maxStopSz": "1000000",
+        "futureSettlement": False,
+    }
