@@ -1,0 +1,273 @@
+"""The admin: accounts (add with a checked key, rotate, discover sub-accounts), credentials
+(metadata only, never a stored value) and the read-only audit trail.
+
+Every admin view goes through AdminSite.admin_view, which sends Cache-Control: no-store; the
+rotate view is wrapped the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
+
+from accounts import crypto
+from accounts.audit import AuditAction, AuditEvent
+from accounts.forms import AccountAddForm, RotateForm
+from accounts.models import Account, AccountKind, Credential, CredentialStatus, NoCredential
+
+MANAGE_KEYS = "accounts.manage_keys"
+VIEW_DASHBOARD = "accounts.view_dashboard"
+
+
+class KeyAdminOnly:
+    """Writes need the manage_keys permission; reads need view_dashboard (or the model view perm)."""
+
+    def has_manage_keys_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(MANAGE_KEYS)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return self.has_manage_keys_permission(request) and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_manage_keys_permission(request) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_manage_keys_permission(request) and super().has_delete_permission(request, obj)
+
+
+def key_counts_context() -> list[dict[str, Any]]:
+    """Per encryption key id: how many secret values it protects, and whether it is configured."""
+    ring = crypto.keyring()
+    counts = Credential.objects.encryption_key_counts()
+    rows = [
+        {
+            "key_id": key_id,
+            "count": counts.get(key_id, 0),
+            "newest": key_id == ring.newest_id,
+            "configured": True,
+        }
+        for key_id in ring.ids
+    ]
+    rows += [
+        {"key_id": key_id, "count": count, "newest": False, "configured": False}
+        for key_id, count in sorted(counts.items())
+        if key_id not in ring.fernets
+    ]
+    return rows
+
+
+class CredentialInline(admin.TabularInline):
+    model = Credential
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = (
+        "fingerprint",
+        "label",
+        "status",
+        "permissions",
+        "ip_binding",
+        "expires_on",
+        "activated_at",
+        "retired_at",
+        "last_success_at",
+        "health_status",
+    )
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Account)
+class AccountAdmin(KeyAdminOnly, admin.ModelAdmin):
+    list_display = ("name", "kind", "master", "uid", "environment", "host", "active", "active_key")
+    list_filter = ("kind", "environment", "region", "active")
+    search_fields = ("name", "uid", "sub_acct_name")
+    actions = ["discover_subaccounts"]
+    inlines = [CredentialInline]
+    change_form_template = "accounts/admin/account_change_form.html"
+    fieldsets = [
+        (None, {"fields": ("name", "kind", "master", "sub_acct_name", "uid", "okx_label", "active")}),
+        ("Where", {"fields": ("environment", "region", "base_url")}),
+    ]
+    add_fieldsets = [
+        (None, {"fields": ("name", "kind", "master", "sub_acct_name")}),
+        ("Where", {"fields": ("environment", "region", "base_url")}),
+        (
+            "Credential set (checked with OKX before anything is stored)",
+            {
+                "fields": ("api_key", "secret_key", "passphrase", "label", "expires_on", "allow_withdraw"),
+            },
+        ),
+    ]
+    readonly_fields = ("kind", "uid", "okx_label")
+
+    @admin.display(description="host")
+    def host(self, account: Account) -> str:
+        return account.base_url or account.region
+
+    @admin.display(description="active key")
+    def active_key(self, account: Account) -> str:
+        credential = account.active_credential()
+        return credential.display_fingerprint if credential else "—"
+
+    def get_fieldsets(self, request: HttpRequest, obj: Account | None = None) -> Any:
+        return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Account | None = None) -> Any:
+        return () if obj is None else self.readonly_fields
+
+    def get_form(self, request: HttpRequest, obj: Account | None = None, change: bool = False, **kwargs: Any):
+        if obj is None:
+            kwargs["form"] = AccountAddForm
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"request": request})
+
+    def save_model(self, request: HttpRequest, obj: Account, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+        else:
+            form.save_with_credential()
+            for text in [*form.notes, *form.warnings]:
+                self.message_user(request, text, messages.WARNING)
+
+    def get_urls(self) -> list:
+        rotate = self.admin_site.admin_view(self.rotate_view)
+        return [path("<path:object_id>/rotate/", rotate, name="accounts_account_rotate"), *super().get_urls()]
+
+    def rotate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        account = self.get_object(request, unquote(object_id))
+        if account is None:
+            raise Http404("No such account.")
+        if not self.has_manage_keys_permission(request):
+            raise PermissionDenied
+        form = RotateForm(account, request.user, request.POST or None)
+        form.request = request
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "account": account,
+            "form": form,
+            "key_counts": key_counts_context(),
+            "title": f"Rotate key: {account}",
+        }
+        if request.method == "POST" and form.is_valid():
+            retired = form.rotate()
+            context.update(retired=retired, new=form.candidate, warnings=form.warnings, notes=form.notes)
+            return TemplateResponse(request, "accounts/admin/rotate_done.html", context)
+        context.update(current=account.active_credential())
+        return TemplateResponse(request, "accounts/admin/rotate.html", context)
+
+    @admin.action(description="Discover sub-accounts (with the master's key)", permissions=["manage_keys"])
+    def discover_subaccounts(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
+        from okxapi import OkxError
+
+        for master in queryset.filter(kind=AccountKind.MASTER):
+            try:
+                created, updated = master.discover_subaccounts()
+            except (OkxError, NoCredential, crypto.DecryptionError) as error:
+                self.message_user(request, f"{master}: {error}", messages.ERROR)
+                continue
+            detail = f"{created} created, {updated} updated"
+            AuditEvent.record(AuditAction.SUBACCOUNTS_DISCOVER, request=request, obj=master, detail=detail)
+            self.message_user(request, f"{master}: sub-accounts {detail}.", messages.SUCCESS)
+
+
+@admin.register(Credential)
+class CredentialAdmin(KeyAdminOnly, admin.ModelAdmin):
+    list_display = (
+        "account",
+        "fingerprint",
+        "label",
+        "status",
+        "permissions",
+        "ip_binding",
+        "expires_on",
+        "last_success_at",
+        "health_status",
+    )
+    list_filter = ("status", "health_status")
+    search_fields = ("account__name", "label", "fingerprint")
+    actions = ["retire_selected"]
+    change_list_template = "accounts/admin/credential_change_list.html"
+    # The encrypted fields are not editable and never listed here: the page shows metadata only.
+    fields = (
+        "account",
+        "fingerprint",
+        "label",
+        "expires_on",
+        "status",
+        "permissions",
+        "ip_binding",
+        "okx_created_at",
+        "created_at",
+        "created_by",
+        "activated_at",
+        "retired_at",
+        "last_success_at",
+        "health_status",
+        "health_message",
+        "health_checked_at",
+        "warnings",
+        "clock_offset_ms",
+        "failing_since",
+    )
+    readonly_fields = tuple(name for name in fields if name not in ("label", "expires_on"))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # credentials arrive through "Add account" or "Rotate key", both checked
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        extra_context = {**(extra_context or {}), "key_counts": key_counts_context()}
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(
+        description="Retire selected credentials (destroys their secrets)", permissions=["manage_keys"]
+    )
+    def retire_selected(self, request: HttpRequest, queryset: QuerySet[Credential]) -> None:
+        for credential in queryset.exclude(status=CredentialStatus.RETIRED):
+            credential.retire()
+            AuditEvent.record(
+                AuditAction.CREDENTIAL_RETIRE,
+                request=request,
+                obj=credential,
+                detail=credential.display_fingerprint,
+            )
+        self.message_user(request, "Retired. Delete the keys on OKX as well.", messages.SUCCESS)
+
+    def delete_model(self, request: HttpRequest, obj: Credential) -> None:
+        AuditEvent.record(
+            AuditAction.CREDENTIAL_DELETE, request=request, obj=obj, detail=obj.display_fingerprint
+        )
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Credential]) -> None:
+        for credential in queryset:
+            self.delete_model(request, credential)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ("at", "actor_name", "ip", "action", "object_repr", "detail")
+    list_filter = ("action",)
+    search_fields = ("actor_name", "object_repr", "detail")
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

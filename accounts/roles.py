@@ -1,0 +1,45 @@
+"""The team roles (design.md): each is a Django group holding these permissions.
+
+viewer reads; operator also refreshes and acknowledges errors; key admin also adds accounts,
+rotates credentials and encryption keys (and, from the dashboard app, edits report schedules).
+"""
+
+from __future__ import annotations
+
+VIEWER = "viewer"
+OPERATOR = "operator"
+KEY_ADMIN = "key admin"
+
+_READ = ("view_dashboard", "view_account", "view_credential")
+_OPERATE = (*_READ, "operate")
+_MANAGE = (
+    *_OPERATE,
+    "manage_keys",
+    "add_account",
+    "change_account",
+    "delete_account",
+    "change_credential",
+    "delete_credential",
+    "view_auditevent",
+)
+
+# group name -> codenames of accounts permissions
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {VIEWER: _READ, OPERATOR: _OPERATE, KEY_ADMIN: _MANAGE}
+
+
+def create_roles(apps, schema_editor=None) -> None:
+    """Create (or complete) the groups; used by a data migration, so it takes historical apps."""
+    from django.contrib.auth.management import create_permissions
+
+    # Permissions are normally created after all migrations; a fresh database needs them now.
+    app_config = apps.get_app_config("accounts")
+    app_config.models_module = True
+    create_permissions(app_config, apps=apps, verbosity=0)
+    app_config.models_module = None
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for name, codenames in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.add(
+            *Permission.objects.filter(content_type__app_label="accounts", codename__in=codenames)
+        )
