@@ -1,0 +1,155 @@
+"""Client-side rate limiting: take budget before sending, so no process trips OKX's limits.
+
+Two limiters with one algorithm, a sliding-window log per (scope, endpoint):
+- RedisLimiter shares windows across threads, processes and machines through Redis.
+- LocalLimiter is for a plain single-process script, chosen explicitly, never as a fallback.
+
+Why not a library: `limits` 5.8 stamps window entries with each caller's local time.time() (so
+machines with skewed clocks disagree about the window) and never waits; `pyrate-limiter` 4.5
+loads its Lua script once and calls EVALSHA, which fails after a Redis restart or SCRIPT FLUSH,
+and also uses the caller's clock. Here the script reads Redis TIME, so one clock orders every
+entry, and redis-py's Script object re-loads the script on NOSCRIPT.
+
+Safety margin: the window is padded (10% + 100 ms) so that network jitter between our grant and
+OKX's receipt cannot put N+1 requests into OKX's own window.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+from okxapi.errors import RateLimitTimeout
+from okxapi.limits import Limit
+
+logger = logging.getLogger(__name__)
+
+PAD_RATIO = 0.10
+PAD_SECONDS = 0.100
+# Waiters that wake together retry a little apart, so one wins and the rest re-read their wait.
+WAKE_JITTER_SECONDS = 0.005
+
+
+def padded_window(limit: Limit) -> float:
+    """The window we enforce for an OKX limit, in seconds (longer than OKX's, never shorter)."""
+    return limit.seconds * (1 + PAD_RATIO) + PAD_SECONDS
+
+
+class Limiter(Protocol):
+    def acquire(self, endpoint: str, scope: str, limit: Limit, timeout: float) -> float:
+        """Take one unit of budget, waiting up to `timeout` seconds; return the seconds waited.
+
+        Raises RateLimitTimeout when no budget frees up in time.
+        """
+        ...
+
+
+# KEYS[1]: the window's ZSET. ARGV: count, window in microseconds, a unique member.
+# Returns 0 when granted, else the microseconds until the oldest blocking entry leaves the window.
+_ACQUIRE_LUA = """
+redis.replicate_commands()
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local count = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local used = redis.call('ZCARD', KEYS[1])
+if used < count then
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
+  return 0
+end
+local blocking = redis.call('ZRANGE', KEYS[1], used - count, used - count, 'WITHSCORES')
+local wait = tonumber(blocking[2]) + window - now
+if wait < 1 then wait = 1 end
+return wait
+"""
+
+
+class RedisLimiter:
+    """Sliding-window log in a Redis ZSET, one atomic script, Redis's clock for every entry."""
+
+    def __init__(
+        self,
+        redis_client,
+        *,
+        prefix: str = "okxdash:ratelimit",
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._redis = redis_client
+        self._prefix = prefix
+        self._sleep = sleep
+        # register_script sends EVALSHA and re-loads the script on NOSCRIPT (restart/FLUSH).
+        self._script = redis_client.register_script(_ACQUIRE_LUA)
+
+    def __repr__(self) -> str:
+        return f"RedisLimiter(prefix={self._prefix!r})"
+
+    def key(self, endpoint: str, scope: str) -> str:
+        return f"{self._prefix}:{scope}:{endpoint}"
+
+    def try_acquire(self, endpoint: str, scope: str, limit: Limit) -> float:
+        """One attempt: 0.0 when granted, else the seconds to wait before it can succeed."""
+        window_us = int(padded_window(limit) * 1_000_000)
+        member = uuid.uuid4().hex
+        wait_us = self._script(keys=[self.key(endpoint, scope)], args=[limit.count, window_us, member])
+        return int(wait_us) / 1_000_000
+
+    def acquire(self, endpoint: str, scope: str, limit: Limit, timeout: float) -> float:
+        return _wait_for_budget(
+            lambda: self.try_acquire(endpoint, scope, limit), endpoint, timeout, self._sleep
+        )
+
+
+class LocalLimiter:
+    """The same sliding-window log in this process only (threads share it; processes do not)."""
+
+    def __init__(self, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._lock = threading.Lock()
+        self._windows: dict[tuple[str, str], deque[float]] = {}
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return "LocalLimiter()"
+
+    def try_acquire(self, endpoint: str, scope: str, limit: Limit) -> float:
+        window = padded_window(limit)
+        with self._lock:
+            now = time.monotonic()
+            entries = self._windows.setdefault((scope, endpoint), deque())
+            while entries and entries[0] <= now - window:
+                entries.popleft()
+            if len(entries) < limit.count:
+                entries.append(now)
+                return 0.0
+            return max(entries[len(entries) - limit.count] + window - now, 1e-6)
+
+    def acquire(self, endpoint: str, scope: str, limit: Limit, timeout: float) -> float:
+        return _wait_for_budget(
+            lambda: self.try_acquire(endpoint, scope, limit), endpoint, timeout, self._sleep
+        )
+
+
+def _wait_for_budget(
+    attempt: Callable[[], float], endpoint: str, timeout: float, sleep: Callable[[float], None]
+) -> float:
+    """Try, sleep the wait the limiter names, try again; give up when the wait would pass the
+    deadline (the wait is exact, so sleeping into a sure failure helps nobody)."""
+    started = time.monotonic()
+    deadline = started + timeout
+    while True:
+        wait = attempt()
+        if wait <= 0:
+            return time.monotonic() - started
+        remaining = deadline - time.monotonic()
+        if wait > remaining:
+            waited = time.monotonic() - started
+            logger.info("no rate-limit budget for %s after %.2fs", endpoint, waited)
+            raise RateLimitTimeout.after(endpoint, waited)
+        sleep(wait + random.uniform(0, WAKE_JITTER_SECONDS))
