@@ -1,0 +1,401 @@
+"""The signed OKX v5 REST client for reading accounts: one HTTP session, timeouts on every call,
+signing of exactly the bytes sent, server-time offset, shared rate limits, retries for reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+import requests
+
+from okxapi import signing, transport
+from okxapi.errors import TRANSIENT_CATEGORIES, OkxError, RateLimitTimeout
+from okxapi.limits import ENDPOINT_LIMITS, Limit
+from okxapi.models import (
+    AccountConfig,
+    AssetValuation,
+    Balance,
+    FundingBalance,
+    Position,
+    SubAccount,
+    SubAccountApiKey,
+)
+from okxapi.ratelimit import Limiter
+from okxapi.transport import InvalidCredential, Reply, clean_credential
+
+logger = logging.getLogger(__name__)
+
+HOSTS: dict[str, str] = {
+    "global": "https://www.okx.com",
+    "eea": "https://eea.okx.com",
+    "us": "https://app.okx.com",
+}
+DEFAULT_TIMEOUT = (3.05, 10.0)  # (connect, read) seconds
+CLOCK_RESYNC_SECONDS = 600.0
+CLOCK_RETRY_AFTER_FAILURE_SECONDS = 30.0
+RESYNC_CODES = frozenset({"50102", "50112"})
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_CAP_SECONDS = 8.0
+MAX_RETRY_AFTER_SECONDS = 30.0  # a longer Retry-After is not waited for inside one call
+SUBACCOUNT_PAGE = 100
+PUBLIC_SCOPE = "ip"  # public endpoints are limited per IP; one shared window is conservative
+
+TIME_PATH = "/api/v5/public/time"
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """What the on_call observer sees for each attempt. Carries no credentials."""
+
+    endpoint: str
+    method: str
+    http_status: int | None
+    code: str | None
+    duration: float
+    limiter_wait: float
+    error: OkxError | None
+    attempt: int
+
+
+class Client:
+    """A read-only OKX v5 client for one credential set (see design.md, "How data flows").
+
+    `limiter` is required: a RedisLimiter for anything that may run in more than one process,
+    LocalLimiter() for a plain script. There is no silent default and no fallback.
+    """
+
+    __slots__ = (
+        "__passphrase",
+        "__secret",
+        "_api_key",
+        "_base_url",
+        "_clock_failed_at",
+        "_clock_lock",
+        "_demo",
+        "_limiter",
+        "_limits",
+        "_max_attempts",
+        "_offset_ms",
+        "_on_call",
+        "_rate_limit_timeout",
+        "_session",
+        "_sleep",
+        "_synced_at",
+        "_timeout",
+        "_uid",
+    )
+
+    def __init__(
+        self,
+        api_key: str,
+        secret_key: str,
+        passphrase: str,
+        *,
+        demo: bool = False,
+        base_url: str = HOSTS["global"],
+        uid: str | None = None,
+        limiter: Limiter,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        max_attempts: int = 3,
+        on_call: Callable[[CallRecord], None] | None = None,
+        session: requests.Session | None = None,
+        rate_limit_timeout: float = 30.0,
+        limits: Mapping[str, Limit] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._api_key = clean_credential("API key", api_key)
+        self.__secret = clean_credential("secret key", secret_key)
+        self.__passphrase = clean_credential("passphrase", passphrase)
+        self._demo = bool(demo)
+        self._base_url = _check_base_url(HOSTS.get(base_url, base_url))
+        self._uid = str(uid) if uid else None
+        if limiter is None:
+            raise TypeError("choose a limiter: RedisLimiter(redis) or LocalLimiter()")
+        self._limiter = limiter
+        self._limits = dict(limits if limits is not None else ENDPOINT_LIMITS)
+        self._timeout = timeout
+        self._max_attempts = max(1, int(max_attempts))
+        self._on_call = on_call
+        self._session = session if session is not None else requests.Session()
+        self._rate_limit_timeout = rate_limit_timeout
+        self._sleep = sleep
+        self._offset_ms: int | None = None
+        self._synced_at: float | None = None
+        self._clock_failed_at: float | None = None
+        self._clock_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        tail = self._api_key[-4:] if len(self._api_key) >= 12 else ""
+        return f"Client(key='…{tail}', base_url={self._base_url!r}, demo={self._demo}, uid={self._uid!r})"
+
+    def __reduce__(self):
+        # Credentials must never travel inside task arguments or caches.
+        raise TypeError("okxapi.Client cannot be pickled: pass an account id and rebuild it")
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def clock_offset_ms(self) -> int | None:
+        """Server time minus local time, in ms, as last measured; None before the first sync."""
+        return self._offset_ms
+
+    @property
+    def uid(self) -> str | None:
+        return self._uid
+
+    @property
+    def demo(self) -> bool:
+        return self._demo
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    # --- endpoints ------------------------------------------------------------------------
+
+    def get_server_time(self) -> datetime:
+        """GET /api/v5/public/time: OKX's clock; also refreshes the measured clock offset."""
+        reply = self._get(TIME_PATH, signed=False)
+        server_ms = self._learn_offset(reply)
+        return datetime.fromtimestamp(server_ms / 1000, tz=UTC)
+
+    def get_account_config(self) -> AccountConfig:
+        """GET /api/v5/account/config: uid, mainUid, label, perm and IPs of the calling key."""
+        rows = self._get("/api/v5/account/config").data
+        config = AccountConfig.from_okx(rows[0] if rows else {})
+        if config.uid and config.uid != self._uid:
+            if self._uid:
+                logger.warning("account/config reports uid %s, not the configured %s", config.uid, self._uid)
+            self._uid = config.uid  # from now on, the limiter keys this account by its real UID
+        return config
+
+    def get_balance(self, ccy: str | None = None) -> Balance:
+        """GET /api/v5/account/balance: trading-account equity and per-currency balances."""
+        rows = self._get("/api/v5/account/balance", _only(ccy=ccy)).data
+        return Balance.from_okx(rows[0]) if rows else Balance.empty()
+
+    def get_positions(self, inst_type: str | None = None) -> list[Position]:
+        """GET /api/v5/account/positions: open positions."""
+        rows = self._get("/api/v5/account/positions", _only(instType=inst_type)).data
+        return [Position.from_okx(row) for row in rows]
+
+    def get_funding_balances(self, ccy: str | None = None) -> list[FundingBalance]:
+        """GET /api/v5/asset/balances: funding-account balances (non-zero currencies)."""
+        rows = self._get("/api/v5/asset/balances", _only(ccy=ccy)).data
+        return [FundingBalance.from_okx(row) for row in rows]
+
+    def get_asset_valuation(self, ccy: str = "USD") -> AssetValuation:
+        """GET /api/v5/asset/asset-valuation: total valuation split by account, in `ccy`."""
+        rows = self._get("/api/v5/asset/asset-valuation", _only(ccy=ccy)).data
+        return AssetValuation.from_okx(rows[0] if rows else {})
+
+    def get_subaccounts(self) -> list[SubAccount]:
+        """GET /api/v5/users/subaccount/list (master only): every page of 100, via `after`."""
+        found: dict[str, SubAccount] = {}
+        after: str | None = None
+        while True:
+            params = _only(limit=str(SUBACCOUNT_PAGE), after=after)
+            rows = self._get("/api/v5/users/subaccount/list", params).data
+            fresh = [SubAccount.from_okx(row) for row in rows if row.get("subAcct") not in found]
+            found.update((sub.name, sub) for sub in fresh)
+            after = str(rows[-1].get("ts") or "") if rows else ""
+            # `after` is the creation ts of the last row: older ones come next. Stop on a short
+            # page, or if a page brought nothing new (guards against a loop on equal ts).
+            if len(rows) < SUBACCOUNT_PAGE or not fresh or not after:
+                return list(found.values())
+
+    def get_subaccount_balance(self, sub_acct: str) -> Balance:
+        """GET /api/v5/account/subaccount/balances (master only): a sub-account's trading balance."""
+        rows = self._get("/api/v5/account/subaccount/balances", {"subAcct": sub_acct}).data
+        return Balance.from_okx(rows[0]) if rows else Balance.empty()
+
+    def get_subaccount_funding_balances(self, sub_acct: str) -> list[FundingBalance]:
+        """GET /api/v5/asset/subaccount/balances (master only): a sub-account's funding balances."""
+        rows = self._get("/api/v5/asset/subaccount/balances", {"subAcct": sub_acct}).data
+        return [FundingBalance.from_okx(row) for row in rows]
+
+    def get_subaccount_api_keys(self, sub_acct: str) -> list[SubAccountApiKey]:
+        """GET /api/v5/users/subaccount/apikey (master only): a sub-account's API keys."""
+        rows = self._get("/api/v5/users/subaccount/apikey", {"subAcct": sub_acct}).data
+        return [SubAccountApiKey.from_okx(row) for row in rows]
+
+    # --- one call: retries, clock re-sync -------------------------------------------------
+
+    def _get(
+        self, path: str, params: Mapping[str, str] | None = None, *, signed: bool = True, attempts: int = 0
+    ) -> Reply:
+        """GET with retries. Reads are idempotent, so transient failures are retried with
+        full-jitter backoff; 50102/50112 re-learn the clock offset and retry once."""
+        max_attempts = attempts or self._max_attempts
+        resynced = False
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._attempt(path, params or {}, signed, attempt)
+            except RateLimitTimeout:
+                raise  # the limiter already waited as long as the caller allowed
+            except OkxError as error:
+                if signed and error.code in RESYNC_CODES and not resynced:
+                    resynced = True
+                    self._sync_clock(force=True)
+                    continue
+                delay = self._retry_delay(error, attempt - resynced, max_attempts)
+                if delay is None:
+                    raise
+                logger.info("retrying %s in %.2fs after %s", path, delay, error.category)
+                self._sleep(delay)
+
+    def _retry_delay(self, error: OkxError, tries: int, max_attempts: int) -> float | None:
+        if error.permanent or error.category not in TRANSIENT_CATEGORIES or tries >= max_attempts:
+            return None
+        if error.retry_after is not None:
+            return error.retry_after if error.retry_after <= MAX_RETRY_AFTER_SECONDS else None
+        return random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (tries - 1)))
+
+    def _attempt(self, path: str, params: Mapping[str, str], signed: bool, attempt: int) -> Reply:
+        if signed:
+            self._ensure_clock()
+        waited = 0.0
+        started = time.monotonic()
+        status: int | None = None
+        code: str | None = None
+        error: OkxError | None = None
+        try:
+            waited = self._take_budget(path, signed)
+            started = time.monotonic()
+            reply = self._exchange(path, params, signed)
+            status, code = reply.http_status, "0"
+            return reply
+        except OkxError as exc:
+            error, status, code = exc, exc.http_status, exc.code
+            raise
+        finally:
+            duration = time.monotonic() - started
+            self._observe(CallRecord(path, "GET", status, code, duration, waited, error, attempt))
+
+    def _take_budget(self, path: str, signed: bool) -> float:
+        scope = self._scope() if signed else PUBLIC_SCOPE
+        return self._limiter.acquire(path, scope, self._limits[path], self._rate_limit_timeout)
+
+    def _scope(self) -> str:
+        if self._uid:
+            return f"uid:{self._uid}"
+        # Until the UID is known: a non-reversible stand-in for the key (same key, same window).
+        return "key:" + hashlib.sha256(self._api_key.encode()).hexdigest()[:16]
+
+    def _exchange(self, path: str, params: Mapping[str, str], signed: bool) -> Reply:
+        prepared = self._prepare(path, params, signed)
+        response, sent_at, round_trip = transport.send(self._session, prepared, self._timeout, path)
+        logger.debug("GET %s -> HTTP %s in %.3fs", path, response.status_code, round_trip)
+        return transport.interpret(path, response, sent_at, round_trip)
+
+    def _prepare(self, path: str, params: Mapping[str, str], signed: bool) -> requests.PreparedRequest:
+        query = urlencode(params, quote_via=quote, safe="")
+        url = f"{self._base_url}{path}" + (f"?{query}" if query else "")
+        headers = {"Accept": "application/json", "Content-Type": "application/json"}
+        if self._demo:
+            headers["x-simulated-trading"] = "1"
+        prepared = self._session.prepare_request(requests.Request("GET", url, headers=headers))
+        if signed:
+            # Sign the path and query exactly as they will go on the wire (after requests'
+            # own URL normalisation), so what OKX hashes is what we hashed.
+            self._sign(prepared, prepared.path_url, "")
+        return prepared
+
+    def _sign(self, prepared: requests.PreparedRequest, request_path: str, body: str) -> None:
+        timestamp = signing.format_timestamp(int(time.time() * 1000) + (self._offset_ms or 0))
+        signature = signing.sign(self.__secret, timestamp, prepared.method or "GET", request_path, body)
+        prepared.headers["OK-ACCESS-KEY"] = self._api_key
+        prepared.headers["OK-ACCESS-SIGN"] = signature
+        prepared.headers["OK-ACCESS-TIMESTAMP"] = timestamp
+        prepared.headers["OK-ACCESS-PASSPHRASE"] = self.__passphrase
+
+    def _observe(self, record: CallRecord) -> None:
+        if self._on_call is None:
+            return
+        try:
+            self._on_call(record)
+        except Exception:
+            logger.exception("the on_call observer failed for %s", record.endpoint)
+
+    # --- clock ----------------------------------------------------------------------------
+
+    def _ensure_clock(self) -> None:
+        """Learn the offset before the first signed call and every CLOCK_RESYNC_SECONDS."""
+        now = time.monotonic()
+        if self._synced_at is not None and now - self._synced_at < CLOCK_RESYNC_SECONDS:
+            return
+        if (
+            self._clock_failed_at is not None
+            and now - self._clock_failed_at < CLOCK_RETRY_AFTER_FAILURE_SECONDS
+        ):
+            return
+        self._sync_clock()
+
+    def _sync_clock(self, *, force: bool = False) -> None:
+        """Measure the offset once (one attempt). A failure keeps the previous offset: the
+        signed call still goes out and reports its own error if the clock really is off."""
+        started = time.monotonic()
+        with self._clock_lock:
+            synced_at = self._synced_at
+            if synced_at is not None and synced_at >= started - (0 if force else CLOCK_RESYNC_SECONDS):
+                return  # another thread measured it while we waited for the lock
+            try:
+                reply = self._get(TIME_PATH, signed=False, attempts=1)
+                self._learn_offset(reply)
+            except OkxError as error:
+                self._clock_failed_at = time.monotonic()
+                logger.warning(
+                    "could not learn OKX server time (%s); signing with the last offset", error.category
+                )
+
+    def _learn_offset(self, reply: Reply) -> int:
+        """Offset = server ts minus the local time at the midpoint of the round trip."""
+        server_ms = _server_ms(reply)
+        midpoint_ms = (reply.sent_at + reply.round_trip / 2) * 1000
+        self._offset_ms = round(server_ms - midpoint_ms)
+        self._synced_at = time.monotonic()
+        self._clock_failed_at = None
+        logger.debug("OKX clock offset %d ms (round trip %.3fs)", self._offset_ms, reply.round_trip)
+        return server_ms
+
+
+def _server_ms(reply: Reply) -> int:
+    try:
+        return int(reply.data[0]["ts"])
+    except (IndexError, KeyError, TypeError, ValueError):
+        raise transport.build_error(
+            TIME_PATH, http_status=reply.http_status, message="no ts in reply"
+        ) from None
+
+
+def _only(**params: Any) -> dict[str, str]:
+    """Query parameters without the unset ones."""
+    return {name: str(value) for name, value in params.items() if value not in (None, "")}
+
+
+def _check_base_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"base_url must be an http(s) URL or one of {sorted(HOSTS)}")
+    return url.rstrip("/")
+
+
+__all__ = ["HOSTS", "CallRecord", "Client", "InvalidCredential"]
