@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -21,6 +22,7 @@ from accounts import crypto
 from accounts.audit import AuditAction, AuditEvent
 from accounts.forms import AccountAddForm, RotateForm
 from accounts.models import Account, AccountKind, Credential, CredentialStatus, NoCredential
+from okxapi import OkxError
 
 MANAGE_KEYS = "accounts.manage_keys"
 VIEW_DASHBOARD = "accounts.view_dashboard"
@@ -111,6 +113,7 @@ class AccountAdmin(KeyAdminOnly, admin.ModelAdmin):
         ),
     ]
     readonly_fields = ("kind", "uid", "okx_label")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     @admin.display(description="host")
     def host(self, account: Account) -> str:
@@ -170,8 +173,6 @@ class AccountAdmin(KeyAdminOnly, admin.ModelAdmin):
 
     @admin.action(description="Discover sub-accounts (with the master's key)", permissions=["manage_keys"])
     def discover_subaccounts(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
-        from okxapi import OkxError
-
         for master in queryset.filter(kind=AccountKind.MASTER):
             try:
                 created, updated = master.discover_subaccounts()

@@ -119,6 +119,13 @@ class CredentialFields(forms.Form):
 class AccountAddForm(forms.ModelForm, CredentialFields):
     """A new account together with its first credential set."""
 
+    base_url = forms.URLField(
+        label="Custom base URL",
+        required=False,
+        assume_scheme="https",
+        help_text=Account.base_url.field.help_text,
+    )
+
     class Meta:
         model = Account
         fields = ACCOUNT_FIELDS

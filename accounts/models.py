@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
@@ -12,10 +13,8 @@ from django.utils import timezone
 
 from accounts import crypto
 from accounts.audit import AuditAction, AuditEvent
-from accounts.okx import CredentialRefused, region_host, shared_limiter
-
-if TYPE_CHECKING:
-    from okxapi import AccountConfig, Client
+from accounts.okx import CredentialRefused, is_successful_signed_call, region_host, shared_limiter
+from okxapi import AccountConfig, CallRecord, Client, OkxError
 
 IDLE_DELETION_DAYS = 14
 FINGERPRINT_LENGTH = 4
@@ -319,12 +318,12 @@ class Credential(models.Model):
 
     def build_client(self, **options: Any) -> Client:
         """The one place plaintext exists: decrypted straight into the client.
-        Raises crypto.DecryptionError (before any request) when a value cannot be decrypted."""
-        from okxapi import Client
-
+        Raises crypto.DecryptionError (before any request) when a value cannot be decrypted.
+        Successful signed calls update last_success_at (on_call, chained to any given observer)."""
         account = self.account
         options.setdefault("limiter", shared_limiter())
         options.setdefault("uid", account.uid or None)
+        options["on_call"] = self._call_observer(options.get("on_call"))
         return Client(
             crypto.decrypt(self.api_key_enc),
             crypto.decrypt(self.secret_key_enc),
@@ -334,11 +333,18 @@ class Credential(models.Model):
             **options,
         )
 
+    def _call_observer(self, chained: Callable[[CallRecord], None] | None) -> Callable[[CallRecord], None]:
+        def observe(record: CallRecord) -> None:
+            if self.pk is not None and is_successful_signed_call(record):
+                self.record_success()
+            if chained is not None:
+                chained(record)
+
+        return observe
+
     def check_with_exchange(self) -> list[str]:
         """One live account/config call: refuse (CredentialRefused) a key that fails or belongs to
         another account; record what OKX says about it; return the warnings a person must read."""
-        from okxapi import OkxError
-
         try:
             config = self.build_client().get_account_config()
         except OkxError as error:

@@ -8,14 +8,22 @@ from functools import lru_cache
 import redis
 from django.conf import settings
 
-from okxapi.errors import OkxError
-from okxapi.ratelimit import RedisLimiter
+from okxapi import HOSTS, CallRecord, OkxError, RedisLimiter
+from okxapi.limits import Rule, limit_for
 
 
 def region_host(region: str) -> str:
-    from okxapi import HOSTS
-
     return HOSTS[region]
+
+
+def is_successful_signed_call(record: CallRecord) -> bool:
+    """A call that resets OKX's idle-deletion clock: signed (a per-UID endpoint) and accepted."""
+    if record.error is not None:
+        return False
+    try:
+        return limit_for(record.endpoint).rule == Rule.UID
+    except KeyError:
+        return False
 
 
 @lru_cache(maxsize=4)
