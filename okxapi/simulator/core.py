@@ -53,7 +53,9 @@ class Simulator:
     def start(self, host: str = "127.0.0.1", port: int = 0) -> Simulator:
         self.stopping.clear()
         self._server = SimServer((host, port), self)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="okx-simulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="okx-simulator", daemon=True
+        )
         self._thread.start()
         log.info("OKX simulator (%s) listening on %s", self.scenario.name, self.url)
         return self

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from okxapi.limits import ENDPOINT_LIMITS, Limit, Rule
@@ -35,8 +36,9 @@ class Counter:
 
 
 class RateLimiter:
-    def __init__(self, enabled: bool = True):
+    def __init__(self, enabled: bool = True, clock: Callable[[], float] = time.monotonic):
         self.enabled = enabled
+        self.clock = clock  # replaceable, so tests can roll a window without sleeping
         self._counters: dict[tuple[str, str], Counter] = {}
         self._lock = threading.Lock()
 
@@ -44,7 +46,7 @@ class RateLimiter:
         """Count one request against (path, subject); False if it exceeds the published limit.
         Counting goes on when limits are off, so benchmarks can still read the peaks."""
         limit = LIMITS[path]
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             counter = self._counters.setdefault((path, subject), Counter())
             counter.calls += 1

@@ -8,6 +8,7 @@ import json
 import logging
 import random
 import socket
+import sys
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -130,6 +131,13 @@ class SimServer(ThreadingHTTPServer):
         with self._open_lock:
             self._open.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+        # A client that gave up (timeout, dropped socket) is routine here, not a server fault.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            log.debug("client %s went away", client_address[0])
+            return
+        super().handle_error(request, client_address)
 
     def close_all(self) -> None:
         """Close kept-alive connections too, so stop() leaves no handler thread behind."""
