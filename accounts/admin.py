@@ -127,6 +127,9 @@ class AccountAdmin(KeyAdminOnly, admin.ModelAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: Account | None = None) -> Any:
         return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
 
+    def get_inlines(self, request: HttpRequest, obj: Account | None) -> list:
+        return [] if obj is None else self.inlines
+
     def get_readonly_fields(self, request: HttpRequest, obj: Account | None = None) -> Any:
         return () if obj is None else self.readonly_fields
 
