@@ -80,6 +80,7 @@ class Client:
         "_base_url",
         "_clock_failed_at",
         "_clock_lock",
+        "_clock_resync",
         "_demo",
         "_limiter",
         "_limits",
@@ -111,6 +112,7 @@ class Client:
         rate_limit_timeout: float = 30.0,
         limits: Mapping[str, Limit] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock_resync_seconds: float = CLOCK_RESYNC_SECONDS,
     ) -> None:
         self._api_key = clean_credential("API key", api_key)
         self.__secret = clean_credential("secret key", secret_key)
@@ -132,6 +134,7 @@ class Client:
         self._synced_at: float | None = None
         self._clock_failed_at: float | None = None
         self._clock_lock = threading.Lock()
+        self._clock_resync = clock_resync_seconds
 
     def __repr__(self) -> str:
         tail = self._api_key[-4:] if len(self._api_key) >= 12 else ""
@@ -338,9 +341,9 @@ class Client:
     # --- clock ----------------------------------------------------------------------------
 
     def _ensure_clock(self) -> None:
-        """Learn the offset before the first signed call and every CLOCK_RESYNC_SECONDS."""
+        """Learn the offset before the first signed call, then every clock_resync_seconds."""
         now = time.monotonic()
-        if self._synced_at is not None and now - self._synced_at < CLOCK_RESYNC_SECONDS:
+        if self._synced_at is not None and now - self._synced_at < self._clock_resync:
             return
         if (
             self._clock_failed_at is not None
@@ -355,7 +358,7 @@ class Client:
         started = time.monotonic()
         with self._clock_lock:
             synced_at = self._synced_at
-            if synced_at is not None and synced_at >= started - (0 if force else CLOCK_RESYNC_SECONDS):
+            if synced_at is not None and synced_at >= started - (0 if force else self._clock_resync):
                 return  # another thread measured it while we waited for the lock
             try:
                 reply = self._get(TIME_PATH, signed=False, attempts=1)

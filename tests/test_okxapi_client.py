@@ -198,6 +198,27 @@ def test_after_50102_the_client_relearns_the_offset_and_retries_once():
     assert abs(client.clock_offset_ms + 120_000) < 2_000
 
 
+def test_the_offset_is_learned_once_and_then_again_after_the_resync_period():
+    with FakeOkx() as fake:
+        steady = _client(fake)
+        steady.get_balance()
+        steady.get_balance()
+        assert len(fake.calls("/api/v5/public/time")) == 1
+        eager = _client(fake, clock_resync_seconds=0.0)  # every signed call is "after the period"
+        eager.get_balance()
+        eager.get_balance()
+    assert len(fake.calls("/api/v5/public/time")) == 3
+
+
+def test_a_failed_time_sync_does_not_block_the_signed_call():
+    with FakeOkx() as fake:
+        fake.script("/api/v5/public/time", raw(503, b"<html>down</html>"))
+        client = _client(fake)
+        client.get_balance()
+    assert client.clock_offset_ms is None
+    assert [call.path for call in fake.received] == ["/api/v5/public/time", BALANCE]
+
+
 def test_get_server_time_returns_okx_time_as_aware_utc():
     with FakeOkx() as fake:
         fake.script("/api/v5/public/time", ok([{"ts": "1597026383085"}]))
