@@ -17,6 +17,8 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts import crypto
 from accounts.audit import AuditAction, AuditEvent
@@ -25,6 +27,8 @@ from accounts.models import Account, AccountKind, Credential, CredentialStatus, 
 from okxapi import OkxError
 
 MANAGE_KEYS = "accounts.manage_keys"
+# Kept out of Django's error reports (500 e-mails) for the views that receive them.
+SECRET_POST_FIELDS = ("password", "api_key", "secret_key", "passphrase")
 VIEW_DASHBOARD = "accounts.view_dashboard"
 
 
@@ -147,8 +151,14 @@ class AccountAdmin(KeyAdminOnly, admin.ModelAdmin):
             for text in [*form.notes, *form.warnings]:
                 self.message_user(request, text, messages.WARNING)
 
+    @method_decorator(sensitive_post_parameters(*SECRET_POST_FIELDS))
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        return super().add_view(request, form_url, extra_context)
+
     def get_urls(self) -> list:
-        rotate = self.admin_site.admin_view(self.rotate_view)
+        rotate = self.admin_site.admin_view(sensitive_post_parameters(*SECRET_POST_FIELDS)(self.rotate_view))
         return [path("<path:object_id>/rotate/", rotate, name="accounts_account_rotate"), *super().get_urls()]
 
     def rotate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:

@@ -140,3 +140,27 @@ def test_the_credential_change_form_shows_the_fingerprint_and_no_stored_value(cl
     for stored in (credential.api_key_enc, credential.secret_key_enc, credential.passphrase_enc):
         assert stored.split("$")[1][:20] not in page
     assert "_enc" not in page
+
+
+def test_secret_fields_are_kept_out_of_error_reports(client, simulator, account):
+    client.force_login(make_user("key_admin"), backend=MODEL_BACKEND)
+    for url in (
+        reverse("admin:accounts_account_add"),
+        reverse("admin:accounts_account_rotate", args=[account.pk]),
+    ):
+        response = client.post(url, {"password": "x", **fake_key_set(7)})
+        hidden = set(response.wsgi_request.sensitive_post_parameters)
+        assert {"password", "api_key", "secret_key", "passphrase"} <= hidden
+
+
+def test_key_admins_see_how_many_secrets_each_encryption_key_protects(client, account):
+    from accounts import crypto
+
+    client.force_login(make_user("key_admin"), backend=MODEL_BACKEND)
+    newest = crypto.keyring().newest_id
+    for url in (
+        reverse("admin:accounts_account_rotate", args=[account.pk]),
+        reverse("admin:accounts_credential_changelist"),
+    ):
+        page = client.get(url).content.decode()
+        assert f"<code>{newest}</code></td><td>3</td>" in page
