@@ -85,3 +85,15 @@ def test_faults_can_come_from_the_scenario(make_simulator):
     raw["faults"] = [{"path": TIME, "code": "50004", "times": 1}]
     sim = make_simulator(raw)
     assert get(sim).json()["code"] == "50004"
+
+
+def test_latency_is_fixed_plus_a_jitter_within_its_bound(simulator):
+    simulator.set_latency(fixed_ms=40, jitter_ms=20)
+    samples = [simulator.latency_s() for _ in range(200)]
+    assert all(0.040 <= s <= 0.060 for s in samples) and len(set(samples)) > 100
+
+
+def test_latency_applies_to_every_request(make_simulator):
+    sim = make_simulator("demo", latency_ms=(5_000, 0))
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        get(sim, timeout=0.3)
