@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
-from django.core import checks
 
 
 class AccountsConfig(AppConfig):
@@ -9,17 +8,8 @@ class AccountsConfig(AppConfig):
     verbose_name = "OKX accounts"
 
     def ready(self) -> None:
-        from accounts import signals  # noqa: F401  (login audit receivers)
+        from accounts import crypto, signals  # noqa: F401  (signals: the login audit receivers)
 
-        checks.register(check_fernet_keys, checks.Tags.security)
-
-
-def check_fernet_keys(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """Stop start-up (runserver, migrate, check) when FERNET_KEYS cannot be used."""
-    from accounts.crypto import FernetKeysError, check_keys
-
-    try:
-        check_keys()
-    except FernetKeysError as error:
-        return [checks.Error(str(error), hint="Set FERNET_KEYS, newest key first.", id="accounts.E001")]
-    return []
+        # Every process (web under gunicorn, workers, manage.py) stops here on a bad FERNET_KEYS,
+        # rather than at the first credential it touches. System checks do not run under gunicorn.
+        crypto.check_keys()

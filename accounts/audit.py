@@ -83,6 +83,6 @@ def client_ip(request: HttpRequest | None) -> str | None:
     """The client's address as django-axes sees it (same proxy-count setting), else None."""
     if request is None:
         return None
-    from axes.helpers import get_client_ip_address
+    from axes.helpers import get_client_ip_address  # not at import time: this module loads with the models
 
     return get_client_ip_address(request) or None

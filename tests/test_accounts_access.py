@@ -164,3 +164,9 @@ def test_key_admins_see_how_many_secrets_each_encryption_key_protects(client, ac
     ):
         page = client.get(url).content.decode()
         assert f"<code>{newest}</code></td><td>3</td>" in page
+
+
+@pytest.mark.parametrize(("who", "shown"), [("viewer", False), ("operator", False), ("key_admin", True)])
+def test_the_rotate_button_is_shown_to_key_admins_only(client, account, who, shown):
+    page = as_(client, who).get(reverse("admin:accounts_account_change", args=[account.pk])).content.decode()
+    assert (reverse("admin:accounts_account_rotate", args=[account.pk]) in page) is shown

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
+import subprocess
+import sys
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
@@ -16,6 +20,7 @@ from tests.accounts_support import fake_key_set, install, register_key, sim_acco
 
 K1 = Fernet.generate_key().decode()
 K2 = Fernet.generate_key().decode()
+ROOT = Path(__file__).resolve().parent.parent
 FIELDS = ("api_key_enc", "secret_key_enc", "passphrase_enc")
 
 
@@ -66,14 +71,21 @@ def test_an_invalid_fernet_key_stops_use_naming_the_setting_but_not_the_value(ba
     assert (bad or "   ") not in message.replace("FERNET_KEYS", "")
 
 
-def test_the_system_check_reports_an_invalid_fernet_key():
-    from accounts.apps import check_fernet_keys
-
-    with override_settings(FERNET_KEYS=["nope"]):
-        errors = check_fernet_keys()
-    assert [e.id for e in errors] == ["accounts.E001"]
-    with override_settings(FERNET_KEYS=[K1]):
-        assert check_fernet_keys() == []
+def test_a_process_does_not_start_with_an_invalid_fernet_key():
+    bad = K1[:-8] + "!!!!!!!="
+    env = {k: v for k, v in os.environ.items() if k != "FERNET_KEYS"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**env, "FERNET_KEYS": f"{K2},{bad}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "FERNET_KEYS entry #2 is not a valid Fernet key" in result.stderr
+    assert bad not in result.stderr + result.stdout
+    assert K2 not in result.stderr + result.stdout
 
 
 @pytest.mark.django_db
