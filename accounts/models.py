@@ -14,9 +14,8 @@ from django.utils import timezone
 from accounts import crypto
 from accounts.audit import AuditAction, AuditEvent
 from accounts.okx import CredentialRefused, is_successful_signed_call, region_host, shared_limiter
-from okxapi import AccountConfig, CallRecord, Client, OkxError
+from okxapi import IDLE_DELETION_DAYS, AccountConfig, CallRecord, Client, OkxError
 
-IDLE_DELETION_DAYS = 14
 FINGERPRINT_LENGTH = 4
 ENCRYPTED_FIELDS = ("api_key_enc", "secret_key_enc", "passphrase_enc")
 
