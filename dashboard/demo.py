@@ -75,7 +75,22 @@ def _start_services(env: dict[str, str]) -> list[subprocess.Popen]:
     )
     beat = spawn([f"{bin_dir}/celery", "-A", "dashboard", "beat", "--loglevel", "INFO"], env)
     _wait_for_port(WEB_PORT, web, "the web server")
+    _wait_for_worker(env, worker)
     return [web, worker, beat]
+
+
+def _wait_for_worker(env: dict[str, str], worker: subprocess.Popen, timeout: float = 90) -> None:
+    """Say "running" only once the worker answers a ping over the broker."""
+    os.environ["REDIS_URL"] = env["REDIS_URL"]
+    from dashboard.celery import app
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.poll() is not None:
+            raise RuntimeError(f"the Celery worker exited with status {worker.returncode}")
+        if app.control.ping(timeout=1.0):
+            return
+    raise RuntimeError(f"the Celery worker did not answer within {timeout:.0f} s")
 
 
 def demo(argv: list[str]) -> int:

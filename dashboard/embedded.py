@@ -7,14 +7,27 @@ rate-limit windows run the same code as in production.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import secrets
+import signal
+import sys
 import subprocess
 import time
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """Ask the kernel to signal this process when its parent dies (Linux), so a killed
+    supervisor never leaves a server behind."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, sig)
 
 
 def local_secret(filename: str, generate) -> str:
@@ -66,7 +79,9 @@ def start_redis(socket_path: Path, *, port: int = 0, logfile: Path | None = None
         "--logfile",
         str(logfile or socket_path.with_suffix(".log")),
     ]
-    process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        args, stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent
+    )
     client = redis.Redis(unix_socket_path=str(socket_path))
     deadline = time.monotonic() + 15
     while True:

@@ -11,7 +11,6 @@ started. Each child runs in its own process group and is told to die with this p
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
@@ -20,20 +19,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
-from dashboard.embedded import BASE_DIR, VAR_DIR, start_redis, stop_redis
+from dashboard.embedded import BASE_DIR, VAR_DIR, die_with_parent, start_redis, stop_redis
 
-PR_SET_PDEATHSIG = 1
 STOP_GRACE_SECONDS = 10
-
-
-def _die_with_parent(sig: int = signal.SIGTERM) -> None:
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, sig)
 
 
 def spawn(args: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
     return subprocess.Popen(
-        args, env=env, cwd=BASE_DIR, start_new_session=True, preexec_fn=_die_with_parent, **kwargs
+        args, env=env, cwd=BASE_DIR, start_new_session=True, preexec_fn=die_with_parent, **kwargs
     )
 
 
@@ -89,7 +82,7 @@ def run(command: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    _die_with_parent()
+    die_with_parent()
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     if len(argv) >= 2 and argv[0] == "run" and argv[1] == "--":
         return run(argv[2:])
