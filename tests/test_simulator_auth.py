@@ -135,7 +135,7 @@ def test_the_signature_covers_the_query_bytes_as_sent(simulator, master_key):
 
 
 def test_a_frozen_key_is_50100_with_http_400(simulator):
-    frozen = simulator.scenario.key("demo-key-zeta")
+    frozen = simulator.scenario.key("demo-key-zeta-frozen")
     assert_error(signed_get(simulator, frozen), "50100", 400, "API frozen, please contact customer service.")
 
 
@@ -163,7 +163,7 @@ def test_a_key_bound_to_another_ip_names_the_callers_ip(simulator):
 
 
 def test_a_sub_account_key_on_a_master_only_endpoint_is_59500(simulator):
-    sub_key = simulator.scenario.key("demo-key-alpha")
+    sub_key = simulator.scenario.key("demo-key-alpha-desk")
     response = signed_get(simulator, sub_key, "/api/v5/users/subaccount/list")
     assert_error(response, "59500", 200, "Only the API key of the main account has permission.")
 

@@ -81,8 +81,8 @@ def test_failed_authentication_does_not_count_as_use(simulator):
 
 
 def test_a_deleted_key_no_longer_shows_in_the_masters_listing(simulator):
-    simulator.delete_key("demo-key-alpha")
-    assert code(simulator, "demo-key-alpha") == "50119"
+    simulator.delete_key("demo-key-alpha-desk")
+    assert code(simulator, "demo-key-alpha-desk") == "50119"
     target = "/api/v5/users/subaccount/apikey?subAcct=alpha-desk"
     key = simulator.scenario.key("demo-key-main-read")
     body = requests.get(simulator.url + target, headers=signed_headers(key, "GET", target), timeout=5).json()

@@ -83,7 +83,7 @@ def test_each_endpoint_has_its_own_budget(simulator, clock):
 
 def test_each_uid_has_its_own_budget_and_subaccount_reads_count_against_the_master(simulator, clock):
     burst(simulator, BALANCE, 10)
-    assert call(simulator, BALANCE, "demo-key-alpha").json()["code"] == "0"
+    assert call(simulator, BALANCE, "demo-key-alpha-desk").json()["code"] == "0"
     target = "/api/v5/account/subaccount/balances?subAcct=alpha-desk"
     assert burst(simulator, target, 7) == ["0"] * 6 + ["50011"]
     assert ("/api/v5/account/subaccount/balances", "700000000000000001") in simulator.stats()
