@@ -403,9 +403,19 @@ class Credential(models.Model):
                 return False
             return bool(Credential.objects.filter(pk=self.pk, **current).update(**fresh))
 
+    def check_health(self, *, last_refresh_at: Any = None) -> list[dict]:
+        """Ask OKX about this key; store its permissions, status and warnings (accounts/keycheck.py)."""
+        from accounts.keycheck import check_credential
+
+        return check_credential(self, last_refresh_at=last_refresh_at)
+
     def record_success(self, at: Any = None) -> None:
         """Note a successful signed call (the idle-deletion clock); never moves the time back."""
         at = at or timezone.now()
         Credential.objects.filter(pk=self.pk).filter(
             Q(last_success_at__isnull=True) | Q(last_success_at__lt=at)
         ).update(last_success_at=at)
+
+
+# The diagnosed error history lives in its own module; imported here so Django registers it.
+from accounts.history import ApiError  # noqa: E402, F401
