@@ -7,9 +7,11 @@ production default.
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from dashboard.embedded import BASE_DIR, VAR_DIR, generate_secret_key, local_secret
@@ -91,8 +93,13 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
+            # A file, not pytest-django's in-memory default: the multi-process tests start real
+            # Celery workers that must see the test database. One file per test run (pid), and
+            # workers are pointed at it through SQLITE_PATH.
+            "TEST": {"NAME": VAR_DIR / f"test-{os.getpid()}.sqlite3"},
         }
     }
+    DATABASES["default"]["NAME"] = env_str("SQLITE_PATH") or DATABASES["default"]["NAME"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: REDIS_URL, else the embedded server's unix socket under var/ ----------------------
@@ -134,6 +141,31 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- Workers: refresh, key health, retention (dashboard/tasks.py) -------------------------------
+REFRESH_INTERVAL_SECONDS = env_int("REFRESH_INTERVAL_SECONDS", 60, minimum=10)
+KEY_HEALTH_INTERVAL_SECONDS = env_int("KEY_HEALTH_INTERVAL_SECONDS", 900, minimum=60)
+ROTATION_POLICY_DAYS = env_int("ROTATION_POLICY_DAYS", 90, minimum=1)
+GRACE_PERIOD_MINUTES = env_int("GRACE_PERIOD_MINUTES", 15, minimum=0)
+RETENTION_HOUR_UTC = 3  # the daily thinning of snapshot history runs at 03:30 UTC
+CELERY_BEAT_SCHEDULE = {
+    # `expires` just under the interval: a stalled worker builds no backlog of stale cycles.
+    "refresh-all": {
+        "task": "dashboard.tasks.refresh_all",
+        "schedule": float(REFRESH_INTERVAL_SECONDS),
+        "options": {"expires": REFRESH_INTERVAL_SECONDS * 0.9},
+    },
+    "check-all-keys": {
+        "task": "dashboard.tasks.check_all_keys",
+        "schedule": float(KEY_HEALTH_INTERVAL_SECONDS),
+        "options": {"expires": KEY_HEALTH_INTERVAL_SECONDS * 0.9},
+    },
+    "thin-snapshots": {
+        "task": "dashboard.tasks.thin_snapshots",
+        "schedule": crontab(minute=30, hour=RETENTION_HOUR_UTC),
+        "options": {"expires": 23 * 3600},
+    },
+}
 
 # --- Encryption of stored credentials (independent of SECRET_KEY) -----------------------------
 if DEBUG and not FERNET_KEYS:

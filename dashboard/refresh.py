@@ -1,0 +1,195 @@
+"""One account's refresh: a per-account lock in Redis, three reads through the shared client, one
+snapshot. The Celery tasks and the `refresh` command both call refresh_account()."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+import redis
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.crypto import DecryptionError
+from accounts.history import call_recorder
+from accounts.models import Account, Credential, NoCredential
+from dashboard.models import BalanceLine, PositionLine, Snapshot, Wallet, quantize, write_snapshot
+from okxapi import TRANSIENT_CATEGORIES, Balance, FundingBalance, OkxError, Position
+
+logger = logging.getLogger(__name__)
+
+LOCK_PREFIX = "okxdash:lock:refresh:"
+# Below the interval: after a crash the lock is gone before the next cycle's task arrives.
+LOCK_MARGIN_SECONDS = 2
+
+
+def refresh_time_limits(interval: int | None = None) -> tuple[int, int]:
+    """(soft, hard) time limits of one refresh: the hard one ends before the next cycle."""
+    interval = interval or settings.REFRESH_INTERVAL_SECONDS
+    hard = max(8, interval - 2 * LOCK_MARGIN_SECONDS)
+    return hard - 3, hard
+
+
+def lock_timeout() -> int:
+    return refresh_time_limits()[1] + LOCK_MARGIN_SECONDS
+
+
+def current_cycle(now: float | None = None) -> int:
+    """The beat slot this moment falls in: epoch seconds // interval."""
+    return int((now if now is not None else time.time()) // settings.REFRESH_INTERVAL_SECONDS)
+
+
+@dataclass
+class Outcome:
+    account: str
+    status: str  # "ok", "failed", "skipped"
+    category: str = ""
+    detail: str = ""
+    transient: bool = False
+
+
+@dataclass
+class Reading:
+    balance: Balance
+    funding: list[FundingBalance]
+    positions: list[Position] = field(default_factory=list)
+    via_master: bool = False
+
+
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+@contextmanager
+def account_lock(account_id: int) -> Iterator[bool]:
+    """Yield whether this worker holds the account's lock (never waits for it). redis-py's Lock
+    stores a random token, so only the owner releases it; a crashed owner's lock expires."""
+    lock = _redis().lock(f"{LOCK_PREFIX}{account_id}", timeout=lock_timeout(), blocking=False)
+    acquired = lock.acquire(blocking=False)
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            try:
+                lock.release()
+            except redis.exceptions.LockNotOwnedError:
+                logger.warning("the refresh lock of account %s expired before the refresh ended", account_id)
+
+
+def reading_credential(account: Account) -> Credential | None:
+    own = account.active_credential()
+    if own is not None or account.master_id is None:
+        return own
+    return account.master.active_credential()
+
+
+def read_account(account: Account) -> Reading:
+    """1. Build the client (own key, or the master's plus the sub-account name).
+    2. Own key: trading balance, positions, funding. Through the master: the two balances."""
+    soft, _ = refresh_time_limits()
+    observer = call_recorder(account, reading_credential(account))
+    client, sub_acct = account.reading_client(on_call=observer, rate_limit_timeout=soft / 2)
+    with client:
+        if sub_acct is not None:
+            balance = client.get_subaccount_balance(sub_acct)
+            funding = client.get_subaccount_funding_balances(sub_acct)
+            return Reading(balance, funding, via_master=True)
+        return Reading(client.get_balance(), client.get_funding_balances(), client.get_positions())
+
+
+def build_snapshot(account: Account, cycle: int, reading: Reading, now: datetime) -> tuple:
+    """The snapshot row and its lines (unsaved). Funding has no USD value at OKX: it is priced at
+    the trading account's eqUsd/eq of the same currency, else left null and listed as unpriced."""
+    prices = {d.ccy: d.eq_usd / d.eq for d in reading.balance.details if d.eq and d.eq_usd is not None}
+    trading = [_trading_line(d) for d in reading.balance.details]
+    funding = [_funding_line(f, prices.get(f.ccy)) for f in reading.funding]
+    priced = [line.usd_value for line in funding if line.usd_value is not None]
+    funding_usd = sum(priced, Decimal(0))
+    snapshot = Snapshot(
+        account=account,
+        cycle=cycle,
+        taken_at=now,
+        trading_equity_usd=reading.balance.total_eq,
+        funding_usd=funding_usd,
+        total_equity_usd=(reading.balance.total_eq or Decimal(0)) + funding_usd,
+        unpriced_funding=sorted(line.ccy for line in funding if line.usd_value is None),
+        via_master=reading.via_master,
+    )
+    return snapshot, [*trading, *funding], [_position_line(p) for p in reading.positions]
+
+
+def _trading_line(d) -> BalanceLine:
+    return BalanceLine(
+        wallet=Wallet.TRADING,
+        ccy=d.ccy,
+        equity=d.eq,
+        usd_value=d.eq_usd,
+        available=d.avail_bal,
+        frozen=d.frozen_bal,
+    )
+
+
+def _funding_line(f: FundingBalance, usd_price: Decimal | None) -> BalanceLine:
+    value = quantize(f.bal * usd_price) if f.bal is not None and usd_price is not None else None
+    return BalanceLine(
+        wallet=Wallet.FUNDING,
+        ccy=f.ccy,
+        equity=f.bal,
+        usd_value=value,
+        available=f.avail_bal,
+        frozen=f.frozen_bal,
+    )
+
+
+def _position_line(p: Position) -> PositionLine:
+    return PositionLine(
+        inst_id=p.inst_id,
+        inst_type=p.inst_type,
+        side=p.pos_side,
+        size=p.pos,
+        avg_price=p.avg_px,
+        mark_price=p.mark_px,
+        upl=p.upl,
+        upl_ratio=p.upl_ratio,
+        leverage=p.lever,
+        liq_price=p.liq_px,
+        margin_mode=p.mgn_mode,
+        notional_usd=p.notional_usd,
+    )
+
+
+def refresh_account(account_id: int, cycle: int | None = None) -> Outcome:
+    """1. Skip an inactive account, or a cycle already stored (a redelivered task).
+    2. Take the account's lock; skip (do not queue) if another refresh holds it.
+    3. Read through the shared client; failures are already in the history (call_recorder).
+    4. Write the snapshot and its lines in one transaction."""
+    cycle = current_cycle() if cycle is None else cycle
+    account = Account.objects.filter(pk=account_id, active=True).select_related("master").first()
+    if account is None:
+        return Outcome(str(account_id), "skipped", detail="inactive or deleted")
+    if Snapshot.objects.filter(account=account, cycle=cycle).exists():
+        return Outcome(account.name, "skipped", detail="this cycle is already stored")
+    with account_lock(account.pk) as held:
+        if not held:
+            return Outcome(account.name, "skipped", detail="another refresh is running")
+        return _read_and_store(account, cycle)
+
+
+def _read_and_store(account: Account, cycle: int) -> Outcome:
+    try:
+        reading = read_account(account)
+    except OkxError as error:
+        transient = error.category in TRANSIENT_CATEGORIES
+        return Outcome(account.name, "failed", error.category, error.diagnosis.meaning, transient)
+    except NoCredential as error:
+        return Outcome(account.name, "failed", "no_credential", str(error))
+    except DecryptionError:
+        return Outcome(account.name, "failed", "decryption", "a stored secret cannot be decrypted")
+    snapshot, balances, positions = build_snapshot(account, cycle, reading, timezone.now())
+    stored = write_snapshot(snapshot, balances, positions)
+    return Outcome(account.name, "ok" if stored else "skipped", detail="" if stored else "cycle stored")
