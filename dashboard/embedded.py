@@ -11,8 +11,8 @@ import ctypes
 import os
 import secrets
 import signal
-import sys
 import subprocess
+import sys
 import time
 from pathlib import Path
 

@@ -92,9 +92,13 @@ def test_a_demo_key_used_live_is_an_environment_error(simulator, limiter):
 
 def test_an_ip_bound_key_from_another_address_names_the_callers_ip(simulator, limiter):
     key = simulator.add_key(
-        uid=simulator.scenario.account("alpha-desk").uid, api_key="fake-key-ip-elsewhere", secret_key="fake-secret-ip-elsewhere",
-        passphrase="fake-pass-ip", perm="read_only", ip="192.0.2.10",
-    )  # fmt: skip
+        uid=simulator.scenario.account("alpha-desk").uid,
+        api_key="fake-key-ip-elsewhere",
+        secret_key="fake-secret-ip-elsewhere",
+        passphrase="fake-pass-ip",
+        perm="read_only",
+        ip="192.0.2.10",
+    )
     error = refusal(client_for(simulator, key, limiter).get_balance)
     assert (error.code, error.diagnosis.category) == ("50110", "ip_whitelist")
     assert any("127.0.0.1" in step for step in error.diagnosis.steps)
