@@ -3,6 +3,7 @@ snapshot. The Celery tasks and the `refresh` command both call refresh_account()
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterator
@@ -62,7 +63,13 @@ class Reading:
 
 
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL)
+    return _redis_for(settings.REDIS_URL)
+
+
+@functools.lru_cache(maxsize=4)
+def _redis_for(url: str) -> redis.Redis:
+    # One connection pool per process, not one per refresh.
+    return redis.Redis.from_url(url)
 
 
 @contextmanager
