@@ -109,6 +109,7 @@ _RATE = {
     "50061": _e("rate_limit", "The account's order rate limit is reached.", _WAIT_RETRY, "Another tool is placing orders at a high rate on this account.", permanent=False),
     "50040": _e("rate_limit", "Too frequent operations.", _WAIT_RETRY, "Poll less often if it repeats.", permanent=False),
     "http:429": _e("rate_limit", "HTTP 429 Too Many Requests without an OKX code.", _WAIT_RETRY, "If it repeats, OKX may be overloaded or this IP is throttled: poll less often.", permanent=False),
+    "limiter:unavailable": _e("network", "The shared rate limiter (Redis) could not be reached; nothing was sent to OKX.", "Nothing to do for a short outage: the next refresh tries again.", "If it lasts, check that the Redis server in REDIS_URL runs and this machine reaches it.", permanent=False),
     "limiter:timeout": _e("rate_limit", "Our shared limiter had no budget for this endpoint before the deadline; nothing was sent.", "Nothing to do for a single occurrence: the next refresh tries again.", "If it repeats, the team polls this endpoint faster than OKX allows: poll fewer accounts per cycle or less often.", permanent=False),
 }
 

@@ -4,8 +4,11 @@ signing of exactly the bytes sent, server-time offset, shared rate limits, retri
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import http.cookiejar
 import logging
+import os
 import random
 import threading
 import time
@@ -78,19 +81,17 @@ class Client:
         "__secret",
         "_api_key",
         "_base_url",
-        "_clock_failed_at",
-        "_clock_lock",
+        "_clock",
         "_clock_resync",
         "_demo",
         "_limiter",
         "_limits",
         "_max_attempts",
-        "_offset_ms",
         "_on_call",
         "_rate_limit_timeout",
         "_session",
+        "_shared_session",
         "_sleep",
-        "_synced_at",
         "_timeout",
         "_uid",
     )
@@ -113,6 +114,8 @@ class Client:
         limits: Mapping[str, Limit] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock_resync_seconds: float = CLOCK_RESYNC_SECONDS,
+        share_clock: bool = False,
+        share_session: bool = False,
     ) -> None:
         self._api_key = clean_credential("API key", api_key)
         self.__secret = clean_credential("secret key", secret_key)
@@ -127,13 +130,18 @@ class Client:
         self._timeout = timeout
         self._max_attempts = max(1, int(max_attempts))
         self._on_call = on_call
-        self._session = session if session is not None else requests.Session()
+        # share_session: this thread's kept-alive connections to the host, not a new session
+        # (and TCP/TLS connection) for every Client; close() then leaves the session open.
+        self._shared_session = session is None and share_session
+        if session is None:
+            session = shared_session(self._base_url) if share_session else requests.Session()
+        self._session = session
         self._rate_limit_timeout = rate_limit_timeout
         self._sleep = sleep
-        self._offset_ms: int | None = None
-        self._synced_at: float | None = None
-        self._clock_failed_at: float | None = None
-        self._clock_lock = threading.Lock()
+        # share_clock: every Client of this process for the same host uses one learned offset,
+        # so a process that builds a Client per refresh does not spend a /public/time call (10
+        # per 2 s per IP) on each of them.
+        self._clock = shared_clock(self._base_url) if share_clock else ServerClock()
         self._clock_resync = clock_resync_seconds
 
     def __repr__(self) -> str:
@@ -145,7 +153,8 @@ class Client:
         raise TypeError("okxapi.Client cannot be pickled: pass an account id and rebuild it")
 
     def close(self) -> None:
-        self._session.close()
+        if not self._shared_session:
+            self._session.close()
 
     def __enter__(self) -> Client:
         return self
@@ -156,7 +165,7 @@ class Client:
     @property
     def clock_offset_ms(self) -> int | None:
         """Server time minus local time, in ms, as last measured; None before the first sync."""
-        return self._offset_ms
+        return self._clock.offset_ms
 
     @property
     def uid(self) -> str | None:
@@ -323,7 +332,7 @@ class Client:
         return prepared
 
     def _sign(self, prepared: requests.PreparedRequest, request_path: str, body: str) -> None:
-        timestamp = signing.format_timestamp(int(time.time() * 1000) + (self._offset_ms or 0))
+        timestamp = signing.format_timestamp(int(time.time() * 1000) + (self._clock.offset_ms or 0))
         signature = signing.sign(self.__secret, timestamp, prepared.method or "GET", request_path, body)
         prepared.headers["OK-ACCESS-KEY"] = self._api_key
         prepared.headers["OK-ACCESS-SIGN"] = signature
@@ -343,12 +352,10 @@ class Client:
     def _ensure_clock(self) -> None:
         """Learn the offset before the first signed call, then every clock_resync_seconds."""
         now = time.monotonic()
-        if self._synced_at is not None and now - self._synced_at < self._clock_resync:
+        clock = self._clock
+        if clock.synced_at is not None and now - clock.synced_at < self._clock_resync:
             return
-        if (
-            self._clock_failed_at is not None
-            and now - self._clock_failed_at < CLOCK_RETRY_AFTER_FAILURE_SECONDS
-        ):
+        if clock.failed_at is not None and now - clock.failed_at < CLOCK_RETRY_AFTER_FAILURE_SECONDS:
             return
         self._sync_clock()
 
@@ -356,15 +363,15 @@ class Client:
         """Measure the offset once (one attempt). A failure keeps the previous offset: the
         signed call still goes out and reports its own error if the clock really is off."""
         started = time.monotonic()
-        with self._clock_lock:
-            synced_at = self._synced_at
+        with self._clock.lock:
+            synced_at = self._clock.synced_at
             if synced_at is not None and synced_at >= started - (0 if force else self._clock_resync):
                 return  # another thread measured it while we waited for the lock
             try:
                 reply = self._get(TIME_PATH, signed=False, attempts=1)
                 self._learn_offset(reply)
             except OkxError as error:
-                self._clock_failed_at = time.monotonic()
+                self._clock.failed_at = time.monotonic()
                 logger.warning(
                     "could not learn OKX server time (%s); signing with the last offset", error.category
                 )
@@ -373,11 +380,59 @@ class Client:
         """Offset = server ts minus the local time at the midpoint of the round trip."""
         server_ms = _server_ms(reply)
         midpoint_ms = (reply.sent_at + reply.round_trip / 2) * 1000
-        self._offset_ms = round(server_ms - midpoint_ms)
-        self._synced_at = time.monotonic()
-        self._clock_failed_at = None
-        logger.debug("OKX clock offset %d ms (round trip %.3fs)", self._offset_ms, reply.round_trip)
+        clock = self._clock
+        clock.offset_ms = round(server_ms - midpoint_ms)
+        clock.synced_at = time.monotonic()
+        clock.failed_at = None
+        logger.debug("OKX clock offset %d ms (round trip %.3fs)", clock.offset_ms, reply.round_trip)
         return server_ms
+
+
+class ServerClock:
+    """What a Client learned about one host's clock: the offset and when it was measured."""
+
+    def __init__(self) -> None:
+        self.offset_ms: int | None = None
+        self.synced_at: float | None = None
+        self.failed_at: float | None = None
+        self.lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=16)
+def shared_clock(base_url: str) -> ServerClock:
+    """The one ServerClock of this process for a host (Client(share_clock=True))."""
+    return ServerClock()
+
+
+class _NoCookies(http.cookiejar.DefaultCookiePolicy):
+    """A shared session serves many keys: nothing one answer sets is sent with another request.
+    (OKX authenticates by headers; a per-Client session never kept cookies past a refresh.)"""
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+
+SHARED_SESSION_HOSTS = 8
+_thread_sessions = threading.local()
+
+
+def shared_session(base_url: str) -> requests.Session:
+    """This thread's requests.Session for a host (Client(share_session=True)). requests does not
+    promise a Session is thread-safe, so one per thread (a Celery prefork pool process runs one
+    task at a time: one per process in practice); a forked child starts with none, so no socket
+    is ever shared with the parent. The least recently used host is dropped past 8."""
+    pid = os.getpid()
+    if getattr(_thread_sessions, "pid", None) != pid:
+        _thread_sessions.pid, _thread_sessions.by_host = pid, {}
+    sessions: dict[str, requests.Session] = _thread_sessions.by_host
+    session = sessions.pop(base_url, None)  # re-inserted below: the newest at the end
+    if session is None:
+        session = requests.Session()
+        session.cookies.set_policy(_NoCookies())
+        while len(sessions) >= SHARED_SESSION_HOSTS:
+            sessions.pop(next(iter(sessions))).close()
+    sessions[base_url] = session
+    return session
 
 
 def _server_ms(reply: Reply) -> int:

@@ -23,6 +23,7 @@ __all__ = [
     "IDLE_DELETION_DAYS",
     "TRANSIENT_CATEGORIES",
     "Diagnosis",
+    "LimiterUnavailable",
     "OkxAccountRestricted",
     "OkxAuthError",
     "OkxBadRequest",
@@ -138,6 +139,18 @@ class RateLimitTimeout(OkxRateLimited):
 
 class OkxUnavailable(OkxError):
     """OKX is busy or down, the call timed out, or the network failed."""
+
+
+class LimiterUnavailable(OkxUnavailable):
+    """The shared limiter's store (Redis) failed; nothing was sent to OKX."""
+
+    @classmethod
+    def after(cls, endpoint: str, exception: BaseException) -> LimiterUnavailable:
+        return cls(
+            endpoint,
+            message=f"rate limiter unavailable: {type(exception).__name__}",
+            diagnosis=_from_entry(CATALOG["limiter:unavailable"], ""),
+        )
 
 
 class OkxBadRequest(OkxError):

@@ -25,7 +25,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
-from okxapi.errors import RateLimitTimeout
+import redis
+
+from okxapi.errors import LimiterUnavailable, RateLimitTimeout
 from okxapi.limits import Limit
 
 logger = logging.getLogger(__name__)
@@ -98,7 +100,12 @@ class RedisLimiter:
         """One attempt: 0.0 when granted, else the seconds to wait before it can succeed."""
         window_us = int(padded_window(limit) * 1_000_000)
         member = uuid.uuid4().hex
-        wait_us = self._script(keys=[self.key(endpoint, scope)], args=[limit.count, window_us, member])
+        try:
+            wait_us = self._script(keys=[self.key(endpoint, scope)], args=[limit.count, window_us, member])
+        except redis.RedisError as exc:
+            # A typed, diagnosed failure: a raw RedisError escaped the client's error handling
+            # and its observer took the call that never went out for a success.
+            raise LimiterUnavailable.after(endpoint, exc) from None
         return int(wait_us) / 1_000_000
 
     def acquire(self, endpoint: str, scope: str, limit: Limit, timeout: float) -> float:

@@ -146,6 +146,10 @@ class Simulator:
     def clear_faults(self) -> None:
         self.faults.clear()
 
+    def fault_hits(self) -> dict[int, int]:
+        """Calls hit per injected fault, keyed by injection order (scenario faults first)."""
+        return self.faults.hits()
+
     def stats(self) -> dict[tuple[str, str], dict[str, int]]:
         """Per (path, uid or ip): calls, rejected (50011), max_window (peak in one window)."""
         return self.limiter.stats()

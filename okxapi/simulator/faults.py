@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections import Counter
 from dataclasses import replace
 
 from .scenario import Fault
@@ -14,10 +15,21 @@ class FaultBook:
         self._faults: list[Fault] = []
         self._rng = random.Random(f"faults:{seed}")  # seeded, so a scenario's faults replay alike
         self._lock = threading.Lock()
+        # Hits per fault, by injection order (0 = the first added), so a test can compare what
+        # the exchange did with what the client recorded.
+        self._order: dict[int, int] = {}
+        self._hits: Counter[int] = Counter()
 
     def add(self, fault: Fault) -> None:
         with self._lock:
-            self._faults.append(replace(fault))
+            copy = replace(fault)
+            self._order[id(copy)] = len(self._order)
+            self._faults.append(copy)
+
+    def hits(self) -> dict[int, int]:
+        """How many calls each fault hit, by injection order (faults never hit are left out)."""
+        with self._lock:
+            return dict(self._hits)
 
     def clear(self) -> None:
         with self._lock:
@@ -32,6 +44,7 @@ class FaultBook:
                     continue
                 if fault.probability is not None and self._rng.random() >= fault.probability:
                     continue
+                self._hits[self._order[id(fault)]] += 1
                 if fault.times is not None:
                     fault.times -= 1
                     if fault.times <= 0:

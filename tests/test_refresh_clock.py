@@ -1,0 +1,52 @@
+"""One learned server-time offset per process and host: refreshing many accounts must not spend
+OKX's per-IP /public/time budget (10 per 2 s) once per account (found by bench/refresh.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard.models import Snapshot
+from dashboard.refresh import refresh_account
+from okxapi import Client, LocalLimiter
+from okxapi.simulator import Scenario
+from tests.accounts_support import calls_to
+from tests.workers_support import add_account, frozen, key_fields
+
+TIME = "/api/v5/public/time"
+
+
+def _client(sim, name: str, **options) -> Client:
+    return Client(**key_fields(sim, name), base_url=sim.url, limiter=LocalLimiter(), **options)
+
+
+def test_clients_sharing_the_clock_learn_the_offset_once_and_sign_with_it(make_simulator):
+    sim = make_simulator(frozen(), clock_offset_ms=90_000)  # beyond OKX's 30 s window
+    first, second = (_client(sim, name, share_clock=True) for name in ("main", "alpha-desk"))
+
+    first.get_balance()
+    second.get_balance()  # would be refused (50102) if it signed without the learned offset
+
+    assert calls_to(sim, TIME) == 1
+    assert second.clock_offset_ms == pytest.approx(90_000, abs=2_000)
+
+
+def test_a_client_without_a_shared_clock_still_learns_its_own(make_simulator):
+    sim = make_simulator(frozen())
+    _client(sim, "main", share_clock=True).get_balance()
+
+    _client(sim, "main").get_balance()
+
+    assert calls_to(sim, TIME) == 2
+
+
+@pytest.mark.django_db
+def test_refreshing_twelve_accounts_in_one_process_asks_okx_the_time_once(make_simulator):
+    sim = make_simulator(frozen(Scenario.generate(n_subaccounts=11, own_keys=True)))
+    master = add_account(sim, "master")
+    accounts = [master, *(add_account(sim, sub.name, master=master) for sub in sim.scenario.subaccounts)]
+
+    outcomes = [refresh_account(account.pk, cycle=1) for account in accounts]
+
+    assert [o.status for o in outcomes] == ["ok"] * 12
+    assert Snapshot.objects.filter(cycle=1).count() == 12
+    assert calls_to(sim, TIME) == 1
