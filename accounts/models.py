@@ -15,9 +15,11 @@ from accounts import crypto
 from accounts.audit import AuditAction, AuditEvent
 from accounts.okx import CredentialRefused, is_successful_signed_call, region_host, shared_limiter
 from okxapi import IDLE_DELETION_DAYS, AccountConfig, CallRecord, Client, OkxError
+from okxapi.client import DEFAULT_TIMEOUT
 
 FINGERPRINT_LENGTH = 4
 ENCRYPTED_FIELDS = ("api_key_enc", "secret_key_enc", "passphrase_enc")
+CONNECT_TIMEOUT_SECONDS = DEFAULT_TIMEOUT[0]
 
 
 class NoCredential(Exception):
@@ -99,7 +101,8 @@ class Account(models.Model):
         """Read fresh from the database, so a rotation is seen by the very next call."""
         if self.pk is None:
             return None
-        return self.credentials.filter(status=CredentialStatus.ACTIVE).first()
+        # At most one is active (a constraint), so no ordering: Meta's would join the account.
+        return self.credentials.filter(status=CredentialStatus.ACTIVE).order_by().first()
 
     def build_client(self, **options: Any) -> Client:
         credential = self.active_credential()
@@ -107,14 +110,24 @@ class Account(models.Model):
             raise NoCredential(f"account {self.name} has no active credential")
         return credential.build_client(**options)
 
-    def reading_client(self, **options: Any) -> tuple[Client, str | None]:
-        """(client, sub_acct): the account's own key, or its master's key plus the OKX sub-account
-        name to pass to the master-only sub-account endpoints (sub_acct is None for own keys)."""
-        if self.active_credential() is not None:
-            return self.build_client(**options), None
+    def reading_credential(self) -> tuple[Credential, str | None]:
+        """(credential, sub_acct): the account's own active credential, or its master's plus the
+        OKX sub-account name for the master-only sub-account endpoints (None for own keys).
+        One query for an own key (a refresh looks it up once), two through a master."""
+        own = self.active_credential()
+        if own is not None:
+            return own, None
         if self.kind == AccountKind.SUB and self.master_id and self.sub_acct_name:
-            return self.master.build_client(**options), self.sub_acct_name
+            through = self.master.active_credential()
+            if through is None:
+                raise NoCredential(f"account {self.master.name} has no active credential")
+            return through, self.sub_acct_name
         raise NoCredential(f"account {self.name} has no active credential and no master to read it through")
+
+    def reading_client(self, **options: Any) -> tuple[Client, str | None]:
+        """(client, sub_acct): see reading_credential."""
+        credential, sub_acct = self.reading_credential()
+        return credential.build_client(**options), sub_acct
 
     def check_identity(self, config: AccountConfig) -> None:
         """Refuse a key that does not belong to this account (raises CredentialRefused)."""
@@ -315,14 +328,18 @@ class Credential(models.Model):
             **fields,
         )
 
-    def build_client(self, **options: Any) -> Client:
+    def build_client(self, *, stamp_successes: bool = True, **options: Any) -> Client:
         """The one place plaintext exists: decrypted straight into the client.
         Raises crypto.DecryptionError (before any request) when a value cannot be decrypted.
-        Successful signed calls update last_success_at (on_call, chained to any given observer)."""
+        Successful signed calls update last_success_at (on_call, chained to any given observer),
+        unless stamp_successes is False: then the given observer stamps it (a refresh does so
+        once for its three calls, accounts.history.CallRecorder with batch=True)."""
         account = self.account
         options.setdefault("limiter", shared_limiter())
         options.setdefault("uid", account.uid or None)
-        options["on_call"] = self._call_observer(options.get("on_call"))
+        options.setdefault("timeout", (CONNECT_TIMEOUT_SECONDS, settings.OKX_READ_TIMEOUT_SECONDS))
+        if stamp_successes:
+            options["on_call"] = self._call_observer(options.get("on_call"))
         return Client(
             crypto.decrypt(self.api_key_enc),
             crypto.decrypt(self.secret_key_enc),
@@ -418,4 +435,5 @@ class Credential(models.Model):
 
 
 # The diagnosed error history lives in its own module; imported here so Django registers it.
+from accounts.alerting import Alert, AlertChannel, AlertSettings, Delivery  # noqa: E402, F401
 from accounts.history import ApiError  # noqa: E402, F401
