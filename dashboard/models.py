@@ -128,3 +128,6 @@ def write_snapshot(snapshot: Snapshot, balances: list[BalanceLine], positions: l
 def quantize(value: Decimal | None) -> Decimal | None:
     """Derived amounts (divisions) fit the columns' 18 decimal places."""
     return None if value is None else value.quantize(Decimal(1).scaleb(-MONEY["decimal_places"]))
+
+
+from dashboard.reports.models import Report, ReportSchedule  # noqa: E402,F401  (register with the app)

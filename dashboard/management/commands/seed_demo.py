@@ -6,21 +6,25 @@
    a credential failing the way a key frozen after it was added would.
 2. The sub-account with no key of its own is added under the master (read through its key).
    The demo-trading key's account stands alone: a live master cannot hold a demo sub-account.
-3. The user `demo` (group "key admin") gets a newly generated password, printed once.
+3. The user `demo` (group "key admin") gets a newly generated password, printed once, and a
+   daily demo report schedule is added; the output says where report e-mails go (var/mail/).
 Running it again changes nothing but the base URL (the simulator's port) and the password.
 """
 
 from __future__ import annotations
 
 import secrets
+from datetime import time
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.forms import AccountAddForm
 from accounts.models import Account, AccountKind, Credential, Environment
 from accounts.roles import KEY_ADMIN
+from dashboard.reports.models import ReportSchedule
 from okxapi.simulator import Scenario
 
 DEMO_USER = "demo"
@@ -45,9 +49,10 @@ class Command(BaseCommand):
             else:
                 self._add(scenario, sub, simulator_url, master=None if keys[0].env == "demo" else master)
         password = self._demo_login()
+        self._demo_report_schedule()
         self.stdout.write(
             f"\n  Sign in at {web_url}login/\n  user name: {DEMO_USER}\n  password:  {password}\n"
-            f"  ({Account.objects.count()} accounts)\n"
+            f"  ({Account.objects.count()} accounts)\n  {self._where_mail_goes()}\n"
         )
 
     def _add(self, scenario: Scenario, sim_account: Any, url: str, *, master: Account | None) -> Account:
@@ -112,6 +117,26 @@ class Command(BaseCommand):
         account.install_credential(credential, actor_name=ACTOR)
         self.stdout.write(f"  {account.name}: stored without the live check (its key is frozen on purpose)")
         return account
+
+    @staticmethod
+    def _where_mail_goes() -> str:
+        if settings.EMAIL_HOST:
+            return f"Report e-mails go through {settings.EMAIL_HOST}."
+        return (
+            f"Report e-mails are written as files to {settings.EMAIL_FILE_PATH}/ (set EMAIL_HOST for SMTP)."
+        )
+
+    @staticmethod
+    def _demo_report_schedule() -> None:
+        """One daily report, so the Reports page fills up in the demo (the key admin can edit it)."""
+        ReportSchedule.objects.get_or_create(
+            name="Demo morning report",
+            defaults={
+                "time_of_day": time(8),
+                "time_zone": settings.DISPLAY_TIME_ZONE,
+                "recipients": "team@example.test",
+            },
+        )
 
     @staticmethod
     def _demo_login() -> str:
