@@ -1,0 +1,137 @@
+"""The top bar's facts on every signed-in page: the warnings count, when data was last refreshed,
+and whether it may be stale (old snapshots, or the Redis broker not answering).
+
+It runs on every page, so it makes a fixed number of queries (two) and never raises: a page must
+render even when Redis is down.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import redis
+from django.conf import settings
+from django.db.models import Max, OuterRef, Subquery
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
+
+from accounts.health import KeyFacts
+from accounts.models import Account, Credential, CredentialStatus, Environment, HealthStatus
+from dashboard.models import Snapshot
+from dashboard.pages.keys import ACTION_SEVERITIES, warnings_as_of
+from dashboard.pages.queries import stale_after
+
+BROKER_PING_TIMEOUT_S = 0.2
+_CACHE_ATTRIBUTE = "_topbar_context"
+
+
+def topbar(request: HttpRequest) -> dict[str, Any]:
+    """Computed once per request (cached on it), only for signed-in users."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    cached = getattr(request, _CACHE_ATTRIBUTE, None)
+    if cached is None:
+        # Lazy: computed when a template reads it. The overview's polled fragment and other
+        # templates without the top bar do not pay its queries (~35-60 ms at 500 keys).
+        cached = {"topbar": SimpleLazyObject(_facts)}
+        setattr(request, _CACHE_ATTRIBUTE, cached)
+    return cached
+
+
+def _facts() -> dict[str, Any]:
+    now = timezone.now()
+    refreshed_at = newest_refresh()
+    old = refreshed_at is None or now - refreshed_at > stale_after()
+    broker_ok = broker_answers(settings.REDIS_URL)
+    return {
+        "warnings": warnings_count(now),
+        "refreshed_at": refreshed_at,
+        "refreshed_note": _refreshed_note(refreshed_at, now),
+        "stale": old or not broker_ok,
+        "stale_reasons": _stale_reasons(refreshed_at, old, broker_ok),
+    }
+
+
+def newest_refresh() -> datetime | None:
+    """The newest snapshot of any active account, in one query that walks each account's
+    (account, taken_at) index instead of scanning the whole snapshot history."""
+    latest = Snapshot.objects.filter(account=OuterRef("pk")).order_by("-taken_at").values("taken_at")[:1]
+    rows = Account.objects.filter(active=True).annotate(latest=Subquery(latest))
+    return rows.aggregate(newest=Max("latest"))["newest"]
+
+
+# The columns the warning rules read: plain tuples, not 500 Credential and Account instances
+# (those cost ~60 ms on every page at 500 keys).
+WARNING_COLUMNS = (
+    "health_status", "warnings", "permissions", "ip_binding", "account__environment",
+    "okx_created_at", "activated_at", "expires_on", "last_success_at",
+)  # fmt: skip
+
+
+def warnings_count(now: datetime) -> int:
+    """Active credentials that are failing or carry a warning someone must act on (one query)."""
+    rows = Credential.objects.filter(status=CredentialStatus.ACTIVE).values_list(*WARNING_COLUMNS)
+    return sum(_needs_action(row, now) for row in rows)
+
+
+def _needs_action(row: tuple, now: datetime) -> bool:
+    status, stored, permissions, ip_binding, environment, created, activated, expires, success = row
+    if status == HealthStatus.FAILING:
+        return True
+    facts = KeyFacts(
+        permissions=frozenset(permissions or ()),
+        ip_binding=tuple(ip_binding or ()),
+        demo=environment == Environment.DEMO,
+        created_at=created or activated,
+        expires_on=expires,
+        last_success_at=success,
+    )
+    warnings = warnings_as_of(stored, permissions, facts, now)
+    return any(w.get("severity") in ACTION_SEVERITIES for w in warnings)
+
+
+def broker_answers(url: str) -> bool:
+    try:
+        return bool(_client(url).ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+@functools.lru_cache(maxsize=4)
+def _client(url: str) -> redis.Redis:
+    # One small pool per process; short timeouts so a dead broker costs a page 0.2 s at most.
+    return redis.Redis.from_url(
+        url, socket_timeout=BROKER_PING_TIMEOUT_S, socket_connect_timeout=BROKER_PING_TIMEOUT_S
+    )
+
+
+def _refreshed_note(at: datetime | None, now: datetime) -> str:
+    if at is None:
+        return "No data refreshed yet"
+    zone = settings.DISPLAY_TIME_ZONE
+    local = at.astimezone(ZoneInfo(zone))
+    shown = (
+        local.strftime("%H:%M")
+        if local.date() == now.astimezone(ZoneInfo(zone)).date()
+        else f"{local:%Y-%m-%d %H:%M}"
+    )
+    return f"Data refreshed {shown} ({zone})"
+
+
+def _stale_reasons(at: datetime | None, old: bool, broker_ok: bool) -> list[str]:
+    reasons = []
+    if old:
+        reasons.append("no account has been refreshed in the last " + _minutes(stale_after()))
+    if not broker_ok:
+        reasons.append("the Redis broker does not answer, so the workers cannot run")
+    return reasons
+
+
+def _minutes(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    return f"{minutes} minutes" if minutes != 1 else "minute"

@@ -1,0 +1,67 @@
+"""Debian's Chromium driven by Playwright, for browser tests and for rendering HTML to PNG.
+
+Never a downloaded browser: the executable is /usr/bin/chromium. On a newcomer's machine without
+it the browser tests are skipped with a message saying how to install it; CI sets
+BROWSER_TESTS_REQUIRED=1 and there a missing browser fails the run instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+SCREENSHOTS = ARTIFACTS / "screenshots"
+
+
+def require_chromium() -> None:
+    if Path(CHROMIUM).exists():
+        return
+    message = f"{CHROMIUM} is missing: install it with `apt-get install -y chromium` to run the browser tests"
+    if os.environ.get("BROWSER_TESTS_REQUIRED") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@contextmanager
+def chromium() -> Iterator[object]:
+    """A Playwright Browser on Debian's Chromium, closed afterwards."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def screenshot_path(name: str) -> Path:
+    """Where a test saves a picture for a person to look at; the folder is printed after the run."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS / f"{name}.png"
+
+
+def html_to_png(html: str, name: str, *, width: int = 800) -> Path:
+    """Render a standalone HTML document (a report e-mail) to a PNG under the screenshots folder."""
+    path = screenshot_path(name)
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": width, "height": 600})
+        page.set_content(html, wait_until="load")
+        page.screenshot(path=str(path), full_page=True)
+    return path
