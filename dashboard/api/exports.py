@@ -1,0 +1,126 @@
+"""CSV exports: the overview's accounts table and one account's balances, with the same access
+rules as the JSON API (session or token, accounts.view_dashboard). Errors answer in JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+from django.utils.text import slugify
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from dashboard.api.params import account_from_path
+from dashboard.api.permissions import CanViewDashboard
+from dashboard.api.renderers import CSVRenderer, JsonErrorsMixin, Table
+from dashboard.api.views import ACCOUNT_ID, FOR_ACCOUNT, REFUSALS
+from dashboard.models import Snapshot
+from dashboard.pages import queries
+
+ACCOUNT_COLUMNS = (
+    "id",
+    "name",
+    "kind",
+    "master",
+    "environment",
+    "equity_usd",
+    "share",
+    "change_24h_usd",
+    "upl_usd",
+    "open_positions",
+    "key_status",
+    "warnings",
+    "last_refresh_at",
+    "stale",
+)
+BALANCE_COLUMNS = ("account", "taken_at", "wallet", "ccy", "equity", "usd_value", "available", "frozen")
+CSV_FILE = OpenApiResponse(OpenApiTypes.STR, description="A CSV file: a header row, then one row per item.")
+
+
+def _csv_responses(refusals: dict[int, Any]) -> dict[Any, Any]:
+    """The file as text/csv; every refusal as JSON (see CsvView.finalize_response)."""
+    return {
+        (200, "text/csv"): CSV_FILE,
+        **{(code, "application/json"): body for code, body in refusals.items()},
+    }
+
+
+class CsvView(JsonErrorsMixin, generics.GenericAPIView):
+    permission_classes = [CanViewDashboard]
+    renderer_classes = [CSVRenderer]
+
+    @staticmethod
+    def attachment(table: Table, filename: str) -> Response:
+        return Response(table, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _stamp(now: datetime) -> str:
+    return now.strftime("%Y%m%d-%H%M")
+
+
+class AccountsCsvView(CsvView):
+    @extend_schema(
+        operation_id="accounts_csv",
+        summary="The overview's accounts table as CSV (amounts in USD, times UTC)",
+        responses=_csv_responses(REFUSALS),
+    )
+    def get(self, request: Request) -> Response:
+        rows = queries.account_rows()
+        table = Table(ACCOUNT_COLUMNS, (_account_cells(row) for row in rows))
+        return self.attachment(table, f"accounts-{_stamp(timezone.now())}.csv")
+
+
+def _account_cells(row: queries.AccountRow) -> list[Any]:
+    account = row.account
+    return [
+        account.pk,
+        account.name,
+        account.kind,
+        account.master.name if account.master else None,
+        account.environment,
+        row.equity_usd,
+        row.share,
+        row.change_24h_usd,
+        row.upl_usd,
+        row.open_positions,
+        row.key_status,
+        " ".join(sorted({w.get("code", "") for w in row.warnings})),
+        row.last_refresh_at,
+        row.stale,
+    ]
+
+
+class BalancesCsvView(CsvView):
+    @extend_schema(
+        operation_id="balances_csv",
+        summary="Balances of the account's latest snapshot as CSV",
+        parameters=[ACCOUNT_ID],
+        responses=_csv_responses(FOR_ACCOUNT),
+    )
+    def get(self, request: Request, id: str) -> Response:
+        account = account_from_path(id)
+        snapshot = queries.latest_snapshot(account)
+        table = Table(BALANCE_COLUMNS, _balance_cells(account.name, snapshot))
+        taken = snapshot.taken_at if snapshot else timezone.now()
+        return self.attachment(table, f"balances-{slugify(account.name) or account.pk}-{_stamp(taken)}.csv")
+
+
+def _balance_cells(name: str, snapshot: Snapshot | None) -> Iterator[list[Any]]:
+    if snapshot is None:
+        return
+    for line in snapshot.balances.all():
+        yield [
+            name,
+            snapshot.taken_at,
+            line.wallet,
+            line.ccy,
+            line.equity,
+            line.usd_value,
+            line.available,
+            line.frozen,
+        ]

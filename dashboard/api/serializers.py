@@ -1,0 +1,182 @@
+"""What the read-only API sends: explicit allow-lists of fields, money as exact decimal strings.
+
+No serializer here is a ModelSerializer over all fields: a field reaches a response only when it
+is named below, so a new model field (or a secret one) never leaks by default.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from rest_framework import serializers
+
+from accounts.models import AccountKind, Environment
+from dashboard.models import Wallet
+
+KEY_HEALTH = ("ok", "grace", "failing", "unchecked")
+KEY_STATUSES = (*KEY_HEALTH, "none")  # none: no key of its own (read through its master)
+
+
+def money(**kwargs: Any) -> serializers.DecimalField:
+    """A stored Decimal as a plain decimal string, trailing zeros dropped ("1234.5", never
+    "1.2345E+3" or "1234.500000000000000000"): the exact value, ready for Decimal(...)."""
+    kwargs.setdefault("allow_null", True)
+    return serializers.DecimalField(
+        max_digits=None, decimal_places=None, normalize_output=True, coerce_to_string=True, **kwargs
+    )
+
+
+def utc_time(**kwargs: Any) -> serializers.DateTimeField:
+    """ISO 8601 in UTC ("...Z") whatever time zone a request may have activated for display."""
+    return serializers.DateTimeField(default_timezone=UTC, **kwargs)
+
+
+class WarningSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    date = serializers.DateField(allow_null=True)
+    severity = serializers.CharField()
+
+
+class AccountRowSerializer(serializers.Serializer):
+    """One row of the overview's accounts table (dashboard.pages.queries.AccountRow)."""
+
+    id = serializers.IntegerField(source="account.id")
+    name = serializers.CharField(source="account.name")
+    kind = serializers.ChoiceField(source="account.kind", choices=AccountKind.choices)
+    master = serializers.IntegerField(source="account.master_id", allow_null=True)
+    master_name = serializers.CharField(source="account.master.name", allow_null=True, default=None)
+    environment = serializers.ChoiceField(source="account.environment", choices=Environment.choices)
+    equity_usd = money()
+    share = money(help_text="This account's part of the total equity, 0 to 1.")
+    change_24h_usd = money()
+    upl_usd = money(help_text="Unrealised PnL of the open positions.")
+    open_positions = serializers.IntegerField()
+    key_status = serializers.ChoiceField(choices=KEY_STATUSES)
+    warnings = WarningSerializer(many=True)
+    last_refresh_at = utc_time(allow_null=True)
+    stale = serializers.BooleanField()
+
+
+class TotalsSerializer(serializers.Serializer):
+    equity_usd = money(allow_null=False)
+    change_24h_usd = money()
+    change_7d_usd = money()
+    last_refresh_at = utc_time(allow_null=True)
+    stale_accounts = serializers.IntegerField()
+
+
+class AccountsSerializer(serializers.Serializer):
+    totals = TotalsSerializer()
+    accounts = AccountRowSerializer(many=True)
+
+
+class BalanceLineSerializer(serializers.Serializer):
+    wallet = serializers.ChoiceField(choices=Wallet.choices)
+    ccy = serializers.CharField()
+    equity = money()
+    usd_value = money()
+    available = money()
+    frozen = money()
+
+
+class PositionLineSerializer(serializers.Serializer):
+    inst_id = serializers.CharField()
+    inst_type = serializers.CharField()
+    side = serializers.CharField()
+    size = money()
+    avg_price = money()
+    mark_price = money()
+    upl = money()
+    upl_ratio = money()
+    leverage = money()
+    liq_price = money()
+    margin_mode = serializers.CharField()
+    notional_usd = money()
+
+
+class SnapshotHeadSerializer(serializers.Serializer):
+    """Which snapshot the lines come from; taken_at is null when the account has none yet."""
+
+    account = serializers.IntegerField(source="account.id")
+    taken_at = utc_time(source="snapshot.taken_at", allow_null=True, default=None)
+    via_master = serializers.BooleanField(source="snapshot.via_master", default=False)
+
+
+class BalancesSerializer(SnapshotHeadSerializer):
+    total_equity_usd = money(source="snapshot.total_equity_usd", default=None)
+    trading_equity_usd = money(source="snapshot.trading_equity_usd", default=None)
+    funding_usd = money(source="snapshot.funding_usd", default=None)
+    unpriced_funding = serializers.ListField(
+        child=serializers.CharField(), source="snapshot.unpriced_funding", default=list
+    )
+    balances = BalanceLineSerializer(many=True)
+
+
+class PositionsSerializer(SnapshotHeadSerializer):
+    positions = PositionLineSerializer(many=True)
+
+
+class EquityPointSerializer(serializers.Serializer):
+    time = utc_time()
+    equity_usd = money(allow_null=False)
+
+
+class EquitySerializer(serializers.Serializer):
+    account = serializers.IntegerField()
+    range = serializers.CharField()
+    points = EquityPointSerializer(many=True)
+
+
+class KeySerializer(serializers.Serializer):
+    """An active key as the keys page shows it (dashboard.pages.keys.KeyRow): never its
+    ciphertext, nothing derived from a secret but the last four characters of the API key, which
+    OKX itself shows."""
+
+    id = serializers.IntegerField(source="credential.id")
+    account = serializers.IntegerField(source="credential.account_id")
+    account_name = serializers.CharField(source="credential.account.name")
+    label = serializers.CharField(source="credential.label")
+    fingerprint = serializers.CharField(source="credential.display_fingerprint")
+    status = serializers.ChoiceField(choices=KEY_HEALTH, help_text="unchecked: not yet checked with OKX")
+    health_message = serializers.CharField(source="credential.health_message")
+    health_checked_at = utc_time(source="credential.health_checked_at", allow_null=True)
+    warnings = WarningSerializer(many=True, help_text="As of now: date rules are recomputed on each read.")
+    deadline = serializers.DateField(allow_null=True, help_text="The nearest idle deletion or expiry.")
+    days_left = serializers.IntegerField(allow_null=True)
+    permissions = serializers.ListField(child=serializers.CharField(), source="credential.permissions")
+    ip_binding = serializers.ListField(child=serializers.CharField(), source="credential.ip_binding")
+    okx_created_at = utc_time(source="credential.okx_created_at", allow_null=True)
+    created_at = utc_time(source="credential.created_at")
+    activated_at = utc_time(source="credential.activated_at", allow_null=True)
+    expires_on = serializers.DateField(source="credential.expires_on", allow_null=True)
+    last_success_at = utc_time(source="credential.last_success_at", allow_null=True)
+    failing_since = utc_time(source="credential.failing_since", allow_null=True)
+    clock_offset_ms = serializers.IntegerField(source="credential.clock_offset_ms", allow_null=True)
+
+
+class ApiErrorSerializer(serializers.Serializer):
+    """One diagnosed error; `message` is OKX's text, verbatim (escape it when showing it)."""
+
+    id = serializers.IntegerField()
+    account = serializers.IntegerField(source="account_id")
+    account_name = serializers.CharField(source="account.name")
+    endpoint = serializers.CharField()
+    http_status = serializers.IntegerField(allow_null=True)
+    code = serializers.CharField()
+    message = serializers.CharField()
+    category = serializers.CharField()
+    meaning = serializers.CharField()
+    steps = serializers.ListField(child=serializers.CharField())
+    first_seen = utc_time()
+    last_seen = utc_time()
+    count = serializers.IntegerField()
+    acknowledged = serializers.BooleanField()
+    acknowledged_at = utc_time(allow_null=True)
+
+
+class ProblemSerializer(serializers.Serializer):
+    """The body of a 401, 403, 404 or 405."""
+
+    detail = serializers.CharField()

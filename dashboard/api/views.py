@@ -1,0 +1,199 @@
+"""The read-only JSON API (/api/v1/): DRF generic views over the pages' read model.
+
+Rows come from dashboard.pages.queries (the overview's accounts, equity series, latest
+snapshots) and dashboard.pages.keys (key warnings as of now, urgency), so the API always says
+what the pages say.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework import generics
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.history import ApiError
+from accounts.models import ENCRYPTED_FIELDS, Credential, CredentialStatus
+from dashboard.api import serializers as s
+from dashboard.api.params import (
+    MAX_ID,
+    EquityParams,
+    ErrorParams,
+    StrictLimitOffsetPagination,
+    account_from_path,
+    validated,
+)
+from dashboard.api.permissions import CanViewDashboard
+from dashboard.api.renderers import JsonErrorsMixin
+from dashboard.pages import queries
+from dashboard.pages.keys import key_rows
+
+# Raw schema of DRF's validation errors: {"field": ["message", ...]}.
+VALIDATION_ERROR = {
+    "type": "object",
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+}
+REFUSALS = {401: s.ProblemSerializer, 403: s.ProblemSerializer}
+FOR_ACCOUNT = {**REFUSALS, 400: VALIDATION_ERROR, 404: s.ProblemSerializer}
+ACCOUNT_ID = OpenApiParameter(
+    "id",
+    {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    OpenApiParameter.PATH,
+    description="The account's id (as in /api/v1/accounts).",
+)
+
+
+class ApiView(generics.GenericAPIView):
+    permission_classes = [CanViewDashboard]
+
+
+class AccountsView(ApiView):
+    serializer_class = s.AccountsSerializer
+
+    @extend_schema(
+        operation_id="list_accounts",
+        summary="Every active account with its latest figures, and the totals",
+        responses={200: s.AccountsSerializer, **REFUSALS},
+    )
+    def get(self, request: Request) -> Response:
+        rows = queries.account_rows()
+        data = {"totals": queries.totals(rows), "accounts": rows}
+        return Response(self.get_serializer(data).data)
+
+
+class AccountView(ApiView):
+    serializer_class = s.AccountRowSerializer
+
+    @extend_schema(
+        operation_id="get_account",
+        summary="One active account's row of the overview (its share is of the team's total)",
+        parameters=[ACCOUNT_ID],
+        responses={200: s.AccountRowSerializer, **FOR_ACCOUNT},
+    )
+    def get(self, request: Request, id: str) -> Response:
+        account = account_from_path(id)
+        # The whole table (a fixed number of queries): the share needs every account's equity.
+        row = next((row for row in queries.account_rows() if row.account.pk == account.pk), None)
+        if row is None:
+            raise NotFound("This account is paused (inactive); its balances and history remain readable.")
+        return Response(self.get_serializer(row).data)
+
+
+class BalancesView(ApiView):
+    serializer_class = s.BalancesSerializer
+
+    @extend_schema(
+        operation_id="get_balances",
+        summary="Balances by currency of the account's latest snapshot (trading and funding)",
+        parameters=[ACCOUNT_ID],
+        responses={200: s.BalancesSerializer, **FOR_ACCOUNT},
+    )
+    def get(self, request: Request, id: str) -> Response:
+        account = account_from_path(id)
+        snapshot = queries.latest_snapshot(account)
+        lines = list(snapshot.balances.all()) if snapshot else []
+        data = {"account": account, "snapshot": snapshot, "balances": lines}
+        return Response(self.get_serializer(data).data)
+
+
+class PositionsView(ApiView):
+    serializer_class = s.PositionsSerializer
+
+    @extend_schema(
+        operation_id="get_positions",
+        summary="Open positions of the account's latest snapshot",
+        parameters=[ACCOUNT_ID],
+        responses={200: s.PositionsSerializer, **FOR_ACCOUNT},
+    )
+    def get(self, request: Request, id: str) -> Response:
+        account = account_from_path(id)
+        snapshot = queries.latest_snapshot(account)
+        lines = list(snapshot.positions.all()) if snapshot else []
+        data = {"account": account, "snapshot": snapshot, "positions": lines}
+        return Response(self.get_serializer(data).data)
+
+
+class EquityView(ApiView):
+    serializer_class = s.EquitySerializer
+
+    @extend_schema(
+        operation_id="get_equity",
+        summary="The account's equity over a range, downsampled to at most ~300 points",
+        parameters=[ACCOUNT_ID, EquityParams],
+        responses={200: s.EquitySerializer, **FOR_ACCOUNT},
+    )
+    def get(self, request: Request, id: str) -> Response:
+        account = account_from_path(id)
+        range_key = validated(EquityParams, request)["range"]
+        points = [
+            {"time": when, "equity_usd": value} for when, value in queries.equity_series(account, range_key)
+        ]
+        data = {"account": account.pk, "range": range_key, "points": points}
+        return Response(self.get_serializer(data).data)
+
+
+class KeysView(ApiView):
+    """Active credentials, most urgent first (as on the keys page). Only the allow-listed fields
+    of KeySerializer leave; the encrypted columns are not even read."""
+
+    serializer_class = s.KeySerializer
+
+    def get_queryset(self) -> QuerySet:
+        return (
+            Credential.objects.filter(status=CredentialStatus.ACTIVE)
+            .select_related("account", "account__master")
+            .defer(*ENCRYPTED_FIELDS)
+        )
+
+    @extend_schema(
+        operation_id="list_keys",
+        summary="Every active API key with its health, warnings as of now and dates",
+        responses={200: s.KeySerializer(many=True), **REFUSALS},
+    )
+    def get(self, request: Request) -> Response:
+        now = timezone.now()
+        today = now.astimezone(ZoneInfo(settings.DISPLAY_TIME_ZONE)).date()  # as the keys page does
+        rows = key_rows(self.get_queryset(), today=today, now=now)
+        rows.sort(key=lambda row: row.urgency)
+        return Response(self.get_serializer(rows, many=True).data)
+
+
+class ErrorsView(generics.ListAPIView, ApiView):
+    serializer_class = s.ApiErrorSerializer
+    pagination_class = StrictLimitOffsetPagination
+
+    def get_queryset(self) -> QuerySet:
+        params = validated(ErrorParams, self.request)
+        rows = ApiError.objects.select_related("account").order_by("-last_seen", "-pk")
+        return ErrorParams.apply(rows, params)
+
+    @extend_schema(
+        operation_id="list_errors",
+        summary="The diagnosed error history, newest first, filtered and paginated",
+        parameters=[ErrorParams],
+        responses={200: s.ApiErrorSerializer(many=True), 400: VALIDATION_ERROR, **REFUSALS},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+@extend_schema(exclude=True)
+@api_view(["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"])
+@permission_classes([AllowAny])
+def not_found(request: Request) -> Response:
+    """Any other path under /api/v1/: a JSON 404, so scripts never have to parse an HTML page."""
+    raise NotFound("No such API endpoint; the list is in /api/v1/schema.")
+
+
+class SchemaView(JsonErrorsMixin, SpectacularAPIView):
+    """The OpenAPI 3 schema: YAML by default, JSON with ?format=json or Accept: application/json."""
