@@ -1,0 +1,89 @@
+"""Helpers for the alerts tests: a local HTTP receiver (a real server on 127.0.0.1 that records
+what it was sent and answers with the statuses it is told) and channels pointed at it."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from accounts.alerting import AlertChannel, ChannelKind
+
+# Obvious fakes, long enough that a leak of any part of them is easy to search for.
+WEBHOOK_SECRET = "FAKE-WEBHOOK-SECRET-0000-aaaa"
+SLACK_SECRET = "FAKE-SLACK-SECRET-T000-B000-bbbb"
+TELEGRAM_TOKEN = "123456:FAKE-TELEGRAM-TOKEN-cccc"
+SECRETS = (WEBHOOK_SECRET, SLACK_SECRET, TELEGRAM_TOKEN)
+
+
+@dataclass
+class Received:
+    path: str
+    body: dict[str, Any]
+
+
+@dataclass
+class Receiver:
+    url: str
+    requests: list[Received] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)  # answered in order, then `status`
+    status: int = 200
+    reply: str = '{"ok": true}'
+
+    def to(self, path_part: str) -> list[Received]:
+        return [r for r in self.requests if path_part in r.path]
+
+
+@contextmanager
+def receiver() -> Iterator[Receiver]:
+    state = Receiver(url="")
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = json.loads(self.rfile.read(length) or b"{}")
+            with lock:
+                state.requests.append(Received(self.path, body))
+                status = state.statuses.pop(0) if state.statuses else state.status
+            payload = state.reply.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def make_channels(hook: Receiver) -> dict[str, AlertChannel]:
+    """One channel of every kind: e-mail (locmem in the tests) and three webhooks at `hook`."""
+    email = AlertChannel.objects.create(
+        name="team mail", kind=ChannelKind.EMAIL, recipients="ops@example.com"
+    )
+    webhook = AlertChannel(name="generic hook", kind=ChannelKind.WEBHOOK)
+    webhook.set_url(f"{hook.url}/webhook/{WEBHOOK_SECRET}")
+    slack = AlertChannel(name="slack room", kind=ChannelKind.SLACK)
+    slack.set_url(f"{hook.url}/slack/{SLACK_SECRET}")
+    telegram = AlertChannel(
+        name="telegram chat", kind=ChannelKind.TELEGRAM, chat_id="-100200300", api_base_url=hook.url
+    )
+    telegram.set_token(TELEGRAM_TOKEN)
+    for channel in (webhook, slack, telegram):
+        channel.save()
+    return {"email": email, "webhook": webhook, "slack": slack, "telegram": telegram}
