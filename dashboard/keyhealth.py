@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from accounts.crypto import DecryptionError
+from accounts.history import note_undecryptable
 from accounts.models import Credential, CredentialStatus, HealthStatus
 from dashboard.models import Snapshot
 from dashboard.refresh import Outcome
@@ -29,7 +30,8 @@ def check_key(credential_id: int) -> Outcome:
     except OkxError as error:
         transient = error.category in TRANSIENT_CATEGORIES
         return Outcome(name, "failed", error.category, error.diagnosis.meaning, transient)
-    except DecryptionError:
+    except DecryptionError as error:
+        note_undecryptable(credential, error)
         return Outcome(name, "failed", "decryption", "a stored secret cannot be decrypted")
     credential.refresh_from_db(fields=["health_status", "health_message"])
     codes = ", ".join(w["code"] for w in warnings) or "no warnings"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,17 +17,21 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
+from accounts.callstats import record_refresh
 from accounts.crypto import DecryptionError
-from accounts.history import call_recorder
-from accounts.models import Account, Credential, NoCredential
+from accounts.history import CallRecorder, note_undecryptable
+from accounts.models import Account, NoCredential
 from dashboard.models import BalanceLine, PositionLine, Snapshot, Wallet, quantize, write_snapshot
-from okxapi import TRANSIENT_CATEGORIES, Balance, FundingBalance, OkxError, Position
+from okxapi import TRANSIENT_CATEGORIES, Balance, Client, FundingBalance, OkxError, Position
 
 logger = logging.getLogger(__name__)
 
 LOCK_PREFIX = "okxdash:lock:refresh:"
 # Below the interval: after a crash the lock is gone before the next cycle's task arrives.
 LOCK_MARGIN_SECONDS = 2
+# The lock is a lease the owner renews every third of it while it works: a SIGKILLed owner
+# stops renewing, so its account is free again within seconds, not at the end of the cycle.
+LOCK_LEASE_SECONDS = 6
 
 
 def refresh_time_limits(interval: int | None = None) -> tuple[int, int]:
@@ -52,6 +57,7 @@ class Outcome:
     category: str = ""
     detail: str = ""
     transient: bool = False
+    retry_after: float | None = None  # skipped for a held lock: seconds until its lease ends
 
 
 @dataclass
@@ -75,38 +81,81 @@ def _redis_for(url: str) -> redis.Redis:
 @contextmanager
 def account_lock(account_id: int) -> Iterator[bool]:
     """Yield whether this worker holds the account's lock (never waits for it). redis-py's Lock
-    stores a random token, so only the owner releases it; a crashed owner's lock expires."""
-    lock = _redis().lock(f"{LOCK_PREFIX}{account_id}", timeout=lock_timeout(), blocking=False)
+    stores a random token, so only the owner releases it; a crashed owner's lease expires."""
+    lease = min(LOCK_LEASE_SECONDS, lock_timeout())
+    # thread_local=False: the renewing thread must see the token the acquiring thread stored.
+    lock = _redis().lock(f"{LOCK_PREFIX}{account_id}", timeout=lease, blocking=False, thread_local=False)
     acquired = lock.acquire(blocking=False)
+    done = threading.Event()
+    if acquired:
+        threading.Thread(target=_renew, args=(lock, done, account_id), daemon=True).start()
     try:
         yield acquired
     finally:
+        done.set()
         if acquired:
             try:
                 lock.release()
             except redis.exceptions.LockNotOwnedError:
                 logger.warning("the refresh lock of account %s expired before the refresh ended", account_id)
+            except redis.exceptions.RedisError:
+                logger.warning("could not release the refresh lock of account %s (lease ends it)", account_id)
 
 
-def reading_credential(account: Account) -> Credential | None:
-    own = account.active_credential()
-    if own is not None or account.master_id is None:
-        return own
-    return account.master.active_credential()
+def _renew(lock: redis.lock.Lock, done: threading.Event, account_id: int) -> None:
+    """Renew the lease until the refresh ends; the task's hard time limit bounds it."""
+    while not done.wait(lock.timeout / 3):
+        try:
+            lock.reacquire()
+        except redis.exceptions.RedisError:
+            logger.warning("could not renew the refresh lock of account %s", account_id)
+            return
+
+
+def lock_wait(account_id: int) -> float:
+    """Seconds until the account's lock lease ends (0 when it is free)."""
+    return max(_redis().pttl(f"{LOCK_PREFIX}{account_id}"), 0) / 1000
 
 
 def read_account(account: Account) -> Reading:
-    """1. Build the client (own key, or the master's plus the sub-account name).
-    2. Own key: trading balance, positions, funding. Through the master: the two balances."""
+    """1. Find the credential (own key, or the master's plus the sub-account name), once.
+    2. Build the client; a secret that cannot be decrypted marks the key failing (nothing sent).
+    3. Own key: trading balance, positions, funding. Through the master: the two balances."""
     soft, _ = refresh_time_limits()
-    observer = call_recorder(account, reading_credential(account))
-    client, sub_acct = account.reading_client(on_call=observer, rate_limit_timeout=soft / 2)
-    with client:
-        if sub_acct is not None:
-            balance = client.get_subaccount_balance(sub_acct)
-            funding = client.get_subaccount_funding_balances(sub_acct)
-            return Reading(balance, funding, via_master=True)
-        return Reading(client.get_balance(), client.get_funding_balances(), client.get_positions())
+    credential, sub_acct = account.reading_credential()
+    # batch: the refresh's successful calls stamp last_success_at and clear grace/failing once.
+    recorder = CallRecorder(account, credential, batch=True)
+    try:
+        # share_clock: one learned server-time offset per process, not a /public/time call (10
+        # per 2 s per IP) for every refresh; with 100 accounts that window alone took 23 s.
+        # share_session: this thread's kept-alive connection to the host, not a new one each time.
+        client = credential.build_client(
+            on_call=recorder,
+            stamp_successes=False,
+            rate_limit_timeout=soft / 2,
+            share_clock=True,
+            share_session=True,
+        )
+    except DecryptionError as error:
+        note_undecryptable(credential, error)
+        raise
+    try:
+        with client:
+            return _read(client, sub_acct)
+    finally:
+        recorder.flush()
+
+
+# What a sub-account without a key costs its master: one call to each (dashboard.tasks paces them).
+VIA_MASTER_PATHS = ("/api/v5/account/subaccount/balances", "/api/v5/asset/subaccount/balances")
+
+
+def _read(client: Client, sub_acct: str | None) -> Reading:
+    if sub_acct is not None:
+        balance = client.get_subaccount_balance(sub_acct)  # VIA_MASTER_PATHS
+        funding = client.get_subaccount_funding_balances(sub_acct)
+        return Reading(balance, funding, via_master=True)
+    return Reading(client.get_balance(), client.get_funding_balances(), client.get_positions())
 
 
 def build_snapshot(account: Account, cycle: int, reading: Reading, now: datetime) -> tuple:
@@ -173,7 +222,7 @@ def _position_line(p: Position) -> PositionLine:
 def refresh_account(account_id: int, cycle: int | None = None) -> Outcome:
     """1. Skip an inactive account, or a cycle already stored (a redelivered task).
     2. Take the account's lock; skip (do not queue) if another refresh holds it.
-    3. Read through the shared client; failures are already in the history (call_recorder).
+    3. Read through the shared client; failures are already in the history (CallRecorder).
     4. Write the snapshot and its lines in one transaction."""
     cycle = current_cycle() if cycle is None else cycle
     account = Account.objects.filter(pk=account_id, active=True).select_related("master").first()
@@ -181,10 +230,25 @@ def refresh_account(account_id: int, cycle: int | None = None) -> Outcome:
         return Outcome(str(account_id), "skipped", detail="inactive or deleted")
     if Snapshot.objects.filter(account=account, cycle=cycle).exists():
         return Outcome(account.name, "skipped", detail="this cycle is already stored")
-    with account_lock(account.pk) as held:
-        if not held:
-            return Outcome(account.name, "skipped", detail="another refresh is running")
-        return _read_and_store(account, cycle)
+    try:
+        with account_lock(account.pk) as held:
+            return _refresh_held(account, cycle, held)
+    except redis.exceptions.RedisError as error:
+        # Before any call: without Redis there is no lock and no shared rate limit. Not retried:
+        # the broker is this same Redis, so a retry could not even be sent (a task blocked on
+        # that outlived its time limit and crashed its worker); the next cycle refreshes.
+        detail = f"Redis does not answer ({type(error).__name__}); nothing was sent to OKX"
+        return Outcome(account.name, "failed", "redis", detail)
+
+
+def _refresh_held(account: Account, cycle: int, held: bool) -> Outcome:
+    if not held:
+        wait = lock_wait(account.pk)
+        return Outcome(account.name, "skipped", detail="another refresh is running", retry_after=wait)
+    started = time.monotonic()
+    outcome = _read_and_store(account, cycle)
+    record_refresh(account.pk, outcome.status, time.monotonic() - started)  # for /metrics
+    return outcome
 
 
 def _read_and_store(account: Account, cycle: int) -> Outcome:
