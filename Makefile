@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test soak lint format bench clean
 
 $(VENV)/.installed-runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,15 @@ test: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
+
+# Outages and load, minutes each (tests/soak): a private Redis via the launcher, as for `test`.
+soak: $(VENV)/.installed-dev
+	$(PY) -m dashboard.launcher run -- $(PY) -m pytest -m soak $(PYTEST_ARGS)
+
+# Benchmarks against the simulator with real workers, Redis and database; rewrites docs/benchmarks.md.
+# BENCH_ARGS="--quick" checks the scripts in a minute or two; "--only refresh,pages" picks some.
+bench: $(VENV)/.installed-dev
+	$(PY) -m dashboard.launcher run -- $(PY) -m bench.run_all $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
