@@ -38,6 +38,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "axes",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "csp",
     "accounts",
     "dashboard",
 ]
@@ -51,6 +55,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Last, as django-axes requires: it turns a locked-out login into a refusal.
     "axes.middleware.AxesMiddleware",
 ]
@@ -68,6 +73,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "dashboard.pages.context_processors.topbar",
             ],
         },
     },
@@ -91,7 +97,7 @@ else:
                 # lock at BEGIN so concurrent writers wait (timeout) instead of failing mid-way.
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
                 "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
+                "timeout": env_int("SQLITE_BUSY_TIMEOUT_SECONDS", 20, minimum=1),
             },
             # A file, not pytest-django's in-memory default: the multi-process tests start real
             # Celery workers that must see the test database. One file per test run (pid), and
@@ -141,12 +147,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_IMPORTS = ["dashboard.reports.tasks"]  # autodiscovery finds dashboard.tasks only
 
 # --- Workers: refresh, key health, retention (dashboard/tasks.py) -------------------------------
 REFRESH_INTERVAL_SECONDS = env_int("REFRESH_INTERVAL_SECONDS", 60, minimum=10)
 KEY_HEALTH_INTERVAL_SECONDS = env_int("KEY_HEALTH_INTERVAL_SECONDS", 900, minimum=60)
 ROTATION_POLICY_DAYS = env_int("ROTATION_POLICY_DAYS", 90, minimum=1)
 GRACE_PERIOD_MINUTES = env_int("GRACE_PERIOD_MINUTES", 15, minimum=0)
+# Seconds the OKX client waits for an answer to start arriving; a stalled exchange costs at most
+# this per attempt (the refresh's time limit still bounds the whole refresh).
+OKX_READ_TIMEOUT_SECONDS = env_int("OKX_READ_TIMEOUT_SECONDS", 10, minimum=1, maximum=60)
 RETENTION_HOUR_UTC = 3  # the daily thinning of snapshot history runs at 03:30 UTC
 CELERY_BEAT_SCHEDULE = {
     # `expires` just under the interval: a stalled worker builds no backlog of stale cycles.
@@ -165,6 +175,29 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=30, hour=RETENTION_HOUR_UTC),
         "options": {"expires": 23 * 3600},
     },
+    # Report schedules live in the database (dashboard/reports): this one entry reads them.
+    "run-due-reports": {
+        "task": "dashboard.reports.tasks.run_due_reports",
+        "schedule": 60.0,
+        "options": {"expires": 54},
+    },
+}
+
+# --- Alerts (dashboard/alerts): rules evaluated and due deliveries sent every interval --------
+ALERTS_INTERVAL_SECONDS = env_int("ALERTS_INTERVAL_SECONDS", 60, minimum=5)
+CELERY_BEAT_SCHEDULE["run-alerts"] = {
+    "task": "dashboard.alerts.tasks.run_alerts",
+    "schedule": float(ALERTS_INTERVAL_SECONDS),
+    "options": {"expires": ALERTS_INTERVAL_SECONDS * 0.9},
+}
+# Celery's `include` (beside `imports`): workers and beat load the alert tasks; beat needs them
+# for the heartbeat /readyz reads.
+CELERY_INCLUDE = ["dashboard.alerts.tasks", "dashboard.pages.tasks"]
+# The overview's cached chart series, recomputed before a page has to (dashboard/pages/tasks.py).
+CELERY_BEAT_SCHEDULE["warm-charts"] = {
+    "task": "dashboard.pages.tasks.warm_charts",
+    "schedule": float(REFRESH_INTERVAL_SECONDS),
+    "options": {"expires": REFRESH_INTERVAL_SECONDS * 0.9},
 }
 
 # --- Encryption of stored credentials (independent of SECRET_KEY) -----------------------------
@@ -210,6 +243,72 @@ if not DEBUG:
     CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
     if env_bool("BEHIND_TLS_PROXY", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content-Security-Policy (django-csp): no inline scripts anywhere, no framing, nothing from
+# another origin (the dashboard must work on an isolated network). Styles come from app.css only;
+# a view that must show stored HTML (a report e-mail) relaxes style-src for itself alone.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# --- JSON API (Django REST framework, read-only; schema by drf-spectacular) ------------------
+REST_FRAMEWORK = {
+    # Token first: DRF answers an anonymous request 401 with "WWW-Authenticate: Token" (the first
+    # class's header); the session still works for a signed-in browser.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["dashboard.api.permissions.CanViewDashboard"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_METADATA_CLASS": None,  # OPTIONS answers 405: the schema is the description
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "COERCE_DECIMAL_TO_STRING": True,  # money leaves as strings, exactly as OKX sent it
+    "DATETIME_FORMAT": "iso-8601",  # UTC (TIME_ZONE), with a Z
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "OKX team dashboard API",
+    "DESCRIPTION": (
+        "Read-only access to accounts, balances, positions, equity, key health and errors. "
+        "Authenticate with a signed-in session or a per-user token "
+        "(`Authorization: Token <key>`, from `python manage.py api_token USERNAME`). "
+        "Amounts are decimal strings (exact); times are ISO 8601 in UTC."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["dashboard.api.permissions.CanViewDashboard"],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}
+
+# --- E-mail: SMTP when EMAIL_HOST is set, else files under var/mail/ (reports, alerts) --------
+EMAIL_HOST = env_str("EMAIL_HOST")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER") or ""
+    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD") or ""
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+    EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20, minimum=1)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = VAR_DIR / "mail"
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "okx-dashboard@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Observability: /metrics answers only with this bearer token (unset: /metrics is off) ------
+METRICS_TOKEN = env_str("METRICS_TOKEN") or ""
 
 # --- Time, language, static ----------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

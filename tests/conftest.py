@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pytest
@@ -31,6 +32,17 @@ def redis_client(redis_url: str) -> redis_lib.Redis:
     client.close()
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty Django cache: database ids are reused after a rolled-back
+    test, so a cached chart series of one test's account 1 must not show in the next test's."""
+    from django.core.cache import cache
+
+    with contextlib.suppress(redis_lib.RedisError):  # without a reachable Redis there is no cache
+        cache.clear()
+    yield
+
+
 # -- OKX simulator (okxapi/simulator, docs/simulator.md) ---------------------------------------
 @pytest.fixture
 def make_simulator():
@@ -58,3 +70,11 @@ def make_simulator():
 def simulator(make_simulator):
     """The demo scenario on a free port, stopped after the test."""
     return make_simulator("demo")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Point a person at the pictures the browser tests saved."""
+    from tests.browser import SCREENSHOTS
+
+    if SCREENSHOTS.exists() and any(SCREENSHOTS.iterdir()):
+        terminalreporter.write_line(f"screenshots for a person to look at: {SCREENSHOTS}")
