@@ -31,11 +31,16 @@ def create_roles(apps, schema_editor=None) -> None:
     """Create (or complete) the groups; used by a data migration, so it takes historical apps."""
     from django.contrib.auth.management import create_permissions
 
-    # Permissions are normally created after all migrations; a fresh database needs them now.
+    # Permissions are normally created after all migrations; a fresh database needs them now. A
+    # migration's app config has no models module, so lend it one for the call and give back what
+    # was there (the global registry's config keeps its real module).
     app_config = apps.get_app_config("accounts")
-    app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
+    models_module = getattr(app_config, "models_module", None)
+    app_config.models_module = models_module or True
+    try:
+        create_permissions(app_config, apps=apps, verbosity=0)
+    finally:
+        app_config.models_module = models_module
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     for name, codenames in ROLE_PERMISSIONS.items():

@@ -19,8 +19,26 @@ _serial = itertools.count(1)
 def make_user(role: str, *, staff: bool = True) -> User:
     user = User.objects.create_user(f"{role}-{next(_serial)}", password=PASSWORD, is_staff=staff)
     if GROUP_OF[role]:
-        user.groups.add(Group.objects.get(name=GROUP_OF[role]))
+        user.groups.add(_role_group(GROUP_OF[role]))
     return user
+
+
+def _role_group(name: str) -> Group:
+    """The role's group; re-made when a transactional test's flush took the data migration's rows
+    (a flush after a serialized_rollback test re-creates neither groups nor permissions)."""
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Permission
+
+    from accounts.roles import ROLE_PERMISSIONS
+
+    group, created = Group.objects.get_or_create(name=name)
+    if created:
+        create_permissions(apps.get_app_config("accounts"), verbosity=0)
+        group.permissions.set(
+            Permission.objects.filter(content_type__app_label="accounts", codename__in=ROLE_PERMISSIONS[name])
+        )
+    return group
 
 
 def fake_key_set(n: int) -> dict[str, str]:

@@ -170,3 +170,23 @@ def test_key_admins_see_how_many_secrets_each_encryption_key_protects(client, ac
 def test_the_rotate_button_is_shown_to_key_admins_only(client, account, who, shown):
     page = as_(client, who).get(reverse("admin:accounts_account_change", args=[account.pk])).content.decode()
     assert (reverse("admin:accounts_account_rotate", args=[account.pk]) in page) is shown
+
+
+def test_re_running_the_roles_migration_on_a_live_registry_keeps_permissions_working():
+    """create_roles lends a migration's app config a models module; run on the live registry it must
+    give back the real one, or Django stops making the accounts app's permissions."""
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Group, Permission
+
+    import accounts.models
+    from accounts.roles import KEY_ADMIN, ROLE_PERMISSIONS, create_roles
+
+    create_roles(apps)
+    assert apps.get_app_config("accounts").models_module is accounts.models
+
+    Permission.objects.filter(content_type__app_label="accounts").delete()
+    create_permissions(apps.get_app_config("accounts"), verbosity=0)
+    create_roles(apps)
+    granted = set(Group.objects.get(name=KEY_ADMIN).permissions.values_list("codename", flat=True))
+    assert granted == set(ROLE_PERMISSIONS[KEY_ADMIN])
