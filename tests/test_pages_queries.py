@@ -295,3 +295,13 @@ def test_a_large_series_caches_its_settled_buckets_and_reads_the_open_one_live(s
     second = queries.equity_series(account, "1d")
     assert [v for _, v in first] == [Decimal("100.00")]
     assert [v for _, v in second] == [Decimal("100.00"), Decimal("200.00")]
+
+
+def test_the_all_accounts_series_ends_on_the_sum_of_the_rows_as_shown():
+    """Three accounts of x.xx4 each: their exact sum rounds to .01 more than the shown rows add up
+    to. The chart's last point is the total beside it (the browser showed a one-cent gap)."""
+    for name in ("a", "b", "c"):
+        snap(make_account(name), "100.004")
+    shown = sum((row.equity_usd.quantize(queries.CENT) for row in queries.account_rows()), Decimal(0))
+    assert shown == Decimal("300.00")
+    assert queries.equity_series(None, "1d")[-1][1] == shown

@@ -175,9 +175,9 @@ def values_table(points: list[tuple[datetime, Decimal]], *, unit: str = "USD") -
         for when, value in reversed(points)
     )
     head = format_html(
-        '<details class="chart-values"><summary>The {} values of this chart</summary>'
+        '<details class="chart-values"><summary>{}</summary>'
         '<table class="data"><thead><tr><th>time ({})</th><th class="num">equity ({})</th></tr></thead>',
-        len(points),
+        "The one value of this chart" if len(points) == 1 else f"The {len(points)} values of this chart",
         settings.DISPLAY_TIME_ZONE,
         unit,
     )

@@ -275,12 +275,12 @@ def cached_ranges() -> list[str]:
 def _ending_on_latest(
     sums: list[tuple[int, Decimal]], ids: list[int], now: datetime
 ) -> list[tuple[int, Decimal]]:
-    """The newest point is the sum of each account's latest snapshot, not the bucket's mean: the
-    chart ends on the total equity the page shows beside it."""
+    """The newest point is the sum of each account's latest snapshot, not the bucket's mean, each
+    rounded to cents as its row is: the chart ends on the total the page shows beside it."""
     if not sums:
         return sums
-    latest = sum(_values_at(ids, now).values(), Decimal(0))
-    return [*sums[:-1], (sums[-1][0], latest.quantize(CENT))]
+    latest = sum((value.quantize(CENT) for value in _values_at(ids, now).values()), Decimal(0))
+    return [*sums[:-1], (sums[-1][0], latest)]
 
 
 def _series_start(
