@@ -24,12 +24,11 @@ from accounts import crypto
 from accounts.audit import AuditAction, AuditEvent
 from accounts.forms import AccountAddForm, RotateForm
 from accounts.models import Account, AccountKind, Credential, CredentialStatus, NoCredential
+from accounts.roles import MANAGE_KEYS
 from okxapi import OkxError
 
-MANAGE_KEYS = "accounts.manage_keys"
 # Kept out of Django's error reports (500 e-mails) for the views that receive them.
 SECRET_POST_FIELDS = ("password", "api_key", "secret_key", "passphrase")
-VIEW_DASHBOARD = "accounts.view_dashboard"
 
 
 class KeyAdminOnly:

@@ -24,8 +24,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from accounts.alerting import AlertChannel, AlertSettings, ChannelKind
+from accounts.roles import KeyAdminsOnly
 
-MANAGE_KEYS = "accounts.manage_keys"
 SECRET_FIELDS = ("url", "token")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -115,25 +115,6 @@ class AlertChannelForm(forms.ModelForm):
         if commit:
             channel.save()
         return channel
-
-
-class KeyAdminsOnly:
-    """Every permission, viewing included, is manage_keys: channels hold secrets."""
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(MANAGE_KEYS)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.has_perm(MANAGE_KEYS)
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return request.user.has_perm(MANAGE_KEYS)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.has_perm(MANAGE_KEYS)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.has_perm(MANAGE_KEYS)
 
 
 @admin.register(AlertChannel)

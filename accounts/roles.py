@@ -6,6 +6,8 @@ rotates credentials and encryption keys (and, from the dashboard app, edits repo
 
 from __future__ import annotations
 
+from typing import Any
+
 VIEWER = "viewer"
 OPERATOR = "operator"
 KEY_ADMIN = "key admin"
@@ -25,6 +27,32 @@ _MANAGE = (
 
 # group name -> codenames of accounts permissions
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {VIEWER: _READ, OPERATOR: _OPERATE, KEY_ADMIN: _MANAGE}
+
+# The permissions the pages, API and admin check (user.has_perm names).
+VIEW_DASHBOARD = "accounts.view_dashboard"
+OPERATE = "accounts.operate"
+MANAGE_KEYS = "accounts.manage_keys"
+
+
+class KeyAdminsOnly:
+    """Admin mixin: every permission, viewing included, is manage_keys. For models key admins
+    own that are not theirs by per-model permissions (alert channels hold secrets; report
+    schedules belong to the dashboard app)."""
+
+    def has_module_permission(self, request: Any) -> bool:
+        return request.user.has_perm(MANAGE_KEYS)
+
+    def has_view_permission(self, request: Any, obj: Any = None) -> bool:
+        return request.user.has_perm(MANAGE_KEYS)
+
+    def has_add_permission(self, request: Any, *args: Any) -> bool:
+        return request.user.has_perm(MANAGE_KEYS)
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return request.user.has_perm(MANAGE_KEYS)
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return request.user.has_perm(MANAGE_KEYS)
 
 
 def create_roles(apps, schema_editor=None) -> None:

@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from accounts.alerting import Alert, AlertChannel
+from accounts.roles import MANAGE_KEYS
+from dashboard.pages.keys import viewer_required
 
-VIEW = "accounts.view_dashboard"
 RECENT = 100
 
 
 @require_GET
-@login_required
-@permission_required(VIEW, raise_exception=True)
+@viewer_required
 def index(request: HttpRequest) -> HttpResponse:
     alerts = Alert.objects.for_page(RECENT)
     context = {
         "alerts": alerts,
         "firing": sum(1 for alert in alerts if alert.state == "firing"),
         "channels": AlertChannel.objects.filter(enabled=True).count(),
-        "can_manage": request.user.has_perm("accounts.manage_keys"),
+        "can_manage": request.user.has_perm(MANAGE_KEYS),
         "display_zone": settings.DISPLAY_TIME_ZONE,
     }
     return render(request, "alerts/index.html", context)

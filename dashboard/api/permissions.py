@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-VIEW_DASHBOARD = "accounts.view_dashboard"
+from accounts.roles import VIEW_DASHBOARD
 
 
 class CanViewDashboard(BasePermission):

@@ -29,13 +29,11 @@ from accounts.health import KeyFacts, Severity, WarningCode, key_warnings
 from accounts.history import ApiError
 from accounts.keycheck import policy
 from accounts.models import ENCRYPTED_FIELDS, Account, Credential, CredentialStatus, HealthStatus
+from accounts.roles import MANAGE_KEYS, OPERATE, VIEW_DASHBOARD
 from dashboard.keyhealth import check_key
 from dashboard.pages.cards import QuickSelect, key_cards
 from okxapi import CATEGORIES, IDLE_DELETION_DAYS
 
-VIEW = "accounts.view_dashboard"
-OPERATE = "accounts.operate"
-MANAGE_KEYS = "accounts.manage_keys"
 ERRORS_PER_PAGE = 50
 # Plain strings, not the enum members: those hash by name, and stored warnings hold values.
 # Warnings a person must act on (the top bar counts them); "info" ones are advice only.
@@ -61,7 +59,7 @@ DEADLINE_CODES = {
 
 def viewer_required(view: Callable) -> Callable:
     """Anonymous: to the login page; signed in without the permission: 403."""
-    return login_required(permission_required(VIEW, raise_exception=True)(view))
+    return login_required(permission_required(VIEW_DASHBOARD, raise_exception=True)(view))
 
 
 def operator_required(view: Callable) -> Callable:

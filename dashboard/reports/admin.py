@@ -9,29 +9,9 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts.roles import KeyAdminsOnly
 from dashboard.reports.forms import ReportScheduleForm
 from dashboard.reports.models import Report, ReportSchedule
-
-MANAGE_KEYS = "accounts.manage_keys"
-
-
-class KeyAdminsOnly:
-    """Key admins hold accounts.manage_keys, not per-model permissions of the dashboard app."""
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(MANAGE_KEYS)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.has_perm(MANAGE_KEYS)
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return request.user.has_perm(MANAGE_KEYS)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.has_perm(MANAGE_KEYS)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.has_perm(MANAGE_KEYS)
 
 
 @admin.register(ReportSchedule)

@@ -12,19 +12,18 @@ from collections.abc import Callable
 from datetime import datetime
 
 from csp.decorators import csp_replace
-from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET
 
+from dashboard.pages.keys import viewer_required
 from dashboard.reports import balances
 from dashboard.reports.delivery import csv_filename
 from dashboard.reports.forms import BalancesAtForm
 from dashboard.reports.models import Report
 
-VIEW_DASHBOARD = "accounts.view_dashboard"
 PAGE_SIZE = 50
 # The stored e-mail may style itself inline and show data: images; nothing else, ever.
 EMAIL_POLICY = {
@@ -41,7 +40,7 @@ EMAIL_POLICY = {
 
 def team_only(view: Callable) -> Callable:
     """Anonymous -> login page; signed in without view_dashboard -> 403."""
-    return require_GET(login_required(permission_required(VIEW_DASHBOARD, raise_exception=True)(view)))
+    return require_GET(viewer_required(view))
 
 
 def _csv_response(text: str, filename: str) -> HttpResponse:

@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
-from dashboard.api.permissions import VIEW_DASHBOARD
+from accounts.roles import VIEW_DASHBOARD
 
 
 class Command(BaseCommand):
