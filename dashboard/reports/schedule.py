@@ -9,6 +9,7 @@ the gap; one that occurs twice (fall-back) fires at the first occurrence.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
@@ -63,15 +64,8 @@ def latest_slot(
     day_of_month: int | None = None,
 ) -> datetime | None:
     """The most recent slot at or before `now` (aware UTC), or None if none in LOOKBACK_DAYS."""
-    zone = ZoneInfo(zone_name)
-    today = now.astimezone(zone).date()
-    for back in range(LOOKBACK_DAYS):
-        day = today - timedelta(days=back)
-        if fires_on(day, cadence, weekday, day_of_month):
-            slot = local_instant(day, at, zone)
-            if slot <= now:
-                return slot
-    return None
+    slots = _slots(now, -1, cadence, at, zone_name, weekday, day_of_month)
+    return next((slot for slot in slots if slot <= now), None)
 
 
 def next_slot(
@@ -84,12 +78,24 @@ def next_slot(
     day_of_month: int | None = None,
 ) -> datetime | None:
     """The first slot after `now` (shown in the admin so a person can check a schedule)."""
+    slots = _slots(now, 1, cadence, at, zone_name, weekday, day_of_month)
+    return next((slot for slot in slots if slot > now), None)
+
+
+def _slots(
+    now: datetime,
+    step: int,
+    cadence: str,
+    at: time,
+    zone_name: str,
+    weekday: int | None,
+    day_of_month: int | None,
+) -> Iterator[datetime]:
+    """The schedule's slots day by day from `now`'s local date, back (step -1) or ahead (+1),
+    over LOOKBACK_DAYS days."""
     zone = ZoneInfo(zone_name)
     today = now.astimezone(zone).date()
-    for ahead in range(LOOKBACK_DAYS):
-        day = today + timedelta(days=ahead)
+    for n in range(LOOKBACK_DAYS):
+        day = today + timedelta(days=step * n)
         if fires_on(day, cadence, weekday, day_of_month):
-            slot = local_instant(day, at, zone)
-            if slot > now:
-                return slot
-    return None
+            yield local_instant(day, at, zone)
