@@ -4,41 +4,33 @@ from __future__ import annotations
 
 import itertools
 
+from django.apps import apps
 from django.contrib.auth.models import Group, User
 
 from accounts.models import Account, AccountKind, Credential, Environment
-from accounts.roles import KEY_ADMIN, OPERATOR, VIEWER
+from accounts.roles import KEY_ADMIN, OPERATOR, ROLE_PERMISSIONS, VIEWER, create_roles
 
 PASSWORD = "correct-horse-battery-staple-9"
 ROLES = ("viewer", "operator", "key_admin", "stranger")
 GROUP_OF = {"viewer": VIEWER, "operator": OPERATOR, "key_admin": KEY_ADMIN, "stranger": None}
 
+ROLE_NAMES = tuple(ROLE_PERMISSIONS)
 _serial = itertools.count(1)
 
 
 def make_user(role: str, *, staff: bool = True) -> User:
     user = User.objects.create_user(f"{role}-{next(_serial)}", password=PASSWORD, is_staff=staff)
     if GROUP_OF[role]:
-        user.groups.add(_role_group(GROUP_OF[role]))
+        ensure_roles()
+        user.groups.add(Group.objects.get(name=GROUP_OF[role]))
     return user
 
 
-def _role_group(name: str) -> Group:
-    """The role's group; re-made when a transactional test's flush took the data migration's rows
-    (a flush after a serialized_rollback test re-creates neither groups nor permissions)."""
-    from django.apps import apps
-    from django.contrib.auth.management import create_permissions
-    from django.contrib.auth.models import Permission
-
-    from accounts.roles import ROLE_PERMISSIONS
-
-    group, created = Group.objects.get_or_create(name=name)
-    if created:
-        create_permissions(apps.get_app_config("accounts"), verbosity=0)
-        group.permissions.set(
-            Permission.objects.filter(content_type__app_label="accounts", codename__in=ROLE_PERMISSIONS[name])
-        )
-    return group
+def ensure_roles() -> None:
+    """The role groups with their permissions, made again by the roles migration's own helper
+    when a transactional test's flush took that data migration's rows."""
+    if Group.objects.filter(name__in=ROLE_NAMES).count() < len(ROLE_NAMES):
+        create_roles(apps)
 
 
 def fake_key_set(n: int) -> dict[str, str]:

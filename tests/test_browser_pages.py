@@ -13,16 +13,15 @@ import pytest
 from accounts.models import Account
 from dashboard.models import PositionLine
 from tests import demo_data
-from tests.accounts_support import PASSWORD, make_user
+from tests.accounts_support import PASSWORD, ensure_roles, make_user
 from tests.browser import chromium, screenshot_path
 
-# serialized_rollback: the flush after a transactional test would take the role groups (a data
-# migration) with it.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def demo_site(live_server, simulator) -> str:
+    ensure_roles()  # seed_demo gives its user the key admin group; a flush may have taken it
     demo_data.seed(simulator)
     demo_data.pause_idle_account()
     return live_server.url
