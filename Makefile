@@ -16,22 +16,22 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt
 	touch $(VENV)/.installed-runtime $@
 
 demo: $(VENV)/.installed-runtime
-	exec $(PY) -m dashboard.launcher demo
+	exec $(PY) -m dashboard.runtime.launcher demo
 
 test: $(VENV)/.installed-dev
-	$(PY) -m dashboard.launcher run -- $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m dashboard.runtime.launcher run -- $(PY) -m pytest $(PYTEST_ARGS)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
 
 # Outages and load, minutes each (tests/soak): a private Redis via the launcher, as for `test`.
 soak: $(VENV)/.installed-dev
-	$(PY) -m dashboard.launcher run -- $(PY) -m pytest -m soak $(PYTEST_ARGS)
+	$(PY) -m dashboard.runtime.launcher run -- $(PY) -m pytest -m soak $(PYTEST_ARGS)
 
 # Benchmarks against the simulator with real workers, Redis and database; rewrites docs/benchmarks.md.
 # BENCH_ARGS="--quick" checks the scripts in a minute or two; "--only refresh,pages" picks some.
 bench: $(VENV)/.installed-dev
-	$(PY) -m dashboard.launcher run -- $(PY) -m bench.run_all $(BENCH_ARGS)
+	$(PY) -m dashboard.runtime.launcher run -- $(PY) -m bench.run_all $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .

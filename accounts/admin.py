@@ -284,7 +284,3 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-
-# Alert channels and rules have their own module; imported here so the admin registers them.
-from accounts import alert_admin  # noqa: E402, F401

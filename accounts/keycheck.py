@@ -1,5 +1,6 @@
 """The key-health check of one credential: ask OKX what it knows about the key, then apply the
-pure rules of accounts.health and store the result on the credential."""
+pure rules of accounts.health and store the result on the credential. check_key() is the job the
+tasks and the `check_keys` command run."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.utils import timezone
 
+from accounts.crypto import DecryptionError
 from accounts.health import HealthState, KeyFacts, Policy, key_warnings
-from accounts.history import call_recorder
-from okxapi import AccountConfig, OkxError, SubAccountApiKey
+from accounts.history import call_recorder, note_undecryptable
+from accounts.jobs import JobOutcome
+from okxapi import TRANSIENT_CATEGORIES, AccountConfig, OkxError, SubAccountApiKey
 
 if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
     from accounts.models import Credential
 
 
@@ -125,3 +130,39 @@ CHECK_FIELDS = (
     "health_message",
     "failing_since",
 )
+
+
+def credentials_to_check(account_name: str | None = None) -> QuerySet:
+    """Active credentials of active accounts (optionally one account), ids only."""
+    from accounts.models import Credential, CredentialStatus
+
+    rows = Credential.objects.filter(status=CredentialStatus.ACTIVE, account__active=True)
+    if account_name:
+        rows = rows.filter(account__name=account_name)
+    return rows.order_by("account__name").values_list("pk", flat=True)
+
+
+def check_key(credential_id: int) -> JobOutcome:
+    """Check one credential; OKX's refusals are already in the history and its status."""
+    from accounts.models import Credential, CredentialStatus
+
+    credential = Credential.objects.filter(pk=credential_id, status=CredentialStatus.ACTIVE).first()
+    if credential is None:
+        return JobOutcome(str(credential_id), "skipped", detail="no longer active")
+    name = credential.account.name
+    # The one read of a row snapshots owns, through Account's reverse relation: accounts does not
+    # import snapshots (dependencies point one way).
+    last = credential.account.snapshots.order_by("-taken_at").values_list("taken_at", flat=True).first()
+    try:
+        warnings = credential.check_health(last_refresh_at=last)
+    except OkxError as error:
+        transient = error.category in TRANSIENT_CATEGORIES
+        return JobOutcome(name, "failed", error.category, error.diagnosis.meaning, transient)
+    except DecryptionError as error:
+        note_undecryptable(credential, error)
+        return JobOutcome(name, "failed", "decryption", "a stored secret cannot be decrypted")
+    credential.refresh_from_db(fields=["health_status", "health_message"])
+    codes = ", ".join(w["code"] for w in warnings) or "no warnings"
+    if credential.health_status == HealthState.FAILING:
+        return JobOutcome(name, "failed", "identity", credential.health_message)
+    return JobOutcome(name, "ok", detail=codes)

@@ -435,5 +435,4 @@ class Credential(models.Model):
 
 
 # The diagnosed error history lives in its own module; imported here so Django registers it.
-from accounts.alerting import Alert, AlertChannel, AlertSettings, Delivery  # noqa: E402, F401
 from accounts.history import ApiError  # noqa: E402, F401

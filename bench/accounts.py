@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from okxapi.simulator import Scenario
+from okxsim import Scenario
 
 
 def create_accounts(scenario: Scenario, base_url: str, *, prefix: str, own_keys: bool) -> list[int]:

@@ -1,6 +1,6 @@
 """Worker footprint: resident memory of a Celery worker over 100 refresh cycles of 100 accounts.
 
-    .venv/bin/python -m dashboard.launcher run -- .venv/bin/python -m bench.footprint [--cycles 100]
+    .venv/bin/python -m dashboard.runtime.launcher run -- .venv/bin/python -m bench.footprint [--cycles 100]
 
 One worker with make demo's pool concurrency refreshes 100 own-key accounts (a master and 99
 sub-accounts) cycle after cycle, with no latency (to keep it short) and OKX's limits on. RSS of
@@ -28,7 +28,7 @@ def rss_mb(pids: list[int]) -> list[float]:
 
 def run(cycles: int, accounts: int, concurrency: int) -> tuple[list[list[object]], float]:
     from bench.accounts import create_accounts
-    from okxapi.simulator import Scenario, Simulator
+    from okxsim import Scenario, Simulator
 
     marks = sorted({1, max(1, cycles // 2), cycles})
     rows: list[list[object]] = []
@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
     database = harness.setup_django("footprint")
-    from dashboard.demo import WORKER_CONCURRENCY
+    from dashboard.runtime.demo import WORKER_CONCURRENCY
 
     print(harness.table(HEADERS, []), flush=True)
     rows, seconds = run(args.cycles, args.accounts, WORKER_CONCURRENCY)

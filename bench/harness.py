@@ -49,7 +49,7 @@ def setup_django(name: str) -> str:
     from django.core.management import call_command
 
     django.setup()
-    logging.getLogger("okxapi.simulator").setLevel(logging.WARNING)  # one line per start is noise
+    logging.getLogger("okxsim").setLevel(logging.WARNING)  # one line per start is noise
     call_command("migrate", verbosity=0)
     return described
 
@@ -77,7 +77,7 @@ class Workers:
     """`count` real Celery workers (prefork, `concurrency` pool processes each) on a private queue."""
 
     def __init__(self, count: int, concurrency: int, **env: str) -> None:
-        from dashboard.launcher import spawn
+        from dashboard.runtime.launcher import spawn
 
         self.queue = f"bench-{uuid.uuid4().hex[:8]}"
         self.count, self.concurrency = count, concurrency
@@ -110,7 +110,7 @@ class Workers:
         return [c.pid for p in self.processes for c in psutil.Process(p.pid).children()]
 
     def stop(self) -> None:
-        from dashboard.launcher import stop
+        from dashboard.runtime.launcher import stop
 
         stop(self.processes)
 

@@ -28,7 +28,7 @@ def write_template(account, now: datetime) -> tuple[int, int, int, int]:
     """The template account's history; returns (first snapshot id, count, first line id, count)."""
     from django.db.models import Count, Max, Min
 
-    from dashboard.models import BalanceLine, Snapshot, Wallet
+    from snapshots.models import BalanceLine, Snapshot, Wallet
 
     rng = random.Random(11)
     equity = 50_000.0
@@ -89,7 +89,7 @@ def copy_template(template: tuple[int, int, int, int], template_account: int, ac
     """Every account in `accounts` gets the template's history (ids shifted by whole blocks)."""
     from django.db import connection, transaction
 
-    from dashboard.models import BalanceLine, Snapshot
+    from snapshots.models import BalanceLine, Snapshot
 
     first_snap, n_snap, _, n_line = template
     snap_sql = (

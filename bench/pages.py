@@ -1,6 +1,6 @@
 """Page speed at scale: server time and SQL queries of the pages and the API with a year of history.
 
-    .venv/bin/python -m dashboard.launcher run -- .venv/bin/python -m bench.pages [--accounts 500]
+    .venv/bin/python -m dashboard.runtime.launcher run -- .venv/bin/python -m bench.pages [--accounts 500]
 
 Data: --accounts accounts (a master and sub-accounts, each with a key), each with a year of
 history after retention (bench/history.py: 12,347 snapshots and 37,041 balance lines per
@@ -32,7 +32,7 @@ def seed(n_accounts: int, history_accounts: int) -> dict[str, float]:
     from accounts.models import Account, Credential
     from bench.accounts import create_accounts
     from bench.history import copy_template, write_template
-    from okxapi.simulator import Scenario
+    from okxsim import Scenario
 
     took: dict[str, float] = {}
     started = time.monotonic()
@@ -78,7 +78,7 @@ def _key_health(credential_model) -> None:
 
 
 def _positions(ids: list[int]) -> None:
-    from dashboard.models import PositionLine, Snapshot
+    from snapshots.models import PositionLine, Snapshot
 
     latest = Snapshot.objects.filter(account_id__in=ids[::3]).order_by("account_id", "-taken_at")
     newest: dict[int, int] = {}
@@ -172,8 +172,8 @@ def measure(client, account_id: int, repeat: int) -> list[dict[str, object]]:
 
 
 def warm() -> float:
-    """What beat's warm-charts task does before the pages are read (dashboard/pages/tasks.py)."""
-    from dashboard.pages.tasks import warm_charts
+    """What beat's warm-charts task does before the pages are read (snapshots/tasks.py)."""
+    from snapshots.tasks import warm_charts
 
     started = time.perf_counter()
     ranges = warm_charts()
@@ -223,7 +223,7 @@ HEADERS = [
 def report(
     args, database: str, took: dict[str, float], results, small: dict[str, int], size: int, total: float
 ) -> str:
-    from dashboard.models import BalanceLine, Snapshot
+    from snapshots.models import BalanceLine, Snapshot
 
     snapshots, lines = Snapshot.objects.count(), BalanceLine.objects.count()
     days = args.history_accounts * 365
@@ -342,7 +342,7 @@ def reuse_django() -> str:
 
 
 def _seeded() -> bool:
-    from dashboard.models import Snapshot
+    from snapshots.models import Snapshot
 
     return Snapshot.objects.exists()
 
@@ -353,7 +353,7 @@ def reseed() -> dict[str, float]:
     from django.db import connection
     from django.db.models import Max
 
-    from dashboard.models import Snapshot
+    from snapshots.models import Snapshot
 
     started = time.monotonic()
     User.objects.filter(username="bench-viewer").delete()

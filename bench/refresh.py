@@ -1,6 +1,7 @@
 """Refresh speed against OKX's limits: one full refresh cycle with real Celery workers.
 
-    .venv/bin/python -m dashboard.launcher run -- .venv/bin/python -m bench.refresh [--sizes 10,100,500]
+    .venv/bin/python -m dashboard.runtime.launcher run --
+        .venv/bin/python -m bench.refresh [--sizes 10,100,500]
 
 For each worker setup (1 worker, then 4 workers, each with make demo's pool concurrency) and each
 case (N sub-accounts with their own keys plus a master; N keyless sub-accounts read through the
@@ -60,8 +61,8 @@ def run_cycle(queue: str, expected: int) -> float | None:
     """Enqueue one cycle as refresh_all does; seconds until every snapshot of it is stored."""
     from django.conf import settings
 
-    from dashboard.models import Snapshot
-    from dashboard.tasks import refresh_account, refresh_plan
+    from snapshots.models import Snapshot
+    from snapshots.tasks import refresh_account, refresh_plan
 
     cycle = next(_cycles)
     started = time.monotonic()
@@ -83,7 +84,7 @@ def run_cycle(queue: str, expected: int) -> float | None:
 def measure(workers: harness.Workers, setup: str, n: int, own_keys: bool, *, record: bool = True):
     from accounts.history import ApiError
     from bench.accounts import create_accounts
-    from okxapi.simulator import Scenario, Simulator
+    from okxsim import Scenario, Simulator
 
     sim = Simulator(Scenario.generate(n, own_keys=own_keys), latency_ms=LATENCY_MS).start()
     try:
@@ -141,7 +142,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.monotonic()
     database = harness.setup_django("refresh")
-    from dashboard.demo import WORKER_CONCURRENCY
+    from dashboard.runtime.demo import WORKER_CONCURRENCY
 
     sizes = [int(s) for s in args.sizes.split(",") if s]
     worker_counts = [int(w) for w in args.workers.split(",") if w]

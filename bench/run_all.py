@@ -1,6 +1,7 @@
 """`make bench`: every benchmark, one after the other, each in its own process and database.
 
-    .venv/bin/python -m dashboard.launcher run -- .venv/bin/python -m bench.run_all [--quick] [--only a,b]
+    .venv/bin/python -m dashboard.runtime.launcher run --
+        .venv/bin/python -m bench.run_all [--quick] [--only a,b]
 
 Each writes its section of docs/benchmarks.md. Everything runs on SQLite; with DATABASE_URL set
 (PostgreSQL), the refresh and pages benchmarks run a second time on PostgreSQL (a separate

@@ -1,6 +1,6 @@
 """Shared key under load: 4 processes read 60 sub-accounts' balances through one master key.
 
-    .venv/bin/python -m dashboard.launcher run -- .venv/bin/python -m bench.shared_key
+    .venv/bin/python -m dashboard.runtime.launcher run -- .venv/bin/python -m bench.shared_key
 
 Same simulator, same run, two clients one after the other:
 1. the product's okxapi.Client, every process sharing one RedisLimiter (one budget per UID);
@@ -155,7 +155,7 @@ def main() -> None:
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
     started = time.monotonic()
-    from okxapi.simulator import Scenario, Simulator
+    from okxsim import Scenario, Simulator
 
     sim = Simulator(Scenario.generate(SUBACCOUNTS, own_keys=False), latency_ms=LATENCY_MS).start()
     try:

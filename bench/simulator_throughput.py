@@ -18,8 +18,8 @@ import socket
 import threading
 import time
 
-from okxapi.simulator import Scenario, Simulator
-from okxapi.simulator.probe import signed_headers
+from okxsim import Scenario, Simulator
+from okxsim.probe import signed_headers
 
 TARGETS = [
     "/api/v5/account/balance",

@@ -15,9 +15,9 @@ from django.db.models import Count, Max
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 
 from accounts import callstats
-from accounts.alerting import Alert, AlertRule, Delivery, DeliveryStatus
 from accounts.models import Account, Credential, CredentialStatus
-from dashboard.models import Snapshot
+from alerts.models import Alert, AlertRule, Delivery, DeliveryStatus
+from snapshots.models import Snapshot
 
 NS = "okxdash"
 # kombu's Redis transport: the queue is a list under the global key prefix, one list per

@@ -4,7 +4,7 @@
 /readyz names each component ok or failing and nothing else (no hosts, URLs or versions):
 - database: SELECT 1;
 - redis: PING with a 1 s timeout;
-- beat: the heartbeat beat stamps when it publishes run_alerts (dashboard/alerts/tasks.py),
+- beat: the heartbeat beat stamps when it publishes run_alerts (alerts/tasks.py),
   seen within 2 alert intervals;
 - workers: a Celery control ping that returns at the first answer (at most 1 s without one).
 """
@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET
 from kombu import pidbox
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from dashboard.alerts.tasks import BEAT_HEARTBEAT_KEY
+from dashboard.celery import BEAT_HEARTBEAT_KEY
 from dashboard.celery import app as celery_app
 from dashboard.metrics import DashboardCollector
 

@@ -14,8 +14,8 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from dashboard.embedded import BASE_DIR, VAR_DIR, generate_secret_key, local_secret
-from dashboard.env import env_bool, env_int, env_list, env_str, require
+from dashboard.runtime.embedded import BASE_DIR, VAR_DIR, generate_secret_key, local_secret
+from dashboard.runtime.env import env_bool, env_int, env_list, env_str, require
 
 DEBUG = env_bool("DEBUG", True)
 
@@ -42,7 +42,11 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "csp",
+    # The product's apps, lowest layer first (docs/architecture.md).
     "accounts",
+    "snapshots",
+    "alerts",
+    "reports",
     "dashboard",
 ]
 
@@ -147,57 +151,52 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_IMPORTS = ["dashboard.reports.tasks"]  # autodiscovery finds dashboard.tasks only
 
-# --- Workers: refresh, key health, retention (dashboard/tasks.py) -------------------------------
+# --- Workers: refresh, key health, retention, alerts, reports, chart warming ------------------
 REFRESH_INTERVAL_SECONDS = env_int("REFRESH_INTERVAL_SECONDS", 60, minimum=10)
 KEY_HEALTH_INTERVAL_SECONDS = env_int("KEY_HEALTH_INTERVAL_SECONDS", 900, minimum=60)
+ALERTS_INTERVAL_SECONDS = env_int("ALERTS_INTERVAL_SECONDS", 60, minimum=5)
 ROTATION_POLICY_DAYS = env_int("ROTATION_POLICY_DAYS", 90, minimum=1)
 GRACE_PERIOD_MINUTES = env_int("GRACE_PERIOD_MINUTES", 15, minimum=0)
 # Seconds the OKX client waits for an answer to start arriving; a stalled exchange costs at most
 # this per attempt (the refresh's time limit still bounds the whole refresh).
 OKX_READ_TIMEOUT_SECONDS = env_int("OKX_READ_TIMEOUT_SECONDS", 10, minimum=1, maximum=60)
 RETENTION_HOUR_UTC = 3  # the daily thinning of snapshot history runs at 03:30 UTC
+REPORTS_DISPATCH_SECONDS = 60  # report schedules live in the database; this entry reads them
+# The whole schedule. Tasks are found by autodiscovery (each app's tasks.py); `expires` just under
+# each interval, so a stalled worker builds no backlog of stale runs.
 CELERY_BEAT_SCHEDULE = {
-    # `expires` just under the interval: a stalled worker builds no backlog of stale cycles.
     "refresh-all": {
-        "task": "dashboard.tasks.refresh_all",
+        "task": "snapshots.tasks.refresh_all",
         "schedule": float(REFRESH_INTERVAL_SECONDS),
         "options": {"expires": REFRESH_INTERVAL_SECONDS * 0.9},
     },
-    "check-all-keys": {
-        "task": "dashboard.tasks.check_all_keys",
-        "schedule": float(KEY_HEALTH_INTERVAL_SECONDS),
-        "options": {"expires": KEY_HEALTH_INTERVAL_SECONDS * 0.9},
+    "warm-charts": {
+        "task": "snapshots.tasks.warm_charts",
+        "schedule": float(REFRESH_INTERVAL_SECONDS),
+        "options": {"expires": REFRESH_INTERVAL_SECONDS * 0.9},
     },
     "thin-snapshots": {
-        "task": "dashboard.tasks.thin_snapshots",
+        "task": "snapshots.tasks.thin_snapshots",
         "schedule": crontab(minute=30, hour=RETENTION_HOUR_UTC),
         "options": {"expires": 23 * 3600},
     },
-    # Report schedules live in the database (dashboard/reports): this one entry reads them.
-    "run-due-reports": {
-        "task": "dashboard.reports.tasks.run_due_reports",
-        "schedule": 60.0,
-        "options": {"expires": 54},
+    "check-all-keys": {
+        "task": "accounts.tasks.check_all_keys",
+        "schedule": float(KEY_HEALTH_INTERVAL_SECONDS),
+        "options": {"expires": KEY_HEALTH_INTERVAL_SECONDS * 0.9},
     },
-}
-
-# --- Alerts (dashboard/alerts): rules evaluated and due deliveries sent every interval --------
-ALERTS_INTERVAL_SECONDS = env_int("ALERTS_INTERVAL_SECONDS", 60, minimum=5)
-CELERY_BEAT_SCHEDULE["run-alerts"] = {
-    "task": "dashboard.alerts.tasks.run_alerts",
-    "schedule": float(ALERTS_INTERVAL_SECONDS),
-    "options": {"expires": ALERTS_INTERVAL_SECONDS * 0.9},
-}
-# Celery's `include` (beside `imports`): workers and beat load the alert tasks; beat needs them
-# for the heartbeat /readyz reads.
-CELERY_INCLUDE = ["dashboard.alerts.tasks", "dashboard.pages.tasks"]
-# The overview's cached chart series, recomputed before a page has to (dashboard/pages/tasks.py).
-CELERY_BEAT_SCHEDULE["warm-charts"] = {
-    "task": "dashboard.pages.tasks.warm_charts",
-    "schedule": float(REFRESH_INTERVAL_SECONDS),
-    "options": {"expires": REFRESH_INTERVAL_SECONDS * 0.9},
+    # Also beat's heartbeat for /readyz (dashboard/celery.py).
+    "run-alerts": {
+        "task": "alerts.tasks.run_alerts",
+        "schedule": float(ALERTS_INTERVAL_SECONDS),
+        "options": {"expires": ALERTS_INTERVAL_SECONDS * 0.9},
+    },
+    "run-due-reports": {
+        "task": "reports.tasks.run_due_reports",
+        "schedule": float(REPORTS_DISPATCH_SECONDS),
+        "options": {"expires": REPORTS_DISPATCH_SECONDS * 0.9},
+    },
 }
 
 # --- Encryption of stored credentials (independent of SECRET_KEY) -----------------------------

@@ -9,8 +9,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("dashboard.api.urls")),
-    path("reports/", include("dashboard.reports.urls")),
-    path("alerts/", include("dashboard.alerts.urls")),
+    path("reports/", include("reports.urls")),
+    path("alerts/", include("alerts.urls")),
     path("", include("dashboard.ops")),
     # The team's pages: overview at "/", accounts, keys, errors.
     path("", include("dashboard.pages.urls")),

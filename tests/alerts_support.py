@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from accounts.alerting import AlertChannel, ChannelKind
+from alerts.models import AlertChannel, ChannelKind
 
 # Obvious fakes, long enough that a leak of any part of them is easy to search for.
 WEBHOOK_SECRET = "FAKE-WEBHOOK-SECRET-0000-aaaa"

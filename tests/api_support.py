@@ -13,7 +13,7 @@ from rest_framework.authtoken.models import Token
 
 from accounts.history import ApiError
 from accounts.models import Account, AccountKind, Credential, Environment
-from dashboard.models import BalanceLine, PositionLine, Snapshot
+from snapshots.models import BalanceLine, PositionLine, Snapshot
 from tests.accounts_support import fake_key_set, install, make_user
 
 WHO = ("anonymous", "stranger", "viewer", "operator", "key_admin")

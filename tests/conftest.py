@@ -43,12 +43,12 @@ def _empty_cache():
     yield
 
 
-# -- OKX simulator (okxapi/simulator, docs/simulator.md) ---------------------------------------
+# -- OKX simulator (okxsim, docs/simulator.md) ---------------------------------------
 @pytest.fixture
 def make_simulator():
     """Factory: make_simulator(scenario="demo" | Scenario | dict, **Simulator options) starts a
     simulator on a free port; every one it made is stopped after the test."""
-    from okxapi.simulator import Scenario, Simulator
+    from okxsim import Scenario, Simulator
 
     started: list[Simulator] = []
 

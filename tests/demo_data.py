@@ -11,9 +11,9 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from accounts.history import ApiError
+from accounts.keycheck import check_key, credentials_to_check
 from accounts.models import Account, Credential, CredentialStatus
-from dashboard.keyhealth import check_key, credentials_to_check
-from dashboard.refresh import refresh_account
+from snapshots.refresh import refresh_account
 
 IDLE_ACCOUNT = "gamma-mm"  # the demo's trade key without IP binding
 IDLE_DAYS = 10  # OKX deletes it after 14 idle days: 4 days left

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.db import connection
 
-from dashboard.launcher import spawn
+from dashboard.runtime.launcher import spawn
 from tests.test_workers_celery import CELERY, worker_env
 
 

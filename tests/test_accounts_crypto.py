@@ -113,9 +113,7 @@ def test_tampered_ciphertext_raises_and_sends_no_request(simulator, caplog):
 
 def _arrived(caplog) -> int:
     """Requests the simulator answered (its HTTP server logs each one)."""
-    return sum(
-        1 for r in caplog.records if r.name.startswith("okxapi.simulator") and "/api/v5/" in r.getMessage()
-    )
+    return sum(1 for r in caplog.records if r.name.startswith("okxsim") and "/api/v5/" in r.getMessage())
 
 
 @pytest.mark.django_db

@@ -6,15 +6,15 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from accounts.alerting import Alert, AlertChannel, ChannelKind, Delivery, DeliveryEvent, new_delivery
 from accounts.models import Account
+from alerts.models import Alert, AlertChannel, ChannelKind, Delivery, DeliveryEvent, new_delivery
 from tests.accounts_support import make_user
 from tests.alerts_support import SLACK_SECRET, TELEGRAM_TOKEN, WEBHOOK_SECRET, make_channels, receiver
 
 pytestmark = pytest.mark.django_db
 
 ALERTS = "/alerts/"
-CHANNELS = "/admin/accounts/alertchannel/"
+CHANNELS = "/admin/alerts/alertchannel/"
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_every_role_reads_the_alerts_page_with_deliveries(client, role, firing_a
     assert response.status_code == 200
     html = response.content.decode()
     assert "Account stale: desk" in html and "team mail" in html and "firing" in html
-    assert ("/admin/accounts/alertchannel/" in html) is (role == "key_admin")
+    assert ("/admin/alerts/alertchannel/" in html) is (role == "key_admin")
 
 
 def test_firing_alerts_are_listed_before_newer_resolved_ones(client, firing_alert):
@@ -84,7 +84,7 @@ def test_only_key_admins_reach_the_channel_and_rule_admin(client, role):
     client.force_login(make_user(role))
     assert client.get(CHANNELS).status_code == 403
     assert client.get(CHANNELS + "add/").status_code == 403
-    assert client.get("/admin/accounts/alertsettings/").status_code == 403
+    assert client.get("/admin/alerts/alertsettings/").status_code == 403
 
 
 def test_a_key_admin_adds_a_webhook_whose_url_is_never_shown_back_and_tests_it(client):

@@ -11,9 +11,9 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
-from accounts.alerting import Alert, AlertSettings, AlertState, Delivery, DeliveryStatus
-from dashboard.alerts.engine import deliver_due, evaluate
-from dashboard.keyhealth import check_key
+from accounts.keycheck import check_key
+from alerts.engine import deliver_due, evaluate
+from alerts.models import Alert, AlertSettings, AlertState, Delivery, DeliveryStatus
 from tests.alerts_support import SECRETS, TELEGRAM_TOKEN, make_channels, receiver
 from tests.workers_support import add_account, frozen, key_fields
 

@@ -9,9 +9,9 @@ import pytest
 import time_machine
 from django.core import mail
 
-from accounts.alerting import AlertChannel, AlertSettings, ChannelKind
 from accounts.models import Account, Credential
-from dashboard.alerts.engine import deliver_due, evaluate
+from alerts.engine import deliver_due, evaluate
+from alerts.models import AlertChannel, AlertSettings, ChannelKind
 from tests.accounts_support import fake_key_set, install
 
 pytestmark = pytest.mark.django_db

@@ -10,12 +10,12 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from accounts.alerting import Alert, AlertChannel, AlertSettings, AlertState, ChannelKind, Delivery
+from accounts.keycheck import check_key
 from accounts.models import Account
-from dashboard.alerts.engine import evaluate
-from dashboard.keyhealth import check_key
-from dashboard.models import Snapshot
-from dashboard.refresh import current_cycle, refresh_account
+from alerts.engine import evaluate
+from alerts.models import Alert, AlertChannel, AlertSettings, AlertState, ChannelKind, Delivery
+from snapshots.models import Snapshot
+from snapshots.refresh import current_cycle, refresh_account
 from tests.workers_support import add_account, frozen, key_fields
 
 pytestmark = pytest.mark.django_db

@@ -16,8 +16,8 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from accounts.models import Account, Credential
-from dashboard.models import Snapshot
-from dashboard.pages import queries
+from snapshots import queries
+from snapshots.models import Snapshot
 from tests.accounts_support import fake_key_set, install, make_user
 from tests.api_support import WHO, api_error, client_as, make_world, snapshot, token_for
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import Account
-from dashboard.models import PositionLine
+from snapshots.models import PositionLine
 from tests import demo_data
 from tests.accounts_support import PASSWORD, ensure_roles, make_user
 from tests.browser import chromium, screenshot_path
@@ -125,8 +125,8 @@ def report_and_alerts(demo_site) -> str:
 
     from django.core.management import call_command
 
-    from dashboard.alerts.engine import evaluate
-    from dashboard.reports.models import ReportSchedule
+    from alerts.engine import evaluate
+    from reports.models import ReportSchedule
 
     schedule = ReportSchedule.objects.get()
     call_command("send_report", schedule.name, stdout=StringIO())

@@ -37,7 +37,11 @@ def demo(tmp_path):
     )
     log = (tmp_path / "demo.log").open("w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.launcher", "demo"], cwd=ROOT, env=env, stdout=log, stderr=log
+        [sys.executable, "-m", "dashboard.runtime.launcher", "demo"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=log,
     )
     try:
         yield process, env, web_port, tmp_path / "demo.log"

@@ -15,9 +15,9 @@ import pytest
 from django.test import override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
-from dashboard.embedded import VAR_DIR, start_redis, stop_redis
-from dashboard.launcher import spawn, stop
-from dashboard.refresh import refresh_account
+from dashboard.runtime.embedded import VAR_DIR, start_redis, stop_redis
+from dashboard.runtime.launcher import spawn, stop
+from snapshots.refresh import refresh_account
 from tests.workers_support import add_account, frozen
 
 CELERY = str(Path(sys.executable).with_name("celery"))

@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from accounts.history import ApiError
 from accounts.models import Account, Credential, HealthStatus
-from dashboard.models import Snapshot
 from dashboard.pages import context_processors
+from snapshots.models import Snapshot
 from tests.accounts_support import fake_key_set, install, make_user, register_key, sim_account
 
 pytestmark = pytest.mark.django_db

@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from accounts.history import ApiError
 from accounts.models import AccountKind
-from dashboard.models import BalanceLine, Wallet
 from dashboard.pages.charts import line_chart
+from snapshots.models import BalanceLine, Wallet
 from tests.accounts_support import make_user
 from tests.test_pages_queries import give_key, make_account, many_accounts, snap
 

@@ -1,4 +1,4 @@
-"""The shared read model (dashboard/pages/queries.py): totals, changes, series and query counts.
+"""The shared read model (snapshots/queries.py): totals, changes, series and query counts.
 
 Pages only read rows, so these tests write Account/Credential/Snapshot rows directly.
 """
@@ -15,8 +15,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Account, AccountKind, Credential, CredentialStatus, Environment
-from dashboard.models import BalanceLine, PositionLine, Snapshot, Wallet
-from dashboard.pages import queries
+from snapshots import queries
+from snapshots.models import BalanceLine, PositionLine, Snapshot, Wallet
 
 pytestmark = pytest.mark.django_db
 

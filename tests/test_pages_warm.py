@@ -13,8 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from dashboard.celery import app
-from dashboard.pages import queries
-from dashboard.pages.tasks import WARM_CHARTS, warm_charts
+from snapshots import queries
+from snapshots.tasks import warm_charts
 from tests.accounts_support import make_user
 from tests.test_pages_queries import make_account, snap
 
@@ -65,8 +65,8 @@ def queries_cache_cleared() -> None:
 
 def test_beat_runs_the_warming_every_refresh_interval():
     entry = settings.CELERY_BEAT_SCHEDULE["warm-charts"]
-    assert entry["task"] == WARM_CHARTS
+    assert entry["task"] == warm_charts.name
     assert entry["schedule"] == settings.REFRESH_INTERVAL_SECONDS
     assert entry["options"]["expires"] < settings.REFRESH_INTERVAL_SECONDS
     app.loader.import_default_modules()
-    assert WARM_CHARTS in app.tasks
+    assert warm_charts.name in app.tasks

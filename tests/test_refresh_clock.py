@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.models import Snapshot
-from dashboard.refresh import refresh_account
 from okxapi import Client, LocalLimiter
-from okxapi.simulator import Scenario
+from okxsim import Scenario
+from snapshots.models import Snapshot
+from snapshots.refresh import refresh_account
 from tests.accounts_support import calls_to
 from tests.workers_support import add_account, frozen, key_fields
 

@@ -18,9 +18,9 @@ from django.utils import timezone
 
 from accounts.health import HealthState
 from accounts.models import Credential
-from dashboard.models import Snapshot
-from dashboard.refresh import refresh_account
 from okxapi import Client, LocalLimiter
+from snapshots.models import Snapshot
+from snapshots.refresh import refresh_account
 from tests.okxapi_server import FakeOkx, reply
 from tests.workers_support import add_account, frozen
 

@@ -12,10 +12,11 @@ import uuid
 import pytest
 from django.db.models import Count
 
-from dashboard.launcher import stop
-from dashboard.models import BalanceLine, PositionLine, Snapshot
-from dashboard.tasks import MAX_RETRIES, refresh_account
-from okxapi.simulator import Scenario
+from accounts.jobs import MAX_RETRIES
+from dashboard.runtime.launcher import stop
+from okxsim import Scenario
+from snapshots.models import BalanceLine, PositionLine, Snapshot
+from snapshots.tasks import refresh_account
 from tests.reliability_support import database_outage, logged_worker
 from tests.test_workers_celery import wait_until
 from tests.workers_support import add_account, frozen

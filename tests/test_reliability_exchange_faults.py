@@ -16,10 +16,11 @@ import pytest
 from django.db import connection
 
 from accounts.history import ApiError
+from accounts.jobs import JobOutcome
 from accounts.models import Account
-from dashboard.models import Snapshot
-from dashboard.refresh import Outcome, refresh_account
-from okxapi.simulator import Scenario
+from okxsim import Scenario
+from snapshots.models import Snapshot
+from snapshots.refresh import refresh_account
 from tests.workers_support import add_account, frozen
 
 FAULT_SHARE = 0.20
@@ -68,8 +69,8 @@ def per_fault_probability(n: int, share: float = FAULT_SHARE) -> float:
     return 1 - (1 - share) ** (1 / n)
 
 
-def refresh_everyone(accounts: list[Account], cycle: int) -> list[Outcome]:
-    def one(account: Account) -> Outcome:
+def refresh_everyone(accounts: list[Account], cycle: int) -> list[JobOutcome]:
+    def one(account: Account) -> JobOutcome:
         try:
             return refresh_account(account.pk, cycle)
         finally:
@@ -100,7 +101,7 @@ def test_every_fault_at_20_percent_is_diagnosed_and_healthy_accounts_refresh_unt
     faulty = [add_account(faulty_sim, name, master=master) for name in subs[:10]]
     healthy = [master, *(add_account(healthy_sim, name, master=master) for name in subs[10:])]
 
-    outcomes: list[Outcome] = []
+    outcomes: list[JobOutcome] = []
     for cycle in range(1, CYCLES + 1):
         outcomes += refresh_everyone([*faulty, *healthy], cycle)
 

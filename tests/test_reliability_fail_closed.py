@@ -22,7 +22,7 @@ from django.urls import reverse
 from accounts import crypto
 from accounts.health import HealthState
 from accounts.models import Credential
-from dashboard.models import Snapshot
+from snapshots.models import Snapshot
 from tests.accounts_support import make_user
 from tests.workers_support import add_account, frozen
 

@@ -15,9 +15,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.history import ApiError
-from dashboard.models import Snapshot
-from dashboard.refresh import refresh_account
 from okxapi import OkxError, RedisLimiter
+from snapshots.models import Snapshot
+from snapshots.refresh import refresh_account
 from tests.accounts_support import make_user
 from tests.workers_support import add_account, frozen
 

@@ -22,11 +22,11 @@ import pytest
 from django.db import connection
 from django.db.models import Count
 
-from dashboard import refresh
-from dashboard.models import Snapshot
-from dashboard.refresh import LOCK_LEASE_SECONDS, LOCK_PREFIX
-from dashboard.tasks import refresh_account
-from okxapi.simulator import Scenario
+from okxsim import Scenario
+from snapshots import refresh
+from snapshots.models import Snapshot
+from snapshots.refresh import LOCK_LEASE_SECONDS, LOCK_PREFIX
+from snapshots.tasks import refresh_account
 from tests import test_workers_celery
 from tests.test_workers_celery import wait_until
 from tests.workers_support import add_account, frozen

@@ -22,11 +22,11 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from accounts.models import Account, AccountKind
-from dashboard.models import BalanceLine, PositionLine, Snapshot, Wallet, write_snapshot
-from dashboard.reports import delivery
-from dashboard.reports.models import MAX_ATTEMPTS, Report, ReportSchedule, ReportStatus
-from dashboard.reports.render import readable
-from dashboard.reports.tasks import send_scheduled_report
+from reports import delivery
+from reports.models import MAX_ATTEMPTS, Report, ReportSchedule, ReportStatus
+from reports.render import readable
+from reports.tasks import send_scheduled_report
+from snapshots.models import BalanceLine, PositionLine, Snapshot, Wallet, write_snapshot
 
 pytestmark = pytest.mark.django_db
 BERLIN = "Europe/Berlin"

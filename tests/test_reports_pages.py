@@ -11,12 +11,12 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from accounts import keycheck as keyhealth
 from accounts.models import Credential
-from dashboard import keyhealth
-from dashboard.models import BalanceLine, Snapshot, Wallet, quantize, write_snapshot
-from dashboard.refresh import refresh_account
-from dashboard.reports import balances, delivery
-from dashboard.reports.models import Report, ReportSchedule
+from reports import balances, delivery
+from reports.models import Report, ReportSchedule
+from snapshots.models import BalanceLine, Snapshot, Wallet, quantize, write_snapshot
+from snapshots.refresh import refresh_account
 from tests.accounts_support import make_user
 from tests.browser import html_to_png
 from tests.test_reports import make_account, make_schedule, make_snapshot
@@ -78,7 +78,7 @@ def test_every_team_role_opens_every_reports_url(client, stored_report, role):
 @pytest.mark.parametrize(("role", "status"), [("viewer", 403), ("operator", 403), ("key_admin", 200)])
 def test_only_key_admins_edit_schedules_in_the_admin(client, role, status):
     signed_in(client, role)
-    for name in ("admin:dashboard_reportschedule_changelist", "admin:dashboard_reportschedule_add"):
+    for name in ("admin:reports_reportschedule_changelist", "admin:reports_reportschedule_add"):
         assert client.get(reverse(name)).status_code == status
 
 
@@ -217,7 +217,7 @@ VALID = {
 )
 def test_the_schedule_form_refuses_bad_input_and_stores_nothing(client, change, message):
     signed_in(client, "key_admin")
-    response = client.post(reverse("admin:dashboard_reportschedule_add"), {**VALID, **change})
+    response = client.post(reverse("admin:reports_reportschedule_add"), {**VALID, **change})
     assert response.status_code == 200
     assert message in response.content.decode()
     assert ReportSchedule.objects.count() == 0
@@ -226,7 +226,7 @@ def test_the_schedule_form_refuses_bad_input_and_stores_nothing(client, change, 
 def test_the_schedule_form_stores_day_31_normalised_and_accepts_a_currency_the_balances_price(client):
     make_snapshot(make_account("Fake btc"), NOW, [(Wallet.TRADING, "BTC", "2", "120000")])
     signed_in(client, "key_admin")
-    response = client.post(reverse("admin:dashboard_reportschedule_add"), {**VALID, "currency": "btc"})
+    response = client.post(reverse("admin:reports_reportschedule_add"), {**VALID, "currency": "btc"})
     assert response.status_code == 302
     schedule = ReportSchedule.objects.get()
     assert (schedule.day_of_month, schedule.weekday, schedule.currency) == (31, None, "BTC")

@@ -14,9 +14,9 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.history import ApiError
-from dashboard.refresh import refresh_account
-from dashboard.reports.delivery import deliver_slot
-from dashboard.reports.models import ReportSchedule
+from reports.delivery import deliver_slot
+from reports.models import ReportSchedule
+from snapshots.refresh import refresh_account
 from tests.accounts_support import PASSWORD, make_user
 from tests.workers_support import add_account, frozen
 

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import Account, Credential
-from dashboard.refresh import refresh_account
-from dashboard.reports.models import ReportSchedule
+from reports.models import ReportSchedule
+from snapshots.refresh import refresh_account
 from tests.accounts_support import PASSWORD, make_user
 from tests.workers_support import add_account, frozen
 
@@ -98,7 +98,7 @@ def test_the_report_schedule_form_refuses_hostile_input_and_stores_nothing(
     before = stored()
     data = {"name": name, "cadence": "daily", "time_of_day": time_of_day, "time_zone": zone}
     data |= {"recipients": recipients, "all_accounts": "on", "currency": currency, "enabled": "on"}
-    response = team["admin"].post(reverse("admin:dashboard_reportschedule_add"), data)
+    response = team["admin"].post(reverse("admin:reports_reportschedule_add"), data)
     if response.status_code == 302:  # everything happened to be valid: then it was stored whole
         assert ReportSchedule.objects.count() == before[2] + 1
         ReportSchedule.objects.all().delete()

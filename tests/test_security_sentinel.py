@@ -30,11 +30,11 @@ from django.urls import reverse
 from django.utils.log import AdminEmailHandler
 
 from accounts.models import Account
-from dashboard.launcher import stop
-from dashboard.models import Snapshot
-from dashboard.reports.delivery import deliver_slot
-from dashboard.reports.models import ReportSchedule
-from dashboard.tasks import refresh_account
+from dashboard.runtime.launcher import stop
+from reports.delivery import deliver_slot
+from reports.models import ReportSchedule
+from snapshots.models import Snapshot
+from snapshots.tasks import refresh_account
 from tests.accounts_support import PASSWORD, make_user, register_key
 from tests.reliability_support import logged_worker
 from tests.test_accounts_secrets import Pages, forms_of

@@ -9,7 +9,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
-from dashboard.env import env_bool, env_int, env_list, env_str
+from dashboard.runtime.env import env_bool, env_int, env_list, env_str
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,3 +77,18 @@ def test_production_settings_pass_the_deploy_check_with_no_warning():
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_every_scheduled_task_is_found_by_autodiscovery_alone():
+    """The beat schedule is one literal in settings; each of its tasks lives in its app's tasks.py
+    and is registered by autodiscovery, with no CELERY_IMPORTS or CELERY_INCLUDE."""
+    from django.conf import settings as django_settings
+
+    from dashboard.celery import app
+
+    assert not getattr(django_settings, "CELERY_IMPORTS", None)
+    assert not getattr(django_settings, "CELERY_INCLUDE", None)
+    app.loader.import_default_modules()
+    scheduled = {entry["task"] for entry in django_settings.CELERY_BEAT_SCHEDULE.values()}
+    assert scheduled <= set(app.tasks)
+    assert {name.split(".")[0] for name in scheduled} == {"snapshots", "accounts", "alerts", "reports"}

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 import requests
 
-from okxapi.simulator.probe import signed_headers
+from okxsim.probe import signed_headers
 
 BALANCE = "/api/v5/account/balance"
 

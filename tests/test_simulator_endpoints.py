@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 import requests
 
-from okxapi.simulator import Scenario, Simulator
-from okxapi.simulator.probe import signed_headers
-from okxapi.simulator.views import DETAIL_FIELDS, POSITION_FIELDS
+from okxsim import Scenario, Simulator
+from okxsim.probe import signed_headers
+from okxsim.views import DETAIL_FIELDS, POSITION_FIELDS
 
 
 def call(sim, target: str, key_name: str = "demo-key-main-read") -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from okxapi.simulator import Scenario
+from okxsim import Scenario
 
 TIME = "/api/v5/public/time"
 

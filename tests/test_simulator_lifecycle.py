@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from okxapi.simulator.probe import signed_headers
+from okxsim.probe import signed_headers
 
 CONFIG = "/api/v5/account/config"
 

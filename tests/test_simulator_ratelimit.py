@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from okxapi.limits import ENDPOINT_LIMITS
-from okxapi.simulator.probe import signed_headers
+from okxsim.probe import signed_headers
 
 BALANCE = "/api/v5/account/balance"
 TOO_MANY = {"msg": "Too Many Requests", "code": "50011", "data": []}

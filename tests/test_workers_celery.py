@@ -22,12 +22,12 @@ import pytest
 import redis
 from django.db import connection
 
-from dashboard.launcher import spawn, stop
-from dashboard.models import Snapshot
-from dashboard.refresh import LOCK_PREFIX
-from dashboard.tasks import refresh_account
+from dashboard.runtime.launcher import spawn, stop
 from okxapi.limits import ENDPOINT_LIMITS
-from okxapi.simulator import Scenario
+from okxsim import Scenario
+from snapshots.models import Snapshot
+from snapshots.refresh import LOCK_PREFIX
+from snapshots.tasks import refresh_account
 from tests.workers_support import add_account, frozen
 
 CELERY = str(Path(sys.executable).with_name("celery"))

@@ -7,8 +7,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from dashboard.models import Snapshot
-from dashboard.tasks import refresh_plan
+from snapshots.models import Snapshot
+from snapshots.tasks import refresh_plan
 from tests.workers_support import add_account, frozen, key_fields
 
 pytestmark = pytest.mark.django_db

@@ -8,8 +8,8 @@ from django.utils import timezone
 from accounts.health import HealthState
 from accounts.history import ApiError, note_failure
 from accounts.models import Credential
-from dashboard.refresh import refresh_account
 from okxapi import OkxError, diagnose
+from snapshots.refresh import refresh_account
 from tests.workers_support import add_account, frozen, key_fields
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,8 @@ import time_machine
 from django.utils import timezone
 
 from accounts.health import HealthState, KeyFacts, Policy, key_warnings
+from accounts.keycheck import check_key
 from accounts.models import Account
-from dashboard.keyhealth import check_key
 from tests.workers_support import add_account, frozen
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 import redis
 
-from dashboard.models import BalanceLine, Snapshot, Wallet
-from dashboard.refresh import LOCK_PREFIX, lock_timeout, refresh_account
+from snapshots.models import BalanceLine, Snapshot, Wallet
+from snapshots.refresh import LOCK_PREFIX, lock_timeout, refresh_account
 from tests.workers_support import add_account, direct_client, frozen
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from accounts.models import Account, AccountKind, Environment
 from okxapi import Client, LocalLimiter
-from okxapi.simulator import Scenario
+from okxsim import Scenario
 from tests.accounts_support import install
 
 # One price-walk step per ~30 years: prices hold still, so a direct read after a refresh

@@ -19,8 +19,8 @@ from dashboard.api.params import account_from_path
 from dashboard.api.permissions import CanViewDashboard
 from dashboard.api.renderers import CSVRenderer, JsonErrorsMixin, Table
 from dashboard.api.views import ACCOUNT_ID, FOR_ACCOUNT, REFUSALS
-from dashboard.models import Snapshot
-from dashboard.pages import queries
+from snapshots import queries
+from snapshots.models import Snapshot
 
 ACCOUNT_COLUMNS = (
     "id",

@@ -18,8 +18,8 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 
 from accounts.models import Account
-from dashboard.pages.queries import DEFAULT_RANGE, RANGES
 from okxapi import CATEGORIES
+from snapshots.queries import DEFAULT_RANGE, RANGES
 
 MAX_ID = 2**63 - 1  # PostgreSQL bigint; larger ids would overflow inside the database driver
 

@@ -12,7 +12,7 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts.models import AccountKind, Environment
-from dashboard.models import Wallet
+from snapshots.models import Wallet
 
 KEY_HEALTH = ("ok", "grace", "failing", "unchecked")
 KEY_STATUSES = (*KEY_HEALTH, "none")  # none: no key of its own (read through its master)
@@ -40,7 +40,7 @@ class WarningSerializer(serializers.Serializer):
 
 
 class AccountRowSerializer(serializers.Serializer):
-    """One row of the overview's accounts table (dashboard.pages.queries.AccountRow)."""
+    """One row of the overview's accounts table (snapshots.queries.AccountRow)."""
 
     id = serializers.IntegerField(source="account.id")
     name = serializers.CharField(source="account.name")

@@ -1,6 +1,6 @@
 """The read-only JSON API (/api/v1/): DRF generic views over the pages' read model.
 
-Rows come from dashboard.pages.queries (the overview's accounts, equity series, latest
+Rows come from snapshots.queries (the overview's accounts, equity series, latest
 snapshots) and dashboard.pages.keys (key warnings as of now, urgency), so the API always says
 what the pages say.
 """
@@ -35,8 +35,8 @@ from dashboard.api.params import (
 )
 from dashboard.api.permissions import CanViewDashboard
 from dashboard.api.renderers import JsonErrorsMixin
-from dashboard.pages import queries
 from dashboard.pages.keys import key_rows
+from snapshots import queries
 
 # Raw schema of DRF's validation errors: {"field": ["message", ...]}.
 VALIDATION_ERROR = {

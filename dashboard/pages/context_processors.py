@@ -21,9 +21,9 @@ from django.utils.functional import SimpleLazyObject
 
 from accounts.health import KeyFacts
 from accounts.models import Account, Credential, CredentialStatus, Environment, HealthStatus
-from dashboard.models import Snapshot
 from dashboard.pages.keys import ACTION_SEVERITIES, warnings_as_of
-from dashboard.pages.queries import stale_after
+from snapshots.models import Snapshot
+from snapshots.queries import stale_after
 
 BROKER_PING_TIMEOUT_S = 0.2
 _CACHE_ATTRIBUTE = "_topbar_context"

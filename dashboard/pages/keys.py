@@ -27,10 +27,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.health import KeyFacts, Severity, WarningCode, key_warnings
 from accounts.history import ApiError
-from accounts.keycheck import policy
+from accounts.keycheck import check_key, policy
 from accounts.models import ENCRYPTED_FIELDS, Account, Credential, CredentialStatus, HealthStatus
 from accounts.roles import MANAGE_KEYS, OPERATE, VIEW_DASHBOARD
-from dashboard.keyhealth import check_key
 from dashboard.pages.cards import QuickSelect, key_cards
 from okxapi import CATEGORIES, IDLE_DELETION_DAYS
 

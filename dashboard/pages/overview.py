@@ -1,6 +1,6 @@
 """The overview (total equity, its chart, the accounts table, warnings first) and the account page.
 
-Both read rows through dashboard.pages.queries; neither calls the exchange. Sorting is done on the
+Both read rows through snapshots.queries; neither calls the exchange. Sorting is done on the
 server from ?sort=<column>&dir=asc|desc links, so the table sorts with JavaScript off; the
 overview's live part is also served alone (overview_fragment) for overview.js to poll.
 """
@@ -26,10 +26,11 @@ from django.views.decorators.http import require_GET
 from accounts.health import WarningCode
 from accounts.history import ApiError
 from accounts.models import Account, HealthStatus
-from dashboard.models import Snapshot, Wallet
-from dashboard.pages import charts, queries
+from dashboard.pages import charts
 from dashboard.pages.cards import escape
 from dashboard.pages.keys import OPERATE, current_warnings, viewer_required
+from snapshots import queries
+from snapshots.models import Snapshot, Wallet
 
 RECENT_ERRORS = 10
 # Warnings that put a key on the overview's first block: it stops working on a date.

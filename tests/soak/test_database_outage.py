@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.tasks import MAX_RETRIES
+from accounts.jobs import MAX_RETRIES
 from tests.test_reliability_database import ACCOUNTS, assert_each_snapshot_complete, run_outage
 
 pytestmark = [pytest.mark.soak, pytest.mark.django_db(transaction=True)]

@@ -22,9 +22,9 @@ import pytest
 import requests
 from django.test import Client
 
-from dashboard.launcher import spawn, stop
-from dashboard.models import Snapshot
-from okxapi.simulator import Scenario
+from dashboard.runtime.launcher import spawn, stop
+from okxsim import Scenario
+from snapshots.models import Snapshot
 from tests.accounts_support import make_user
 from tests.soak.test_redis_outage import start_beat
 from tests.test_workers_celery import wait_until, worker_env

@@ -19,11 +19,11 @@ from django.db.models import Count, Min
 from django.urls import reverse
 from django.utils import timezone
 
-from dashboard.embedded import VAR_DIR, start_redis, stop_redis
-from dashboard.launcher import spawn, stop
-from dashboard.models import Snapshot
-from dashboard.refresh import current_cycle
-from okxapi.simulator import Scenario
+from dashboard.runtime.embedded import VAR_DIR, start_redis, stop_redis
+from dashboard.runtime.launcher import spawn, stop
+from okxsim import Scenario
+from snapshots.models import Snapshot
+from snapshots.refresh import current_cycle
 from tests.accounts_support import make_user
 from tests.test_workers_celery import CELERY, wait_until, worker_env
 from tests.workers_support import add_account, frozen

@@ -24,8 +24,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from accounts.forms import AccountAddForm
 from accounts.models import Account, AccountKind, Credential, Environment
 from accounts.roles import KEY_ADMIN
-from dashboard.reports.models import ReportSchedule
-from okxapi.simulator import Scenario
+from okxsim import Scenario
+from reports.models import ReportSchedule
 
 DEMO_USER = "demo"
 ACTOR = "make demo"

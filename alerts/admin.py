@@ -1,0 +1,186 @@
+"""Admin for alert channels and rules: key admins only (manage_keys), also for viewing.
+
+A channel's webhook URL and bot token are write-only: the form never renders them back (the
+page shows "set, ends …x4f"), a blank field keeps the stored value, and the POST fields are kept
+out of Django's error reports. "Send a test alert" (an action, and a button on the change page)
+reports the HTTP status or the error as an admin message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import URLValidator, validate_email
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+
+from accounts.roles import KeyAdminsOnly
+from alerts.models import AlertChannel, AlertSettings, ChannelKind
+
+SECRET_FIELDS = ("url", "token")
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _check_url(value: str, what: str) -> None:
+    """https only, except to this machine (a local relay, or a test receiver)."""
+    try:
+        URLValidator(schemes=["http", "https"])(value)
+    except ValidationError:
+        raise ValidationError(f"Enter a valid http(s) URL for the {what}.") from None
+    parts = urlsplit(value)
+    if parts.scheme != "https" and parts.hostname not in LOOPBACK_HOSTS:
+        raise ValidationError(f"The {what} must use https (http only to this machine).")
+
+
+class AlertChannelForm(forms.ModelForm):
+    url = forms.CharField(
+        label="Webhook URL",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Webhook and Slack channels. Write-only: leave blank to keep the stored URL.",
+    )
+    token = forms.CharField(
+        label="Bot token",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Telegram channels. Write-only: leave blank to keep the stored token.",
+    )
+
+    class Meta:
+        model = AlertChannel
+        fields = ("name", "kind", "enabled", "recipients", "url", "token", "chat_id", "api_base_url")
+        widgets = {"api_base_url": forms.URLInput()}
+        field_classes = {"api_base_url": forms.CharField}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["url"].help_text += f" Now: {self.instance.url_display}."
+        self.fields["token"].help_text += f" Now: {self.instance.token_display}."
+
+    def clean_recipients(self) -> str:
+        recipients = self.cleaned_data["recipients"]
+        for address in AlertChannel(recipients=recipients).recipient_list():
+            try:
+                validate_email(address)
+            except ValidationError:
+                raise ValidationError(f"Not an e-mail address: {address}") from None
+        return recipients
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"]
+        if url:
+            _check_url(url, "webhook URL")
+        return url
+
+    def clean_api_base_url(self) -> str:
+        base = self.cleaned_data["api_base_url"]
+        if base:
+            _check_url(base, "Telegram API base URL")
+        return base
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        kind, instance = data.get("kind"), self.instance
+        if (
+            kind == ChannelKind.EMAIL
+            and not AlertChannel(recipients=data.get("recipients", "")).recipient_list()
+        ):
+            self.add_error("recipients", "An e-mail channel needs at least one address.")
+        if kind in (ChannelKind.WEBHOOK, ChannelKind.SLACK) and not (data.get("url") or instance.url_enc):
+            self.add_error("url", "This channel needs a webhook URL.")
+        if kind == ChannelKind.TELEGRAM:
+            if not (data.get("token") or instance.token_enc):
+                self.add_error("token", "A Telegram channel needs the bot token.")
+            if not data.get("chat_id"):
+                self.add_error("chat_id", "A Telegram channel needs the chat id.")
+        return data
+
+    def save(self, commit: bool = True) -> AlertChannel:
+        channel = super().save(commit=False)
+        if self.cleaned_data.get("url"):
+            channel.set_url(self.cleaned_data["url"])
+        if self.cleaned_data.get("token"):
+            channel.set_token(self.cleaned_data["token"])
+        if commit:
+            channel.save()
+        return channel
+
+
+@admin.register(AlertChannel)
+class AlertChannelAdmin(KeyAdminsOnly, admin.ModelAdmin):
+    form = AlertChannelForm
+    list_display = ("name", "kind", "enabled", "secret_status", "last_sent_at", "last_error")
+    list_filter = ("kind", "enabled")
+    readonly_fields = ("last_sent_at", "last_error")
+    actions = ["send_test"]
+    change_form_template = "alerts/admin/channel_change_form.html"
+
+    @admin.display(description="secret")
+    def secret_status(self, channel: AlertChannel) -> str:
+        if channel.kind == ChannelKind.TELEGRAM:
+            return f"token {channel.token_display}"
+        return "—" if channel.kind == ChannelKind.EMAIL else f"URL {channel.url_display}"
+
+    @method_decorator(sensitive_post_parameters(*SECRET_FIELDS))
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return super().changeform_view(request, *args, **kwargs)
+
+    def get_urls(self) -> list:
+        test = self.admin_site.admin_view(require_POST(self.test_view))
+        return [path("<path:object_id>/test/", test, name="alerts_alertchannel_test"), *super().get_urls()]
+
+    def test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        channel = self.get_object(request, unquote(object_id))
+        if channel is None:
+            raise Http404("No such channel.")
+        self._report_test(request, channel)
+        return HttpResponseRedirect(reverse("admin:alerts_alertchannel_change", args=[channel.pk]))
+
+    @admin.action(description="Send a test alert", permissions=["change"])
+    def send_test(self, request: HttpRequest, queryset: QuerySet[AlertChannel]) -> None:
+        for channel in queryset:
+            self._report_test(request, channel)
+
+    def _report_test(self, request: HttpRequest, channel: AlertChannel) -> None:
+        # The senders live with the alert logic in the dashboard app (a call upward, at use only).
+        from alerts.channels import send_test_alert
+
+        result = send_test_alert(channel)
+        if result.ok:
+            self.message_user(
+                request, f"Test alert to {channel.name}: sent ({result.describe()}).", messages.SUCCESS
+            )
+        else:
+            self.message_user(
+                request, f"Test alert to {channel.name}: failed, {result.describe()}.", messages.ERROR
+            )
+
+
+@admin.register(AlertSettings)
+class AlertSettingsAdmin(KeyAdminsOnly, admin.ModelAdmin):
+    """One row of switches and thresholds; the list page goes straight to it."""
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        row = AlertSettings.load()
+        return HttpResponseRedirect(reverse("admin:alerts_alertsettings_change", args=[row.pk]))

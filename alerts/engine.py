@@ -1,0 +1,155 @@
+"""Alert state changes and their deliveries.
+
+evaluate() compares what holds now (rules.find) with the open alerts, so an alert fires once per
+state change however often it runs: a new condition opens an alert, a new stage of an open one
+(idle deletion 3 days, then 1 day ahead) notifies again, a condition gone resolves its alert with
+one "recovered" message. Every state change creates one Delivery per enabled channel; deliver()
+sends one, retrying with backoff through the periodic sweep (tasks.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from alerts import channels
+from alerts.models import (
+    Alert,
+    AlertChannel,
+    AlertSettings,
+    AlertState,
+    Delivery,
+    DeliveryEvent,
+    new_delivery,
+)
+from alerts.rules import Condition, find
+
+logger = logging.getLogger(__name__)
+
+SUBJECT_PREFIX = "[OKX dashboard]"
+
+
+@dataclass
+class Changes:
+    opened: int = 0
+    renotified: int = 0
+    resolved: int = 0
+
+
+def evaluate(now: datetime | None = None) -> Changes:
+    now = now or timezone.now()
+    rules = AlertSettings.load()
+    findings = find(now, rules)
+    changes = Changes()
+    open_alerts = {(a.rule, a.subject): a for a in Alert.objects.firing()}
+    for key, condition in findings.conditions.items():
+        alert = open_alerts.get(key)
+        if alert is None:
+            changes.opened += _open(condition, now)
+        elif alert.stage != condition.stage:
+            changes.renotified += _restage(alert, condition, now)
+    for key, alert in open_alerts.items():
+        if key in findings.conditions or findings.is_held(key):
+            continue
+        quiet = not rules.enabled(alert.rule)
+        changes.resolved += _resolve(alert, now, quiet=quiet)
+    return changes
+
+
+def _open(condition: Condition, now: datetime) -> bool:
+    try:
+        with transaction.atomic():
+            alert = Alert.objects.create(
+                rule=condition.rule,
+                subject=condition.subject,
+                stage=condition.stage,
+                account_id=condition.account_id,
+                credential_id=condition.credential_id,
+                title=condition.title,
+                message=condition.text,
+                opened_at=now,
+                changed_at=now,
+            )
+            _notify(alert, DeliveryEvent.FIRING, condition.title, condition.text)
+    except IntegrityError:
+        return False  # another evaluation opened it first (one firing alert per subject)
+    logger.info("alert opened: %s %s", condition.rule, condition.subject)
+    return True
+
+
+def _restage(alert: Alert, condition: Condition, now: datetime) -> bool:
+    with transaction.atomic():
+        changed = Alert.objects.filter(pk=alert.pk, state=AlertState.FIRING, stage=alert.stage).update(
+            stage=condition.stage, title=condition.title, message=condition.text, changed_at=now
+        )
+        if changed:
+            alert.refresh_from_db()
+            _notify(alert, DeliveryEvent.FIRING, condition.title, condition.text)
+    return bool(changed)
+
+
+def _resolve(alert: Alert, now: datetime, *, quiet: bool) -> bool:
+    """Resolve once (a conditional UPDATE: of two evaluations only one sends "recovered"). A rule
+    switched off closes its alerts quietly."""
+    resolution = "rule switched off" if quiet else "recovered"
+    with transaction.atomic():
+        changed = Alert.objects.filter(pk=alert.pk, state=AlertState.FIRING).update(
+            state=AlertState.RESOLVED, resolved_at=now, changed_at=now, resolution=resolution
+        )
+        if changed and not quiet:
+            alert.refresh_from_db()
+            title = f"Recovered: {alert.title}"
+            _notify(alert, DeliveryEvent.RECOVERED, title, f"RECOVERED: {alert.title}. No action needed.")
+    if changed:
+        logger.info("alert %s: %s %s", resolution, alert.rule, alert.subject)
+    return bool(changed)
+
+
+def _notify(alert: Alert, event: str, title: str, text: str) -> None:
+    subject = f"{SUBJECT_PREFIX} {title}"
+    rows = [new_delivery(alert, c, event, subject, text) for c in AlertChannel.objects.filter(enabled=True)]
+    Delivery.objects.bulk_create(rows)
+
+
+def due_deliveries(now: datetime | None = None) -> list[int]:
+    return list(Delivery.objects.due(now or timezone.now()).order_by("pk").values_list("pk", flat=True))
+
+
+def deliver(delivery_id: int) -> str:
+    """Send one due delivery (claimed first, so no two workers send it) and record the result.
+    Returns the status it ends in ("" when it was not due or another worker had it)."""
+    now = timezone.now()
+    delivery = Delivery.objects.select_related("alert__account", "channel").filter(pk=delivery_id).first()
+    if delivery is None or not delivery.claim(now):
+        return ""
+    channel = delivery.channel
+    if channel is None or not channel.enabled:
+        delivery.record(
+            ok=False, permanent=True, http_status=None, error="channel removed or disabled", now=now
+        )
+        return delivery.status
+    result = channels.send(channel, delivery.subject, delivery.text, channels.webhook_payload(delivery))
+    finished = timezone.now()
+    delivery.record(
+        ok=result.ok,
+        permanent=result.permanent,
+        http_status=result.http_status,
+        error=result.error,
+        now=finished,
+    )
+    AlertChannel.objects.filter(pk=channel.pk).update(
+        last_error="" if result.ok else result.error[:300],
+        **({"last_sent_at": finished} if result.ok else {}),
+    )
+    log = logger.info if result.ok else logger.warning
+    log("alert delivery %s to channel %s: %s", delivery.pk, channel.name, result.describe())
+    return delivery.status
+
+
+def deliver_due(now: datetime | None = None) -> dict[int, str]:
+    """Send every due delivery here and now (the command line and tests; the task fans out)."""
+    return {pk: deliver(pk) for pk in due_deliveries(now)}

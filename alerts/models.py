@@ -1,0 +1,284 @@
+"""Alerts: where they go (AlertChannel, secrets encrypted like credentials), which rules are on
+(AlertSettings, one row), what fired (Alert) and what each channel was told (Delivery).
+
+The rules and the senders live in alerts/; this module holds the rows and the small
+state methods on them. A channel's webhook URL and bot token are write-only: stored encrypted
+(accounts.crypto), shown back only as "set, ends …x4f", never in reprs, logs or Delivery rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts import crypto
+
+HINT_LENGTH = 4
+DEFAULT_TELEGRAM_API = "https://api.telegram.org"
+# Retry a failed delivery after 1, 2, 4, 8, 16 minutes; then give up (about half an hour).
+MAX_ATTEMPTS = 6
+RETRY_BASE = timedelta(minutes=1)
+# A delivery claimed by a worker that died mid-send is taken up again after this long.
+CLAIM_TIMEOUT = timedelta(minutes=5)
+
+
+class ChannelKind(models.TextChoices):
+    EMAIL = "email", "e-mail"
+    WEBHOOK = "webhook", "JSON webhook"
+    SLACK = "slack", "Slack-compatible webhook"
+    TELEGRAM = "telegram", "Telegram bot"
+
+
+class AlertChannel(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=10, choices=ChannelKind.choices)
+    enabled = models.BooleanField(default=True)
+    recipients = models.TextField(blank=True, help_text="E-mail: addresses, one per line or comma-separated.")
+    chat_id = models.CharField("Telegram chat id", max_length=64, blank=True)
+    api_base_url = models.URLField(
+        "Telegram API base URL",
+        blank=True,
+        help_text=f"Telegram: blank for {DEFAULT_TELEGRAM_API}, or a compatible server.",
+    )
+    # "<key id>$<Fernet token>" like Credential's secrets; the hints are the last 4 characters.
+    url_enc = models.TextField(blank=True, editable=False)
+    token_enc = models.TextField(blank=True, editable=False)
+    url_hint = models.CharField(max_length=HINT_LENGTH, blank=True, editable=False)
+    token_hint = models.CharField(max_length=HINT_LENGTH, blank=True, editable=False)
+    last_error = models.CharField(max_length=300, blank=True, editable=False)
+    last_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "accounts_alertchannel"  # the table this model had in the accounts app
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"
+
+    def __repr__(self) -> str:
+        return f"<AlertChannel {self.pk} {self.kind} {self.name!r}>"
+
+    def set_url(self, url: str) -> None:
+        self.url_enc, self.url_hint = crypto.encrypt(url), url[-HINT_LENGTH:]
+
+    def set_token(self, token: str) -> None:
+        self.token_enc, self.token_hint = crypto.encrypt(token), token[-HINT_LENGTH:]
+
+    def secret_url(self) -> str:
+        """Plaintext for the sender only (alerts/channels.py)."""
+        return crypto.decrypt(self.url_enc)
+
+    def secret_token(self) -> str:
+        return crypto.decrypt(self.token_enc)
+
+    @property
+    def url_display(self) -> str:
+        return f"set, ends …{self.url_hint}" if self.url_enc else "not set"
+
+    @property
+    def token_display(self) -> str:
+        return f"set, ends …{self.token_hint}" if self.token_enc else "not set"
+
+    def recipient_list(self) -> list[str]:
+        return [r.strip() for r in self.recipients.replace(",", "\n").splitlines() if r.strip()]
+
+
+class AlertRule(models.TextChoices):
+    KEY_FAILING = "key_failing", "key failing"
+    IDLE_DELETION = "idle_deletion", "idle deletion ahead"
+    EXPIRES_SOON = "expires_soon", "key expires soon"
+    ACCOUNT_STALE = "account_stale", "account stale"
+    REFRESH_STOPPED = "refresh_stopped", "refresh stopped"
+    EQUITY_DROP = "equity_drop", "equity drop"
+
+
+class AlertSettings(models.Model):
+    """The rules' switches and thresholds: one row, created with the defaults on first use."""
+
+    key_failing = models.BooleanField("a key turns failing", default=True)
+    idle_deletion = models.BooleanField("idle deletion 3 days and 1 day ahead", default=True)
+    expires_soon = models.BooleanField("expiry 7 days and 1 day ahead", default=True)
+    account_stale = models.BooleanField("an account goes stale", default=True)
+    refresh_stopped = models.BooleanField("the refresh as a whole stops", default=True)
+    refresh_stopped_minutes = models.PositiveIntegerField(
+        default=10, help_text="No successful refresh of any account for this long."
+    )
+    equity_drop = models.BooleanField("an account's equity drops", default=False)
+    equity_drop_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("20"),
+        help_text="Fires when equity is this many percent below its 24-hour high.",
+    )
+
+    class Meta:
+        db_table = "accounts_alertsettings"  # the table this model had in the accounts app
+        verbose_name = verbose_name_plural = "alert rules"
+
+    def __str__(self) -> str:
+        return "Alert rules"
+
+    @classmethod
+    def load(cls) -> AlertSettings:
+        row, _ = cls.objects.get_or_create(pk=1)
+        return row
+
+    def enabled(self, rule: str) -> bool:
+        return bool(getattr(self, rule))
+
+
+class AlertState(models.TextChoices):
+    FIRING = "firing", "firing"
+    RESOLVED = "resolved", "resolved"
+
+
+class AlertQuerySet(models.QuerySet):
+    def firing(self) -> AlertQuerySet:
+        return self.filter(state=AlertState.FIRING)
+
+    def for_page(self, limit: int) -> list[Alert]:
+        """Firing ones first, then newest first; deliveries and subjects loaded with them."""
+        rows = self.select_related("account", "credential").prefetch_related("deliveries__channel")
+        order = models.Case(models.When(state=AlertState.FIRING, then=0), default=1)
+        return list(rows.order_by(order, "-opened_at", "-pk")[:limit])
+
+
+class Alert(models.Model):
+    """One state of one subject under one rule. `stage` says how far it went (e.g. "3d" then
+    "1d" before an idle deletion): a new stage notifies again, the same stage never does."""
+
+    rule = models.CharField(max_length=20, choices=AlertRule.choices)
+    subject = models.CharField(max_length=40, help_text='e.g. "credential:12", "account:3", "all"')
+    stage = models.CharField(max_length=16, blank=True)
+    account = models.ForeignKey(
+        "accounts.Account", null=True, blank=True, on_delete=models.CASCADE, related_name="alerts"
+    )
+    credential = models.ForeignKey(
+        "accounts.Credential", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+    )
+    state = models.CharField(max_length=10, choices=AlertState.choices, default=AlertState.FIRING)
+    title = models.CharField(max_length=200)
+    message = models.TextField()
+    opened_at = models.DateTimeField()
+    changed_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=100, blank=True)
+
+    objects = AlertQuerySet.as_manager()
+
+    class Meta:
+        db_table = "accounts_alert"  # the table this model had in the accounts app
+        ordering = ["-opened_at"]
+        constraints = [
+            # Two evaluations running at once cannot open the same alert twice.
+            models.UniqueConstraint(
+                fields=["rule", "subject"], condition=Q(state="firing"), name="one_firing_alert_per_subject"
+            )
+        ]
+        indexes = [models.Index(fields=["state", "-opened_at"], name="alert_page_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.rule} {self.subject} {self.state}"
+
+
+class DeliveryEvent(models.TextChoices):
+    FIRING = "firing", "firing"
+    RECOVERED = "recovered", "recovered"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "pending"
+    SENDING = "sending", "sending"
+    SENT = "sent", "sent"
+    RETRYING = "retrying", "retrying"
+    FAILED = "failed", "failed"
+
+
+class DeliveryQuerySet(models.QuerySet):
+    def due(self, now: datetime) -> DeliveryQuerySet:
+        waiting = Q(status__in=(DeliveryStatus.PENDING, DeliveryStatus.RETRYING), next_attempt_at__lte=now)
+        abandoned = Q(status=DeliveryStatus.SENDING, claimed_at__lt=now - CLAIM_TIMEOUT)
+        return self.filter(waiting | abandoned)
+
+
+class Delivery(models.Model):
+    """What one channel was (to be) told about one alert event. `error` never holds a URL, a
+    token or a response body that echoes them (alerts/channels.py keeps them out)."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.ForeignKey(AlertChannel, null=True, on_delete=models.SET_NULL, related_name="deliveries")
+    channel_name = models.CharField(max_length=100)
+    event = models.CharField(max_length=10, choices=DeliveryEvent.choices)
+    subject = models.CharField(max_length=200)
+    text = models.TextField()
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField()
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DeliveryQuerySet.as_manager()
+
+    class Meta:
+        db_table = "accounts_delivery"  # the table this model had in the accounts app
+        ordering = ["created_at", "pk"]
+        verbose_name_plural = "deliveries"
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event} to {self.channel_name}: {self.status}"
+
+    def claim(self, now: datetime) -> bool:
+        """Take this delivery for sending; False when another worker already has it (one
+        conditional UPDATE, so two workers never send the same message)."""
+        claimed = (
+            Delivery.objects.due(now).filter(pk=self.pk).update(status=DeliveryStatus.SENDING, claimed_at=now)
+        )
+        return bool(claimed)
+
+    def record(
+        self, *, ok: bool, permanent: bool, http_status: int | None, error: str, now: datetime
+    ) -> None:
+        """Store one attempt's result; schedule the next attempt with exponential backoff."""
+        self.attempts += 1
+        self.http_status, self.error, self.claimed_at = http_status, error[:300], None
+        if ok:
+            self.status, self.sent_at, self.next_attempt_at = DeliveryStatus.SENT, now, None
+        elif permanent or self.attempts >= MAX_ATTEMPTS:
+            self.status, self.next_attempt_at = DeliveryStatus.FAILED, None
+        else:
+            self.status = DeliveryStatus.RETRYING
+            self.next_attempt_at = now + RETRY_BASE * 2 ** (self.attempts - 1)
+        self.save(
+            update_fields=[
+                "attempts",
+                "http_status",
+                "error",
+                "claimed_at",
+                "status",
+                "sent_at",
+                "next_attempt_at",
+            ]
+        )
+
+
+def new_delivery(alert: Alert, channel: AlertChannel, event: str, subject: str, text: str) -> Delivery:
+    now = timezone.now()
+    return Delivery(
+        alert=alert,
+        channel=channel,
+        channel_name=channel.name,
+        event=event,
+        subject=subject[:200],
+        text=text,
+        created_at=now,
+        next_attempt_at=now,
+    )

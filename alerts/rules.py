@@ -1,0 +1,263 @@
+"""What is wrong right now: each rule reads rows (never the exchange) and yields the Conditions
+that hold at `now`. alerts/engine.py compares them with the open alerts.
+
+A rule can also "hold" a subject: a state it cannot judge this round (an account whose key is
+failing is stale for that reason, and the key alert already says so), so its alert is neither
+opened nor resolved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Max
+
+from accounts.history import ApiError
+from accounts.models import Account, Credential, CredentialStatus, HealthStatus
+from alerts.models import AlertRule, AlertSettings
+from okxapi import IDLE_DELETION_DAYS
+from snapshots.models import Snapshot
+from snapshots.queries import stale_after
+
+IDLE_STAGES = ((1, "1d"), (3, "3d"))  # days before OKX's deletion date: remind at 3, again at 1
+EXPIRY_STAGES = ((1, "1d"), (7, "7d"))
+EQUITY_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Condition:
+    rule: str
+    subject: str
+    stage: str
+    title: str
+    text: str
+    account_id: int | None = None
+    credential_id: int | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.rule, self.subject
+
+
+@dataclass
+class Findings:
+    conditions: dict[tuple[str, str], Condition] = field(default_factory=dict)
+    held: set[tuple[str, str]] = field(default_factory=set)
+    held_rules: set[str] = field(default_factory=set)
+
+    def add(self, condition: Condition) -> None:
+        self.conditions[condition.key] = condition
+
+    def is_held(self, key: tuple[str, str]) -> bool:
+        return key in self.held or key[0] in self.held_rules
+
+
+def find(now: datetime, rules: AlertSettings) -> Findings:
+    """Every condition of the enabled rules at `now`."""
+    findings = Findings()
+    credentials = list(_watched_credentials())
+    if rules.key_failing:
+        for credential in credentials:
+            if credential.health_status == HealthStatus.FAILING:
+                findings.add(key_failing(credential))
+    if rules.idle_deletion:
+        findings.conditions.update((c.key, c) for c in idle_deletion(credentials, now))
+    if rules.expires_soon:
+        findings.conditions.update((c.key, c) for c in expires_soon(credentials, now))
+    stopped = refresh_stopped(now, rules.refresh_stopped_minutes) if rules.refresh_stopped else None
+    if stopped is not None:
+        findings.add(stopped)
+        findings.held_rules.add(AlertRule.ACCOUNT_STALE)  # one alert for everything, not one per account
+    elif rules.account_stale:
+        account_stale(now, credentials, findings)
+    if rules.equity_drop:
+        findings.conditions.update((c.key, c) for c in equity_drop(now, rules.equity_drop_percent))
+    return findings
+
+
+def _watched_credentials() -> Iterable[Credential]:
+    return Credential.objects.filter(status=CredentialStatus.ACTIVE, account__active=True).select_related(
+        "account"
+    )
+
+
+def _local(moment: datetime) -> str:
+    zone = ZoneInfo(settings.DISPLAY_TIME_ZONE)
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _short(credential: Credential) -> str:
+    return f"{credential.account.name} {credential.display_fingerprint}"
+
+
+def _key_name(credential: Credential) -> str:
+    return f"the API key {credential.display_fingerprint} of {credential.account.name}"
+
+
+def key_failing(credential: Credential) -> Condition:
+    """The message carries the diagnosis of the latest failure (category, meaning, steps), or
+    the key check's own finding when no call failed (e.g. a key of another account)."""
+    error = ApiError.objects.filter(credential=credential).order_by("-last_seen").first()
+    since = f" since {_local(credential.failing_since)}" if credential.failing_since else ""
+    lines = [f"{_key_name(credential).capitalize()} is failing{since}."]
+    if error is not None:
+        code = f" (OKX code {error.code})" if error.code else ""
+        lines.append(f"Diagnosis: {error.category}{code}: {error.meaning}")
+        lines.append(f"Last failed call: {error.endpoint} at {_local(error.last_seen)}.")
+        steps = error.steps
+    else:
+        lines.append(f"Diagnosis: {credential.health_message or 'the key check failed'}")
+        steps = ["Open the Keys page and test the key; rotate it if it stays failing."]
+    lines.append("What to do:")
+    lines += [f"{n}. {step}" for n, step in enumerate(steps, start=1)]
+    return Condition(
+        AlertRule.KEY_FAILING,
+        f"credential:{credential.pk}",
+        "failing",  # not the category: a failing key whose errors vary is still one state
+        f"Key failing: {_short(credential)}",
+        "\n".join(lines),
+        credential.account_id,
+        credential.pk,
+    )
+
+
+def _stage(days_left: int, stages: tuple[tuple[int, str], ...]) -> str:
+    for limit, name in stages:
+        if days_left <= limit:
+            return name
+    return ""
+
+
+def _days(when: date, now: datetime) -> str:
+    days = (when - now.date()).days
+    return "today" if days == 0 else f"in {days} day(s)" if days > 0 else f"{-days} day(s) ago"
+
+
+def idle_deletion(credentials: list[Credential], now: datetime) -> Iterable[Condition]:
+    """OKX deletes a trade/withdraw key without IP binding 14 days after its last signed call
+    (the same clock as accounts.health's idle_deletion warning)."""
+    for credential in credentials:
+        idle_since = credential.last_success_at or credential.okx_created_at or credential.activated_at
+        if not credential.idle_deletion_applies or idle_since is None:
+            continue
+        deletion = (idle_since + timedelta(days=IDLE_DELETION_DAYS)).date()
+        stage = _stage((deletion - now.date()).days, IDLE_STAGES)
+        if stage:
+            yield Condition(
+                AlertRule.IDLE_DELETION,
+                f"credential:{credential.pk}",
+                stage,
+                f"Idle deletion on {deletion.isoformat()}: {_short(credential)}",
+                f"OKX deletes {_key_name(credential)} on {deletion.isoformat()} ({_days(deletion, now)}): "
+                f"it has trade or withdraw permission, no IP binding, and no successful signed call since "
+                f"{_local(idle_since)}.\nWhat to do: bind the key to the server's IP address on OKX, or "
+                "replace it with a read-only key (Rotate key in the admin).",
+                credential.account_id,
+                credential.pk,
+            )
+
+
+def expires_soon(credentials: list[Credential], now: datetime) -> Iterable[Condition]:
+    for credential in credentials:
+        if credential.expires_on is None:
+            continue
+        stage = _stage((credential.expires_on - now.date()).days, EXPIRY_STAGES)
+        if stage:
+            expiry = credential.expires_on.isoformat()
+            yield Condition(
+                AlertRule.EXPIRES_SOON,
+                f"credential:{credential.pk}",
+                stage,
+                f"Key expires {expiry}: {_short(credential)}",
+                f"{_key_name(credential).capitalize()} expires on {expiry} "
+                f"({_days(credential.expires_on, now)}).\nWhat to do: create a new key on OKX and "
+                "rotate it in (Rotate key in the admin).",
+                credential.account_id,
+                credential.pk,
+            )
+
+
+def refresh_stopped(now: datetime, minutes: int) -> Condition | None:
+    """No successful refresh of any active account for `minutes` (counted from the newest
+    snapshot, or from the oldest active account when there has never been one)."""
+    accounts = Account.objects.filter(active=True)
+    if not accounts.exists():
+        return None
+    latest = Snapshot.objects.aggregate(at=Max("taken_at"))["at"]
+    since = latest or accounts.order_by("created_at").values_list("created_at", flat=True).first()
+    if since is None or now - since <= timedelta(minutes=minutes):
+        return None
+    last = f"the last one was at {_local(latest)}" if latest else "there has never been one"
+    return Condition(
+        AlertRule.REFRESH_STOPPED,
+        "all",
+        "stopped",
+        "Refresh stopped: no account refreshed",
+        f"No account has been refreshed successfully for more than {minutes} minutes ({last}).\n"
+        "What to do: check that the worker and beat processes run (/readyz) and that Redis is reachable.",
+    )
+
+
+def account_stale(now: datetime, credentials: list[Credential], findings: Findings) -> None:
+    """An active account without a snapshot within stale_after(). An account whose reading key
+    is failing is held: the key alert already explains why it is stale."""
+    failing = {c.account_id for c in credentials if c.health_status == HealthStatus.FAILING}
+    limit = now - stale_after()
+    latest = Snapshot.objects.values("account_id").annotate(at=Max("taken_at"))
+    last_at = {row["account_id"]: row["at"] for row in latest}
+    for account in Account.objects.filter(active=True).select_related("master"):
+        key = (AlertRule.ACCOUNT_STALE, f"account:{account.pk}")
+        since = last_at.get(account.pk) or account.created_at
+        if since >= limit:
+            continue
+        if account.pk in failing or (account.master_id in failing and account.pk not in _keyed(credentials)):
+            findings.held.add(key)
+            continue
+        what = f"last refreshed at {_local(since)}" if account.pk in last_at else "never refreshed"
+        findings.add(
+            Condition(
+                *key,
+                "stale",
+                f"Account stale: {account.name}",
+                f"{account.name} has not been refreshed for more than {_minutes(stale_after())} minutes "
+                f"({what}).\nWhat to do: see its latest errors on the Errors page.",
+                account.pk,
+            )
+        )
+
+
+def _minutes(span: timedelta) -> int:
+    return int(span.total_seconds() // 60)
+
+
+def _keyed(credentials: list[Credential]) -> set[int]:
+    return {c.account_id for c in credentials}
+
+
+def equity_drop(now: datetime, percent: Decimal) -> Iterable[Condition]:
+    """An account whose latest equity is more than `percent` below its highest point of the
+    last 24 hours (a peak, not the value 24 h ago: a drop and partial recovery still counts)."""
+    window = Snapshot.objects.filter(taken_at__gte=now - EQUITY_WINDOW, account__active=True)
+    peaks = dict(
+        window.values("account_id").annotate(peak=Max("total_equity_usd")).values_list("account_id", "peak")
+    )
+    for account_id, peak in peaks.items():
+        latest = window.filter(account_id=account_id).order_by("-taken_at").select_related("account").first()
+        if latest is None or not peak or peak <= 0 or latest.total_equity_usd is None:
+            continue
+        drop = (peak - latest.total_equity_usd) / peak * 100
+        if drop > percent:
+            yield Condition(
+                AlertRule.EQUITY_DROP,
+                f"account:{account_id}",
+                "drop",
+                f"Equity drop: {latest.account.name} down {drop:.1f} %",
+                f"{latest.account.name}'s equity is {latest.total_equity_usd:,.2f} USD, {drop:.1f} % below "
+                f"its 24-hour high of {peak:,.2f} USD (threshold {percent} %).",
+                account_id,
+            )

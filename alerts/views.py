@@ -1,0 +1,28 @@
+"""The Alerts page: recent alerts with what each channel was told, firing ones on top."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from accounts.roles import MANAGE_KEYS
+from alerts.models import Alert, AlertChannel
+from dashboard.pages.keys import viewer_required
+
+RECENT = 100
+
+
+@require_GET
+@viewer_required
+def index(request: HttpRequest) -> HttpResponse:
+    alerts = Alert.objects.for_page(RECENT)
+    context = {
+        "alerts": alerts,
+        "firing": sum(1 for alert in alerts if alert.state == "firing"),
+        "channels": AlertChannel.objects.filter(enabled=True).count(),
+        "can_manage": request.user.has_perm(MANAGE_KEYS),
+        "display_zone": settings.DISPLAY_TIME_ZONE,
+    }
+    return render(request, "alerts/index.html", context)

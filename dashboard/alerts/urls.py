@@ -1,8 +1,0 @@
-from __future__ import annotations
-
-from django.urls import path
-
-from dashboard.alerts import views
-
-app_name = "alerts"
-urlpatterns = [path("", views.index, name="index")]

@@ -1,0 +1,194 @@
+"""The numbers of a report as of one moment, read from the snapshot history (never from OKX).
+
+Every figure is taken from each account's nearest snapshot at or before the moment, found with a
+correlated Subquery, so the number of queries does not grow with the number of accounts.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import OuterRef, QuerySet, Subquery
+
+from accounts.health import Severity
+from accounts.models import Account, Credential, CredentialStatus, HealthStatus
+from snapshots.models import BalanceLine, PositionLine, Snapshot
+from snapshots.queries import stale_after
+
+CHANGE_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+USD = "USD"
+ACTION_SEVERITIES = (Severity.WARNING, Severity.DANGER)
+
+
+def _latest(field_name: str, moment: datetime) -> Subquery:
+    rows = Snapshot.objects.filter(account=OuterRef("pk"), taken_at__lte=moment).order_by("-taken_at", "-pk")
+    return Subquery(rows.values(field_name)[:1])
+
+
+def with_snapshot_at(accounts: QuerySet[Account], moment: datetime) -> QuerySet[Account]:
+    """Annotate each account with its nearest snapshot at or before `moment` (id, time, equity)."""
+    return accounts.annotate(
+        snapshot_id=_latest("pk", moment),
+        snapshot_at=_latest("taken_at", moment),
+        snapshot_equity=_latest("total_equity_usd", moment),
+    )
+
+
+def equity_at(accounts: QuerySet[Account], moment: datetime) -> dict[int, Decimal]:
+    """Account id -> total equity (USD) of its nearest snapshot at or before `moment` (one query)."""
+    rows = accounts.annotate(equity=_latest("total_equity_usd", moment)).values_list("pk", "equity")
+    return {pk: equity for pk, equity in rows if equity is not None}
+
+
+def usd_rate(ccy: str, moment: datetime) -> Decimal | None:
+    """USD per unit of `ccy` from the newest stored balance line at or before `moment` that has
+    both an amount and a USD value; None when the history cannot price it."""
+    if ccy == USD:
+        return Decimal(1)
+    line = (
+        BalanceLine.objects.filter(ccy=ccy, snapshot__taken_at__lte=moment, equity__gt=0, usd_value__gt=0)
+        .order_by("-snapshot__taken_at")
+        .values_list("equity", "usd_value")
+        .first()
+    )
+    return None if line is None else line[1] / line[0]
+
+
+@dataclass
+class AccountFigures:
+    name: str
+    snapshot_at: datetime | None
+    equity_usd: Decimal | None
+    stale: bool
+    changes: dict[str, Decimal | None] = field(default_factory=dict)
+    balances: list[BalanceLine] = field(default_factory=list)
+    positions: list[PositionLine] = field(default_factory=list)
+
+
+@dataclass
+class ReportData:
+    slot: datetime
+    currency: str
+    rate: Decimal  # USD per unit of the presentation currency
+    accounts: list[AccountFigures]
+    total_usd: Decimal
+    changes: dict[str, Decimal | None]  # window label -> change of the total (USD)
+    previous_slot: datetime | None
+    warnings: list[dict]
+    currency_note: str = ""
+
+    @property
+    def stale(self) -> list[AccountFigures]:
+        return [row for row in self.accounts if row.stale]
+
+    def balances_by_ccy(self) -> list[tuple[str, Decimal, Decimal | None]]:
+        """(currency, amount, USD value) across accounts and wallets; unpriced values stay None."""
+        amounts: dict[str, Decimal] = defaultdict(Decimal)
+        values: dict[str, Decimal | None] = {}
+        for row in self.accounts:
+            for line in row.balances:
+                amounts[line.ccy] += line.equity or 0
+                if line.usd_value is None:
+                    values.setdefault(line.ccy, None)
+                else:
+                    values[line.ccy] = (values.get(line.ccy) or Decimal(0)) + line.usd_value
+        return sorted(
+            ((ccy, amounts[ccy], values.get(ccy)) for ccy in amounts), key=lambda r: -(r[2] or Decimal(0))
+        )
+
+    @property
+    def positions(self) -> list[tuple[str, PositionLine]]:
+        return [(row.name, line) for row in self.accounts for line in row.positions]
+
+    @property
+    def upl_usd(self) -> Decimal:
+        return sum((line.upl or Decimal(0) for _, line in self.positions), Decimal(0))
+
+
+def account_figures(accounts: QuerySet[Account], slot: datetime) -> list[AccountFigures]:
+    """1. Each account's snapshot at or before the slot (one query).
+    2. Its balance and position lines (one query each, for all accounts).
+    3. Equity 24 h / 7 d / 30 d earlier (one query per window)."""
+    rows = list(with_snapshot_at(accounts, slot).order_by("name"))
+    ids = [row.snapshot_id for row in rows if row.snapshot_id]
+    balances = _lines_by_snapshot(BalanceLine.objects.filter(snapshot_id__in=ids).order_by("wallet", "ccy"))
+    positions = _lines_by_snapshot(PositionLine.objects.filter(snapshot_id__in=ids).order_by("inst_id"))
+    earlier = {label: equity_at(accounts, slot - span) for label, span in CHANGE_WINDOWS.items()}
+    figures = []
+    for row in rows:
+        stale = row.snapshot_at is None or slot - row.snapshot_at > stale_after()
+        figure = AccountFigures(row.name, row.snapshot_at, row.snapshot_equity, stale)
+        figure.balances = balances.get(row.snapshot_id, [])
+        figure.positions = positions.get(row.snapshot_id, [])
+        for label, then in earlier.items():
+            known = row.snapshot_equity is not None and row.pk in then
+            figure.changes[label] = row.snapshot_equity - then[row.pk] if known else None
+        figures.append(figure)
+    return figures
+
+
+def _lines_by_snapshot(lines: QuerySet) -> dict[int, list]:
+    grouped: dict[int, list] = defaultdict(list)
+    for line in lines:
+        grouped[line.snapshot_id].append(line)
+    return grouped
+
+
+def total_changes(figures: list[AccountFigures]) -> dict[str, Decimal | None]:
+    """The change of the total over accounts known at both ends (an account added within the
+    window does not count as a gain); None when no account is known at both ends."""
+    changes: dict[str, Decimal | None] = {}
+    for label in CHANGE_WINDOWS:
+        known = [f.changes[label] for f in figures if f.changes.get(label) is not None]
+        changes[label] = sum(known, Decimal(0)) if known else None
+    return changes
+
+
+def key_warnings(accounts: QuerySet[Account]) -> list[dict]:
+    """Warnings that need someone to act: a failing key, and warning/danger key-health findings."""
+    found = []
+    credentials = Credential.objects.filter(account__in=accounts, status=CredentialStatus.ACTIVE)
+    for credential in credentials.select_related("account").order_by("account__name"):
+        name = credential.account.name
+        if credential.health_status == HealthStatus.FAILING:
+            message = credential.health_message or "the key is failing"
+            found.append(
+                {"account": name, "code": "failing", "severity": Severity.DANGER, "message": message}
+            )
+        for warning in credential.warnings or []:
+            if warning.get("severity") in ACTION_SEVERITIES:
+                found.append(
+                    {"account": name, **{k: warning.get(k) for k in ("code", "severity", "message")}}
+                )
+    return found
+
+
+def build(
+    accounts: QuerySet[Account],
+    slot: datetime,
+    currency: str = USD,
+    previous: tuple[datetime, Decimal] | None = None,
+) -> ReportData:
+    """Everything a report shows, as of `slot`. `previous` is the last report's (slot, total USD)."""
+    figures = account_figures(accounts, slot)
+    total = sum((f.equity_usd for f in figures if f.equity_usd is not None), Decimal(0))
+    changes = total_changes(figures)
+    changes["since previous report"] = total - previous[1] if previous else None
+    rate, note = usd_rate(currency, slot), ""
+    if rate is None:
+        rate, note = Decimal(1), f"No USD price of {currency} is stored at this time; amounts are in USD."
+        currency = USD
+    return ReportData(
+        slot=slot,
+        currency=currency,
+        rate=rate,
+        accounts=figures,
+        total_usd=total,
+        changes=changes,
+        previous_slot=previous[0] if previous else None,
+        warnings=key_warnings(accounts),
+        currency_note=note,
+    )

@@ -1,0 +1,133 @@
+"""Snapshots of balances and positions: one row per account per refresh cycle, with its lines.
+
+Money is Decimal end to end: 38 digits with 18 after the point hold any OKX amount (OKX sends at
+most 18 decimals for token amounts) with 20 digits before it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, models, transaction
+from django.db.models.functions import TruncDay, TruncHour
+
+from accounts.models import Account
+
+MONEY = {"max_digits": 38, "decimal_places": 18, "null": True, "blank": True}
+RAW_DAYS = 7
+HOURLY_DAYS = 90
+
+
+class Wallet(models.TextChoices):
+    TRADING = "trading", "trading account"
+    FUNDING = "funding", "funding account"
+
+
+class SnapshotQuerySet(models.QuerySet):
+    def equity_history(self, account: Account) -> SnapshotQuerySet:
+        return self.filter(account=account).order_by("taken_at").only("taken_at", "total_equity_usd")
+
+    def thin(self, now: datetime) -> int:
+        """Retention: raw for RAW_DAYS, then the first of each hour until HOURLY_DAYS, then the
+        first of each day. Returns the number of snapshots deleted (their lines go with them)."""
+        hourly = self.filter(
+            taken_at__lt=now - timedelta(days=RAW_DAYS), taken_at__gte=now - timedelta(days=HOURLY_DAYS)
+        )
+        daily = self.filter(taken_at__lt=now - timedelta(days=HOURLY_DAYS))
+        deleted = 0
+        for rows, bucket in ((hourly, TruncHour("taken_at")), (daily, TruncDay("taken_at"))):
+            keep = (
+                rows.annotate(bucket=bucket).values("account_id", "bucket").annotate(first=models.Min("id"))
+            )
+            deleted += rows.exclude(id__in=keep.values("first")).delete()[1].get("snapshots.Snapshot", 0)
+        return deleted
+
+
+class Snapshot(models.Model):
+    """One refresh of one account. `cycle` is the beat slot (epoch seconds // interval), unique per
+    account, so a redelivered task writes nothing twice; the lines are written in the same
+    transaction, so a snapshot is complete or absent."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="snapshots")
+    cycle = models.BigIntegerField()
+    taken_at = models.DateTimeField()
+    total_equity_usd = models.DecimalField("total equity (USD)", **MONEY)
+    trading_equity_usd = models.DecimalField(**MONEY)
+    funding_usd = models.DecimalField("funding value (USD, priced currencies)", **MONEY)
+    # Funding balances carry no USD value at OKX; currencies not priced by the trading account
+    # are listed here and left out of the totals.
+    unpriced_funding = models.JSONField(default=list, blank=True)
+    via_master = models.BooleanField(default=False, help_text="Read through the master's key: no positions.")
+
+    objects = SnapshotQuerySet.as_manager()
+
+    class Meta:
+        db_table = "dashboard_snapshot"  # the table this model had in the dashboard app
+        ordering = ["-taken_at"]
+        constraints = [models.UniqueConstraint(fields=["account", "cycle"], name="one_snapshot_per_cycle")]
+        indexes = [models.Index(fields=["account", "taken_at"], name="snapshot_history_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} @ {self.taken_at:%Y-%m-%d %H:%M}"
+
+
+class BalanceLine(models.Model):
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="balances")
+    wallet = models.CharField(max_length=8, choices=Wallet.choices)
+    ccy = models.CharField(max_length=32)
+    equity = models.DecimalField(**MONEY)
+    usd_value = models.DecimalField(**MONEY)
+    available = models.DecimalField(**MONEY)
+    frozen = models.DecimalField(**MONEY)
+
+    class Meta:
+        db_table = "dashboard_balanceline"  # the table this model had in the dashboard app
+        ordering = ["wallet", "ccy"]
+
+    def __str__(self) -> str:
+        return f"{self.wallet} {self.ccy} {self.equity}"
+
+
+class PositionLine(models.Model):
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="positions")
+    inst_id = models.CharField(max_length=64)
+    inst_type = models.CharField(max_length=16)
+    side = models.CharField(max_length=8, help_text="posSide: long, short or net.")
+    size = models.DecimalField(**MONEY)
+    avg_price = models.DecimalField(**MONEY)
+    mark_price = models.DecimalField(**MONEY)
+    upl = models.DecimalField("unrealised PnL", **MONEY)
+    upl_ratio = models.DecimalField(**MONEY)
+    leverage = models.DecimalField(**MONEY)
+    liq_price = models.DecimalField(**MONEY)
+    margin_mode = models.CharField(max_length=16)
+    notional_usd = models.DecimalField(**MONEY)
+
+    class Meta:
+        db_table = "dashboard_positionline"  # the table this model had in the dashboard app
+        ordering = ["inst_id"]
+
+    def __str__(self) -> str:
+        return f"{self.inst_id} {self.size}"
+
+
+def write_snapshot(snapshot: Snapshot, balances: list[BalanceLine], positions: list[PositionLine]) -> bool:
+    """Store a snapshot with its lines in one transaction; False when its cycle is already stored."""
+    try:
+        with transaction.atomic():
+            if Snapshot.objects.filter(account_id=snapshot.account_id, cycle=snapshot.cycle).exists():
+                return False
+            snapshot.save()
+            for line in (*balances, *positions):
+                line.snapshot = snapshot
+            BalanceLine.objects.bulk_create(balances)
+            PositionLine.objects.bulk_create(positions)
+    except IntegrityError:
+        return False  # a concurrent writer stored this cycle first (the unique constraint)
+    return True
+
+
+def quantize(value: Decimal | None) -> Decimal | None:
+    """Derived amounts (divisions) fit the columns' 18 decimal places."""
+    return None if value is None else value.quantize(Decimal(1).scaleb(-MONEY["decimal_places"]))

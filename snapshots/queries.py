@@ -1,0 +1,406 @@
+"""The shared read model of the pages, the API, reports and benchmarks: what the team sees, read
+from the rows the workers wrote. Nothing here calls the exchange.
+
+Every function runs a fixed number of SQL queries whatever the number of accounts: the latest
+snapshot of each account is found by one correlated subquery per column (an index seek on
+snapshot_history_idx (account, taken_at) per account, never a scan of the history).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import decimal
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.core.cache import cache
+from django.db import models
+from django.db.models import Count, OuterRef, Prefetch, Subquery, Sum
+from django.utils import timezone
+
+from accounts.models import Account, Credential, CredentialStatus
+from snapshots.models import Snapshot
+
+RANGES: dict[str, timedelta | None] = {
+    "1d": timedelta(days=1),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "90d": timedelta(days=90),
+    "all": None,
+}
+DEFAULT_RANGE = "7d"
+MAX_POINTS = 300
+# Bucket widths a person reads easily (seconds); the smallest that keeps a range under MAX_POINTS.
+BUCKET_WIDTHS = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800)
+# Above this many snapshot rows in a series (estimated), the finished buckets are cached: summing
+# 500 accounts over 7 days reads millions of rows, too slow for every page view.
+SERIES_CACHE_MIN_ROWS = 50_000
+CENT = Decimal("0.01")
+
+
+# The credential columns account_rows() loads: AccountRow's key status and warnings, and what
+# dashboard.pages.keys.current_warnings reads for the overview's key warnings.
+ROW_CREDENTIAL_FIELDS = (
+    "account", "status", "health_status", "health_message", "warnings", "permissions", "ip_binding",
+    "okx_created_at", "activated_at", "expires_on", "last_success_at",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    account: Account  # with .master loaded (no extra query per row)
+    equity_usd: Decimal | None  # latest snapshot's total_equity_usd
+    share: Decimal | None  # equity_usd / total (0..1), None when total is 0/None
+    change_24h_usd: Decimal | None  # latest minus the latest snapshot at or before now-24h
+    upl_usd: Decimal | None  # sum of the latest snapshot's PositionLine.upl
+    open_positions: int
+    key_status: str  # "ok" | "grace" | "failing" | "unchecked" | "none" (no key of its own)
+    warnings: list[dict]  # the credential's warnings (code, message, date, severity)
+    last_refresh_at: datetime | None
+    stale: bool  # no snapshot within stale_after()
+
+
+@dataclass(frozen=True)
+class Totals:
+    equity_usd: Decimal
+    change_24h_usd: Decimal | None
+    change_7d_usd: Decimal | None
+    last_refresh_at: datetime | None
+    stale_accounts: int
+
+
+def stale_after() -> timedelta:
+    """Two missed refresh cycles: one late cycle is normal under load, two are not."""
+    return timedelta(seconds=2 * settings.REFRESH_INTERVAL_SECONDS)
+
+
+def _latest_before(when: datetime | None = None) -> models.QuerySet:
+    """The snapshots of the outer account, newest first (optionally at or before `when`)."""
+    rows = Snapshot.objects.filter(account=OuterRef("pk"))
+    if when is not None:
+        rows = rows.filter(taken_at__lte=when)
+    return rows.order_by("-taken_at")
+
+
+def account_rows() -> list[AccountRow]:
+    """Active accounts by name, with their latest figures: three queries for any number."""
+    now = timezone.now()
+    active_key = Prefetch(
+        "credentials",
+        # Only what the rows and the key warnings read, unordered (the model's ordering joins
+        # the accounts table): 500 whole rows with their ciphertexts cost ~40 ms more.
+        queryset=Credential.objects.filter(status=CredentialStatus.ACTIVE)
+        .order_by()
+        .only(*ROW_CREDENTIAL_FIELDS),
+        to_attr="active_credentials",
+    )
+    accounts = list(
+        Account.objects.filter(active=True)
+        .select_related("master")
+        .prefetch_related(active_key)
+        .annotate(
+            latest_id=Subquery(_latest_before().values("id")[:1]),
+            equity_24h_ago=Subquery(_latest_before(now - timedelta(days=1)).values("total_equity_usd")[:1]),
+        )
+    )
+    latest = _latest_snapshots([a.latest_id for a in accounts if a.latest_id is not None])
+    rows = [_row(account, latest.get(account.latest_id), now) for account in accounts]
+    total = sum((r.equity_usd for r in rows if r.equity_usd is not None), Decimal(0))
+    if not total:
+        return rows
+    return [_with_share(row, row.equity_usd / total if row.equity_usd is not None else None) for row in rows]
+
+
+def _latest_snapshots(ids: list[int]) -> dict[int, dict[str, Any]]:
+    """id -> {taken_at, total_equity_usd, upl, positions}: one GROUP BY over the positions."""
+    if not ids:
+        return {}
+    rows = (
+        Snapshot.objects.filter(id__in=ids)
+        .order_by()
+        .values("id", "taken_at", "total_equity_usd")
+        .annotate(upl=Sum("positions__upl"), positions=Count("positions"))
+    )
+    return {row["id"]: row for row in rows}
+
+
+def _row(account: Account, snapshot: dict[str, Any] | None, now: datetime) -> AccountRow:
+    equity = snapshot["total_equity_usd"] if snapshot else None
+    taken_at = snapshot["taken_at"] if snapshot else None
+    ago = account.equity_24h_ago
+    credential = account.active_credentials[0] if account.active_credentials else None
+    return AccountRow(
+        account=account,
+        equity_usd=equity,
+        share=None,
+        change_24h_usd=equity - ago if equity is not None and ago is not None else None,
+        upl_usd=snapshot["upl"] if snapshot else None,
+        open_positions=snapshot["positions"] if snapshot else 0,
+        key_status=_key_status(credential),
+        warnings=list(credential.warnings or []) if credential else [],
+        last_refresh_at=taken_at,
+        stale=taken_at is None or now - taken_at > stale_after(),
+    )
+
+
+def _key_status(credential: Credential | None) -> str:
+    if credential is None:
+        return "none"
+    return credential.health_status or "unchecked"
+
+
+def _with_share(row: AccountRow, share: Decimal | None) -> AccountRow:
+    return AccountRow(**{**row.__dict__, "share": share})
+
+
+def totals(rows: list[AccountRow]) -> Totals:
+    """Sums over the rows (total equity is exactly the sum of the rows' equity). A change sums the
+    accounts that have a value then and now, so a new account does not count as a gain."""
+    equities = [r.equity_usd for r in rows if r.equity_usd is not None]
+    changes = [r.change_24h_usd for r in rows if r.change_24h_usd is not None]
+    refreshed = [r.last_refresh_at for r in rows if r.last_refresh_at is not None]
+    return Totals(
+        equity_usd=sum(equities, Decimal(0)),
+        change_24h_usd=sum(changes, Decimal(0)) if changes else None,
+        change_7d_usd=_change_since(rows, timedelta(days=7)),
+        last_refresh_at=max(refreshed) if refreshed else None,
+        stale_accounts=sum(1 for r in rows if r.stale),
+    )
+
+
+def _change_since(rows: list[AccountRow], ago: timedelta) -> Decimal | None:
+    """One query: each account's equity at or before now-ago, subtracted from its current one."""
+    current = {r.account.pk: r.equity_usd for r in rows if r.equity_usd is not None}
+    if not current:
+        return None
+    then = (
+        Account.objects.filter(pk__in=list(current))
+        .annotate(then=Subquery(_latest_before(timezone.now() - ago).values("total_equity_usd")[:1]))
+        .values_list("pk", "then")
+    )
+    changes = [current[pk] - value for pk, value in then if value is not None]
+    return sum(changes, Decimal(0)) if changes else None
+
+
+def latest_snapshot(account: Account) -> Snapshot | None:
+    """The account's newest snapshot with its balance and position lines (three queries)."""
+    return (
+        Snapshot.objects.filter(account=account)
+        .order_by("-taken_at")
+        .prefetch_related("balances", "positions")
+        .first()
+    )
+
+
+def range_or_none(value: str | None) -> str | None:
+    """The range key for a query parameter: the default when absent, None when not a range."""
+    if value is None or value == "":
+        return DEFAULT_RANGE
+    return value if value in RANGES else None
+
+
+class _Bucket(models.Func):
+    """floor(epoch seconds / width): the index of the time bucket a timestamp falls in."""
+
+    output_field = models.BigIntegerField()
+
+    def __init__(self, expression: Any, width: int) -> None:
+        super().__init__(expression)
+        self.width = int(width)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template=f"(unixepoch(%(expressions)s) / {self.width})")
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = f"CAST(FLOOR(EXTRACT(EPOCH FROM %(expressions)s) / {self.width}) AS BIGINT)"
+        return self.as_sql(compiler, connection, template=template)
+
+
+def equity_series(account: Account | None, range_key: str) -> list[tuple[datetime, Decimal]]:
+    """The equity over a range, one point per time bucket (at most ~MAX_POINTS), oldest first.
+    A bucket's value sums, over the accounts (account None: all active accounts), each account's
+    mean in the bucket, or its last known value when it has no snapshot there (a refresh that
+    failed for a while is not a loss); the newest point sums the latest snapshots. The time of a
+    point is the start of its bucket (UTC)."""
+    if range_key not in RANGES:
+        raise ValueError(f"unknown range {range_key!r}; one of {', '.join(RANGES)}")
+    now = timezone.now()
+    ids = (
+        [account.pk]
+        if account is not None
+        else list(Account.objects.filter(active=True).values_list("pk", flat=True))
+    )
+    start = _series_start(account, ids, RANGES[range_key], now)
+    if start is None or not ids:
+        return []
+    width = _bucket_width(now - start)
+    # Buckets start on multiples of their width, so cached buckets keep their keys for a while.
+    start = datetime.fromtimestamp(start.timestamp() // width * width, tz=UTC)
+    settled_end = _settled_end(now, width)
+    if not _uses_cache(len(ids), start, settled_end, now):
+        sums, _ = _filled(_bucket_means(ids, start, now, width), _values_at(ids, start))
+    else:
+        settled, carry = _cached_settled(ids, start, settled_end, width)
+        recent, _ = _filled(_bucket_means(ids, settled_end, now, width), carry)
+        sums = [*settled, *recent]
+    return _points(_ending_on_latest(sums, ids, now), width)
+
+
+def _uses_cache(accounts: int, start: datetime, settled_end: datetime, now: datetime) -> bool:
+    estimated_rows = accounts * (now - start).total_seconds() / settings.REFRESH_INTERVAL_SECONDS
+    return estimated_rows >= SERIES_CACHE_MIN_ROWS and settled_end > start
+
+
+def cached_ranges() -> list[str]:
+    """The ranges whose all-accounts series keeps its settled buckets in the cache (what the
+    chart-warming task computes ahead of the pages)."""
+    now = timezone.now()
+    ids = list(Account.objects.filter(active=True).values_list("pk", flat=True))
+    found = []
+    for key, span in RANGES.items():
+        start = _series_start(None, ids, span, now) if ids else None
+        if start is not None and _uses_cache(
+            len(ids), start, _settled_end(now, _bucket_width(now - start)), now
+        ):
+            found.append(key)
+    return found
+
+
+def _ending_on_latest(
+    sums: list[tuple[int, Decimal]], ids: list[int], now: datetime
+) -> list[tuple[int, Decimal]]:
+    """The newest point is the sum of each account's latest snapshot, not the bucket's mean, each
+    rounded to cents as its row is: the chart ends on the total the page shows beside it."""
+    if not sums:
+        return sums
+    latest = sum((value.quantize(CENT) for value in _values_at(ids, now).values()), Decimal(0))
+    return [*sums[:-1], (sums[-1][0], latest)]
+
+
+def _series_start(
+    account: Account | None, ids: list[int], span: timedelta | None, now: datetime
+) -> datetime | None:
+    if span is not None:
+        return now - span
+    if account is not None:
+        first = (
+            Snapshot.objects.filter(account=account).order_by("taken_at").values_list("taken_at", flat=True)
+        )
+        return first.first()
+    # One seek per account on (account, taken_at) instead of a MIN over the whole history.
+    firsts = Account.objects.filter(pk__in=ids).annotate(
+        first=Subquery(
+            Snapshot.objects.filter(account=OuterRef("pk")).order_by("taken_at").values("taken_at")[:1]
+        )
+    )
+    return firsts.aggregate(start=models.Min("first"))["start"]
+
+
+def _bucket_width(span: timedelta) -> int:
+    needed = max(span.total_seconds(), 1) / MAX_POINTS
+    return next((w for w in BUCKET_WIDTHS if w >= needed), math.ceil(needed))
+
+
+def _settled_end(now: datetime, width: int) -> datetime:
+    """The end of the last bucket no late snapshot can still land in (refreshes write at most a
+    cycle late; stale_after() is two)."""
+    settled = (now - stale_after()).timestamp()
+    return datetime.fromtimestamp(settled // width * width, tz=UTC)
+
+
+def _values_at(ids: list[int], when: datetime) -> dict[int, Decimal]:
+    """Each account's equity at or before `when` (one seek per account): the value carried into
+    a range until the account's first snapshot inside it."""
+    rows = (
+        Account.objects.filter(pk__in=ids)
+        .annotate(
+            value=Subquery(_latest_before(when).exclude(total_equity_usd=None).values("total_equity_usd")[:1])
+        )
+        .values_list("pk", "value")
+    )
+    return {pk: value for pk, value in rows if value is not None}
+
+
+def _bucket_means(
+    ids: list[int], start: datetime, end: datetime, width: int
+) -> list[tuple[int, int, Decimal]]:
+    """(bucket, account id, the account's mean equity in the bucket), by bucket: one query."""
+    rows = (
+        Snapshot.objects.filter(account_id__in=ids, taken_at__gte=start, taken_at__lt=end)
+        .exclude(total_equity_usd=None)
+        .annotate(bucket=_Bucket("taken_at", width))
+        .order_by()
+        .values("bucket", "account_id")
+        .annotate(mean=models.Avg("total_equity_usd"))
+        .order_by("bucket")
+        .values_list("bucket", "account_id", "mean")
+    )
+    return [(int(bucket), pk, _decimal(mean)) for bucket, pk, mean in rows]
+
+
+def _filled(
+    means: list[tuple[int, int, Decimal]], carry: dict[int, Decimal]
+) -> tuple[list[tuple[int, Decimal]], dict[int, Decimal]]:
+    """Per bucket, the sum of every account's latest value so far; and the values at the end.
+    The total is kept as a running sum (re-summing every account per row made 500 accounts x 7
+    days cost 7 s); the wide context keeps it exact, as a fresh sum of these values would be."""
+    last = dict(carry)
+    sums: list[tuple[int, Decimal]] = []
+    shown = decimal.getcontext()  # each sum is rounded as a fresh sum would be
+    with decimal.localcontext(prec=80):
+        total = sum(last.values(), Decimal(0))
+        for bucket, pk, mean in means:
+            total += mean - last.get(pk, 0)
+            last[pk] = mean
+            if sums and sums[-1][0] == bucket:
+                sums[-1] = (bucket, shown.plus(total))
+            else:
+                sums.append((bucket, shown.plus(total)))
+    return sums, last
+
+
+def _cached_settled(
+    ids: list[int], start: datetime, end: datetime, width: int
+) -> tuple[list[tuple[int, Decimal]], dict[int, Decimal]]:
+    """The settled buckets of a large series and the values they end on, cached until the next
+    bucket settles. The key names the accounts: activating or deactivating one computes afresh."""
+    scope = hashlib.sha256(",".join(map(str, sorted(ids))).encode()).hexdigest()[:16]
+    key = f"pages:series:{scope}:{width}:{start.timestamp():.0f}:{end.timestamp():.0f}"
+    cached = _cache_get(key)
+    if cached is not None:
+        sums, carry = cached
+        return [(b, Decimal(v)) for b, v in sums], {int(pk): Decimal(v) for pk, v in carry.items()}
+    sums, carry = _filled(_bucket_means(ids, start, end, width), _values_at(ids, start))
+    payload = ([(b, str(v)) for b, v in sums], {pk: str(v) for pk, v in carry.items()})
+    _cache_set(key, payload, timeout=width + settings.REFRESH_INTERVAL_SECONDS)
+    return sums, carry
+
+
+def _cache_get(key: str) -> Any:
+    """The cache is Redis: when it is down, pages compute afresh instead of failing."""
+    try:
+        return cache.get(key)
+    except redis.RedisError:
+        return None
+
+
+def _cache_set(key: str, value: Any, timeout: int) -> None:
+    with contextlib.suppress(redis.RedisError):
+        cache.set(key, value, timeout=timeout)
+
+
+def _points(sums: list[tuple[int, Decimal]], width: int) -> list[tuple[datetime, Decimal]]:
+    return [(datetime.fromtimestamp(b * width, tz=UTC), value) for b, value in sums]
+
+
+def _decimal(value: Any) -> Decimal:
+    """SQLite returns floats for decimal means (PostgreSQL exact Decimals): both to cents."""
+    if isinstance(value, float):
+        value = repr(value)
+    return Decimal(value).quantize(CENT)

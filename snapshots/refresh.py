@@ -1,0 +1,257 @@
+"""One account's refresh: a per-account lock in Redis, three reads through the shared client, one
+snapshot. The Celery tasks and the `refresh` command both call refresh_account()."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+import redis
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.callstats import record_refresh
+from accounts.crypto import DecryptionError
+from accounts.history import CallRecorder, note_undecryptable
+from accounts.jobs import JobOutcome
+from accounts.models import Account, NoCredential
+from okxapi import TRANSIENT_CATEGORIES, Balance, Client, FundingBalance, OkxError, Position
+from snapshots.models import BalanceLine, PositionLine, Snapshot, Wallet, quantize, write_snapshot
+
+logger = logging.getLogger(__name__)
+
+LOCK_PREFIX = "okxdash:lock:refresh:"
+# Below the interval: after a crash the lock is gone before the next cycle's task arrives.
+LOCK_MARGIN_SECONDS = 2
+# The lock is a lease the owner renews every third of it while it works: a SIGKILLed owner
+# stops renewing, so its account is free again within seconds, not at the end of the cycle.
+LOCK_LEASE_SECONDS = 6
+
+
+def refresh_time_limits(interval: int | None = None) -> tuple[int, int]:
+    """(soft, hard) time limits of one refresh: the hard one ends before the next cycle."""
+    interval = interval or settings.REFRESH_INTERVAL_SECONDS
+    hard = max(8, interval - 2 * LOCK_MARGIN_SECONDS)
+    return hard - 3, hard
+
+
+def lock_timeout() -> int:
+    return refresh_time_limits()[1] + LOCK_MARGIN_SECONDS
+
+
+def current_cycle(now: float | None = None) -> int:
+    """The beat slot this moment falls in: epoch seconds // interval."""
+    return int((now if now is not None else time.time()) // settings.REFRESH_INTERVAL_SECONDS)
+
+
+@dataclass
+class Reading:
+    balance: Balance
+    funding: list[FundingBalance]
+    positions: list[Position] = field(default_factory=list)
+    via_master: bool = False
+
+
+def _redis() -> redis.Redis:
+    return _redis_for(settings.REDIS_URL)
+
+
+@functools.lru_cache(maxsize=4)
+def _redis_for(url: str) -> redis.Redis:
+    # One connection pool per process, not one per refresh.
+    return redis.Redis.from_url(url)
+
+
+@contextmanager
+def account_lock(account_id: int) -> Iterator[bool]:
+    """Yield whether this worker holds the account's lock (never waits for it). redis-py's Lock
+    stores a random token, so only the owner releases it; a crashed owner's lease expires."""
+    lease = min(LOCK_LEASE_SECONDS, lock_timeout())
+    # thread_local=False: the renewing thread must see the token the acquiring thread stored.
+    lock = _redis().lock(f"{LOCK_PREFIX}{account_id}", timeout=lease, blocking=False, thread_local=False)
+    acquired = lock.acquire(blocking=False)
+    done = threading.Event()
+    if acquired:
+        threading.Thread(target=_renew, args=(lock, done, account_id), daemon=True).start()
+    try:
+        yield acquired
+    finally:
+        done.set()
+        if acquired:
+            try:
+                lock.release()
+            except redis.exceptions.LockNotOwnedError:
+                logger.warning("the refresh lock of account %s expired before the refresh ended", account_id)
+            except redis.exceptions.RedisError:
+                logger.warning("could not release the refresh lock of account %s (lease ends it)", account_id)
+
+
+def _renew(lock: redis.lock.Lock, done: threading.Event, account_id: int) -> None:
+    """Renew the lease until the refresh ends; the task's hard time limit bounds it."""
+    while not done.wait(lock.timeout / 3):
+        try:
+            lock.reacquire()
+        except redis.exceptions.RedisError:
+            logger.warning("could not renew the refresh lock of account %s", account_id)
+            return
+
+
+def lock_wait(account_id: int) -> float:
+    """Seconds until the account's lock lease ends (0 when it is free)."""
+    return max(_redis().pttl(f"{LOCK_PREFIX}{account_id}"), 0) / 1000
+
+
+def read_account(account: Account) -> Reading:
+    """1. Find the credential (own key, or the master's plus the sub-account name), once.
+    2. Build the client; a secret that cannot be decrypted marks the key failing (nothing sent).
+    3. Own key: trading balance, positions, funding. Through the master: the two balances."""
+    soft, _ = refresh_time_limits()
+    credential, sub_acct = account.reading_credential()
+    # batch: the refresh's successful calls stamp last_success_at and clear grace/failing once.
+    recorder = CallRecorder(account, credential, batch=True)
+    try:
+        # share_clock: one learned server-time offset per process, not a /public/time call (10
+        # per 2 s per IP) for every refresh; with 100 accounts that window alone took 23 s.
+        # share_session: this thread's kept-alive connection to the host, not a new one each time.
+        client = credential.build_client(
+            on_call=recorder,
+            stamp_successes=False,
+            rate_limit_timeout=soft / 2,
+            share_clock=True,
+            share_session=True,
+        )
+    except DecryptionError as error:
+        note_undecryptable(credential, error)
+        raise
+    try:
+        with client:
+            return _read(client, sub_acct)
+    finally:
+        recorder.flush()
+
+
+# What a sub-account without a key costs its master: one call to each (snapshots.tasks paces them).
+VIA_MASTER_PATHS = ("/api/v5/account/subaccount/balances", "/api/v5/asset/subaccount/balances")
+
+
+def _read(client: Client, sub_acct: str | None) -> Reading:
+    if sub_acct is not None:
+        balance = client.get_subaccount_balance(sub_acct)  # VIA_MASTER_PATHS
+        funding = client.get_subaccount_funding_balances(sub_acct)
+        return Reading(balance, funding, via_master=True)
+    return Reading(client.get_balance(), client.get_funding_balances(), client.get_positions())
+
+
+def build_snapshot(account: Account, cycle: int, reading: Reading, now: datetime) -> tuple:
+    """The snapshot row and its lines (unsaved). Funding has no USD value at OKX: it is priced at
+    the trading account's eqUsd/eq of the same currency, else left null and listed as unpriced."""
+    prices = {d.ccy: d.eq_usd / d.eq for d in reading.balance.details if d.eq and d.eq_usd is not None}
+    trading = [_trading_line(d) for d in reading.balance.details]
+    funding = [_funding_line(f, prices.get(f.ccy)) for f in reading.funding]
+    priced = [line.usd_value for line in funding if line.usd_value is not None]
+    funding_usd = sum(priced, Decimal(0))
+    snapshot = Snapshot(
+        account=account,
+        cycle=cycle,
+        taken_at=now,
+        trading_equity_usd=reading.balance.total_eq,
+        funding_usd=funding_usd,
+        total_equity_usd=(reading.balance.total_eq or Decimal(0)) + funding_usd,
+        unpriced_funding=sorted(line.ccy for line in funding if line.usd_value is None),
+        via_master=reading.via_master,
+    )
+    return snapshot, [*trading, *funding], [_position_line(p) for p in reading.positions]
+
+
+def _trading_line(d) -> BalanceLine:
+    return BalanceLine(
+        wallet=Wallet.TRADING,
+        ccy=d.ccy,
+        equity=d.eq,
+        usd_value=d.eq_usd,
+        available=d.avail_bal,
+        frozen=d.frozen_bal,
+    )
+
+
+def _funding_line(f: FundingBalance, usd_price: Decimal | None) -> BalanceLine:
+    value = quantize(f.bal * usd_price) if f.bal is not None and usd_price is not None else None
+    return BalanceLine(
+        wallet=Wallet.FUNDING,
+        ccy=f.ccy,
+        equity=f.bal,
+        usd_value=value,
+        available=f.avail_bal,
+        frozen=f.frozen_bal,
+    )
+
+
+def _position_line(p: Position) -> PositionLine:
+    return PositionLine(
+        inst_id=p.inst_id,
+        inst_type=p.inst_type,
+        side=p.pos_side,
+        size=p.pos,
+        avg_price=p.avg_px,
+        mark_price=p.mark_px,
+        upl=p.upl,
+        upl_ratio=p.upl_ratio,
+        leverage=p.lever,
+        liq_price=p.liq_px,
+        margin_mode=p.mgn_mode,
+        notional_usd=p.notional_usd,
+    )
+
+
+def refresh_account(account_id: int, cycle: int | None = None) -> JobOutcome:
+    """1. Skip an inactive account, or a cycle already stored (a redelivered task).
+    2. Take the account's lock; skip (do not queue) if another refresh holds it.
+    3. Read through the shared client; failures are already in the history (CallRecorder).
+    4. Write the snapshot and its lines in one transaction."""
+    cycle = current_cycle() if cycle is None else cycle
+    account = Account.objects.filter(pk=account_id, active=True).select_related("master").first()
+    if account is None:
+        return JobOutcome(str(account_id), "skipped", detail="inactive or deleted")
+    if Snapshot.objects.filter(account=account, cycle=cycle).exists():
+        return JobOutcome(account.name, "skipped", detail="this cycle is already stored")
+    try:
+        with account_lock(account.pk) as held:
+            return _refresh_held(account, cycle, held)
+    except redis.exceptions.RedisError as error:
+        # Before any call: without Redis there is no lock and no shared rate limit. Not retried:
+        # the broker is this same Redis, so a retry could not even be sent (a task blocked on
+        # that outlived its time limit and crashed its worker); the next cycle refreshes.
+        detail = f"Redis does not answer ({type(error).__name__}); nothing was sent to OKX"
+        return JobOutcome(account.name, "failed", "redis", detail)
+
+
+def _refresh_held(account: Account, cycle: int, held: bool) -> JobOutcome:
+    if not held:
+        wait = lock_wait(account.pk)
+        return JobOutcome(account.name, "skipped", detail="another refresh is running", retry_after=wait)
+    started = time.monotonic()
+    outcome = _read_and_store(account, cycle)
+    record_refresh(account.pk, outcome.status, time.monotonic() - started)  # for /metrics
+    return outcome
+
+
+def _read_and_store(account: Account, cycle: int) -> JobOutcome:
+    try:
+        reading = read_account(account)
+    except OkxError as error:
+        transient = error.category in TRANSIENT_CATEGORIES
+        return JobOutcome(account.name, "failed", error.category, error.diagnosis.meaning, transient)
+    except NoCredential as error:
+        return JobOutcome(account.name, "failed", "no_credential", str(error))
+    except DecryptionError:
+        return JobOutcome(account.name, "failed", "decryption", "a stored secret cannot be decrypted")
+    snapshot, balances, positions = build_snapshot(account, cycle, reading, timezone.now())
+    stored = write_snapshot(snapshot, balances, positions)
+    return JobOutcome(account.name, "ok" if stored else "skipped", detail="" if stored else "cycle stored")
