@@ -8,12 +8,20 @@ from django.db import migrations, models
 MOVED = ["reportschedule", "report"]
 
 
-def _move_content_types(apps, schema_editor):
-    """Admin log entries and any permission granted on these models keep pointing at them."""
+def _relabel(apps, old: str, new: str) -> None:
     ContentType = apps.get_model("contenttypes", "ContentType")
     for model in MOVED:
-        if not ContentType.objects.filter(app_label="reports", model=model).exists():
-            ContentType.objects.filter(app_label="dashboard", model=model).update(app_label="reports")
+        if not ContentType.objects.filter(app_label=new, model=model).exists():
+            ContentType.objects.filter(app_label=old, model=model).update(app_label=new)
+
+
+def _move_content_types(apps, schema_editor):
+    """Admin log entries and any permission granted on these models keep pointing at them."""
+    _relabel(apps, "dashboard", "reports")
+
+
+def _move_content_types_back(apps, schema_editor):
+    _relabel(apps, "reports", "dashboard")
 
 
 class Migration(migrations.Migration):
@@ -182,5 +190,5 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.SeparateDatabaseAndState(state_operations=state_operations),
-        migrations.RunPython(_move_content_types, migrations.RunPython.noop),
+        migrations.RunPython(_move_content_types, _move_content_types_back),
     ]

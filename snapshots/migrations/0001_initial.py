@@ -6,12 +6,20 @@ from django.db import migrations, models
 MOVED = ["snapshot", "balanceline", "positionline"]
 
 
-def _move_content_types(apps, schema_editor):
-    """Admin log entries and any permission granted on these models keep pointing at them."""
+def _relabel(apps, old: str, new: str) -> None:
     ContentType = apps.get_model("contenttypes", "ContentType")
     for model in MOVED:
-        if not ContentType.objects.filter(app_label="snapshots", model=model).exists():
-            ContentType.objects.filter(app_label="dashboard", model=model).update(app_label="snapshots")
+        if not ContentType.objects.filter(app_label=new, model=model).exists():
+            ContentType.objects.filter(app_label=old, model=model).update(app_label=new)
+
+
+def _move_content_types(apps, schema_editor):
+    """Admin log entries and any permission granted on these models keep pointing at them."""
+    _relabel(apps, "dashboard", "snapshots")
+
+
+def _move_content_types_back(apps, schema_editor):
+    _relabel(apps, "snapshots", "dashboard")
 
 
 class Migration(migrations.Migration):
@@ -169,5 +177,5 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.SeparateDatabaseAndState(state_operations=state_operations),
-        migrations.RunPython(_move_content_types, migrations.RunPython.noop),
+        migrations.RunPython(_move_content_types, _move_content_types_back),
     ]
