@@ -1,4 +1,13 @@
-"""The app's one door to okxapi: the shared Redis limiter and the refusal a failed check becomes."""
+"""The one module of `accounts` that deals with okxapi's plumbing: the process's Connection (the
+Redis limiter and timeouts, from settings), the region hosts, which calls reset OKX's
+idle-deletion clock (from the published limits table), and the refusal a failed live check
+becomes.
+
+Not a door every okxapi import must pass: modules that read okxapi's result types, errors or
+catalog constants import them from okxapi directly (the layering allows it), and the Client
+itself is built in Credential.build_client, the one place the plaintext exists. A Connection or
+a limiter is built here only.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +17,14 @@ from functools import lru_cache
 import redis
 from django.conf import settings
 
-from okxapi import HOSTS, CallRecord, OkxError, RedisLimiter
-from okxapi.limits import Rule, limit_for
+from okxapi import HOSTS, CallRecord, Connection, OkxError, RedisLimiter, Rule, limit_for
+from okxapi.connection import DEFAULT_TIMEOUT
+
+CONNECT_TIMEOUT_SECONDS = DEFAULT_TIMEOUT[0]
 
 
 def region_host(region: str) -> str:
+    """The API host of an OKX region ("global", "eea", "us"); KeyError for another name."""
     return HOSTS[region]
 
 
@@ -26,14 +38,20 @@ def is_successful_signed_call(record: CallRecord) -> bool:
         return False
 
 
+def shared_connection() -> Connection:
+    """The Connection every client of this process shares: the Redis limiter at REDIS_URL (so one
+    budget holds per UID across processes and machines), one HTTP session per host and thread,
+    one server-clock offset per host, and OKX_READ_TIMEOUT_SECONDS as the read timeout.
+
+    Settings are read on every call so a changed REDIS_URL or read timeout (tests) gets a
+    Connection of its own; in a running process they never change, so there is one."""
+    return _connection_for(settings.REDIS_URL, settings.OKX_READ_TIMEOUT_SECONDS)
+
+
 @lru_cache(maxsize=4)
-def _limiter_for(redis_url: str) -> RedisLimiter:
-    return RedisLimiter(redis.Redis.from_url(redis_url))
-
-
-def shared_limiter() -> RedisLimiter:
-    """The limiter every client in every process shares, so one budget holds per UID."""
-    return _limiter_for(settings.REDIS_URL)
+def _connection_for(redis_url: str, read_timeout: float) -> Connection:
+    limiter = RedisLimiter(redis.Redis.from_url(redis_url))
+    return Connection(limiter, timeout=(CONNECT_TIMEOUT_SECONDS, read_timeout))
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from okxapi.limits import ENDPOINT_LIMITS, Limit
+from okxapi import ENDPOINT_LIMITS, Limit
 
 OWN_KEY_CALLS = ("/api/v5/account/balance", "/api/v5/asset/balances", "/api/v5/account/positions")
 VIA_MASTER_CALLS = ("/api/v5/account/subaccount/balances", "/api/v5/asset/subaccount/balances")

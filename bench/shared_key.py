@@ -21,7 +21,7 @@ import uuid
 from bench import harness
 from bench.bounds import VIA_MASTER_CALLS, window_bound
 from bench.refresh import LATENCY_MS, MEAN_LATENCY_S
-from okxapi.limits import ENDPOINT_LIMITS
+from okxapi import ENDPOINT_LIMITS
 
 PROCESSES = 4
 SUBACCOUNTS = 60
@@ -31,11 +31,12 @@ MAX_TRIES = 50  # per call, so a client that never gets through still ends
 def product_reader(base_url: str, key: dict, uid: str, names: list[str], prefix: str) -> tuple[int, int]:
     import redis
 
-    from okxapi import Client, OkxError, RedisLimiter
+    from okxapi import Client, Connection, OkxError, RedisLimiter
 
     limiter = RedisLimiter(redis.Redis.from_url(os.environ["REDIS_URL"]), prefix=prefix)
+    connection = Connection(limiter, rate_limit_timeout=120)
     ok = failed = 0
-    with Client(**key, base_url=base_url, uid=uid, limiter=limiter, rate_limit_timeout=120) as client:
+    with Client(**key, base_url=base_url, uid=uid, connection=connection) as client:
         for name in names:
             try:
                 client.get_subaccount_balance(name)

@@ -1,7 +1,14 @@
-"""A signed, rate-limited OKX v5 REST client for reading accounts. Imports nothing from Django."""
+"""A signed, rate-limited OKX v5 REST client for reading accounts. Imports nothing from Django.
+
+One Connection per process (limiter, HTTP sessions, server clocks, timeouts), shared by every
+Client; a Client adds the credentials, the environment and the base URL. Results are typed
+(okxapi.results), failures are diagnosed OkxErrors (okxapi.errors), and ENDPOINT_LIMITS is OKX's
+published rate-limit table (okxapi.ratelimit).
+"""
 
 from okxapi.catalog import CATEGORIES, IDLE_DELETION_DAYS
 from okxapi.client import HOSTS, CallRecord, Client
+from okxapi.connection import Connection
 from okxapi.errors import (
     TRANSIENT_CATEGORIES,
     Diagnosis,
@@ -15,7 +22,8 @@ from okxapi.errors import (
     ResponseNotJson,
     diagnose,
 )
-from okxapi.models import (
+from okxapi.ratelimit import ENDPOINT_LIMITS, Limit, Limiter, LocalLimiter, RedisLimiter, Rule, limit_for
+from okxapi.results import (
     AccountConfig,
     AssetValuation,
     Balance,
@@ -25,11 +33,11 @@ from okxapi.models import (
     SubAccount,
     SubAccountApiKey,
 )
-from okxapi.ratelimit import Limiter, LocalLimiter, RedisLimiter
 from okxapi.transport import InvalidCredential
 
 __all__ = [
     "CATEGORIES",
+    "ENDPOINT_LIMITS",
     "HOSTS",
     "IDLE_DELETION_DAYS",
     "TRANSIENT_CATEGORIES",
@@ -38,10 +46,12 @@ __all__ = [
     "Balance",
     "CallRecord",
     "Client",
+    "Connection",
     "CurrencyBalance",
     "Diagnosis",
     "FundingBalance",
     "InvalidCredential",
+    "Limit",
     "Limiter",
     "LocalLimiter",
     "OkxAccountRestricted",
@@ -54,7 +64,9 @@ __all__ = [
     "RateLimitTimeout",
     "RedisLimiter",
     "ResponseNotJson",
+    "Rule",
     "SubAccount",
     "SubAccountApiKey",
     "diagnose",
+    "limit_for",
 ]

@@ -1,29 +1,26 @@
-"""The signed OKX v5 REST client for reading accounts: one HTTP session, timeouts on every call,
-signing of exactly the bytes sent, server-time offset, shared rate limits, retries for reads.
+"""The signed OKX v5 REST client for reading accounts: signing of exactly the bytes sent, the
+server-time offset, rate-limit budget before every call, retries for reads. What clients of one
+process share (limiter, sessions, clocks, timeouts) is their Connection (okxapi/connection.py).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.cookiejar
 import logging
-import os
 import random
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 
 from okxapi import signing, transport
+from okxapi.connection import Connection
 from okxapi.errors import TRANSIENT_CATEGORIES, OkxError, RateLimitTimeout
-from okxapi.limits import ENDPOINT_LIMITS, Limit
-from okxapi.models import (
+from okxapi.results import (
     AccountConfig,
     AssetValuation,
     Balance,
@@ -32,7 +29,6 @@ from okxapi.models import (
     SubAccount,
     SubAccountApiKey,
 )
-from okxapi.ratelimit import Limiter
 from okxapi.transport import InvalidCredential, Reply, clean_credential
 
 logger = logging.getLogger(__name__)
@@ -42,8 +38,6 @@ HOSTS: dict[str, str] = {
     "eea": "https://eea.okx.com",
     "us": "https://app.okx.com",
 }
-DEFAULT_TIMEOUT = (3.05, 10.0)  # (connect, read) seconds
-CLOCK_RESYNC_SECONDS = 600.0
 CLOCK_RETRY_AFTER_FAILURE_SECONDS = 30.0
 RESYNC_CODES = frozenset({"50102", "50112"})
 BACKOFF_BASE_SECONDS = 0.5
@@ -72,8 +66,11 @@ class CallRecord:
 class Client:
     """A read-only OKX v5 client for one credential set (see design.md, "How data flows").
 
-    `limiter` is required: a RedisLimiter for anything that may run in more than one process,
-    LocalLimiter() for a plain script. There is no silent default and no fallback.
+    Takes the credentials (refused with InvalidCredential, naming the field only, when oddly
+    shaped), the environment (`demo`: demo-trading keys, sent with x-simulated-trading: 1), the
+    base URL (a region of HOSTS or an http(s) URL; ValueError otherwise) and the process's
+    `connection` (required: there is no silent default limiter and no fallback). `uid`, when
+    known, keys the limiter by the account's User ID; `on_call` observes every attempt.
     """
 
     __slots__ = (
@@ -82,17 +79,9 @@ class Client:
         "_api_key",
         "_base_url",
         "_clock",
-        "_clock_resync",
+        "_connection",
         "_demo",
-        "_limiter",
-        "_limits",
-        "_max_attempts",
         "_on_call",
-        "_rate_limit_timeout",
-        "_session",
-        "_shared_session",
-        "_sleep",
-        "_timeout",
         "_uid",
     )
 
@@ -104,57 +93,34 @@ class Client:
         *,
         demo: bool = False,
         base_url: str = HOSTS["global"],
+        connection: Connection,
         uid: str | None = None,
-        limiter: Limiter,
-        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
-        max_attempts: int = 3,
         on_call: Callable[[CallRecord], None] | None = None,
-        session: requests.Session | None = None,
-        rate_limit_timeout: float = 30.0,
-        limits: Mapping[str, Limit] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock_resync_seconds: float = CLOCK_RESYNC_SECONDS,
-        share_clock: bool = False,
-        share_session: bool = False,
     ) -> None:
         self._api_key = clean_credential("API key", api_key)
         self.__secret = clean_credential("secret key", secret_key)
         self.__passphrase = clean_credential("passphrase", passphrase)
         self._demo = bool(demo)
         self._base_url = _check_base_url(HOSTS.get(base_url, base_url))
+        if connection is None:
+            raise TypeError(
+                "choose a connection: Connection(RedisLimiter(redis)) or Connection(LocalLimiter())"
+            )
+        self._connection = connection
         self._uid = str(uid) if uid else None
-        if limiter is None:
-            raise TypeError("choose a limiter: RedisLimiter(redis) or LocalLimiter()")
-        self._limiter = limiter
-        self._limits = dict(limits if limits is not None else ENDPOINT_LIMITS)
-        self._timeout = timeout
-        self._max_attempts = max(1, int(max_attempts))
         self._on_call = on_call
-        # share_session: this thread's kept-alive connections to the host, not a new session
-        # (and TCP/TLS connection) for every Client; close() then leaves the session open.
-        self._shared_session = session is None and share_session
-        if session is None:
-            session = shared_session(self._base_url) if share_session else requests.Session()
-        self._session = session
-        self._rate_limit_timeout = rate_limit_timeout
-        self._sleep = sleep
-        # share_clock: every Client of this process for the same host uses one learned offset,
-        # so a process that builds a Client per refresh does not spend a /public/time call (10
-        # per 2 s per IP) on each of them.
-        self._clock = shared_clock(self._base_url) if share_clock else ServerClock()
-        self._clock_resync = clock_resync_seconds
+        self._clock = connection.clock(self._base_url)
 
     def __repr__(self) -> str:
         tail = self._api_key[-4:] if len(self._api_key) >= 12 else ""
         return f"Client(key='…{tail}', base_url={self._base_url!r}, demo={self._demo}, uid={self._uid!r})"
 
-    def __reduce__(self):
+    def __reduce__(self) -> NoReturn:
         # Credentials must never travel inside task arguments or caches.
         raise TypeError("okxapi.Client cannot be pickled: pass an account id and rebuild it")
 
     def close(self) -> None:
-        if not self._shared_session:
-            self._session.close()
+        """Nothing to release: the HTTP sessions belong to the connection (Connection.close)."""
 
     def __enter__(self) -> Client:
         return self
@@ -254,7 +220,7 @@ class Client:
     ) -> Reply:
         """GET with retries. Reads are idempotent, so transient failures are retried with
         full-jitter backoff; 50102/50112 re-learn the clock offset and retry once."""
-        max_attempts = attempts or self._max_attempts
+        max_attempts = attempts or self._connection.max_attempts
         resynced = False
         attempt = 0
         while True:
@@ -272,7 +238,7 @@ class Client:
                 if delay is None:
                     raise
                 logger.info("retrying %s in %.2fs after %s", path, delay, error.category)
-                self._sleep(delay)
+                self._connection.sleep(delay)
 
     def _retry_delay(self, error: OkxError, tries: int, max_attempts: int) -> float | None:
         if error.permanent or error.category not in TRANSIENT_CATEGORIES or tries >= max_attempts:
@@ -304,7 +270,8 @@ class Client:
 
     def _take_budget(self, path: str, signed: bool) -> float:
         scope = self._scope() if signed else PUBLIC_SCOPE
-        return self._limiter.acquire(path, scope, self._limits[path], self._rate_limit_timeout)
+        connection = self._connection
+        return connection.limiter.acquire(path, scope, connection.limits[path], connection.rate_limit_timeout)
 
     def _scope(self) -> str:
         if self._uid:
@@ -313,18 +280,22 @@ class Client:
         return "key:" + hashlib.sha256(self._api_key.encode()).hexdigest()[:16]
 
     def _exchange(self, path: str, params: Mapping[str, str], signed: bool) -> Reply:
-        prepared = self._prepare(path, params, signed)
-        response, sent_at, round_trip = transport.send(self._session, prepared, self._timeout, path)
+        # Looked up per exchange: a session is this thread's, and a Client may change threads.
+        session = self._connection.session(self._base_url)
+        prepared = self._prepare(session, path, params, signed)
+        response, sent_at, round_trip = transport.send(session, prepared, self._connection.timeout, path)
         logger.debug("GET %s -> HTTP %s in %.3fs", path, response.status_code, round_trip)
         return transport.interpret(path, response, sent_at, round_trip)
 
-    def _prepare(self, path: str, params: Mapping[str, str], signed: bool) -> requests.PreparedRequest:
+    def _prepare(
+        self, session: requests.Session, path: str, params: Mapping[str, str], signed: bool
+    ) -> requests.PreparedRequest:
         query = urlencode(params, quote_via=quote, safe="")
         url = f"{self._base_url}{path}" + (f"?{query}" if query else "")
         headers = {"Accept": "application/json", "Content-Type": "application/json"}
         if self._demo:
             headers["x-simulated-trading"] = "1"
-        prepared = self._session.prepare_request(requests.Request("GET", url, headers=headers))
+        prepared = session.prepare_request(requests.Request("GET", url, headers=headers))
         if signed:
             # Sign the path and query exactly as they will go on the wire (after requests'
             # own URL normalisation), so what OKX hashes is what we hashed.
@@ -353,7 +324,7 @@ class Client:
         """Learn the offset before the first signed call, then every clock_resync_seconds."""
         now = time.monotonic()
         clock = self._clock
-        if clock.synced_at is not None and now - clock.synced_at < self._clock_resync:
+        if clock.synced_at is not None and now - clock.synced_at < self._connection.clock_resync_seconds:
             return
         if clock.failed_at is not None and now - clock.failed_at < CLOCK_RETRY_AFTER_FAILURE_SECONDS:
             return
@@ -363,9 +334,10 @@ class Client:
         """Measure the offset once (one attempt). A failure keeps the previous offset: the
         signed call still goes out and reports its own error if the clock really is off."""
         started = time.monotonic()
+        period = 0 if force else self._connection.clock_resync_seconds
         with self._clock.lock:
             synced_at = self._clock.synced_at
-            if synced_at is not None and synced_at >= started - (0 if force else self._clock_resync):
+            if synced_at is not None and synced_at >= started - period:
                 return  # another thread measured it while we waited for the lock
             try:
                 reply = self._get(TIME_PATH, signed=False, attempts=1)
@@ -386,53 +358,6 @@ class Client:
         clock.failed_at = None
         logger.debug("OKX clock offset %d ms (round trip %.3fs)", clock.offset_ms, reply.round_trip)
         return server_ms
-
-
-class ServerClock:
-    """What a Client learned about one host's clock: the offset and when it was measured."""
-
-    def __init__(self) -> None:
-        self.offset_ms: int | None = None
-        self.synced_at: float | None = None
-        self.failed_at: float | None = None
-        self.lock = threading.Lock()
-
-
-@functools.lru_cache(maxsize=16)
-def shared_clock(base_url: str) -> ServerClock:
-    """The one ServerClock of this process for a host (Client(share_clock=True))."""
-    return ServerClock()
-
-
-class _NoCookies(http.cookiejar.DefaultCookiePolicy):
-    """A shared session serves many keys: nothing one answer sets is sent with another request.
-    (OKX authenticates by headers; a per-Client session never kept cookies past a refresh.)"""
-
-    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
-        return False
-
-
-SHARED_SESSION_HOSTS = 8
-_thread_sessions = threading.local()
-
-
-def shared_session(base_url: str) -> requests.Session:
-    """This thread's requests.Session for a host (Client(share_session=True)). requests does not
-    promise a Session is thread-safe, so one per thread (a Celery prefork pool process runs one
-    task at a time: one per process in practice); a forked child starts with none, so no socket
-    is ever shared with the parent. The least recently used host is dropped past 8."""
-    pid = os.getpid()
-    if getattr(_thread_sessions, "pid", None) != pid:
-        _thread_sessions.pid, _thread_sessions.by_host = pid, {}
-    sessions: dict[str, requests.Session] = _thread_sessions.by_host
-    session = sessions.pop(base_url, None)  # re-inserted below: the newest at the end
-    if session is None:
-        session = requests.Session()
-        session.cookies.set_policy(_NoCookies())
-        while len(sessions) >= SHARED_SESSION_HOSTS:
-            sessions.pop(next(iter(sessions))).close()
-    sessions[base_url] = session
-    return session
 
 
 def _server_ms(reply: Reply) -> int:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import re
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 
@@ -96,13 +98,21 @@ class OkxError(Exception):
             f"[{self.diagnosis.category}] {self.diagnosis.meaning}"
         )
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Callable[..., OkxError], tuple[Any, ...]]:
         # Exceptions cross process boundaries (Celery results, multiprocessing); rebuild by kwargs.
         return _rebuild, (type(self), self.endpoint, self.http_status, self.code, self.message,
                           self.diagnosis, self.retry_after)  # fmt: skip
 
 
-def _rebuild(cls, endpoint, http_status, code, message, diagnosis, retry_after) -> OkxError:
+def _rebuild(
+    cls: type[OkxError],
+    endpoint: str,
+    http_status: int | None,
+    code: str | None,
+    message: str,
+    diagnosis: Diagnosis,
+    retry_after: float | None,
+) -> OkxError:
     return cls(
         endpoint,
         http_status=http_status,

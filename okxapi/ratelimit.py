@@ -1,4 +1,10 @@
-"""Client-side rate limiting: take budget before sending, so no process trips OKX's limits.
+"""Client-side rate limiting: OKX's published limits, and the limiters that take budget before
+sending, so no process trips them.
+
+ENDPOINT_LIMITS holds OKX's published REST rate limits for the endpoints this product reads
+(okx-reference.md 2.1): private endpoints are limited per User ID, public ones per IP. The
+simulator keeps its own table, written separately from OKX's documentation, and a test compares
+the two, so a mistake here is not mirrored there.
 
 Two limiters with one algorithm, a sliding-window log per (scope, endpoint):
 - RedisLimiter shares windows across threads, processes and machines through Redis.
@@ -23,12 +29,13 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 import redis
 
 from okxapi.errors import LimiterUnavailable, RateLimitTimeout
-from okxapi.limits import Limit
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +43,43 @@ PAD_RATIO = 0.10
 PAD_SECONDS = 0.100
 # Waiters that wake together retry a little apart, so one wins and the rest re-read their wait.
 WAKE_JITTER_SECONDS = 0.005
+
+
+class Rule(StrEnum):
+    """Whose window a limit counts in: the calling account's User ID, or the caller's IP."""
+
+    UID = "uid"
+    IP = "ip"
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `count` requests per rolling `seconds`, counted per `rule`."""
+
+    count: int
+    seconds: float
+    rule: Rule
+
+
+ENDPOINT_LIMITS: dict[str, Limit] = {
+    "/api/v5/public/time": Limit(10, 2, Rule.IP),
+    "/api/v5/account/balance": Limit(10, 2, Rule.UID),
+    "/api/v5/account/positions": Limit(10, 2, Rule.UID),
+    "/api/v5/account/config": Limit(5, 2, Rule.UID),
+    "/api/v5/asset/balances": Limit(6, 1, Rule.UID),
+    "/api/v5/asset/asset-valuation": Limit(1, 1, Rule.UID),
+    # 20/2 s since the 2025-11 docs (was 2/2 s); ccxt and OKX.Net still encode the old figure.
+    "/api/v5/users/subaccount/list": Limit(20, 2, Rule.UID),
+    "/api/v5/account/subaccount/balances": Limit(6, 2, Rule.UID),
+    "/api/v5/asset/subaccount/balances": Limit(6, 2, Rule.UID),
+    "/api/v5/users/subaccount/apikey": Limit(20, 2, Rule.UID),
+    "/api/v5/trade/account-rate-limit": Limit(1, 1, Rule.UID),
+}
+
+
+def limit_for(path: str) -> Limit:
+    """The limit of a request path (query string ignored); KeyError for an unknown endpoint."""
+    return ENDPOINT_LIMITS[path.split("?", 1)[0]]
 
 
 def padded_window(limit: Limit) -> float:
@@ -79,7 +123,7 @@ class RedisLimiter:
 
     def __init__(
         self,
-        redis_client,
+        redis_client: redis.Redis,
         *,
         prefix: str = "okxdash:ratelimit",
         sleep: Callable[[float], None] = time.sleep,

@@ -1,7 +1,8 @@
 """A faithful local OKX v5 REST exchange for tests, benchmarks and the demo (docs/simulator.md).
 
 Same paths, envelope, signature check, error codes and published rate limits as OKX.
-Imports nothing from Django.
+Imports nothing from Django and shares no code with the client (okxapi): its signature check and
+its limits table are written on their own from OKX's documentation.
 """
 
 from __future__ import annotations

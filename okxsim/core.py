@@ -87,6 +87,7 @@ class Simulator:
     def url(self) -> str:
         assert self._server is not None, "the simulator is not started"
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)  # a TCP server: never a Unix socket's bytes path
         return f"http://{host}:{port}"
 
     # -- time ----------------------------------------------------------------------------------

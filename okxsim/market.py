@@ -101,7 +101,7 @@ def catalog(currencies: list[str], position_ids: list[str]) -> dict[str, Instrum
     return {inst_id: parse_inst_id(inst_id) for inst_id in dict.fromkeys(ids)}
 
 
-def instrument_row(inst: Instrument, list_ms: int) -> dict[str, str]:
+def instrument_row(inst: Instrument, list_ms: int) -> dict[str, str | bool]:
     """One row of GET /api/v5/public/instruments, with "" where a field does not apply."""
     spot = inst.inst_type == "SPOT"
     family = "" if spot else f"{inst.base}-{inst.quote}"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
-from .auth import authenticate
+from .auth import Headers, authenticate
 from .codes import ApiError, envelope
 from .endpoints import ENDPOINTS, Request, parse_query
 from .ratelimit import subject_for
@@ -37,7 +37,9 @@ class Reply:
     drop: bool = False
 
 
-def process(sim: Simulator, method: str, target: str, headers, body: str, client_ip: str) -> Reply:
+def process(sim: Simulator, method: str, target: str, headers: Headers, body: str, client_ip: str) -> Reply:
+    """The reply to one request: `target` is the path and query as received, `body` the decoded
+    request body ("" if none), `client_ip` the peer's address (for IP whitelists and IP limits)."""
     path, _, query = target.partition("?")
     _wait(sim, sim.latency_s())
     fault = sim.faults.take(path)
@@ -111,7 +113,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(reply.body)))
         # Headers and body in one write: two small writes meet the client's delayed ACK
         # (Nagle) and cost ~40 ms per request on keep-alive connections.
-        self._headers_buffer.append(b"\r\n" + reply.body)
+        self._headers_buffer.append(b"\r\n" + reply.body)  # type: ignore[attr-defined]  # made by send_response
         self.flush_headers()
 
     def log_message(self, format: str, *args: object) -> None:

@@ -225,7 +225,7 @@ def balance_row(ex: Exchange, account: Account, ccys: set[str] | None) -> dict[s
         name: sum((_usd(ex, c, t.get(name, ZERO), now) for c, t in totals.items()), ZERO)
         for name in ("upl", "imr", "mmr", "iso")
     }
-    total_eq = sum((Decimal(d["eqUsd"]) for d in details), ZERO)
+    total_eq = sum((Decimal(str(d["eqUsd"])) for d in details), ZERO)
     ord_froz = sum((_usd(ex, c, Decimal(v), now) for c, v in account.frozen.items()), ZERO)
     return {
         "uTime": stamp,
@@ -305,7 +305,7 @@ def funding_rows(account: Account, ccys: set[str] | None) -> list[dict[str, str]
 def valuation_row(ex: Exchange, account: Account, unit: str) -> dict[str, object]:
     now = ex.clock.sim_ms()
     unit_usd = ex.prices.usd(unit, now) or Decimal(1)
-    trading = Decimal(balance_row(ex, account, None)["totalEq"]) / unit_usd
+    trading = Decimal(str(balance_row(ex, account, None)["totalEq"])) / unit_usd
     funding = sum((_usd(ex, c, Decimal(v), now) for c, v in account.funding.items()), ZERO) / unit_usd
     return {
         "details": {"classic": "0", "earn": "0", "funding": num(funding), "trading": num(trading)},

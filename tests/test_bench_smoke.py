@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bench.bounds import latency_bound, own_keys_bound, via_master_bound, window_bound
-from okxapi.limits import Limit, Rule
+from okxapi import Limit, Rule
 
 
 def test_own_keys_bound_is_latency_times_three_calls_times_rounds_of_the_concurrency():

@@ -9,8 +9,7 @@ from decimal import Decimal
 import pytest
 import redis
 
-from okxapi import Client, OkxError, RedisLimiter
-from okxapi.limits import ENDPOINT_LIMITS
+from okxapi import ENDPOINT_LIMITS, Client, Connection, OkxError, RedisLimiter
 
 BALANCE = "/api/v5/account/balance"
 
@@ -24,9 +23,10 @@ def limiter(redis_url):
 
 
 def client_for(sim, key, limiter, **options) -> Client:
+    """A client of a connection of its own (its own clock), sharing the Redis limiter."""
     return Client(
         key.api_key, key.secret_key, key.passphrase,
-        demo=key.env == "demo", base_url=sim.url, limiter=limiter, **options,
+        demo=key.env == "demo", base_url=sim.url, connection=Connection(limiter), **options,
     )  # fmt: skip
 
 
@@ -77,7 +77,7 @@ def test_a_wrong_credential_is_diagnosed_and_not_retried(simulator, limiter, cha
     key = simulator.scenario.key("demo-key-alpha-desk")
     fields = {"api_key": key.api_key, "secret_key": key.secret_key, "passphrase": key.passphrase, **change}
     calls = []
-    client = Client(**fields, base_url=simulator.url, limiter=limiter, on_call=calls.append)
+    client = Client(**fields, base_url=simulator.url, connection=Connection(limiter), on_call=calls.append)
     error = refusal(client.get_balance)
     assert (error.code, error.diagnosis.category, error.permanent) == (code, category, True)
     assert [c.endpoint for c in calls].count(BALANCE) == 1
@@ -85,7 +85,9 @@ def test_a_wrong_credential_is_diagnosed_and_not_retried(simulator, limiter, cha
 
 def test_a_demo_key_used_live_is_an_environment_error(simulator, limiter):
     key = simulator.scenario.key("demo-key-eta-demo")
-    client = Client(key.api_key, key.secret_key, key.passphrase, base_url=simulator.url, limiter=limiter)
+    client = Client(
+        key.api_key, key.secret_key, key.passphrase, base_url=simulator.url, connection=Connection(limiter)
+    )
     error = refusal(client.get_balance)
     assert (error.code, error.diagnosis.category) == ("50101", "environment")
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from okxapi import CallRecord, Client, LocalLimiter, OkxError
+from okxapi import CallRecord, Client, Connection, LocalLimiter, OkxError
 from tests.okxapi_server import FakeOkx, ok, okx_error, raw, reply
 
 BALANCE = "/api/v5/account/balance"
@@ -25,10 +25,18 @@ class RecordingSleep:
         self.delays.append(seconds)
 
 
-def _client(fake: FakeOkx, **kwargs) -> Client:
-    kwargs.setdefault("limiter", LocalLimiter())
-    kwargs.setdefault("timeout", (1.0, 0.3))
-    return Client("fake-api-key-client-0001", SECRET, PASSPHRASE, base_url=fake.url, **kwargs)
+def _client(fake: FakeOkx, on_call=None, **options) -> Client:
+    """A client of a connection of its own; `options` are the Connection's (sleep, attempts...)."""
+    options.setdefault("timeout", (1.0, 0.3))
+    connection = Connection(LocalLimiter(), **options)
+    return Client(
+        "fake-api-key-client-0001",
+        SECRET,
+        PASSPHRASE,
+        base_url=fake.url,
+        connection=connection,
+        on_call=on_call,
+    )
 
 
 BALANCE_ROW = {

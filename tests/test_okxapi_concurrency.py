@@ -14,8 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import redis
 
-from okxapi import Client, OkxError, RateLimitTimeout, RedisLimiter
-from okxapi.limits import ENDPOINT_LIMITS
+from okxapi import ENDPOINT_LIMITS, Client, Connection, OkxError, RateLimitTimeout, RedisLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -74,9 +73,10 @@ class _CountingHandler(BaseHTTPRequestHandler):
 def _worker(base_url: str, redis_url: str, prefix: str, barrier, results) -> None:
     """One process: one client shared by THREADS threads, all calling as fast as budget allows."""
     limiter = RedisLimiter(redis.Redis.from_url(redis_url), prefix=prefix)
+    connection = Connection(limiter, max_attempts=1, rate_limit_timeout=2.5)
     client = Client(
         "fake-api-key-load-0001", "FAKE-SECRET-SENTINEL-load", "FAKE-PASSPHRASE-SENTINEL-load",
-        base_url=base_url, uid="4242", limiter=limiter, max_attempts=1, rate_limit_timeout=2.5,
+        base_url=base_url, uid="4242", connection=connection,
     )  # fmt: skip
     client.get_server_time()  # learn the clock before the start line
     counts = {"ok": 0, "limiter_timeouts": 0, "errors": []}

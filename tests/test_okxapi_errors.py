@@ -9,6 +9,7 @@ import pytest
 from okxapi import (
     CATEGORIES,
     Client,
+    Connection,
     LocalLimiter,
     OkxAccountRestricted,
     OkxAuthError,
@@ -26,11 +27,12 @@ SECRET = "FAKE-SECRET-SENTINEL-e4b9"
 PASSPHRASE = "FAKE-PASSPHRASE-SENTINEL-03aa"
 
 
-def _client(base_url: str, **kwargs) -> Client:
-    kwargs.setdefault("limiter", LocalLimiter())
-    kwargs.setdefault("max_attempts", 1)
-    kwargs.setdefault("timeout", (1.0, 0.3))
-    return Client("fake-api-key-errors-0001", SECRET, PASSPHRASE, base_url=base_url, **kwargs)
+def _client(base_url: str, **options) -> Client:
+    """A client of a connection of its own; `options` are the Connection's."""
+    options.setdefault("max_attempts", 1)
+    options.setdefault("timeout", (1.0, 0.3))
+    connection = Connection(LocalLimiter(), **options)
+    return Client("fake-api-key-errors-0001", SECRET, PASSPHRASE, base_url=base_url, connection=connection)
 
 
 def _failure(fake: FakeOkx, *actions, **kwargs) -> OkxError:

@@ -8,8 +8,17 @@ import uuid
 
 import pytest
 
-from okxapi import Client, LocalLimiter, OkxError, RateLimitTimeout, RedisLimiter
-from okxapi.limits import Limit, Rule
+from okxapi import (
+    ENDPOINT_LIMITS,
+    Client,
+    Connection,
+    Limit,
+    LocalLimiter,
+    OkxError,
+    RateLimitTimeout,
+    RedisLimiter,
+    Rule,
+)
 from okxapi.ratelimit import WAKE_JITTER_SECONDS, padded_window
 from tests.okxapi_server import FakeOkx
 
@@ -123,15 +132,11 @@ def _client(fake: FakeOkx, limiter, uid: str | None, limits) -> Client:
         "FAKE-PASSPHRASE-SENTINEL-22",
         base_url=fake.url,
         uid=uid,
-        limiter=limiter,
-        limits=limits,
-        rate_limit_timeout=0.2,
+        connection=Connection(limiter, limits=limits, rate_limit_timeout=0.2),
     )
 
 
 def _tight_limits() -> dict[str, Limit]:
-    from okxapi.limits import ENDPOINT_LIMITS
-
     return {**ENDPOINT_LIMITS, BALANCE: Limit(1, 30, Rule.UID)}
 
 

@@ -10,8 +10,18 @@ import uuid
 
 import pytest
 
-from okxapi import CallRecord, Client, InvalidCredential, LocalLimiter, OkxError, RedisLimiter
-from okxapi.limits import ENDPOINT_LIMITS, Limit, Rule
+from okxapi import (
+    ENDPOINT_LIMITS,
+    CallRecord,
+    Client,
+    Connection,
+    InvalidCredential,
+    Limit,
+    LocalLimiter,
+    OkxError,
+    RedisLimiter,
+    Rule,
+)
 from tests.okxapi_server import FakeOkx, ok, okx_error, raw
 from tests.test_okxapi_errors import SEAM_CASES
 
@@ -63,17 +73,18 @@ def _scenarios(fake: FakeOkx, redis_client, records: list[CallRecord]) -> list[B
     """Run every success and failure path once; return the exceptions they raised."""
     errors: list[BaseException] = []
 
-    def client(**kwargs) -> Client:
-        kwargs.setdefault("limiter", LocalLimiter())
-        kwargs.setdefault("timeout", (1.0, 0.3))
-        kwargs.setdefault("base_url", fake.url)
+    def client(*, demo=False, base_url=fake.url, uid=None, limiter=None, **options) -> Client:
+        options.setdefault("timeout", (1.0, 0.3))
+        connection = Connection(limiter or LocalLimiter(), sleep=lambda s: None, **options)
         return Client(
             "fake-api-key-secrets-0001",
             SECRET,
             PASSPHRASE,
+            demo=demo,
+            base_url=base_url,
+            connection=connection,
+            uid=uid,
             on_call=records.append,
-            sleep=lambda s: None,
-            **kwargs,
         )
 
     def attempt(call) -> None:
@@ -108,8 +119,14 @@ def _scenarios(fake: FakeOkx, redis_client, records: list[CallRecord]) -> list[B
     limited = client(limiter=limiter, limits=tight, uid="5", rate_limit_timeout=0.1)
     attempt(limited.get_balance)
     attempt(limited.get_balance)
-    attempt(lambda: Client("key-with-ok-shape", f"{SECRET} x", PASSPHRASE, limiter=LocalLimiter()))
-    attempt(lambda: Client("key-with-ok-shape", SECRET, f"{PASSPHRASE}\x07", limiter=LocalLimiter()))
+    attempt(
+        lambda: Client("key-with-ok-shape", f"{SECRET} x", PASSPHRASE, connection=Connection(LocalLimiter()))
+    )
+    attempt(
+        lambda: Client(
+            "key-with-ok-shape", SECRET, f"{PASSPHRASE}\x07", connection=Connection(LocalLimiter())
+        )
+    )
     _assert_clean(
         *(repr(c) for c in (happy, resyncing, limited)), *(str(c) for c in (happy, resyncing, limited))
     )
@@ -155,7 +172,7 @@ def test_the_leak_detector_finds_a_passphrase_inside_a_prepared_request():
 
 
 def test_the_leak_detector_reaches_private_slots():
-    client = Client("fake-api-key-secrets-0003", SECRET, PASSPHRASE, limiter=LocalLimiter())
+    client = Client("fake-api-key-secrets-0003", SECRET, PASSPHRASE, connection=Connection(LocalLimiter()))
     with pytest.raises(AssertionError):
         _assert_clean(ValueError("holds a client", client))
 
@@ -169,8 +186,7 @@ def test_a_network_error_chain_holds_no_request_with_signed_headers():
             SECRET,
             PASSPHRASE,
             base_url=url,
-            limiter=LocalLimiter(),
-            max_attempts=1,
+            connection=Connection(LocalLimiter(), max_attempts=1),
         )
         with pytest.raises(OkxError) as caught:
             client.get_balance()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from okxapi import HOSTS, Client, InvalidCredential, LocalLimiter, signing
+from okxapi import HOSTS, Client, Connection, InvalidCredential, LocalLimiter, signing
 from tests.okxapi_server import FakeOkx, expected_signature
 
 KAT_SECRET = "22582BD0CFF14C41EDBF1AB98506286D"
@@ -35,7 +35,7 @@ def test_method_is_upper_cased_in_the_prehash():
 
 
 def _client(fake: FakeOkx, **kwargs) -> Client:
-    kwargs.setdefault("limiter", LocalLimiter())
+    kwargs.setdefault("connection", Connection(LocalLimiter()))
     return Client(API_KEY, SECRET, PASSPHRASE, base_url=fake.url, **kwargs)
 
 
@@ -79,7 +79,11 @@ def test_public_time_is_sent_unsigned():
 def test_credentials_are_stripped_of_surrounding_whitespace():
     with FakeOkx() as fake:
         Client(
-            f"  {API_KEY}\n", f"\t{SECRET} ", f" {PASSPHRASE}\r\n", base_url=fake.url, limiter=LocalLimiter()
+            f"  {API_KEY}\n",
+            f"\t{SECRET} ",
+            f" {PASSPHRASE}\r\n",
+            base_url=fake.url,
+            connection=Connection(LocalLimiter()),
         ).get_balance()
     (call,) = fake.calls("/api/v5/account/balance")
     assert call.headers["OK-ACCESS-KEY"] == API_KEY
@@ -101,7 +105,7 @@ def test_a_malformed_credential_is_refused_before_any_call_without_echoing_it(fi
             values["secret key"],
             values["passphrase"],
             base_url=fake.url,
-            limiter=LocalLimiter(),
+            connection=Connection(LocalLimiter()),
         )
     assert fake.received == []
     assert field in str(caught.value)
@@ -109,7 +113,7 @@ def test_a_malformed_credential_is_refused_before_any_call_without_echoing_it(fi
 
 
 def test_repr_shows_only_the_last_four_characters_of_the_key():
-    client = Client(API_KEY, SECRET, PASSPHRASE, limiter=LocalLimiter())
+    client = Client(API_KEY, SECRET, PASSPHRASE, connection=Connection(LocalLimiter()))
     text = repr(client)
     assert API_KEY[-4:] in text
     assert API_KEY[:-4] not in text and API_KEY[-5:] not in text
@@ -122,12 +126,16 @@ def test_a_client_cannot_be_pickled_into_a_task_argument():
     import pickle
 
     with pytest.raises(TypeError):
-        pickle.dumps(Client(API_KEY, SECRET, PASSPHRASE, limiter=LocalLimiter()))
+        pickle.dumps(Client(API_KEY, SECRET, PASSPHRASE, connection=Connection(LocalLimiter())))
 
 
-def test_a_client_needs_an_explicit_limiter():
+def test_a_client_needs_an_explicit_connection_and_a_connection_an_explicit_limiter():
     with pytest.raises(TypeError):
         Client(API_KEY, SECRET, PASSPHRASE)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Connection()  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Connection(None)  # type: ignore[arg-type]
 
 
 def test_hosts_cover_global_eea_and_us_and_a_region_name_is_accepted():
@@ -137,7 +145,8 @@ def test_hosts_cover_global_eea_and_us_and_a_region_name_is_accepted():
         "us": "https://app.okx.com",
     }
     assert (
-        Client(API_KEY, SECRET, PASSPHRASE, base_url="eea", limiter=LocalLimiter()).base_url == HOSTS["eea"]
+        Client(API_KEY, SECRET, PASSPHRASE, base_url="eea", connection=Connection(LocalLimiter())).base_url
+        == HOSTS["eea"]
     )
     with pytest.raises(ValueError, match="base_url"):
-        Client(API_KEY, SECRET, PASSPHRASE, base_url="www.okx.com", limiter=LocalLimiter())
+        Client(API_KEY, SECRET, PASSPHRASE, base_url="www.okx.com", connection=Connection(LocalLimiter()))

@@ -16,9 +16,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.health import HealthState
+from accounts.health import HealthStatus
 from accounts.models import Credential
-from okxapi import Client, LocalLimiter
+from okxapi import Client, Connection, LocalLimiter
 from snapshots.models import Snapshot
 from snapshots.refresh import refresh_account
 from tests.okxapi_server import FakeOkx, reply
@@ -86,14 +86,14 @@ def test_successes_noted_once_still_come_before_a_later_failure(sim, team):
     worked, then one did not), not still failing, and not ok."""
     _, own, _ = team
     long_ago = timezone.now() - timedelta(hours=2)
-    Credential.objects.filter(account=own).update(health_status=HealthState.FAILING, failing_since=long_ago)
+    Credential.objects.filter(account=own).update(health_status=HealthStatus.FAILING, failing_since=long_ago)
     sim.inject_fault("/api/v5/account/positions", code="50013", times=None)  # balances pass first
 
     started = timezone.now()
     assert refresh_account(own.pk, cycle=1).status == "failed"
 
     key = own.active_credential()
-    assert key.health_status == HealthState.GRACE
+    assert key.health_status == HealthStatus.GRACE
     assert started <= key.last_success_at <= key.failing_since
 
 
@@ -119,11 +119,9 @@ def test_refreshes_in_one_process_reuse_one_kept_alive_connection(sim, team):
     assert len(first) == 1
 
 
-def _shared_session_client(fake: FakeOkx, n: int) -> Client:
+def _shared_session_client(fake: FakeOkx, n: int, connection: Connection) -> Client:
     key = f"fake-api-key-cookie-000{n}"
-    return Client(
-        key, "fake-secret", "fake-pass", base_url=fake.url, limiter=LocalLimiter(), share_session=True
-    )
+    return Client(key, "fake-secret", "fake-pass", base_url=fake.url, connection=connection)
 
 
 def test_a_shared_session_sends_no_cookie_one_answer_set_with_another_keys_request():
@@ -131,7 +129,11 @@ def test_a_shared_session_sends_no_cookie_one_answer_set_with_another_keys_reque
     key's request may travel with the next request, of that key or another."""
     with FakeOkx() as fake:
         fake.script(BALANCE, reply(headers={"Set-Cookie": "fake_visitor=fake-cookie-0001; Path=/"}))
-        first, second = _shared_session_client(fake, 1), _shared_session_client(fake, 2)
+        connection = Connection(LocalLimiter())
+        first, second = (
+            _shared_session_client(fake, 1, connection),
+            _shared_session_client(fake, 2, connection),
+        )
         first.get_balance()  # answered with the cookie
         first.get_balance()
         second.get_balance()

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.history import ApiError
-from okxapi import OkxError, RedisLimiter
+from okxapi import Connection, OkxError, RedisLimiter
 from snapshots.models import Snapshot
 from snapshots.refresh import refresh_account
 from tests.accounts_support import make_user
@@ -51,7 +51,7 @@ def test_the_limiter_on_a_dead_redis_raises_a_diagnosed_error_and_no_false_succe
     dead = RedisLimiter(redis.Redis.from_url(dead_redis_url(), socket_connect_timeout=0.5))
     seen = []
 
-    client = credential.build_client(limiter=dead, on_call=seen.append)
+    client = credential.build_client(on_call=seen.append, connection=Connection(dead))
     with pytest.raises(OkxError) as caught:
         client.get_balance()
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from okxapi.limits import ENDPOINT_LIMITS
 from okxsim.probe import signed_headers
+from okxsim.ratelimit import LIMITS
 
 BALANCE = "/api/v5/account/balance"
 TOO_MANY = {"msg": "Too Many Requests", "code": "50011", "data": []}
@@ -48,7 +48,7 @@ def burst(sim, target: str, n: int, key_name: str = "demo-key-main-read") -> lis
     ],
 )
 def test_the_published_number_is_allowed_and_one_more_is_refused(simulator, clock, path):
-    allowed = ENDPOINT_LIMITS[path].count
+    allowed = LIMITS[path].requests
     assert burst(simulator, path, allowed) == ["0"] * allowed
     refused = call(simulator, path)
     assert refused.status_code == 429 and refused.json() == TOO_MANY

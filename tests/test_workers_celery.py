@@ -23,7 +23,7 @@ import redis
 from django.db import connection
 
 from dashboard.runtime.launcher import spawn, stop
-from okxapi.limits import ENDPOINT_LIMITS
+from okxapi import ENDPOINT_LIMITS
 from okxsim import Scenario
 from snapshots.models import Snapshot
 from snapshots.refresh import LOCK_PREFIX

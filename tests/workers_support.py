@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from accounts.models import Account, AccountKind, Environment
-from okxapi import Client, LocalLimiter
+from okxapi import Client, Connection, LocalLimiter
 from okxsim import Scenario
 from tests.accounts_support import install
 
@@ -42,4 +42,4 @@ def add_account(sim, name: str, *, master: Account | None = None, keyless: bool 
 
 def direct_client(sim, name: str) -> Client:
     """A client of our own, outside the product, to read what the simulator serves."""
-    return Client(**key_fields(sim, name), base_url=sim.url, limiter=LocalLimiter())
+    return Client(**key_fields(sim, name), base_url=sim.url, connection=Connection(LocalLimiter()))

@@ -1,6 +1,8 @@
-"""Typed results. Money is Decimal parsed from OKX's strings; an empty string means "not
-applicable" to OKX (okx-reference.md 2.2), so it becomes None, never 0. Timestamps are epoch
-milliseconds as strings and become timezone-aware UTC datetimes.
+"""Typed, validated results of the endpoints the client reads (dataclasses, not database rows).
+
+Money is Decimal parsed from OKX's strings; an empty string means "not applicable" to OKX
+(okx-reference.md 2.2), so it becomes None, never 0. Timestamps are epoch milliseconds as strings
+and become timezone-aware UTC datetimes.
 """
 
 from __future__ import annotations
@@ -149,11 +151,10 @@ class Position:
 
     @classmethod
     def from_okx(cls, row: Row) -> Position:
-        text = {name: str(row.get(key, "")) for name, key in _POSITION_TEXT.items()}
-        amounts = {name: to_decimal(row.get(key)) for name, key in _POSITION_AMOUNTS.items()}
+        fields: dict[str, Any] = {name: str(row.get(key, "")) for name, key in _POSITION_TEXT.items()}
+        fields.update((name, to_decimal(row.get(key))) for name, key in _POSITION_AMOUNTS.items())
         return cls(
-            **text,
-            **amounts,
+            **fields,
             created=to_datetime(row.get("cTime")),
             updated=to_datetime(row.get("uTime")),
         )
