@@ -24,27 +24,11 @@ from accounts import crypto
 from accounts.audit import AuditAction, AuditEvent
 from accounts.forms import AccountAddForm, RotateForm
 from accounts.models import Account, AccountKind, Credential, CredentialStatus, NoCredential
-from accounts.roles import MANAGE_KEYS
+from accounts.roles import KeyAdminsOnly
 from okxapi import OkxError
 
 # Kept out of Django's error reports (500 e-mails) for the views that receive them.
 SECRET_POST_FIELDS = ("password", "api_key", "secret_key", "passphrase")
-
-
-class KeyAdminOnly:
-    """Writes need the manage_keys permission; reads need view_dashboard (or the model view perm)."""
-
-    def has_manage_keys_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(MANAGE_KEYS)
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return self.has_manage_keys_permission(request) and super().has_add_permission(request, *args)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self.has_manage_keys_permission(request) and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self.has_manage_keys_permission(request) and super().has_delete_permission(request, obj)
 
 
 def key_counts_context() -> list[dict[str, Any]]:
@@ -94,7 +78,8 @@ class CredentialInline(admin.TabularInline):
 
 
 @admin.register(Account)
-class AccountAdmin(KeyAdminOnly, admin.ModelAdmin):
+class AccountAdmin(KeyAdminsOnly, admin.ModelAdmin):
+    model_permissions = True  # viewers read accounts and credentials (metadata only)
     list_display = ("name", "kind", "master", "uid", "environment", "host", "active", "active_key")
     list_filter = ("kind", "environment", "region", "active")
     search_fields = ("name", "uid", "sub_acct_name")
@@ -136,7 +121,9 @@ class AccountAdmin(KeyAdminOnly, admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Account | None = None) -> Any:
         return () if obj is None else self.readonly_fields
 
-    def get_form(self, request: HttpRequest, obj: Account | None = None, change: bool = False, **kwargs: Any):
+    def get_form(
+        self, request: HttpRequest, obj: Account | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
         if obj is None:
             kwargs["form"] = AccountAddForm
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -164,7 +151,7 @@ class AccountAdmin(KeyAdminOnly, admin.ModelAdmin):
         account = self.get_object(request, unquote(object_id))
         if account is None:
             raise Http404("No such account.")
-        if not self.has_manage_keys_permission(request):
+        if not self.has_manage_keys_permission(request) or not request.user.is_authenticated:
             raise PermissionDenied
         form = RotateForm(account, request.user, request.POST or None)
         form.request = request
@@ -197,7 +184,8 @@ class AccountAdmin(KeyAdminOnly, admin.ModelAdmin):
 
 
 @admin.register(Credential)
-class CredentialAdmin(KeyAdminOnly, admin.ModelAdmin):
+class CredentialAdmin(KeyAdminsOnly, admin.ModelAdmin):
+    model_permissions = True  # viewers read accounts and credentials (metadata only)
     list_display = (
         "account",
         "fingerprint",

@@ -15,6 +15,7 @@ from django.forms.models import construct_instance
 from django.http import HttpRequest
 
 from accounts.audit import AuditAction, AuditEvent
+from accounts.keycheck import admit
 from accounts.models import Account, AccountKind, Credential
 from accounts.okx import CredentialRefused
 from accounts.shapes import ShapeError, check_shape
@@ -73,6 +74,12 @@ class CredentialFields(forms.Form):
     def clean_passphrase(self) -> str:
         return self._clean_secret("passphrase")
 
+    def checked_candidate(self) -> Credential:
+        """The credential a valid form has checked with OKX (ValueError before is_valid())."""
+        if self.candidate is None:
+            raise ValueError("no checked credential: the form is not valid")
+        return self.candidate
+
     def check_credential(self, account: Account) -> None:
         """Build the candidate (ciphertext only), ask OKX once, refuse with the diagnosis."""
         if any(field not in self.cleaned_data for field in SECRET_FIELDS):
@@ -86,7 +93,7 @@ class CredentialFields(forms.Form):
         )
         del secrets
         try:
-            self.warnings = self.candidate.check_with_exchange()
+            self.warnings = admit(self.candidate)
         except CredentialRefused as refusal:
             self._refuse(refusal)
             return
@@ -137,7 +144,8 @@ class AccountAddForm(forms.ModelForm, CredentialFields):
         return name
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         kind, master = cleaned.get("kind"), cleaned.get("master")
         if kind == AccountKind.MASTER and master is not None:
             self.add_error("master", "A master account has no master.")
@@ -157,7 +165,7 @@ class AccountAddForm(forms.ModelForm, CredentialFields):
             obj=account,
             detail=f"{account.kind} {account.environment} UID {account.uid}",
         )
-        account.install_credential(self.candidate, request=self.request, actor_name=self.actor_name)
+        account.install_credential(self.checked_candidate(), request=self.request, actor_name=self.actor_name)
         return account
 
 
@@ -181,11 +189,12 @@ class RotateForm(CredentialFields):
         return ""
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if not self.errors:
             self.check_credential(self.account)
         return cleaned
 
     def rotate(self) -> Credential | None:
         """Activate the checked candidate; returns the retired credential (or None)."""
-        return self.account.install_credential(self.candidate, request=self.request)
+        return self.account.install_credential(self.checked_candidate(), request=self.request)

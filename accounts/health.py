@@ -1,7 +1,10 @@
-"""Key health: the warning rules (pure functions, reused by pages and alerts) and the status
-machine that failed and successful calls drive (ok -> grace -> failing, and back to ok).
+"""Key health, the rules: a key's status values and the machine that failed and successful calls
+drive (ok -> grace -> failing, and back to ok), the warnings that follow from one KeyFacts at a
+moment, which of them need a person, the idle-deletion date, and when data is "stale".
 
-Nothing here talks to OKX or the database; accounts/keycheck.py gathers the facts.
+Pure: nothing here reads the database, the settings or OKX. Credential (accounts/models.py) builds
+the one KeyFacts from its columns, calls these rules and stores what they say; the key check
+(accounts/keycheck.py) adds what OKX said about the key.
 """
 
 from __future__ import annotations
@@ -19,8 +22,17 @@ EXPIRES_SOON_DAYS = 14
 # OKX deletes an idle trade/withdraw key without IP binding after 14 days; we warn from day 7.
 IDLE_WARNING_DAYS = 7
 CLOCK_SKEW_LIMIT_MS = 5000
-STALE_AFTER_INTERVALS = 5
+# Two missed refresh cycles: one late cycle is normal under load, two are not.
+STALE_AFTER_INTERVALS = 2
 RISKY_PERMISSIONS = frozenset({"trade", "withdraw"})
+
+
+class HealthStatus(models.TextChoices):
+    """Credential.health_status; blank until the first key check ("unchecked" on the pages)."""
+
+    OK = "ok", "ok"
+    GRACE = "grace", "grace"
+    FAILING = "failing", "failing"
 
 
 class Severity(models.TextChoices):
@@ -42,14 +54,37 @@ class WarningCode(models.TextChoices):
     UID_MISMATCH = "uid_mismatch", "key of another account"
 
 
+# Sets of plain strings, not of the enum members: those hash by name, and stored warnings (JSON)
+# hold the values.
+# Warnings a person must act on (with a failing status, what the top bar counts); "info" is advice.
+ACTION_SEVERITIES = frozenset({Severity.WARNING.value, Severity.DANGER.value})
+# Warnings that follow from the stored row and the date alone, so a read recomputes them
+# (warnings_at): the idle-deletion clock keeps running for a key nobody checks (a paused account's).
+DATE_RULE_CODES = frozenset(
+    {
+        WarningCode.EXPIRES_SOON.value,
+        WarningCode.EXPIRED.value,
+        WarningCode.IDLE_DELETION.value,
+        WarningCode.ROTATION_DUE.value,
+        WarningCode.WITHDRAW_ENABLED.value,
+        WarningCode.NO_IP_BINDING.value,
+    }
+)
+# Warnings whose date is a deadline: the day the key stops working (deleted by OKX, or expired).
+DEADLINE_CODES = frozenset(
+    {WarningCode.IDLE_DELETION.value, WarningCode.EXPIRED.value, WarningCode.EXPIRES_SOON.value}
+)
+
+
 @dataclass(frozen=True)
 class KeyFacts:
-    """Everything the rules need about one credential, already read from OKX and our tables."""
+    """Everything the rules need about one credential, read from our row and (in a key check)
+    from OKX. Built in one place: Credential.facts_from (accounts/models.py)."""
 
-    permissions: frozenset[str] = frozenset()
+    permissions: frozenset[str] = frozenset()  # empty: never read from OKX
     ip_binding: tuple[str, ...] = ()
     demo: bool = False
-    created_at: datetime | None = None  # on OKX if known, else when we stored it
+    created_at: datetime | None = None  # on OKX if known, else when we activated it
     expires_on: date | None = None
     last_success_at: datetime | None = None
     clock_offset_ms: int | None = None
@@ -74,17 +109,50 @@ class KeyWarning:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
+        """As stored in Credential.warnings (JSON): code and severity as plain strings."""
         return {
-            "code": self.code,
+            "code": str(self.code),
             "message": self.message,
             "date": self.on.isoformat() if self.on else None,
-            "severity": self.severity,
+            "severity": str(self.severity),
         }
 
 
 Rule = Callable[[KeyFacts, datetime, Policy], Iterable[KeyWarning]]
 
 
+# --- "stale" and the idle-deletion clock: the one definition of each ---------------------------
+def stale_after(refresh_interval_s: float) -> timedelta:
+    """How long data may go without a successful refresh before it is stale (STALE_AFTER_INTERVALS
+    refresh intervals)."""
+    return timedelta(seconds=STALE_AFTER_INTERVALS * refresh_interval_s)
+
+
+def is_stale(last_refresh_at: datetime | None, now: datetime, refresh_interval_s: float) -> bool:
+    """Whether data last refreshed at `last_refresh_at` (None: never) is stale at `now`."""
+    return last_refresh_at is None or now - last_refresh_at > stale_after(refresh_interval_s)
+
+
+def idle_deletion_applies(facts: KeyFacts) -> bool:
+    """OKX deletes an idle key that can trade or withdraw and has no IP binding (not demo keys)."""
+    return bool(RISKY_PERMISSIONS & facts.permissions) and not facts.ip_binding and not facts.demo
+
+
+def idle_since(facts: KeyFacts) -> datetime | None:
+    """When OKX's idle clock started: the last successful signed call, else the key's creation."""
+    return facts.last_success_at or facts.created_at
+
+
+def idle_deletion_date(facts: KeyFacts) -> date | None:
+    """The day OKX deletes the key unless it is used (IDLE_DELETION_DAYS after idle_since); None
+    when the rule does not apply or nothing says since when the key is idle."""
+    since = idle_since(facts)
+    if not idle_deletion_applies(facts) or since is None:
+        return None
+    return (since + timedelta(days=IDLE_DELETION_DAYS)).date()
+
+
+# --- The rules -----------------------------------------------------------------------------------
 def _expiry(facts: KeyFacts, now: datetime, policy: Policy) -> Iterable[KeyWarning]:
     if facts.expires_on is None:
         return
@@ -106,19 +174,14 @@ def _expiry(facts: KeyFacts, now: datetime, policy: Policy) -> Iterable[KeyWarni
         )
 
 
-def idle_deletion_applies(facts: KeyFacts) -> bool:
-    return bool(RISKY_PERMISSIONS & facts.permissions) and not facts.ip_binding and not facts.demo
-
-
 def _idle_deletion(facts: KeyFacts, now: datetime, policy: Policy) -> Iterable[KeyWarning]:
-    idle_since = facts.last_success_at or facts.created_at
-    if not idle_deletion_applies(facts) or idle_since is None:
+    deletion, since = idle_deletion_date(facts), idle_since(facts)
+    if deletion is None or since is None:
         return
-    if now - idle_since >= timedelta(days=IDLE_WARNING_DAYS):
-        deletion = (idle_since + timedelta(days=IDLE_DELETION_DAYS)).date()
+    if now - since >= timedelta(days=IDLE_WARNING_DAYS):
         yield KeyWarning(
             WarningCode.IDLE_DELETION,
-            f"No successful signed call since {idle_since.date().isoformat()}: OKX deletes this "
+            f"No successful signed call since {since.date().isoformat()}: OKX deletes this "
             f"trade/withdraw key without IP binding on {deletion.isoformat()} unless it is used.",
             Severity.DANGER,
             deletion,
@@ -161,8 +224,7 @@ def _clock(facts: KeyFacts, now: datetime, policy: Policy) -> Iterable[KeyWarnin
 
 def _stale(facts: KeyFacts, now: datetime, policy: Policy) -> Iterable[KeyWarning]:
     since = facts.last_refresh_at or facts.watched_since
-    limit = timedelta(seconds=STALE_AFTER_INTERVALS * policy.refresh_interval_s)
-    if since is not None and now - since > limit:
+    if since is not None and is_stale(since, now, policy.refresh_interval_s):
         what = "last successful refresh" if facts.last_refresh_at else "no successful refresh since"
         yield KeyWarning(
             WarningCode.STALE,
@@ -187,27 +249,37 @@ RULES: tuple[Rule, ...] = (_expiry, _idle_deletion, _rotation, _security, _clock
 
 
 def key_warnings(facts: KeyFacts, now: datetime, policy: Policy) -> list[dict[str, Any]]:
-    """Every warning that applies to a key at `now`, as the dicts Credential.warnings stores."""
+    """Every warning that applies to a key at `now`, as the dicts Credential.warnings stores:
+    {"code", "message", "date" (ISO day or None), "severity"}."""
     return [warning.as_dict() for rule in RULES for warning in rule(facts, now, policy)]
 
 
+def warnings_at(
+    stored: list[dict[str, Any]] | None, facts: KeyFacts, now: datetime, policy: Policy
+) -> list[dict[str, Any]]:
+    """The stored warnings of the last key check with the DATE_RULE_CODES ones recomputed for
+    `now`. A key never read from OKX (no permissions) keeps what is stored: the date rules would
+    guess."""
+    if not facts.permissions:
+        return list(stored or [])
+    fresh = [w for w in key_warnings(facts, now, policy) if w["code"] in DATE_RULE_CODES]
+    return fresh + [w for w in stored or [] if w.get("code") not in DATE_RULE_CODES]
+
+
+def needs_action(status: str, warnings: Iterable[dict[str, Any]]) -> bool:
+    """A key a person must act on: failing, or with a warning of ACTION_SEVERITIES (given the
+    warnings as of a moment: warnings_at)."""
+    return status == HealthStatus.FAILING or any(w.get("severity") in ACTION_SEVERITIES for w in warnings)
+
+
+# --- The status machine --------------------------------------------------------------------------
 def after_failure(
     failing_since: datetime | None, *, permanent: bool, now: datetime, grace: timedelta
-) -> tuple[str, datetime]:
+) -> tuple[HealthStatus, datetime]:
     """The next (health_status, failing_since) after a failed call. Permanent categories fail at
     once; transient ones (and unknown ones, which may be) move to grace, then to failing once the
     grace period has passed since the first failure without a success in between."""
     since = failing_since or now
-    if permanent:
-        return HealthState.FAILING, since
-    if now - since >= grace:
-        return HealthState.FAILING, since
-    return HealthState.GRACE, since
-
-
-class HealthState:
-    """The values of accounts.models.HealthStatus (kept here so the rules stay importable alone)."""
-
-    OK = "ok"
-    GRACE = "grace"
-    FAILING = "failing"
+    if permanent or now - since >= grace:
+        return HealthStatus.FAILING, since
+    return HealthStatus.GRACE, since

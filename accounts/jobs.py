@@ -14,19 +14,35 @@ import random
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final, Literal, TypedDict
 
 from celery.exceptions import Reject
+from django import db
 from django.conf import settings
 from django.core.management.base import OutputWrapper
-from django.db import DatabaseError
 
 logger = logging.getLogger(__name__)
 
 MAX_RETRIES = 2
 RETRY_BASE_SECONDS = 2.0
+
+
+class TaskOptions(TypedDict):
+    """Typed so that `@shared_task(**RELIABLE_TASK)` checks: `bind` must be literally True."""
+
+    acks_late: bool
+    reject_on_worker_lost: bool
+    bind: Literal[True]
+    max_retries: int
+
+
 # The options of every per-account task (a bound task, so it can retry itself).
-RELIABLE_TASK = {"acks_late": True, "reject_on_worker_lost": True, "bind": True, "max_retries": MAX_RETRIES}
+RELIABLE_TASK: Final[TaskOptions] = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "bind": True,
+    "max_retries": MAX_RETRIES,
+}
 
 
 @dataclass
@@ -77,7 +93,7 @@ def retry_if_due(task: Any, outcome: JobOutcome, what: str) -> None:
         retry(task, countdown, what)
 
 
-def database_failure(name: str, error: DatabaseError) -> JobOutcome:
+def database_failure(name: str, error: db.Error) -> JobOutcome:
     # Unreachable or locked database: each snapshot is one transaction, so nothing half-written.
     logger.warning("%s: the database is unavailable (%s)", name, type(error).__name__)
     return JobOutcome(name, "failed", "database", type(error).__name__, transient=True)

@@ -1,28 +1,99 @@
-"""The key-health check of one credential: ask OKX what it knows about the key, then apply the
-pure rules of accounts.health and store the result on the credential. check_key() is the job the
-tasks and the `check_keys` command run."""
+"""The key checks: what OKX says about a key, asked with the key itself.
+
+- admit(): before a key is stored (the admin's "Add account" and "Rotate key" forms): refuse a
+  key that fails or belongs to another account, and say what a person must read.
+- check_key(): the key-health job (the tasks, the `check_keys` command, the keys page's "test
+  this key now"): read the key's view from OKX and hand it to Credential.record_check, which
+  applies the pure rules of accounts.health and stores the result.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Any
 
-from django.conf import settings
-from django.utils import timezone
+from django.db.models import QuerySet
 
+from accounts.calls import CallRecorder
 from accounts.crypto import DecryptionError
-from accounts.health import HealthState, KeyFacts, Policy, key_warnings
-from accounts.history import call_recorder, note_undecryptable
+from accounts.health import HealthStatus, idle_deletion_applies
 from accounts.jobs import JobOutcome
-from okxapi import TRANSIENT_CATEGORIES, AccountConfig, OkxError, SubAccountApiKey
+from accounts.models import Account, AccountKind, Credential, CredentialStatus
+from accounts.okx import CredentialRefused
+from okxapi import IDLE_DELETION_DAYS, TRANSIENT_CATEGORIES, AccountConfig, OkxError, SubAccountApiKey
 
-if TYPE_CHECKING:
-    from django.db.models import QuerySet
-
-    from accounts.models import Credential
+LABEL_LENGTH = 100
 
 
+# --- Before a key is stored ----------------------------------------------------------------------
+def admit(credential: Credential) -> list[str]:
+    """One live account/config call with an unsaved credential: refuse (CredentialRefused) a key
+    that fails or belongs to another account; fill in what OKX says about it (permissions, IP
+    binding, label; the account's UID when it had none); return the warnings a person must read."""
+    try:
+        config = credential.build_client().get_account_config()
+    except OkxError as error:
+        raise CredentialRefused.from_okx_error(error) from None
+    except ValueError as error:
+        raise CredentialRefused("malformed", str(error), ("Paste the value again.",)) from None
+    account = credential.account
+    refusal = identity_problem(account, config)
+    if refusal:
+        raise CredentialRefused("wrong_account", refusal, _identity_steps(account, config))
+    account.uid = account.uid or config.uid
+    credential.permissions = sorted(config.perm)
+    credential.ip_binding = list(config.ip)
+    credential.label = credential.label or config.label[:LABEL_LENGTH]
+    return admission_warnings(credential)
+
+
+def identity_problem(account: Account, config: AccountConfig) -> str:
+    """Why a key (its account/config) does not belong to `account`; "" when it does."""
+    if account.uid and config.uid != account.uid:
+        return f"This key belongs to UID {config.uid}, not to {account.name} (UID {account.uid})."
+    if account.kind == AccountKind.MASTER and not config.is_master:
+        return f"This key belongs to a sub-account (UID {config.uid}) of master UID {config.main_uid}."
+    if account.kind == AccountKind.SUB and config.is_master:
+        return f"This key belongs to a master account (UID {config.uid}), not to a sub-account."
+    master = account.master if account.kind == AccountKind.SUB else None
+    if master is not None and master.uid and config.main_uid != master.uid:
+        return (
+            f"This key belongs to UID {config.uid} under master UID {config.main_uid}, "
+            f"not under {master.name} (UID {master.uid})."
+        )
+    other = (
+        Account.objects.filter(uid=config.uid, environment=account.environment).exclude(pk=account.pk).first()
+    )
+    if other is not None:
+        return f"This key belongs to UID {config.uid}, which is already the account {other.name}."
+    return ""
+
+
+def _identity_steps(account: Account, config: AccountConfig) -> tuple[str, ...]:
+    return (
+        f"Check which OKX account owns UID {config.uid}, and paste the key created in {account.name}.",
+        "If the key is right, check the account chosen in this form.",
+    )
+
+
+def admission_warnings(credential: Credential) -> list[str]:
+    """What a person must read before storing a key with these permissions."""
+    warnings = []
+    if "withdraw" in credential.permissions:
+        warnings.append(
+            "This key can WITHDRAW funds. The dashboard only reads; a read-only key is enough. "
+            "Storing a withdraw key needs an explicit confirmation."
+        )
+    if idle_deletion_applies(credential.key_facts()):
+        warnings.append(
+            f"This key has trade permission and no IP binding: OKX deletes it after "
+            f"{IDLE_DELETION_DAYS} days without a signed call. Bind it to an IP or use a read-only key."
+        )
+    return warnings
+
+
+# --- Key health ------------------------------------------------------------------------------------
 @dataclass
 class OkxView:
     """What OKX said about the key: its config, and (sub-accounts) the master's list of keys."""
@@ -37,13 +108,13 @@ def read_okx_view(credential: Credential) -> OkxView:
     2. For a sub-account whose master has a key: the master's list of the sub-account's keys
        (a failure there is recorded and leaves the list unknown, not the key failing)."""
     account = credential.account
-    with credential.build_client(on_call=call_recorder(account, credential)) as client:
+    with credential.build_client(on_call=CallRecorder(account, credential)) as client:
         config = client.get_account_config()
         view = OkxView(config, client.clock_offset_ms)
     master = account.master if account.sub_acct_name else None
     master_credential = master.active_credential() if master else None
     if master_credential is not None:
-        observer = call_recorder(account, master_credential)
+        observer = CallRecorder(account, master_credential)
         try:
             with master_credential.build_client(on_call=observer) as master_client:
                 view.listed_keys = master_client.get_subaccount_api_keys(account.sub_acct_name)
@@ -52,26 +123,28 @@ def read_okx_view(credential: Credential) -> OkxView:
     return view
 
 
-def facts_for(credential: Credential, view: OkxView, last_refresh_at: datetime | None) -> KeyFacts:
+def check_credential(
+    credential: Credential, *, last_refresh_at: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Read the key's view from OKX and store it with its warnings (Credential.record_check);
+    returns the warnings. Raises OkxError when OKX refuses the key (already recorded in the
+    history and reflected in its status by the call observer)."""
+    credential.refresh_from_db()
+    view = read_okx_view(credential)
+    credential.refresh_from_db()  # the observer may have moved last_success_at and the status
     ours = _our_listed_key(credential, view.listed_keys)
-    unknown = tuple(
-        f"…{key.api_key[-4:]} ({key.label or 'no label'})"
-        for key in view.listed_keys or []
-        if key is not ours
-    )
-    created = (ours.created if ours else None) or credential.okx_created_at or credential.activated_at
-    return KeyFacts(
-        permissions=frozenset(view.config.perm),
-        ip_binding=tuple(view.config.ip),
-        demo=credential.account.is_demo,
-        created_at=created,
-        expires_on=credential.expires_on,
-        last_success_at=credential.last_success_at,
+    return credential.record_check(
+        permissions=view.config.perm,
+        ip_binding=view.config.ip,
         clock_offset_ms=view.clock_offset_ms,
+        created_on_okx=ours.created if ours else None,
         last_refresh_at=last_refresh_at,
-        watched_since=credential.activated_at,
-        unknown_keys=unknown,
-        uid_problem=_uid_problem(credential, view.config),
+        unknown_keys=tuple(
+            f"…{key.api_key[-4:]} ({key.label or 'no label'})"
+            for key in view.listed_keys or []
+            if key is not ours
+        ),
+        uid_problem=_uid_problem(credential.account, view.config),
     )
 
 
@@ -84,58 +157,14 @@ def _our_listed_key(credential: Credential, keys: list[SubAccountApiKey] | None)
     return None
 
 
-def _uid_problem(credential: Credential, config: AccountConfig) -> str:
-    account = credential.account
+def _uid_problem(account: Account, config: AccountConfig) -> str:
     if account.uid and config.uid and config.uid != account.uid:
         return f"This key now answers for UID {config.uid}, not for {account.name} (UID {account.uid})."
     return ""
 
 
-def policy() -> Policy:
-    return Policy(settings.ROTATION_POLICY_DAYS, settings.REFRESH_INTERVAL_SECONDS)
-
-
-def check_credential(credential: Credential, *, last_refresh_at: datetime | None = None) -> list[dict]:
-    """Read the key's view from OKX, compute its warnings and store everything on the row.
-    Raises OkxError when OKX refuses the key (already recorded and reflected in its status)."""
-    credential.refresh_from_db()
-    view = read_okx_view(credential)
-    credential.refresh_from_db()  # the observer may have moved last_success_at and the status
-    facts = facts_for(credential, view, last_refresh_at)
-    credential.permissions = sorted(facts.permissions)
-    credential.ip_binding = list(facts.ip_binding)
-    credential.clock_offset_ms = facts.clock_offset_ms
-    ours = _our_listed_key(credential, view.listed_keys)
-    if ours is not None and ours.created is not None:
-        credential.okx_created_at = ours.created
-    credential.warnings = key_warnings(facts, timezone.now(), policy())
-    credential.health_checked_at = timezone.now()
-    if facts.uid_problem:
-        credential.health_status, credential.health_message = HealthState.FAILING, facts.uid_problem
-        credential.failing_since = credential.failing_since or timezone.now()
-    elif not credential.health_status:
-        credential.health_status = HealthState.OK
-    credential.save(update_fields=[*CHECK_FIELDS])
-    return credential.warnings
-
-
-CHECK_FIELDS = (
-    "permissions",
-    "ip_binding",
-    "clock_offset_ms",
-    "okx_created_at",
-    "warnings",
-    "health_checked_at",
-    "health_status",
-    "health_message",
-    "failing_since",
-)
-
-
-def credentials_to_check(account_name: str | None = None) -> QuerySet:
+def credentials_to_check(account_name: str | None = None) -> QuerySet[Credential, int]:
     """Active credentials of active accounts (optionally one account), ids only."""
-    from accounts.models import Credential, CredentialStatus
-
     rows = Credential.objects.filter(status=CredentialStatus.ACTIVE, account__active=True)
     if account_name:
         rows = rows.filter(account__name=account_name)
@@ -144,8 +173,6 @@ def credentials_to_check(account_name: str | None = None) -> QuerySet:
 
 def check_key(credential_id: int) -> JobOutcome:
     """Check one credential; OKX's refusals are already in the history and its status."""
-    from accounts.models import Credential, CredentialStatus
-
     credential = Credential.objects.filter(pk=credential_id, status=CredentialStatus.ACTIVE).first()
     if credential is None:
         return JobOutcome(str(credential_id), "skipped", detail="no longer active")
@@ -154,15 +181,15 @@ def check_key(credential_id: int) -> JobOutcome:
     # import snapshots (dependencies point one way).
     last = credential.account.snapshots.order_by("-taken_at").values_list("taken_at", flat=True).first()
     try:
-        warnings = credential.check_health(last_refresh_at=last)
+        warnings = check_credential(credential, last_refresh_at=last)
     except OkxError as error:
         transient = error.category in TRANSIENT_CATEGORIES
         return JobOutcome(name, "failed", error.category, error.diagnosis.meaning, transient)
     except DecryptionError as error:
-        note_undecryptable(credential, error)
+        credential.fail_closed(error)
         return JobOutcome(name, "failed", "decryption", "a stored secret cannot be decrypted")
     credential.refresh_from_db(fields=["health_status", "health_message"])
     codes = ", ".join(w["code"] for w in warnings) or "no warnings"
-    if credential.health_status == HealthState.FAILING:
+    if credential.health_status == HealthStatus.FAILING:
         return JobOutcome(name, "failed", "identity", credential.health_message)
     return JobOutcome(name, "ok", detail=codes)

@@ -1,25 +1,32 @@
-"""OKX accounts (master and sub-accounts) and their encrypted credential sets."""
+"""OKX accounts (master and sub-accounts) and their encrypted credential sets. A Credential owns
+its key health: the methods that change it and read it, over the pure rules of accounts/health.py."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts import crypto
+from accounts import crypto, health
 from accounts.audit import AuditAction, AuditEvent
-from accounts.okx import CredentialRefused, is_successful_signed_call, region_host, shared_limiter
-from okxapi import IDLE_DELETION_DAYS, AccountConfig, CallRecord, Client, OkxError
-from okxapi.client import DEFAULT_TIMEOUT
+from accounts.health import HealthStatus, KeyFacts, Policy, WarningCode
+
+# The diagnosed error history lives in its own module; imported so Django registers ApiError.
+from accounts.history import ApiError  # noqa: F401
+from accounts.okx import is_successful_signed_call, region_host, shared_connection
+from okxapi import CallRecord, Client, Connection, OkxError
 
 FINGERPRINT_LENGTH = 4
 ENCRYPTED_FIELDS = ("api_key_enc", "secret_key_enc", "passphrase_enc")
-CONNECT_TIMEOUT_SECONDS = DEFAULT_TIMEOUT[0]
 
 
 class NoCredential(Exception):
@@ -104,11 +111,12 @@ class Account(models.Model):
         # At most one is active (a constraint), so no ordering: Meta's would join the account.
         return self.credentials.filter(status=CredentialStatus.ACTIVE).order_by().first()
 
-    def build_client(self, **options: Any) -> Client:
+    def build_client(self) -> Client:
+        """A client of the account's own active credential; NoCredential when it has none."""
         credential = self.active_credential()
         if credential is None:
             raise NoCredential(f"account {self.name} has no active credential")
-        return credential.build_client(**options)
+        return credential.build_client()
 
     def reading_credential(self) -> tuple[Credential, str | None]:
         """(credential, sub_acct): the account's own active credential, or its master's plus the
@@ -117,53 +125,20 @@ class Account(models.Model):
         own = self.active_credential()
         if own is not None:
             return own, None
-        if self.kind == AccountKind.SUB and self.master_id and self.sub_acct_name:
-            through = self.master.active_credential()
+        master = (
+            self.master if self.kind == AccountKind.SUB and self.master_id and self.sub_acct_name else None
+        )
+        if master is not None:
+            through = master.active_credential()
             if through is None:
-                raise NoCredential(f"account {self.master.name} has no active credential")
+                raise NoCredential(f"account {master.name} has no active credential")
             return through, self.sub_acct_name
         raise NoCredential(f"account {self.name} has no active credential and no master to read it through")
 
-    def reading_client(self, **options: Any) -> tuple[Client, str | None]:
+    def reading_client(self) -> tuple[Client, str | None]:
         """(client, sub_acct): see reading_credential."""
         credential, sub_acct = self.reading_credential()
-        return credential.build_client(**options), sub_acct
-
-    def check_identity(self, config: AccountConfig) -> None:
-        """Refuse a key that does not belong to this account (raises CredentialRefused)."""
-        refusal = self._identity_problem(config)
-        if refusal:
-            raise CredentialRefused("wrong_account", refusal, self._identity_steps(config))
-
-    def _identity_problem(self, config: AccountConfig) -> str:
-        if self.uid and config.uid != self.uid:
-            return f"This key belongs to UID {config.uid}, not to {self.name} (UID {self.uid})."
-        if self.kind == AccountKind.MASTER and not config.is_master:
-            return f"This key belongs to a sub-account (UID {config.uid}) of master UID {config.main_uid}."
-        if self.kind == AccountKind.SUB and config.is_master:
-            return f"This key belongs to a master account (UID {config.uid}), not to a sub-account."
-        if (
-            self.kind == AccountKind.SUB
-            and self.master
-            and self.master.uid
-            and config.main_uid != self.master.uid
-        ):
-            return (
-                f"This key belongs to UID {config.uid} under master UID {config.main_uid}, "
-                f"not under {self.master.name} (UID {self.master.uid})."
-            )
-        other = (
-            Account.objects.filter(uid=config.uid, environment=self.environment).exclude(pk=self.pk).first()
-        )
-        if other is not None:
-            return f"This key belongs to UID {config.uid}, which is already the account {other.name}."
-        return ""
-
-    def _identity_steps(self, config: AccountConfig) -> tuple[str, ...]:
-        return (
-            f"Check which OKX account owns UID {config.uid}, and paste the key created in {self.name}.",
-            "If the key is right, check the account chosen in this form.",
-        )
+        return credential.build_client(), sub_acct
 
     @transaction.atomic
     def install_credential(
@@ -210,7 +185,7 @@ class Account(models.Model):
             or Account.objects.filter(uid=sub.uid, environment=self.environment).exclude(uid="").first()
         )
         is_new = account is None
-        if is_new:
+        if account is None:
             taken = Account.objects.filter(name=sub.name).exists()
             account = Account(name=f"{self.name}/{sub.name}" if taken else sub.name, kind=AccountKind.SUB)
         account.master, account.sub_acct_name, account.uid = self, sub.name, sub.uid
@@ -222,16 +197,29 @@ class Account(models.Model):
         return is_new
 
 
+HEALTH_MESSAGE_LENGTH = 500
+# What key health reads from a credential's row: its own columns and its account's environment.
+KEY_HEALTH_FIELDS = (
+    "health_status", "warnings", "permissions", "ip_binding", "okx_created_at", "activated_at",
+    "expires_on", "last_success_at",
+)  # fmt: skip
+KEY_HEALTH_COLUMNS = (*KEY_HEALTH_FIELDS, "account__environment")
+# What a key check writes (Credential.record_check).
+CHECK_FIELDS = (
+    "permissions", "ip_binding", "clock_offset_ms", "okx_created_at", "warnings", "health_checked_at",
+    "health_status", "health_message", "failing_since",
+)  # fmt: skip
+
+
+def health_policy() -> Policy:
+    """The team's rotation policy and refresh interval (settings), as the health rules take them."""
+    return Policy(settings.ROTATION_POLICY_DAYS, settings.REFRESH_INTERVAL_SECONDS)
+
+
 class CredentialStatus(models.TextChoices):
     PENDING = "pending", "pending"
     ACTIVE = "active", "active"
     RETIRED = "retired", "retired"
-
-
-class HealthStatus(models.TextChoices):
-    OK = "ok", "ok"
-    GRACE = "grace", "grace"
-    FAILING = "failing", "failing"
 
 
 class CredentialQuerySet(models.QuerySet):
@@ -250,6 +238,17 @@ class CredentialQuerySet(models.QuerySet):
         for name in ENCRYPTED_FIELDS:
             stale |= ~Q(**{name: ""}) & ~Q(**{f"{name}__startswith": prefix})
         return self.filter(stale)
+
+    def needing_action(self, now: datetime) -> list[int]:
+        """Ids of the credentials a person must act on at `now` (Credential.needs_action), from
+        plain column values in one query: the top bar asks on every page, and 500 Credential and
+        Account instances would cost it ~60 ms."""
+        policy, found = health_policy(), []
+        for row in self.values("pk", *KEY_HEALTH_COLUMNS):
+            warnings = health.warnings_at(row["warnings"], Credential.facts_from(row), now, policy)
+            if health.needs_action(row["health_status"], warnings):
+                found.append(row["pk"])
+        return found
 
 
 class Credential(models.Model):
@@ -278,9 +277,9 @@ class Credential(models.Model):
     activated_at = models.DateTimeField(null=True, blank=True)
     retired_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField("last successful signed call", null=True, blank=True)
-    # Filled by the key-health worker.
+    # Key health: written only by the methods of the "Key health" section below.
     health_status = models.CharField(max_length=8, choices=HealthStatus.choices, blank=True)
-    health_message = models.CharField(max_length=500, blank=True)
+    health_message = models.CharField(max_length=HEALTH_MESSAGE_LENGTH, blank=True)
     health_checked_at = models.DateTimeField(null=True, blank=True)
     warnings = models.JSONField(default=list, blank=True)
     clock_offset_ms = models.IntegerField(null=True, blank=True)
@@ -328,70 +327,40 @@ class Credential(models.Model):
             **fields,
         )
 
-    def build_client(self, *, stamp_successes: bool = True, **options: Any) -> Client:
+    def build_client(
+        self,
+        *,
+        on_call: Callable[[CallRecord], None] | None = None,
+        stamp_successes: bool = True,
+        connection: Connection | None = None,
+    ) -> Client:
         """The one place plaintext exists: decrypted straight into the client.
         Raises crypto.DecryptionError (before any request) when a value cannot be decrypted.
-        Successful signed calls update last_success_at (on_call, chained to any given observer),
-        unless stamp_successes is False: then the given observer stamps it (a refresh does so
-        once for its three calls, accounts.history.CallRecorder with batch=True)."""
+        `on_call` observes every attempt. Successful signed calls update last_success_at (an
+        observer chained before on_call), unless stamp_successes is False: then on_call stamps
+        it (a refresh does so once for its three calls, accounts.calls.CallRecorder with
+        batch=True). `connection` is the process's shared one (accounts.okx) unless given: a
+        refresh's own rate-limit wait, or a test's limiter."""
         account = self.account
-        options.setdefault("limiter", shared_limiter())
-        options.setdefault("uid", account.uid or None)
-        options.setdefault("timeout", (CONNECT_TIMEOUT_SECONDS, settings.OKX_READ_TIMEOUT_SECONDS))
-        if stamp_successes:
-            options["on_call"] = self._call_observer(options.get("on_call"))
         return Client(
             crypto.decrypt(self.api_key_enc),
             crypto.decrypt(self.secret_key_enc),
             crypto.decrypt(self.passphrase_enc),
             demo=account.is_demo,
             base_url=account.api_base_url,
-            **options,
+            connection=connection or shared_connection(),
+            uid=account.uid or None,
+            on_call=self._call_observer(on_call) if stamp_successes else on_call,
         )
 
     def _call_observer(self, chained: Callable[[CallRecord], None] | None) -> Callable[[CallRecord], None]:
         def observe(record: CallRecord) -> None:
-            if self.pk is not None and is_successful_signed_call(record):
+            if self.pk and is_successful_signed_call(record):  # not while a new key is checked
                 self.record_success()
             if chained is not None:
                 chained(record)
 
         return observe
-
-    def check_with_exchange(self) -> list[str]:
-        """One live account/config call: refuse (CredentialRefused) a key that fails or belongs to
-        another account; record what OKX says about it; return the warnings a person must read."""
-        try:
-            config = self.build_client().get_account_config()
-        except OkxError as error:
-            raise CredentialRefused.from_okx_error(error) from None
-        except ValueError as error:
-            raise CredentialRefused("malformed", str(error), ("Paste the value again.",)) from None
-        self.account.check_identity(config)
-        self.account.uid = self.account.uid or config.uid
-        self.permissions = sorted(config.perm)
-        self.ip_binding = list(config.ip)
-        self.label = self.label or config.label[:100]
-        return self.warnings_for_permissions()
-
-    def warnings_for_permissions(self) -> list[str]:
-        warnings = []
-        if "withdraw" in self.permissions:
-            warnings.append(
-                "This key can WITHDRAW funds. The dashboard only reads; a read-only key is enough. "
-                "Storing a withdraw key needs an explicit confirmation."
-            )
-        if self.idle_deletion_applies:
-            warnings.append(
-                f"This key has trade permission and no IP binding: OKX deletes it after "
-                f"{IDLE_DELETION_DAYS} days without a signed call. Bind it to an IP or use a read-only key."
-            )
-        return warnings
-
-    @property
-    def idle_deletion_applies(self) -> bool:
-        risky = {"trade", "withdraw"} & set(self.permissions)
-        return bool(risky) and not self.ip_binding and not self.account.is_demo
 
     def retire(self) -> None:
         """Retire and destroy the secrets; the metadata stays for history."""
@@ -420,12 +389,6 @@ class Credential(models.Model):
                 return False
             return bool(Credential.objects.filter(pk=self.pk, **current).update(**fresh))
 
-    def check_health(self, *, last_refresh_at: Any = None) -> list[dict]:
-        """Ask OKX about this key; store its permissions, status and warnings (accounts/keycheck.py)."""
-        from accounts.keycheck import check_credential
-
-        return check_credential(self, last_refresh_at=last_refresh_at)
-
     def record_success(self, at: Any = None) -> None:
         """Note a successful signed call (the idle-deletion clock); never moves the time back."""
         at = at or timezone.now()
@@ -433,6 +396,116 @@ class Credential(models.Model):
             Q(last_success_at__isnull=True) | Q(last_success_at__lt=at)
         ).update(last_success_at=at)
 
+    # --- Key health: the only writers of health_status, health_message and failing_since --------
+    def note_success(self) -> None:
+        """A successful signed call clears grace/failing, unless the key answers for another
+        account: that stays failing until a person replaces it (record_check sets it)."""
+        # order_by(): the Meta ordering would join the account for nothing.
+        troubled = Credential.objects.filter(
+            pk=self.pk, health_status__in=(HealthStatus.GRACE, HealthStatus.FAILING)
+        ).order_by()
+        warnings = troubled.values_list("warnings", flat=True).first()
+        if warnings is None or any(w.get("code") == WarningCode.UID_MISMATCH for w in warnings):
+            return
+        troubled.update(health_status=HealthStatus.OK, failing_since=None, health_message="")
 
-# The diagnosed error history lives in its own module; imported here so Django registers it.
-from accounts.history import ApiError  # noqa: E402, F401
+    def note_failure(self, error: OkxError, now: datetime | None = None) -> None:
+        """A failed call moves the key along ok -> grace -> failing (accounts.health.after_failure),
+        under a row lock, so concurrent failures count from the same first one."""
+        now = now or timezone.now()
+        with transaction.atomic():
+            row = Credential.objects.select_for_update().filter(pk=self.pk).first()
+            if row is None:
+                return
+            troubled = row.health_status in (HealthStatus.GRACE, HealthStatus.FAILING)
+            grace = timedelta(minutes=settings.GRACE_PERIOD_MINUTES)
+            status, since = health.after_failure(
+                row.failing_since if troubled else None, permanent=error.permanent, now=now, grace=grace
+            )
+            message = f"{error.endpoint}: {error.diagnosis.meaning}"[:HEALTH_MESSAGE_LENGTH]
+            Credential.objects.filter(pk=row.pk).update(
+                health_status=status, failing_since=since, health_message=message
+            )
+
+    def fail_closed(self, error: Exception, now: datetime | None = None) -> None:
+        """A stored secret that cannot be decrypted (crypto.DecryptionError): nothing was sent, and
+        the key is failing at once, with the reason (a key id, never a value) for the keys page."""
+        message = (
+            f"The stored secret cannot be decrypted ({error}); nothing was sent to OKX. Restore the "
+            "encryption key in FERNET_KEYS, or enter this credential set again."
+        )[:HEALTH_MESSAGE_LENGTH]
+        Credential.objects.filter(pk=self.pk).update(
+            health_status=HealthStatus.FAILING,
+            health_message=message,
+            failing_since=Coalesce(F("failing_since"), Value(now or timezone.now())),
+        )
+
+    def record_check(
+        self,
+        *,
+        permissions: Iterable[str],
+        ip_binding: Iterable[str],
+        clock_offset_ms: int | None,
+        created_on_okx: datetime | None = None,
+        last_refresh_at: datetime | None = None,
+        unknown_keys: tuple[str, ...] = (),
+        uid_problem: str = "",
+        now: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Store what a key check read from OKX and the warnings that follow at `now`; returns them.
+        A key answering for another UID (uid_problem) fails at once; a first check makes a key ok.
+        Saves CHECK_FIELDS: read the row afresh after the check's calls (their observer writes)."""
+        now = now or timezone.now()
+        self.permissions, self.ip_binding = sorted(permissions), list(ip_binding)
+        self.clock_offset_ms = clock_offset_ms
+        self.okx_created_at = created_on_okx or self.okx_created_at
+        facts = self.key_facts(
+            clock_offset_ms=clock_offset_ms,
+            last_refresh_at=last_refresh_at,
+            unknown_keys=unknown_keys,
+            uid_problem=uid_problem,
+        )
+        self.warnings = health.key_warnings(facts, now, health_policy())
+        self.health_checked_at = now
+        if uid_problem:
+            self.health_status = HealthStatus.FAILING
+            self.health_message = uid_problem[:HEALTH_MESSAGE_LENGTH]
+            self.failing_since = self.failing_since or now
+        elif not self.health_status:
+            self.health_status = HealthStatus.OK
+        self.save(update_fields=CHECK_FIELDS)
+        return self.warnings
+
+    # --- Key health as every surface reads it (top bar, pages, API, alerts, reports) ------------
+    @staticmethod
+    def facts_from(columns: Mapping[str, Any]) -> KeyFacts:
+        """The one place KeyFacts are built from a credential's row: `columns` maps each name of
+        KEY_HEALTH_COLUMNS to its value (a row of .values(), or an instance's in key_facts)."""
+        return KeyFacts(
+            permissions=frozenset(columns["permissions"] or ()),
+            ip_binding=tuple(columns["ip_binding"] or ()),
+            demo=columns["account__environment"] == Environment.DEMO,
+            created_at=columns["okx_created_at"] or columns["activated_at"],
+            expires_on=columns["expires_on"],
+            last_success_at=columns["last_success_at"],
+            watched_since=columns["activated_at"],
+        )
+
+    def key_facts(self, **observed: Any) -> KeyFacts:
+        """The facts of this key from its row; `observed` (KeyFacts fields) adds what a key check
+        has just read and is not a column: clock offset, last refresh, unknown keys, uid problem."""
+        columns = {name: functools.reduce(getattr, name.split("__"), self) for name in KEY_HEALTH_COLUMNS}
+        return dataclasses.replace(self.facts_from(columns), **observed)
+
+    def warnings_at(self, now: datetime) -> list[dict[str, Any]]:
+        """The warnings as of `now`: the last check's, with the date rules recomputed
+        (accounts.health.warnings_at). Dicts of code, message, date (ISO day or None), severity."""
+        return health.warnings_at(self.warnings, self.key_facts(), now, health_policy())
+
+    def needs_action(self, now: datetime) -> bool:
+        """Failing, or a warning of severity warning/danger at `now` (what the top bar counts)."""
+        return health.needs_action(self.health_status, self.warnings_at(now))
+
+    def idle_deletion_date(self) -> date | None:
+        """The day OKX deletes this key unless it is used; None for a key the rule spares."""
+        return health.idle_deletion_date(self.key_facts())

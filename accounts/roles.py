@@ -1,4 +1,5 @@
-"""The team roles (design.md): each is a Django group holding these permissions.
+"""The team roles (design.md): each is a Django group holding these permissions; and the view
+decorators every page checks them with.
 
 viewer reads; operator also refreshes and acknowledges errors; key admin also adds accounts,
 rotates credentials and encryption keys (and, from the dashboard app, edits report schedules).
@@ -6,7 +7,10 @@ rotates credentials and encryption keys (and, from the dashboard app, edits repo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from django.contrib.auth.decorators import login_required, permission_required
 
 VIEWER = "viewer"
 OPERATOR = "operator"
@@ -35,27 +39,51 @@ MANAGE_KEYS = "accounts.manage_keys"
 
 
 class KeyAdminsOnly:
-    """Admin mixin: every permission, viewing included, is manage_keys. For models key admins
-    own that are not theirs by per-model permissions (alert channels hold secrets; report
-    schedules belong to the dashboard app)."""
+    """Admin mixin: adding, changing and deleting need manage_keys (the key admin role).
+
+    model_permissions says who may look:
+    - False (the default: models of other apps, on which the roles grant nothing; alert channels
+      hold secrets, report schedules): manage_keys is every permission, viewing included.
+    - True (accounts and credentials, whose view permission the roles grant): Django's per-model
+      permissions apply as well, so viewers read the metadata, and writes need both."""
+
+    model_permissions = False
+
+    def has_manage_keys_permission(self, request: Any) -> bool:
+        """Also what admin actions declared with permissions=["manage_keys"] check."""
+        return request.user.has_perm(MANAGE_KEYS)
 
     def has_module_permission(self, request: Any) -> bool:
-        return request.user.has_perm(MANAGE_KEYS)
+        if self.model_permissions:
+            return self._model_allows("has_module_permission", request)
+        return self.has_manage_keys_permission(request)
 
     def has_view_permission(self, request: Any, obj: Any = None) -> bool:
-        return request.user.has_perm(MANAGE_KEYS)
+        if self.model_permissions:
+            return self._model_allows("has_view_permission", request, obj)
+        return self.has_manage_keys_permission(request)
 
     def has_add_permission(self, request: Any, *args: Any) -> bool:
-        return request.user.has_perm(MANAGE_KEYS)
+        return self.has_manage_keys_permission(request) and self._model_allows(
+            "has_add_permission", request, *args
+        )
 
     def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return request.user.has_perm(MANAGE_KEYS)
+        return self.has_manage_keys_permission(request) and self._model_allows(
+            "has_change_permission", request, obj
+        )
 
     def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
-        return request.user.has_perm(MANAGE_KEYS)
+        return self.has_manage_keys_permission(request) and self._model_allows(
+            "has_delete_permission", request, obj
+        )
+
+    def _model_allows(self, check: str, request: Any, *args: Any) -> bool:
+        """ModelAdmin's own `check` (Django's per-model permissions), when model_permissions."""
+        return not self.model_permissions or bool(getattr(super(), check)(request, *args))
 
 
-def create_roles(apps, schema_editor=None) -> None:
+def create_roles(apps: Any, schema_editor: Any = None) -> None:
     """Create (or complete) the groups; used by a data migration, so it takes historical apps."""
     from django.contrib.auth.management import create_permissions
 
@@ -76,3 +104,14 @@ def create_roles(apps, schema_editor=None) -> None:
         group.permissions.add(
             *Permission.objects.filter(content_type__app_label="accounts", codename__in=codenames)
         )
+
+
+def viewer_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """For the pages that read: anonymous visitors go to the login page; a signed-in user without
+    view_dashboard gets 403."""
+    return login_required(permission_required(VIEW_DASHBOARD, raise_exception=True)(view))
+
+
+def operator_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """For the operator's POSTs (acknowledge an error, test a key): as viewer_required, with operate."""
+    return login_required(permission_required(OPERATE, raise_exception=True)(view))

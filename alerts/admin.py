@@ -90,7 +90,8 @@ class AlertChannelForm(forms.ModelForm):
         return base
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         kind, instance = data.get("kind"), self.instance
         if (
             kind == ChannelKind.EMAIL

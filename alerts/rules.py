@@ -17,12 +17,12 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import Max
 
+from accounts.health import HealthStatus, idle_since
 from accounts.history import ApiError
-from accounts.models import Account, Credential, CredentialStatus, HealthStatus
+from accounts.models import Account, Credential, CredentialStatus
 from alerts.models import AlertRule, AlertSettings
-from okxapi import IDLE_DELETION_DAYS
 from snapshots.models import Snapshot
-from snapshots.queries import stale_after
+from snapshots.queries import is_stale, stale_after
 
 IDLE_STAGES = ((1, "1d"), (3, "3d"))  # days before OKX's deletion date: remind at 3, again at 1
 EXPIRY_STAGES = ((1, "1d"), (7, "7d"))
@@ -140,12 +140,12 @@ def _days(when: date, now: datetime) -> str:
 
 def idle_deletion(credentials: list[Credential], now: datetime) -> Iterable[Condition]:
     """OKX deletes a trade/withdraw key without IP binding 14 days after its last signed call
-    (the same clock as accounts.health's idle_deletion warning)."""
+    (Credential.idle_deletion_date: the date of the keys page's idle_deletion warning)."""
     for credential in credentials:
-        idle_since = credential.last_success_at or credential.okx_created_at or credential.activated_at
-        if not credential.idle_deletion_applies or idle_since is None:
+        deletion = credential.idle_deletion_date()
+        since = idle_since(credential.key_facts())  # known whenever the deletion date is
+        if deletion is None or since is None:
             continue
-        deletion = (idle_since + timedelta(days=IDLE_DELETION_DAYS)).date()
         stage = _stage((deletion - now.date()).days, IDLE_STAGES)
         if stage:
             yield Condition(
@@ -155,7 +155,7 @@ def idle_deletion(credentials: list[Credential], now: datetime) -> Iterable[Cond
                 f"Idle deletion on {deletion.isoformat()}: {_short(credential)}",
                 f"OKX deletes {_key_name(credential)} on {deletion.isoformat()} ({_days(deletion, now)}): "
                 f"it has trade or withdraw permission, no IP binding, and no successful signed call since "
-                f"{_local(idle_since)}.\nWhat to do: bind the key to the server's IP address on OKX, or "
+                f"{_local(since)}.\nWhat to do: bind the key to the server's IP address on OKX, or "
                 "replace it with a read-only key (Rotate key in the admin).",
                 credential.account_id,
                 credential.pk,
@@ -207,13 +207,12 @@ def account_stale(now: datetime, credentials: list[Credential], findings: Findin
     """An active account without a snapshot within stale_after(). An account whose reading key
     is failing is held: the key alert already explains why it is stale."""
     failing = {c.account_id for c in credentials if c.health_status == HealthStatus.FAILING}
-    limit = now - stale_after()
     latest = Snapshot.objects.values("account_id").annotate(at=Max("taken_at"))
     last_at = {row["account_id"]: row["at"] for row in latest}
     for account in Account.objects.filter(active=True).select_related("master"):
         key = (AlertRule.ACCOUNT_STALE, f"account:{account.pk}")
         since = last_at.get(account.pk) or account.created_at
-        if since >= limit:
+        if not is_stale(since, now):
             continue
         if account.pk in failing or (account.master_id in failing and account.pk not in _keyed(credentials)):
             findings.held.add(key)

@@ -35,11 +35,11 @@ def at(moment: datetime) -> list[AccountBalances]:
     """Every account, inactive ones too: an account closed since still held money back then."""
     accounts = list(with_snapshot_at(Account.objects.all(), moment).order_by("name"))
     ids = [a.snapshot_id for a in accounts if a.snapshot_id]
-    lines: dict[int, list[BalanceLine]] = defaultdict(list)
+    lines: defaultdict[int, list[BalanceLine]] = defaultdict(list)  # 0: no snapshot, no lines
     for line in BalanceLine.objects.filter(snapshot_id__in=ids).order_by("wallet", "ccy"):
         lines[line.snapshot_id].append(line)
     return [
-        AccountBalances(a.name, a.active, a.snapshot_at, a.snapshot_equity, lines.get(a.snapshot_id, []))
+        AccountBalances(a.name, a.active, a.snapshot_at, a.snapshot_equity, lines[a.snapshot_id or 0])
         for a in accounts
     ]
 

@@ -10,17 +10,29 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.db.models import OuterRef, QuerySet, Subquery
 
-from accounts.health import Severity
-from accounts.models import Account, Credential, CredentialStatus, HealthStatus
+from accounts.health import ACTION_SEVERITIES, HealthStatus, Severity
+from accounts.models import Account, Credential, CredentialStatus
 from snapshots.models import BalanceLine, PositionLine, Snapshot
-from snapshots.queries import stale_after
+from snapshots.queries import is_stale
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class SnapshotAt(TypedDict):
+    """The annotations with_snapshot_at() adds to each account."""
+
+    snapshot_id: int | None
+    snapshot_at: datetime | None
+    snapshot_equity: Decimal | None  # USD
+
 
 CHANGE_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 USD = "USD"
-ACTION_SEVERITIES = (Severity.WARNING, Severity.DANGER)
 
 
 def _latest(field_name: str, moment: datetime) -> Subquery:
@@ -28,7 +40,9 @@ def _latest(field_name: str, moment: datetime) -> Subquery:
     return Subquery(rows.values(field_name)[:1])
 
 
-def with_snapshot_at(accounts: QuerySet[Account], moment: datetime) -> QuerySet[Account]:
+def with_snapshot_at(
+    accounts: QuerySet[Account], moment: datetime
+) -> QuerySet[WithAnnotations[Account, SnapshotAt]]:
     """Annotate each account with its nearest snapshot at or before `moment` (id, time, equity)."""
     return accounts.annotate(
         snapshot_id=_latest("pk", moment),
@@ -54,7 +68,9 @@ def usd_rate(ccy: str, moment: datetime) -> Decimal | None:
         .values_list("equity", "usd_value")
         .first()
     )
-    return None if line is None else line[1] / line[0]
+    if line is None or not line[0] or line[1] is None:  # the filter excludes these: for mypy
+        return None
+    return line[1] / line[0]
 
 
 @dataclass
@@ -112,20 +128,20 @@ def account_figures(accounts: QuerySet[Account], slot: datetime) -> list[Account
     """1. Each account's snapshot at or before the slot (one query).
     2. Its balance and position lines (one query each, for all accounts).
     3. Equity 24 h / 7 d / 30 d earlier (one query per window)."""
-    rows = list(with_snapshot_at(accounts, slot).order_by("name"))
-    ids = [row.snapshot_id for row in rows if row.snapshot_id]
+    fields = ("pk", "name", "snapshot_id", "snapshot_at", "snapshot_equity")
+    rows: list[dict[str, Any]] = list(with_snapshot_at(accounts, slot).order_by("name").values(*fields))
+    ids = [row["snapshot_id"] for row in rows if row["snapshot_id"]]
     balances = _lines_by_snapshot(BalanceLine.objects.filter(snapshot_id__in=ids).order_by("wallet", "ccy"))
     positions = _lines_by_snapshot(PositionLine.objects.filter(snapshot_id__in=ids).order_by("inst_id"))
     earlier = {label: equity_at(accounts, slot - span) for label, span in CHANGE_WINDOWS.items()}
     figures = []
     for row in rows:
-        stale = row.snapshot_at is None or slot - row.snapshot_at > stale_after()
-        figure = AccountFigures(row.name, row.snapshot_at, row.snapshot_equity, stale)
-        figure.balances = balances.get(row.snapshot_id, [])
-        figure.positions = positions.get(row.snapshot_id, [])
+        pk, equity = row["pk"], row["snapshot_equity"]
+        figure = AccountFigures(row["name"], row["snapshot_at"], equity, is_stale(row["snapshot_at"], slot))
+        figure.balances = balances.get(row["snapshot_id"], [])
+        figure.positions = positions.get(row["snapshot_id"], [])
         for label, then in earlier.items():
-            known = row.snapshot_equity is not None and row.pk in then
-            figure.changes[label] = row.snapshot_equity - then[row.pk] if known else None
+            figure.changes[label] = equity - then[pk] if equity is not None and pk in then else None
         figures.append(figure)
     return figures
 
@@ -142,14 +158,16 @@ def total_changes(figures: list[AccountFigures]) -> dict[str, Decimal | None]:
     window does not count as a gain); None when no account is known at both ends."""
     changes: dict[str, Decimal | None] = {}
     for label in CHANGE_WINDOWS:
-        known = [f.changes[label] for f in figures if f.changes.get(label) is not None]
+        known = [change for f in figures if (change := f.changes.get(label)) is not None]
         changes[label] = sum(known, Decimal(0)) if known else None
     return changes
 
 
-def key_warnings(accounts: QuerySet[Account]) -> list[dict]:
-    """Warnings that need someone to act: a failing key, and warning/danger key-health findings."""
-    found = []
+def warnings_needing_action(accounts: QuerySet[Account], moment: datetime) -> list[dict]:
+    """What someone must act on at `moment`, by account name: a failing key, and each warning of
+    ACTION_SEVERITIES (Credential.warnings_at), as {"account", "code", "severity", "message"}; an
+    account is listed exactly when Credential.needs_action says so."""
+    found: list[dict[str, Any]] = []
     credentials = Credential.objects.filter(account__in=accounts, status=CredentialStatus.ACTIVE)
     for credential in credentials.select_related("account").order_by("account__name"):
         name = credential.account.name
@@ -158,7 +176,7 @@ def key_warnings(accounts: QuerySet[Account]) -> list[dict]:
             found.append(
                 {"account": name, "code": "failing", "severity": Severity.DANGER, "message": message}
             )
-        for warning in credential.warnings or []:
+        for warning in credential.warnings_at(moment):
             if warning.get("severity") in ACTION_SEVERITIES:
                 found.append(
                     {"account": name, **{k: warning.get(k) for k in ("code", "severity", "message")}}
@@ -189,6 +207,6 @@ def build(
         total_usd=total,
         changes=changes,
         previous_slot=previous[0] if previous else None,
-        warnings=key_warnings(accounts),
+        warnings=warnings_needing_action(accounts, slot),
         currency_note=note,
     )

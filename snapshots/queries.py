@@ -24,7 +24,8 @@ from django.db import models
 from django.db.models import Count, OuterRef, Prefetch, Subquery, Sum
 from django.utils import timezone
 
-from accounts.models import Account, Credential, CredentialStatus
+from accounts import health
+from accounts.models import KEY_HEALTH_FIELDS, Account, Credential, CredentialStatus
 from snapshots.models import Snapshot
 
 RANGES: dict[str, timedelta | None] = {
@@ -44,12 +45,9 @@ SERIES_CACHE_MIN_ROWS = 50_000
 CENT = Decimal("0.01")
 
 
-# The credential columns account_rows() loads: AccountRow's key status and warnings, and what
-# dashboard.pages.keys.current_warnings reads for the overview's key warnings.
-ROW_CREDENTIAL_FIELDS = (
-    "account", "status", "health_status", "health_message", "warnings", "permissions", "ip_binding",
-    "okx_created_at", "activated_at", "expires_on", "last_success_at",
-)  # fmt: skip
+# The credential columns account_rows() loads: what Credential.warnings_at reads (the account comes
+# from the prefetch), and the message the overview shows for a failing key.
+ROW_CREDENTIAL_FIELDS = ("account", "status", "health_message", *KEY_HEALTH_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -61,7 +59,8 @@ class AccountRow:
     upl_usd: Decimal | None  # sum of the latest snapshot's PositionLine.upl
     open_positions: int
     key_status: str  # "ok" | "grace" | "failing" | "unchecked" | "none" (no key of its own)
-    warnings: list[dict]  # the credential's warnings (code, message, date, severity)
+    warnings: list[dict]  # the credential's warnings as of now (Credential.warnings_at)
+    needs_action: bool  # the key is failing or has a warning/danger (accounts.health.needs_action)
     last_refresh_at: datetime | None
     stale: bool  # no snapshot within stale_after()
 
@@ -76,8 +75,13 @@ class Totals:
 
 
 def stale_after() -> timedelta:
-    """Two missed refresh cycles: one late cycle is normal under load, two are not."""
-    return timedelta(seconds=2 * settings.REFRESH_INTERVAL_SECONDS)
+    """accounts.health.stale_after at the configured refresh interval (REFRESH_INTERVAL_SECONDS)."""
+    return health.stale_after(settings.REFRESH_INTERVAL_SECONDS)
+
+
+def is_stale(last_refresh_at: datetime | None, now: datetime) -> bool:
+    """accounts.health.is_stale at the configured refresh interval: None (never) is stale."""
+    return health.is_stale(last_refresh_at, now, settings.REFRESH_INTERVAL_SECONDS)
 
 
 def _latest_before(when: datetime | None = None) -> models.QuerySet:
@@ -118,34 +122,39 @@ def account_rows() -> list[AccountRow]:
 
 
 def _latest_snapshots(ids: list[int]) -> dict[int, dict[str, Any]]:
-    """id -> {taken_at, total_equity_usd, upl, positions}: one GROUP BY over the positions."""
+    """id -> {taken_at, total_equity_usd, upl, position_count}: one GROUP BY over the positions."""
     if not ids:
         return {}
     rows = (
         Snapshot.objects.filter(id__in=ids)
         .order_by()
         .values("id", "taken_at", "total_equity_usd")
-        .annotate(upl=Sum("positions__upl"), positions=Count("positions"))
+        .annotate(upl=Sum("positions__upl"), position_count=Count("positions"))
     )
-    return {row["id"]: row for row in rows}
+    return {row["id"]: dict(row) for row in rows}
 
 
 def _row(account: Account, snapshot: dict[str, Any] | None, now: datetime) -> AccountRow:
     equity = snapshot["total_equity_usd"] if snapshot else None
     taken_at = snapshot["taken_at"] if snapshot else None
-    ago = account.equity_24h_ago
-    credential = account.active_credentials[0] if account.active_credentials else None
+    # Both set by account_rows(): an annotation and a Prefetch(to_attr=...), unknown to the stubs.
+    ago = account.equity_24h_ago  # type: ignore[attr-defined]
+    credentials = account.active_credentials  # type: ignore[attr-defined]
+    credential = credentials[0] if credentials else None
+    warnings = credential.warnings_at(now) if credential else []
     return AccountRow(
         account=account,
         equity_usd=equity,
         share=None,
         change_24h_usd=equity - ago if equity is not None and ago is not None else None,
         upl_usd=snapshot["upl"] if snapshot else None,
-        open_positions=snapshot["positions"] if snapshot else 0,
+        open_positions=snapshot["position_count"] if snapshot else 0,
         key_status=_key_status(credential),
-        warnings=list(credential.warnings or []) if credential else [],
+        warnings=warnings,
+        # The rule Credential.needs_action applies, on the warnings just computed.
+        needs_action=credential is not None and health.needs_action(credential.health_status, warnings),
         last_refresh_at=taken_at,
-        stale=taken_at is None or now - taken_at > stale_after(),
+        stale=is_stale(taken_at, now),
     )
 
 

@@ -17,12 +17,21 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
+from accounts.calls import CallRecorder
 from accounts.callstats import record_refresh
 from accounts.crypto import DecryptionError
-from accounts.history import CallRecorder, note_undecryptable
 from accounts.jobs import JobOutcome
 from accounts.models import Account, NoCredential
-from okxapi import TRANSIENT_CATEGORIES, Balance, Client, FundingBalance, OkxError, Position
+from accounts.okx import shared_connection
+from okxapi import (
+    TRANSIENT_CATEGORIES,
+    Balance,
+    Client,
+    CurrencyBalance,
+    FundingBalance,
+    OkxError,
+    Position,
+)
 from snapshots.models import BalanceLine, PositionLine, Snapshot, Wallet, quantize, write_snapshot
 
 logger = logging.getLogger(__name__)
@@ -95,7 +104,7 @@ def account_lock(account_id: int) -> Iterator[bool]:
 
 def _renew(lock: redis.lock.Lock, done: threading.Event, account_id: int) -> None:
     """Renew the lease until the refresh ends; the task's hard time limit bounds it."""
-    while not done.wait(lock.timeout / 3):
+    while not done.wait((lock.timeout or LOCK_LEASE_SECONDS) / 3):
         try:
             lock.reacquire()
         except redis.exceptions.RedisError:
@@ -116,19 +125,14 @@ def read_account(account: Account) -> Reading:
     credential, sub_acct = account.reading_credential()
     # batch: the refresh's successful calls stamp last_success_at and clear grace/failing once.
     recorder = CallRecorder(account, credential, batch=True)
+    # The process's connection: one learned server-time offset per host, not a /public/time call
+    # (10 per 2 s per IP) for every refresh (with 100 accounts that window alone took 23 s), and
+    # this thread's kept-alive session to the host; budget waits end at half the soft limit.
+    connection = shared_connection().with_rate_limit_timeout(soft / 2)
     try:
-        # share_clock: one learned server-time offset per process, not a /public/time call (10
-        # per 2 s per IP) for every refresh; with 100 accounts that window alone took 23 s.
-        # share_session: this thread's kept-alive connection to the host, not a new one each time.
-        client = credential.build_client(
-            on_call=recorder,
-            stamp_successes=False,
-            rate_limit_timeout=soft / 2,
-            share_clock=True,
-            share_session=True,
-        )
+        client = credential.build_client(on_call=recorder, stamp_successes=False, connection=connection)
     except DecryptionError as error:
-        note_undecryptable(credential, error)
+        credential.fail_closed(error)
         raise
     try:
         with client:
@@ -170,7 +174,7 @@ def build_snapshot(account: Account, cycle: int, reading: Reading, now: datetime
     return snapshot, [*trading, *funding], [_position_line(p) for p in reading.positions]
 
 
-def _trading_line(d) -> BalanceLine:
+def _trading_line(d: CurrencyBalance) -> BalanceLine:
     return BalanceLine(
         wallet=Wallet.TRADING,
         ccy=d.ccy,

@@ -149,7 +149,7 @@ def test_a_trade_key_without_ip_binding_warns_of_idle_deletion(simulator, master
     register_key(simulator, master.uid, fake_key_set(2), perm="read_only,trade")
     text = page_text(rotate(admin_client, master, fake_key_set(2)))
     assert "deletes it after 14 days without a signed call" in text
-    assert master.active_credential().idle_deletion_applies
+    assert master.active_credential().idle_deletion_date() is not None
 
 
 def test_pasted_whitespace_is_stripped_and_reported(simulator, master, admin_client):

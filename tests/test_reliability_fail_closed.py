@@ -20,7 +20,7 @@ from django.test import override_settings
 from django.urls import reverse
 
 from accounts import crypto
-from accounts.health import HealthState
+from accounts.health import HealthStatus
 from accounts.models import Credential
 from snapshots.models import Snapshot
 from tests.accounts_support import make_user
@@ -81,11 +81,11 @@ def test_undecryptable_credentials_send_nothing_say_why_and_the_rest_keep_refres
 
     # The keys page reads health: the broken key is failing with a reason a key admin can act on.
     lost_key = lost.active_credential()
-    assert lost_key.health_status == HealthState.FAILING
+    assert lost_key.health_status == HealthStatus.FAILING
     assert crypto.key_id(K_LOST) in lost_key.health_message
     assert "FERNET_KEYS" in lost_key.health_message
     tampered_key = tampered_master.active_credential()
-    assert tampered_key.health_status == HealthState.FAILING
+    assert tampered_key.health_status == HealthStatus.FAILING
     assert "integrity check" in tampered_key.health_message
     assert sub.active_credential() is None
     for credential in Credential.objects.all():

@@ -281,7 +281,8 @@ def test_a_rendered_sample_report_is_saved_as_a_png(make_simulator, settings):
         ):
             backdate(snapshot, back, Decimal(factor))
     schedule = make_schedule("Morning desk report", time_zone="Europe/Berlin")
-    now = datetime.now(UTC).replace(microsecond=0)
+    # A whole second, after the refreshes: truncating now could put the slot before them.
+    now = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
     delivery.deliver_slot(schedule.pk, now - timedelta(days=1))
     delivery.deliver_slot(schedule.pk, now)
     report = Report.objects.get(slot=now)

@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.health import HealthState
-from accounts.history import ApiError, note_failure
+from accounts.health import HealthStatus
+from accounts.history import ApiError
 from accounts.models import Credential
 from okxapi import OkxError, diagnose
 from snapshots.refresh import refresh_account
@@ -37,7 +37,7 @@ def test_an_injected_busy_error_lands_in_the_history_diagnosed_and_repeats_colla
     assert row.http_status == 429  # as the simulator (and OKX's table) serve 50013
     # The client tries each read 3 times, two refreshes: six failed calls, one row.
     assert row.count == 6
-    assert row.credential.health_status == HealthState.GRACE
+    assert row.credential.health_status == HealthStatus.GRACE
 
 
 def test_a_permanent_error_marks_the_key_failing_at_once(sim):
@@ -50,7 +50,7 @@ def test_a_permanent_error_marks_the_key_failing_at_once(sim):
     row = ApiError.objects.get()
     assert (row.code, row.category, row.count) == ("50100", "key", 1)
     credential = account.active_credential()
-    assert credential.health_status == HealthState.FAILING
+    assert credential.health_status == HealthStatus.FAILING
     assert "frozen" in credential.health_message
 
 
@@ -77,26 +77,26 @@ def test_a_transient_failure_turns_failing_only_after_the_grace_period(sim, sett
     busy = OkxError(BALANCE, http_status=200, code="50013", message="Systems are busy")
     start = timezone.now()
 
-    note_failure(credential, busy, now=start)
-    note_failure(credential, busy, now=start + timedelta(minutes=14))
+    credential.note_failure(busy, now=start)
+    credential.note_failure(busy, now=start + timedelta(minutes=14))
     credential.refresh_from_db()
-    assert (credential.health_status, credential.failing_since) == (HealthState.GRACE, start)
+    assert (credential.health_status, credential.failing_since) == (HealthStatus.GRACE, start)
 
-    note_failure(credential, busy, now=start + timedelta(minutes=15))
+    credential.note_failure(busy, now=start + timedelta(minutes=15))
     credential.refresh_from_db()
-    assert credential.health_status == HealthState.FAILING
+    assert credential.health_status == HealthStatus.FAILING
 
 
 def test_a_successful_refresh_clears_grace_and_stamps_the_last_signed_call(sim):
     account = add_account(sim, "main")
     sim.inject_fault(BALANCE, code="50013", times=3)
     refresh_account(account.pk, cycle=1)
-    assert account.active_credential().health_status == HealthState.GRACE
+    assert account.active_credential().health_status == HealthStatus.GRACE
 
     assert refresh_account(account.pk, cycle=2).status == "ok"
 
     credential = account.active_credential()
-    assert (credential.health_status, credential.failing_since) == (HealthState.OK, None)
+    assert (credential.health_status, credential.failing_since) == (HealthStatus.OK, None)
     assert credential.last_success_at is not None
 
 
@@ -105,13 +105,13 @@ def test_the_same_error_after_an_hour_or_after_acknowledgement_starts_a_new_row(
     credential = account.active_credential()
     busy = OkxError(BALANCE, http_status=200, code="50013", message="Systems are busy")
     start = timezone.now()
-    ApiError.record(account, credential, busy, now=start)
-    ApiError.record(account, credential, busy, now=start + timedelta(minutes=59))
-    ApiError.record(account, credential, busy, now=start + timedelta(minutes=59 + 61))
+    ApiError.record(account.pk, credential.pk, busy, now=start)
+    ApiError.record(account.pk, credential.pk, busy, now=start + timedelta(minutes=59))
+    ApiError.record(account.pk, credential.pk, busy, now=start + timedelta(minutes=59 + 61))
     assert list(ApiError.objects.order_by("first_seen").values_list("count", flat=True)) == [2, 1]
 
     ApiError.objects.update(acknowledged=True)
-    ApiError.record(account, credential, busy, now=start + timedelta(minutes=125))
+    ApiError.record(account.pk, credential.pk, busy, now=start + timedelta(minutes=125))
     assert ApiError.objects.filter(acknowledged=False).count() == 1
 
 

@@ -19,11 +19,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 
-from accounts.health import KeyFacts
-from accounts.models import Account, Credential, CredentialStatus, Environment, HealthStatus
-from dashboard.pages.keys import ACTION_SEVERITIES, warnings_as_of
+from accounts.models import Account, Credential, CredentialStatus
 from snapshots.models import Snapshot
-from snapshots.queries import stale_after
+from snapshots.queries import is_stale, stale_after
 
 BROKER_PING_TIMEOUT_S = 0.2
 _CACHE_ATTRIBUTE = "_topbar_context"
@@ -46,7 +44,7 @@ def topbar(request: HttpRequest) -> dict[str, Any]:
 def _facts() -> dict[str, Any]:
     now = timezone.now()
     refreshed_at = newest_refresh()
-    old = refreshed_at is None or now - refreshed_at > stale_after()
+    old = is_stale(refreshed_at, now)
     broker_ok = broker_answers(settings.REDIS_URL)
     return {
         "warnings": warnings_count(now),
@@ -65,34 +63,10 @@ def newest_refresh() -> datetime | None:
     return rows.aggregate(newest=Max("latest"))["newest"]
 
 
-# The columns the warning rules read: plain tuples, not 500 Credential and Account instances
-# (those cost ~60 ms on every page at 500 keys).
-WARNING_COLUMNS = (
-    "health_status", "warnings", "permissions", "ip_binding", "account__environment",
-    "okx_created_at", "activated_at", "expires_on", "last_success_at",
-)  # fmt: skip
-
-
 def warnings_count(now: datetime) -> int:
-    """Active credentials that are failing or carry a warning someone must act on (one query)."""
-    rows = Credential.objects.filter(status=CredentialStatus.ACTIVE).values_list(*WARNING_COLUMNS)
-    return sum(_needs_action(row, now) for row in rows)
-
-
-def _needs_action(row: tuple, now: datetime) -> bool:
-    status, stored, permissions, ip_binding, environment, created, activated, expires, success = row
-    if status == HealthStatus.FAILING:
-        return True
-    facts = KeyFacts(
-        permissions=frozenset(permissions or ()),
-        ip_binding=tuple(ip_binding or ()),
-        demo=environment == Environment.DEMO,
-        created_at=created or activated,
-        expires_on=expires,
-        last_success_at=success,
-    )
-    warnings = warnings_as_of(stored, permissions, facts, now)
-    return any(w.get("severity") in ACTION_SEVERITIES for w in warnings)
+    """Active credentials a person must act on (Credential.needs_action), in one query over plain
+    columns (CredentialQuerySet.needing_action)."""
+    return len(Credential.objects.filter(status=CredentialStatus.ACTIVE).needing_action(now))
 
 
 def broker_answers(url: str) -> bool:

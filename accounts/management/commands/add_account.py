@@ -49,12 +49,8 @@ class Command(BaseCommand):
         account = form.save_with_credential()
         for text in [*form.notes, *form.warnings]:
             self.stderr.write(self.style.WARNING(f"warning: {text}"))
-        credential = account.active_credential()
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Added {account} (UID {account.uid}) with key {credential.display_fingerprint}."
-            )
-        )
+        fingerprint = form.checked_candidate().display_fingerprint
+        self.stdout.write(self.style.SUCCESS(f"Added {account} (UID {account.uid}) with key {fingerprint}."))
 
     def _form_data(self, options: dict[str, Any]) -> dict[str, Any]:
         missing = [var for var in ENV_VARS.values() if not os.environ.get(var)]
