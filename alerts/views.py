@@ -7,9 +7,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from accounts.roles import MANAGE_KEYS
+from accounts.roles import MANAGE_KEYS, viewer_required
 from alerts.models import Alert, AlertChannel
-from dashboard.pages.keys import viewer_required
 
 RECENT = 100
 

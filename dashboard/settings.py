@@ -81,6 +81,16 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # Only the partials of hundreds of rows (key cards, the overview's rows, the errors
+        # filter's accounts), which the pages render with engines["jinja2"]: Jinja2 draws them
+        # several times faster than the template language (dashboard/pages/common.py).
+        "NAME": "jinja2",
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "templates" / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "dashboard.jinja2.environment", "autoescape": True},
+    },
 ]
 
 # --- Database: PostgreSQL from DATABASE_URL, else SQLite under var/ ---------------------------
@@ -95,7 +105,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "dashboard.sqlite3",
+            "NAME": str(VAR_DIR / "dashboard.sqlite3"),
             "OPTIONS": {
                 # WAL lets the web process read while a worker writes; IMMEDIATE takes the write
                 # lock at BEGIN so concurrent writers wait (timeout) instead of failing mid-way.

@@ -15,8 +15,9 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.health import HealthStatus
 from accounts.history import ApiError
-from accounts.models import Account, Credential, HealthStatus
+from accounts.models import Account, Credential
 from dashboard.pages import context_processors
 from snapshots.models import Snapshot
 from tests.accounts_support import fake_key_set, install, make_user, register_key, sim_account
@@ -130,6 +131,14 @@ def test_retired_keys_are_listed_apart(client):
     retired = html.split("Retired keys (1)")[1]
     assert old.display_fingerprint in retired
     assert _order(html) == ["rotated-desk"]
+
+
+def test_text_on_the_cards_is_escaped(client):
+    _key("<b>desk</b>", 13, health_status=HealthStatus.FAILING, health_message="<script>alert(1)</script>")
+    client.force_login(make_user("viewer"))
+    html = client.get(KEYS_URL).content.decode()
+    assert "<b>desk</b>" not in html and "<script>alert(1)" not in html
+    assert "&lt;b&gt;desk&lt;/b&gt;" in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
 # --- The top bar ---------------------------------------------------------------------------
@@ -257,8 +266,8 @@ def test_testing_a_key_takes_a_post(client, sim_key):
 
 
 def test_the_keys_page_test_button_posts_with_the_pages_csrf_token(sim_key):
-    """The cards are built in Python (dashboard/pages/cards.py): the form an operator submits
-    carries a token the CSRF check accepts, and a viewer gets no form at all."""
+    """The cards share one CSRF token (templates/jinja2/dashboard/_key_cards.html): the form an
+    operator submits carries a token the CSRF check accepts, and a viewer gets no form at all."""
     from django.test import Client
 
     _, account, _ = sim_key

@@ -153,6 +153,14 @@ def test_the_header_links_sort_and_keep_the_range(client, team):
     assert 'aria-sort="ascending"' in html
 
 
+def test_account_names_in_the_table_are_escaped(client):
+    account = make_account("<b>Bold</b> & co")
+    give_key(account)
+    html = signed_in(client, "viewer").get(OVERVIEW).content.decode()
+    assert "<b>Bold</b>" not in html
+    assert f'<a href="/accounts/{account.pk}/">&lt;b&gt;Bold&lt;/b&gt; &amp; co</a>' in html
+
+
 @pytest.mark.parametrize("query", ["?sort=password", "?sort=name&dir=up", "?range=2y"])
 def test_an_unknown_sort_or_range_is_a_400_that_says_what_is_allowed(client, team, query):
     response = signed_in(client, "viewer").get(OVERVIEW + query)

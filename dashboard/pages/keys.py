@@ -1,111 +1,46 @@
-"""The keys page (every credential by urgency, with what to do), the errors page (the diagnosed
-history, filtered and paginated), and the two operator POSTs: acknowledge an error, test a key now.
+"""The keys page (every credential by urgency, with what to do) and the operator's POST that tests
+a key now; key_rows and KeyRow are also what the API's key list reads.
 
 Pages read rows; test_key is the one view that calls the exchange, on an explicit POST.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
-from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.health import KeyFacts, Severity, WarningCode, key_warnings
-from accounts.history import ApiError
-from accounts.keycheck import check_key, policy
-from accounts.models import ENCRYPTED_FIELDS, Account, Credential, CredentialStatus, HealthStatus
-from accounts.roles import MANAGE_KEYS, OPERATE, VIEW_DASHBOARD
-from dashboard.pages.cards import QuickSelect, key_cards
-from okxapi import CATEGORIES, IDLE_DELETION_DAYS
-
-ERRORS_PER_PAGE = 50
-# Plain strings, not the enum members: those hash by name, and stored warnings hold values.
-# Warnings a person must act on (the top bar counts them); "info" ones are advice only.
-ACTION_SEVERITIES = frozenset({Severity.WARNING.value, Severity.DANGER.value})
-# These follow from the stored row and today's date alone, so the page recomputes them: the
-# idle-deletion clock keeps running for a key nobody uses (a paused account's key is not checked).
-DATE_RULE_CODES = frozenset(
-    {
-        WarningCode.EXPIRES_SOON.value,
-        WarningCode.EXPIRED.value,
-        WarningCode.IDLE_DELETION.value,
-        WarningCode.ROTATION_DUE.value,
-        WarningCode.WITHDRAW_ENABLED.value,
-        WarningCode.NO_IP_BINDING.value,
-    }
+from accounts.health import (
+    ACTION_SEVERITIES,
+    DEADLINE_CODES,
+    HealthStatus,
+    Severity,
+    WarningCode,
+    needs_action,
 )
-DEADLINE_CODES = {
+from accounts.history import ApiError
+from accounts.keycheck import check_key
+from accounts.models import ENCRYPTED_FIELDS, Account, Credential, CredentialStatus
+from accounts.roles import MANAGE_KEYS, OPERATE, operator_required, viewer_required
+from dashboard.pages.common import render_page, render_partial
+from okxapi import IDLE_DELETION_DAYS
+
+# What the date of each deadline warning (accounts.health.DEADLINE_CODES) means on a key's card.
+DEADLINE_WORDS = {
     WarningCode.IDLE_DELETION.value: "deleted by OKX",
     WarningCode.EXPIRED.value: "expired",
     WarningCode.EXPIRES_SOON.value: "expires",
 }
-
-
-def viewer_required(view: Callable) -> Callable:
-    """Anonymous: to the login page; signed in without the permission: 403."""
-    return login_required(permission_required(VIEW_DASHBOARD, raise_exception=True)(view))
-
-
-def operator_required(view: Callable) -> Callable:
-    return login_required(permission_required(OPERATE, raise_exception=True)(view))
-
-
-# --- Warnings as of now ------------------------------------------------------------------------
-def current_warnings(credential: Credential, now: datetime | None = None) -> list[dict[str, Any]]:
-    """The stored warnings of the last key check, with the date-driven ones recomputed for now."""
-    if not credential.permissions:  # never read from OKX: the date rules would guess
-        return list(credential.warnings or [])
-    return warnings_as_of(
-        credential.warnings,
-        credential.permissions,
-        KeyFacts(
-            permissions=frozenset(credential.permissions or ()),
-            ip_binding=tuple(credential.ip_binding or ()),
-            demo=credential.account.is_demo,
-            created_at=credential.okx_created_at or credential.activated_at,
-            expires_on=credential.expires_on,
-            last_success_at=credential.last_success_at,
-        ),
-        now or timezone.now(),
-    )
-
-
-def warnings_as_of(
-    stored: list[dict[str, Any]] | None, permissions: list[str] | None, facts: KeyFacts, now: datetime
-) -> list[dict[str, Any]]:
-    """current_warnings from the columns alone (the top bar reads them without model instances)."""
-    kept = [w for w in stored or [] if w.get("code") not in DATE_RULE_CODES]
-    if not permissions:  # never read from OKX: the date rules would guess
-        return list(stored or [])
-    fresh = [_plain(w) for w in key_warnings(facts, now, policy())]
-    fresh = [w for w in fresh if w["code"] in DATE_RULE_CODES]
-    return fresh + kept
-
-
-def _plain(warning: dict[str, Any]) -> dict[str, Any]:
-    """As stored in the JSON column: code and severity as plain strings."""
-    return {**warning, "code": str(warning["code"]), "severity": str(warning["severity"])}
-
-
-def needs_action(credential: Credential, warnings: list[dict[str, Any]]) -> bool:
-    if credential.health_status == HealthStatus.FAILING:
-        return True
-    return any(w.get("severity") in ACTION_SEVERITIES for w in warnings)
 
 
 # --- The keys page -----------------------------------------------------------------------------
@@ -113,7 +48,8 @@ def needs_action(credential: Credential, warnings: list[dict[str, Any]]) -> bool
 class KeyRow:
     credential: Credential
     status: str  # ok | grace | failing | unchecked
-    warnings: list[dict[str, Any]]
+    warnings: list[dict[str, Any]]  # as of now (Credential.warnings_at)
+    needs_action: bool = False  # failing, or a warning/danger (what the top bar counts)
     deadline: date | None = None
     deadline_what: str = ""
     days_left: int | None = None
@@ -151,7 +87,7 @@ class KeyRow:
 
 def _deadline(warnings: list[dict[str, Any]], today: date) -> tuple[date | None, str]:
     dated = [
-        (date.fromisoformat(w["date"]), DEADLINE_CODES[w["code"]])
+        (date.fromisoformat(w["date"]), DEADLINE_WORDS[w["code"]])
         for w in warnings
         if w.get("code") in DEADLINE_CODES and w.get("date")
     ]
@@ -161,13 +97,15 @@ def _deadline(warnings: list[dict[str, Any]], today: date) -> tuple[date | None,
 def key_rows(credentials: QuerySet, *, today: date, now: datetime) -> list[KeyRow]:
     rows = []
     for credential in credentials:
-        warnings = current_warnings(credential, now)
+        warnings = credential.warnings_at(now)
         deadline, what = _deadline(warnings, today)
         rows.append(
             KeyRow(
                 credential=credential,
                 status=credential.health_status or "unchecked",
                 warnings=sorted(warnings, key=_severity_order),
+                # The rule Credential.needs_action applies, on the warnings just computed.
+                needs_action=needs_action(credential.health_status, warnings),
                 deadline=deadline,
                 deadline_what=what,
                 days_left=(deadline - today).days if deadline else None,
@@ -177,14 +115,14 @@ def key_rows(credentials: QuerySet, *, today: date, now: datetime) -> list[KeyRo
 
 
 def _severity_order(warning: dict[str, Any]) -> int:
-    return {Severity.DANGER.value: 0, Severity.WARNING.value: 1}.get(warning.get("severity"), 2)
+    return {Severity.DANGER.value: 0, Severity.WARNING.value: 1}.get(str(warning.get("severity")), 2)
 
 
 def _with_advice(rows: list[KeyRow], request: HttpRequest) -> None:
     """What to do for each key; failing keys get the steps of their latest diagnosed error
     (one query for all of them)."""
     failing = [row.credential.pk for row in rows if row.status in (HealthStatus.FAILING, HealthStatus.GRACE)]
-    latest: dict[int, ApiError] = {}
+    latest: dict[int | None, ApiError] = {}
     for error in ApiError.objects.filter(credential_id__in=failing).order_by("-last_seen"):
         latest.setdefault(error.credential_id, error)
     may_rotate = request.user.has_perm(MANAGE_KEYS)
@@ -241,101 +179,10 @@ def keys(request: HttpRequest) -> HttpResponse:
     active.sort(key=lambda row: row.urgency)
     _with_advice(active, request)
     retired = credentials.filter(status=CredentialStatus.RETIRED).order_by("-retired_at")
-    cards = key_cards(active, request, can_operate=request.user.has_perm(OPERATE))
-    return _render(request, "dashboard/keys.html", {"rows": active, "cards": cards, "retired": retired})
-
-
-def _render(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
-    """Times on the page in the display zone."""
-    zone = settings.DISPLAY_TIME_ZONE
-    with timezone.override(ZoneInfo(zone)):
-        return render(request, template, {**context, "zone": zone}, status=status)
-
-
-# --- The errors page ---------------------------------------------------------------------------
-class ErrorFilter(forms.Form):
-    account = forms.ModelChoiceField(
-        queryset=Account.objects.order_by("name"), required=False, empty_label="all", widget=QuickSelect
+    cards = render_partial(
+        request, "dashboard/_key_cards.html", {"rows": active, "can_operate": request.user.has_perm(OPERATE)}
     )
-    category = forms.ChoiceField(
-        choices=[("", "all"), *((c, c) for c in CATEGORIES)], required=False, widget=QuickSelect
-    )
-    code = forms.RegexField(
-        regex=r"^[0-9A-Za-z_]{1,16}$",
-        required=False,
-        error_messages={"invalid": "An OKX code is digits (e.g. 50113)."},
-    )
-    since = forms.DateField(
-        required=False, input_formats=["%Y-%m-%d"], widget=forms.DateInput(attrs={"type": "date"})
-    )
-    until = forms.DateField(
-        required=False, input_formats=["%Y-%m-%d"], widget=forms.DateInput(attrs={"type": "date"})
-    )
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        since, until = data.get("since"), data.get("until")
-        if since and until and since > until:
-            raise forms.ValidationError("The 'since' date must be on or before the 'until' date.")
-        return data
-
-    def apply(self, rows: QuerySet) -> QuerySet:
-        """Dates are whole days in the display zone: since from its midnight, until through its end."""
-        data, zone = self.cleaned_data, ZoneInfo(settings.DISPLAY_TIME_ZONE)
-        if data.get("account"):
-            rows = rows.filter(account=data["account"])
-        if data.get("category"):
-            rows = rows.filter(category=data["category"])
-        if data.get("code"):
-            rows = rows.filter(code=data["code"])
-        if data.get("since"):
-            rows = rows.filter(last_seen__gte=datetime.combine(data["since"], time.min, zone))
-        if data.get("until"):
-            end = datetime.combine(data["until"] + timedelta(days=1), time.min, zone)
-            rows = rows.filter(first_seen__lt=end)
-        return rows
-
-
-@require_GET
-@viewer_required
-def errors(request: HttpRequest) -> HttpResponse:
-    form = ErrorFilter(request.GET or None)
-    rows = ApiError.objects.select_related("account", "acknowledged_by").order_by("-last_seen", "-pk")
-    status = 200
-    if form.is_bound and not form.is_valid():
-        rows, status = rows.none(), 400
-    elif form.is_bound:
-        rows = form.apply(rows)
-    page = Paginator(rows, ERRORS_PER_PAGE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {
-        "form": form,
-        "page": page,
-        "filters": query.urlencode(),
-        "here": request.get_full_path(),
-        "can_operate": request.user.has_perm(OPERATE),
-    }
-    return _render(request, "dashboard/errors.html", context, status=status)
-
-
-@require_POST
-@operator_required
-def acknowledge_error(request: HttpRequest, pk: int) -> HttpResponse:
-    error = get_object_or_404(ApiError, pk=pk)
-    changed = ApiError.objects.filter(pk=error.pk, acknowledged=False).update(
-        acknowledged=True, acknowledged_by=request.user, acknowledged_at=timezone.now()
-    )
-    if changed:
-        messages.success(request, f"Acknowledged: {error.account.name} {error.endpoint} {error.code}.")
-    return _back(request, reverse("pages:errors"))
-
-
-def _back(request: HttpRequest, default: str) -> HttpResponse:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        return HttpResponseRedirect(target)
-    return redirect(default)
+    return render_page(request, "dashboard/keys.html", {"rows": active, "cards": cards, "retired": retired})
 
 
 # --- Test a key now ----------------------------------------------------------------------------

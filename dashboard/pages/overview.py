@@ -1,6 +1,6 @@
-"""The overview (total equity, its chart, the accounts table, warnings first) and the account page.
+"""The overview: total equity, its chart, the accounts table, keys needing attention first.
 
-Both read rows through snapshots.queries; neither calls the exchange. Sorting is done on the
+It reads rows through snapshots.queries; it never calls the exchange. Sorting is done on the
 server from ?sort=<column>&dir=asc|desc links, so the table sorts with JavaScript off; the
 overview's live part is also served alone (overview_fragment) for overview.js to poll.
 """
@@ -15,26 +15,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import get_object_or_404, render
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
-from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET
 
-from accounts.health import WarningCode
-from accounts.history import ApiError
-from accounts.models import Account, HealthStatus
+from accounts.health import ACTION_SEVERITIES, DEADLINE_CODES, HealthStatus, Severity, WarningCode
+from accounts.models import Account
+from accounts.roles import viewer_required
 from dashboard.pages import charts
-from dashboard.pages.cards import escape
-from dashboard.pages.keys import OPERATE, current_warnings, viewer_required
+from dashboard.pages.common import BadQuery, bad_request, chart_range, render_page, render_partial
 from snapshots import queries
-from snapshots.models import Snapshot, Wallet
 
-RECENT_ERRORS = 10
-# Warnings that put a key on the overview's first block: it stops working on a date.
-DEADLINE_CODES = frozenset({WarningCode.IDLE_DELETION, WarningCode.EXPIRED, WarningCode.EXPIRES_SOON})
 STATUS_ORDER = {"failing": 0, "grace": 1, "unchecked": 2, "none": 3, "ok": 4}
 
 
@@ -60,26 +53,6 @@ COLUMNS = (
 )
 COLUMN_BY_KEY = {column.key: column for column in COLUMNS}
 DEFAULT_SORT = ("equity", "desc")
-
-
-class BadQuery(ValueError):
-    """A query parameter the page does not know: answered with 400 and the allowed values."""
-
-
-def _render(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
-    with timezone.override(ZoneInfo(settings.DISPLAY_TIME_ZONE)):
-        return render(request, template, {**context, "zone": settings.DISPLAY_TIME_ZONE})
-
-
-def _bad_request(error: BadQuery) -> HttpResponse:
-    return HttpResponseBadRequest(str(error), content_type="text/plain; charset=utf-8")
-
-
-def _range(request: HttpRequest) -> str:
-    range_key = queries.range_or_none(request.GET.get("range"))
-    if range_key is None:
-        raise BadQuery(f"Unknown range. Use one of: {', '.join(queries.RANGES)}.")
-    return range_key
 
 
 def _sort(request: HttpRequest) -> tuple[str, str]:
@@ -111,8 +84,8 @@ def overview(request: HttpRequest) -> HttpResponse:
     try:
         context = _overview_context(request)
     except BadQuery as error:
-        return _bad_request(error)
-    return _render(request, "dashboard/overview.html", context)
+        return bad_request(error)
+    return render_page(request, "dashboard/overview.html", context)
 
 
 @require_GET
@@ -122,12 +95,12 @@ def overview_fragment(request: HttpRequest) -> HttpResponse:
     try:
         context = _overview_context(request)
     except BadQuery as error:
-        return _bad_request(error)
-    return _render(request, "dashboard/_overview_fragment.html", context)
+        return bad_request(error)
+    return render_page(request, "dashboard/_overview_fragment.html", context)
 
 
 def _overview_context(request: HttpRequest) -> dict[str, Any]:
-    range_key = _range(request)
+    range_key = chart_range(request)
     sort, direction = _sort(request)
     zone = ZoneInfo(settings.DISPLAY_TIME_ZONE)
     rows = queries.account_rows()
@@ -136,14 +109,14 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
     table_rows = [TableRow.of(row, zone) for row in sort_rows(rows, sort, direction)]
     return {
         "rows": table_rows,
-        "table_body": table_body(table_rows),
+        "table_body": render_partial(request, "dashboard/_account_rows.html", {"rows": table_rows}),
         "totals": queries.totals(rows),
         # The sum of the rows as shown (each rounded to cents), so the figure adds up on screen;
         # the exact sum is in the API.
         "total_shown": sum(
             (r.equity_usd.quantize(queries.CENT) for r in rows if r.equity_usd is not None), Decimal(0)
         ),
-        "key_warnings": key_warnings(rows),
+        "keys_needing_attention": keys_needing_attention(rows),
         "chart": charts.line_chart(series, label="Total equity of all active accounts"),
         "chart_values": charts.values_table(series),
         "ranges": [(key, _link(query, range=key)) for key in queries.RANGES],
@@ -160,8 +133,9 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class TableRow:
-    """One accounts-table row as text: formatted here once, because 500 rows through template
-    filters (floatformat, date) cost more than the queries behind them."""
+    """One accounts-table row's values as text, for templates/jinja2/dashboard/_account_rows.html:
+    formatted here once, because 500 rows through template filters (floatformat, date) cost more
+    than the queries behind them."""
 
     row: queries.AccountRow
     equity: str
@@ -192,41 +166,6 @@ class TableRow:
     def upl_class(self) -> str:
         return _sign_class(self.row.upl_usd)
 
-    def html(self) -> str:
-        """The row's <tr>, every text escaped: 500 rows x 10 cells through the template language
-        took ~0.4 s of the overview (a variable lookup and an escape per cell)."""
-        row, account = self.row, self.row.account
-        under = (
-            f' <span class="muted">under {escape(account.master.name)}</span>' if account.master_id else ""
-        )
-        badge = "via master" if row.key_status == "none" else escape(row.key_status)
-        when = (
-            f'<time datetime="{escape(self.refreshed_iso)}">{escape(self.refreshed)}</time>'
-            if self.refreshed_iso
-            else "never"
-        )
-        stale_class, stale_mark = (
-            (' class="stale"', '<span class="stale-mark">stale</span>') if row.stale else ("", "")
-        )
-        return (
-            f'<tr{stale_class} data-account="{account.pk}">\n'
-            f'      <td><a href="/accounts/{account.pk}/">{escape(account.name)}</a>{under}</td>\n'
-            f"      <td>{escape(account.kind)}</td>\n"
-            f"      <td>{escape(account.environment)}</td>\n"
-            f'      <td class="num equity">{escape(self.equity)}</td>\n'
-            f'      <td class="num">{escape(self.share)}</td>\n'
-            f'      <td class="num {self.change_class}">{escape(self.change)}</td>\n'
-            f'      <td class="num {self.upl_class}">{escape(self.upl)}</td>\n'
-            f'      <td class="num">{row.open_positions}</td>\n'
-            f'      <td><span class="badge {escape(row.key_status)}">{badge}</span></td>\n'
-            f'      <td class="num">{when}{stale_mark}</td>\n'
-            "    </tr>\n"
-        )
-
-
-def table_body(rows: list[TableRow]) -> SafeString:
-    return mark_safe("".join(row.html() for row in rows))  # noqa: S308 (each row escapes its text)
-
 
 def _sign_class(value: Decimal | None) -> str:
     return "" if not value else "pos" if value > 0 else "neg"
@@ -253,113 +192,59 @@ def _headers(query: dict[str, str], sort: str, direction: str) -> list[dict[str,
     return headers
 
 
+# The badge (CSS class, text) of a key's line in "Keys needing attention".
 WARNING_BADGES = {
     "failing": ("failing", "failing"),
-    "grace": ("grace", "grace"),
-    WarningCode.EXPIRED: ("failing", "expired"),
-    WarningCode.IDLE_DELETION: ("failing", "deletion due"),
-    WarningCode.EXPIRES_SOON: ("grace", "expires soon"),
+    WarningCode.EXPIRED.value: ("failing", "expired"),
+    WarningCode.IDLE_DELETION.value: ("failing", "deletion due"),
+    WarningCode.EXPIRES_SOON.value: ("grace", "expires soon"),
 }
+SEVERITY_BADGES = {Severity.DANGER.value: "failing", Severity.WARNING.value: "grace"}
 
 
-def key_warnings(rows: list[queries.AccountRow]) -> list[dict[str, Any]]:
-    """Failing keys, then keys nearest to deletion or expiry (the overview's first block)."""
+def keys_needing_attention(rows: list[queries.AccountRow]) -> list[dict[str, Any]]:
+    """The overview's first block: one line per account whose own key needs action (the keys the
+    top bar counts: AccountRow.needs_action), with its most urgent reason. Failing keys first,
+    then the nearest deletion or expiry, then the rest."""
     found = []
     for row in rows:
         credentials = getattr(row.account, "active_credentials", None) or []
-        if not credentials:
+        if not row.needs_action or not credentials:
             continue
-        if row.key_status in (HealthStatus.FAILING, HealthStatus.GRACE):
-            order = (STATUS_ORDER[row.key_status], date.min)
-            found.append(_warning(row.account, row.key_status, credentials[0].health_message, None, order))
-        for warning in current_warnings(credentials[0]):
-            if warning.get("code") in DEADLINE_CODES:
-                on = date.fromisoformat(warning["date"]) if warning.get("date") else None
-                found.append(
-                    _warning(
-                        row.account, warning["code"], warning.get("message", ""), on, (2, on or date.max)
-                    )
-                )
+        if row.key_status == HealthStatus.FAILING:
+            badge, message = WARNING_BADGES["failing"], credentials[0].health_message
+            found.append(_line(row.account, badge, message, None, (0, date.min)))
+            continue
+        warning = min((w for w in row.warnings if w.get("severity") in ACTION_SEVERITIES), key=_urgency)
+        on = date.fromisoformat(warning["date"]) if warning.get("date") else None
+        order = (1, on or date.max) if warning["code"] in DEADLINE_CODES else (2, date.max)
+        found.append(_line(row.account, _badge(warning), warning.get("message", ""), on, order))
     return sorted(found, key=lambda item: (item["order"], item["account"].name))
 
 
-def _warning(account: Account, code: str, message: str, on: date | None, order: tuple) -> dict[str, Any]:
-    badge, label = WARNING_BADGES[code]
+def _urgency(warning: dict[str, Any]) -> tuple:
+    """Deadlines first (the nearest first), then danger before warning."""
+    deadline = warning.get("code") in DEADLINE_CODES and warning.get("date")
+    return (0 if deadline else 1, warning.get("date") or "", warning.get("severity") != Severity.DANGER)
+
+
+def _badge(warning: dict[str, Any]) -> tuple[str, str]:
+    """(CSS class, text): a deadline's own words; else the severity's colour and the code's label."""
+    code = warning["code"]
+    if code in WARNING_BADGES:
+        return WARNING_BADGES[code]
+    label = WarningCode(code).label if code in WarningCode.values else code
+    return SEVERITY_BADGES.get(warning.get("severity", ""), "grace"), label
+
+
+def _line(
+    account: Account, badge: tuple[str, str], message: str, on: date | None, order: tuple
+) -> dict[str, Any]:
     return {
         "account": account,
-        "badge": badge,
-        "label": label,
+        "badge": badge[0],
+        "label": badge[1],
         "message": message,
         "date": on,
         "order": order,
     }
-
-
-# --- The account page --------------------------------------------------------------------------
-@require_GET
-@viewer_required
-def account(request: HttpRequest, pk: int) -> HttpResponse:
-    account = get_object_or_404(Account.objects.select_related("master"), pk=pk)
-    try:
-        range_key = _range(request)
-    except BadQuery as error:
-        return _bad_request(error)
-    snapshot = queries.latest_snapshot(account)
-    credential = account.active_credential()
-    series = queries.equity_series(account, range_key)
-    now = timezone.now()
-    context = {
-        **_holdings(snapshot),
-        "account": account,
-        "snapshot": snapshot,
-        "stale": snapshot is None or now - snapshot.taken_at > queries.stale_after(),
-        "stale_minutes": int(queries.stale_after().total_seconds() // 60),
-        "credential": credential,
-        "warnings": current_warnings(credential, now) if credential else [],
-        "errors": ApiError.objects.filter(account=account).order_by("-last_seen", "-pk")[:RECENT_ERRORS],
-        "errors_url": f"{reverse('pages:errors')}?{urlencode({'account': account.pk})}",
-        "can_operate": request.user.has_perm(OPERATE),
-        "chart": charts.line_chart(series, label=f"Equity of {account.name}"),
-        "chart_values": charts.values_table(series),
-        "ranges": [(key, "?" + urlencode({"range": key})) for key in queries.RANGES],
-        "range_key": range_key,
-        "balances_csv": f"/api/v1/accounts/{account.pk}/balances.csv",
-    }
-    return _render(request, "dashboard/account.html", context)
-
-
-def _holdings(snapshot: Snapshot | None) -> dict[str, Any]:
-    """Balance and position lines with their amounts as text (crypto amounts keep every digit
-    OKX sent, without trailing zeros or exponents; USD values stay Decimal for the template)."""
-    lines = list(snapshot.balances.all()) if snapshot else []
-    positions = list(snapshot.positions.all()) if snapshot else []
-    return {
-        "balances": [
-            {"wallet": line.wallet, "ccy": line.ccy, "usd": line.usd_value, **_amounts(line, BALANCE_AMOUNTS)}
-            for line in sorted(lines, key=lambda line: (line.wallet != Wallet.TRADING, line.ccy))
-        ],
-        "positions": [
-            {
-                "line": p,
-                "upl_pct": None if p.upl_ratio is None else p.upl_ratio * 100,
-                **_amounts(p, POSITION_AMOUNTS),
-            }
-            for p in positions
-        ],
-        "upl_total": sum((p.upl for p in positions if p.upl is not None), Decimal(0)),
-    }
-
-
-BALANCE_AMOUNTS = ("equity", "available", "frozen")
-POSITION_AMOUNTS = ("size", "avg_price", "mark_price", "leverage", "liq_price")
-
-
-def _amounts(line: Any, names: tuple[str, ...]) -> dict[str, str]:
-    return {name: amount(getattr(line, name)) for name in names}
-
-
-def amount(value: Decimal | None) -> str:
-    """1234.500000 -> "1,234.5"; 1E+2 -> "100"; None -> "—"."""
-    if value is None:
-        return "—"
-    return f"{value.normalize():,f}"

@@ -1,0 +1,84 @@
+"""The account page: one account's equity and its chart, balances and positions of its latest
+snapshot, the health of its key and its recent errors. It reads rows; it never calls the exchange."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET
+
+from accounts.history import ApiError
+from accounts.models import Account
+from accounts.roles import OPERATE, viewer_required
+from dashboard.pages import charts
+from dashboard.pages.common import BadQuery, amount, bad_request, chart_range, render_page
+from snapshots import queries
+from snapshots.models import Snapshot, Wallet
+
+RECENT_ERRORS = 10
+BALANCE_AMOUNTS = ("equity", "available", "frozen")
+POSITION_AMOUNTS = ("size", "avg_price", "mark_price", "leverage", "liq_price")
+
+
+@require_GET
+@viewer_required
+def account(request: HttpRequest, pk: int) -> HttpResponse:
+    account = get_object_or_404(Account.objects.select_related("master"), pk=pk)
+    try:
+        range_key = chart_range(request)
+    except BadQuery as error:
+        return bad_request(error)
+    snapshot = queries.latest_snapshot(account)
+    credential = account.active_credential()
+    series = queries.equity_series(account, range_key)
+    now = timezone.now()
+    context = {
+        **_holdings(snapshot),
+        "account": account,
+        "snapshot": snapshot,
+        "stale": snapshot is None or now - snapshot.taken_at > queries.stale_after(),
+        "stale_minutes": int(queries.stale_after().total_seconds() // 60),
+        "credential": credential,
+        "warnings": credential.warnings_at(now) if credential else [],
+        "errors": ApiError.objects.filter(account=account).order_by("-last_seen", "-pk")[:RECENT_ERRORS],
+        "errors_url": f"{reverse('pages:errors')}?{urlencode({'account': account.pk})}",
+        "can_operate": request.user.has_perm(OPERATE),
+        "chart": charts.line_chart(series, label=f"Equity of {account.name}"),
+        "chart_values": charts.values_table(series),
+        "ranges": [(key, "?" + urlencode({"range": key})) for key in queries.RANGES],
+        "range_key": range_key,
+        "balances_csv": f"/api/v1/accounts/{account.pk}/balances.csv",
+    }
+    return render_page(request, "dashboard/account.html", context)
+
+
+def _holdings(snapshot: Snapshot | None) -> dict[str, Any]:
+    """Balance and position lines with their amounts as text (crypto amounts keep every digit
+    OKX sent, without trailing zeros or exponents; USD values stay Decimal for the template)."""
+    lines = list(snapshot.balances.all()) if snapshot else []
+    positions = list(snapshot.positions.all()) if snapshot else []
+    return {
+        "balances": [
+            {"wallet": line.wallet, "ccy": line.ccy, "usd": line.usd_value, **_amounts(line, BALANCE_AMOUNTS)}
+            for line in sorted(lines, key=lambda line: (line.wallet != Wallet.TRADING, line.ccy))
+        ],
+        "positions": [
+            {
+                "line": p,
+                "upl_pct": None if p.upl_ratio is None else p.upl_ratio * 100,
+                **_amounts(p, POSITION_AMOUNTS),
+            }
+            for p in positions
+        ],
+        "upl_total": sum((p.upl for p in positions if p.upl is not None), Decimal(0)),
+    }
+
+
+def _amounts(line: Any, names: tuple[str, ...]) -> dict[str, str]:
+    return {name: amount(getattr(line, name)) for name in names}
