@@ -95,8 +95,8 @@ def _post(url: str, body: dict[str, Any], *, secrets: list[str]) -> Result:
     if 300 <= status < 400:
         return Result(False, status, f"HTTP {status}: redirect not followed", permanent=True)
     note = _scrub(response.text[:BODY_NOTE_LENGTH], secrets)
-    error = f"HTTP {status}" + (f": {note}" if note else "")
-    return Result(False, status, error, permanent=400 <= status < 500 and status not in RETRYABLE_STATUSES)
+    message = f"HTTP {status}" + (f": {note}" if note else "")
+    return Result(False, status, message, permanent=400 <= status < 500 and status not in RETRYABLE_STATUSES)
 
 
 def _scrub(text: str, secrets: list[str]) -> str:
@@ -114,7 +114,7 @@ def webhook_payload(delivery: Delivery) -> dict[str, Any]:
         "state": alert.state,
         "stage": alert.stage,
         "subject": alert.subject,
-        "account": alert.account.name if alert.account_id else None,
+        "account": alert.account.name if alert.account is not None else None,
         "title": delivery.subject,
         "text": delivery.text,
         "opened_at": _iso(alert.opened_at),

@@ -137,7 +137,7 @@ class AlertState(models.TextChoices):
     RESOLVED = "resolved", "resolved"
 
 
-class AlertQuerySet(models.QuerySet):
+class AlertQuerySet(models.QuerySet["Alert"]):
     def firing(self) -> AlertQuerySet:
         return self.filter(state=AlertState.FIRING)
 
@@ -199,7 +199,7 @@ class DeliveryStatus(models.TextChoices):
     FAILED = "failed", "failed"
 
 
-class DeliveryQuerySet(models.QuerySet):
+class DeliveryQuerySet(models.QuerySet["Delivery"]):
     def due(self, now: datetime) -> DeliveryQuerySet:
         waiting = Q(status__in=(DeliveryStatus.PENDING, DeliveryStatus.RETRYING), next_attempt_at__lte=now)
         abandoned = Q(status=DeliveryStatus.SENDING, claimed_at__lt=now - CLAIM_TIMEOUT)

@@ -141,14 +141,14 @@ class DashboardCollector:
             "Account refreshes by outcome (ok, failed, skipped).",
             labels=["account", "outcome"],
         )
-        timed: dict[str, float] = {}
+        timed: dict[str, int] = {}
         for field, count in sorted(stats["refreshes"].items()):
             account_id, _, outcome = field.partition(callstats.SEPARATOR)
             name = names.get(int(account_id))
             if name is not None:
                 outcomes.add_metric([name, outcome], count)
                 if outcome != "skipped":
-                    timed[account_id] = timed.get(account_id, 0) + count
+                    timed[account_id] = timed.get(account_id, 0) + int(count)
         yield outcomes
         durations = SummaryMetricFamily(
             f"{NS}_refresh_duration_seconds", "Time of account refreshes (ok and failed).", labels=["account"]
@@ -162,5 +162,6 @@ class DashboardCollector:
 def _summary(name: str, doc: str, counts: dict[str, float], sums: dict[str, float]) -> Metric:
     family = SummaryMetricFamily(f"{NS}_{name}", doc, labels=["endpoint"])
     for endpoint, count in sorted(counts.items()):
-        family.add_metric([endpoint], count_value=count, sum_value=sums.get(endpoint, 0.0))
+        # Redis hands every hash value back as a float; a count is whole.
+        family.add_metric([endpoint], count_value=int(count), sum_value=sums.get(endpoint, 0.0))
     return family

@@ -4,7 +4,7 @@
 /readyz names each component ok or failing and nothing else (no hosts, URLs or versions):
 - database: SELECT 1;
 - redis: PING with a 1 s timeout;
-- beat: the heartbeat beat stamps when it publishes run_alerts (alerts/tasks.py),
+- beat: the heartbeat beat stamps when it publishes run_alerts (dashboard/celery.py),
   seen within 2 alert intervals;
 - workers: a Celery control ping that returns at the first answer (at most 1 s without one).
 """
@@ -30,7 +30,7 @@ from dashboard.celery import BEAT_HEARTBEAT_KEY
 from dashboard.celery import app as celery_app
 from dashboard.metrics import DashboardCollector
 
-PING_TIMEOUT_SECONDS = 1.0
+PING_TIMEOUT_SECONDS = 1  # whole seconds: kombu's ensure_connection takes an int
 OK, FAILING = "ok", "failing"
 
 
@@ -63,9 +63,13 @@ def check_workers() -> bool:
     with celery_app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
         conn.ensure_connection(max_retries=1, interval_start=0, timeout=PING_TIMEOUT_SECONDS)
         mailbox = pidbox.Mailbox(
-            celery_app.conf.control_exchange, type="fanout", accept=["json"], serializer="json"
+            celery_app.conf.control_exchange,
+            type="fanout",
+            connection=conn,
+            accept=["json"],
+            serializer="json",
         )
-        replies = mailbox(conn)._broadcast("ping", {}, reply=True, timeout=PING_TIMEOUT_SECONDS, limit=1)
+        replies = mailbox._broadcast("ping", {}, reply=True, timeout=PING_TIMEOUT_SECONDS, limit=1)
         return bool(replies)
 
 

@@ -91,6 +91,8 @@ def produce(report: Report) -> None:
     if report.has_content:
         return
     schedule = report.schedule
+    if schedule is None:  # deleted since deliver() looked (the foreign key is SET_NULL)
+        raise LookupError(f"the schedule of report {report.pk} was deleted")
     data = build.build(schedule.included_accounts(), report.slot, schedule.currency, previous_total(report))
     rendered = render.render(data, schedule.name, schedule.time_zone)
     report.subject, report.text, report.html, report.csv = (

@@ -84,7 +84,8 @@ class ReportScheduleForm(forms.ModelForm):
         return code
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data  # what ModelForm.clean returns; typed as a dict, not "dict | None"
         cadence = data.get("cadence")
         if cadence == Cadence.WEEKLY and data.get("weekday") is None:
             self.add_error("weekday", "A weekly report needs a weekday.")

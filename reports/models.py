@@ -121,7 +121,7 @@ class ReportStatus(models.TextChoices):
     SKIPPED = "skipped", "skipped"
 
 
-class ReportQuerySet(models.QuerySet):
+class ReportQuerySet(models.QuerySet["Report"]):
     def for_slot(self, schedule: ReportSchedule, slot: datetime, **defaults: object) -> tuple[Report, bool]:
         """The report of this slot, created if absent; (report, created). A concurrent creator
         wins on the unique constraint and this returns its row."""

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from django.template.loader import render_to_string
 
 from reports.build import USD, ReportData
+from snapshots.models import PositionLine
 
 CSV_COLUMNS = (
     "section",
@@ -175,7 +176,7 @@ def _account_balances(data: ReportData, p: Presenter) -> list[dict]:
     ]
 
 
-def _position(account: str, line) -> dict:
+def _position(account: str, line: PositionLine) -> dict:
     return {
         "account": account,
         "inst_id": line.inst_id,
@@ -237,8 +238,8 @@ def to_csv(data: ReportData) -> str:
                     "",
                 )
             )
-        for line in row.positions:
-            item = f"{line.inst_id} {line.side}"
+        for position in row.positions:
+            item = f"{position.inst_id} {position.side}"
             writer.writerow(
                 (
                     "position",
@@ -246,9 +247,9 @@ def to_csv(data: ReportData) -> str:
                     taken,
                     item,
                     "",
-                    exact(line.size),
-                    exact(line.notional_usd),
-                    exact(line.upl),
+                    exact(position.size),
+                    exact(position.notional_usd),
+                    exact(position.upl),
                     "",
                 )
             )

@@ -8,13 +8,23 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Final, TypedDict
 
 from django.db import IntegrityError, models, transaction
 from django.db.models.functions import TruncDay, TruncHour
 
 from accounts.models import Account
 
-MONEY = {"max_digits": 38, "decimal_places": 18, "null": True, "blank": True}
+
+class MoneyDigits(TypedDict):
+    """The precision of every amount column (typed so that `**MONEY` checks as arguments). Each
+    column says `null=True` itself: mypy's Django plugin reads nullability from the call only."""
+
+    max_digits: int
+    decimal_places: int
+
+
+MONEY: Final[MoneyDigits] = {"max_digits": 38, "decimal_places": 18}
 RAW_DAYS = 7
 HOURLY_DAYS = 90
 
@@ -24,7 +34,7 @@ class Wallet(models.TextChoices):
     FUNDING = "funding", "funding account"
 
 
-class SnapshotQuerySet(models.QuerySet):
+class SnapshotQuerySet(models.QuerySet["Snapshot"]):
     def equity_history(self, account: Account) -> SnapshotQuerySet:
         return self.filter(account=account).order_by("taken_at").only("taken_at", "total_equity_usd")
 
@@ -52,9 +62,11 @@ class Snapshot(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="snapshots")
     cycle = models.BigIntegerField()
     taken_at = models.DateTimeField()
-    total_equity_usd = models.DecimalField("total equity (USD)", **MONEY)
-    trading_equity_usd = models.DecimalField(**MONEY)
-    funding_usd = models.DecimalField("funding value (USD, priced currencies)", **MONEY)
+    total_equity_usd = models.DecimalField("total equity (USD)", **MONEY, null=True, blank=True)
+    trading_equity_usd = models.DecimalField(**MONEY, null=True, blank=True)
+    funding_usd = models.DecimalField(
+        "funding value (USD, priced currencies)", **MONEY, null=True, blank=True
+    )
     # Funding balances carry no USD value at OKX; currencies not priced by the trading account
     # are listed here and left out of the totals.
     unpriced_funding = models.JSONField(default=list, blank=True)
@@ -76,10 +88,10 @@ class BalanceLine(models.Model):
     snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="balances")
     wallet = models.CharField(max_length=8, choices=Wallet.choices)
     ccy = models.CharField(max_length=32)
-    equity = models.DecimalField(**MONEY)
-    usd_value = models.DecimalField(**MONEY)
-    available = models.DecimalField(**MONEY)
-    frozen = models.DecimalField(**MONEY)
+    equity = models.DecimalField(**MONEY, null=True, blank=True)
+    usd_value = models.DecimalField(**MONEY, null=True, blank=True)
+    available = models.DecimalField(**MONEY, null=True, blank=True)
+    frozen = models.DecimalField(**MONEY, null=True, blank=True)
 
     class Meta:
         db_table = "dashboard_balanceline"  # the table this model had in the dashboard app
@@ -94,15 +106,15 @@ class PositionLine(models.Model):
     inst_id = models.CharField(max_length=64)
     inst_type = models.CharField(max_length=16)
     side = models.CharField(max_length=8, help_text="posSide: long, short or net.")
-    size = models.DecimalField(**MONEY)
-    avg_price = models.DecimalField(**MONEY)
-    mark_price = models.DecimalField(**MONEY)
-    upl = models.DecimalField("unrealised PnL", **MONEY)
-    upl_ratio = models.DecimalField(**MONEY)
-    leverage = models.DecimalField(**MONEY)
-    liq_price = models.DecimalField(**MONEY)
+    size = models.DecimalField(**MONEY, null=True, blank=True)
+    avg_price = models.DecimalField(**MONEY, null=True, blank=True)
+    mark_price = models.DecimalField(**MONEY, null=True, blank=True)
+    upl = models.DecimalField("unrealised PnL", **MONEY, null=True, blank=True)
+    upl_ratio = models.DecimalField(**MONEY, null=True, blank=True)
+    leverage = models.DecimalField(**MONEY, null=True, blank=True)
+    liq_price = models.DecimalField(**MONEY, null=True, blank=True)
     margin_mode = models.CharField(max_length=16)
-    notional_usd = models.DecimalField(**MONEY)
+    notional_usd = models.DecimalField(**MONEY, null=True, blank=True)
 
     class Meta:
         db_table = "dashboard_positionline"  # the table this model had in the dashboard app
@@ -119,7 +131,8 @@ def write_snapshot(snapshot: Snapshot, balances: list[BalanceLine], positions: l
             if Snapshot.objects.filter(account_id=snapshot.account_id, cycle=snapshot.cycle).exists():
                 return False
             snapshot.save()
-            for line in (*balances, *positions):
+            lines: list[BalanceLine | PositionLine] = [*balances, *positions]
+            for line in lines:
                 line.snapshot = snapshot
             BalanceLine.objects.bulk_create(balances)
             PositionLine.objects.bulk_create(positions)

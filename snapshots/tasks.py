@@ -17,7 +17,7 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 
 from accounts.jobs import RELIABLE_TASK, database_failure, retry_if_due
 from accounts.models import Account, Credential, CredentialStatus
-from okxapi.limits import ENDPOINT_LIMITS
+from okxapi import ENDPOINT_LIMITS
 from okxapi.ratelimit import padded_window
 from snapshots import queries, refresh
 from snapshots.models import Snapshot

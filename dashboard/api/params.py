@@ -41,7 +41,8 @@ def validated(serializer_class: type[serializers.Serializer], request: Request) 
     """The query string through a serializer; unknown parameters are ignored, as usual. A known
     parameter given empty (`?range=`) is refused: DRF would quietly read it as absent."""
     serializer = serializer_class(data=request.query_params)
-    blank = [name for name in serializer.fields if request.query_params.get(name, None) == ""]
+    # .items(): djangorestframework-stubs types iterating a BindingDict as yielding fields, not names.
+    blank = [name for name, _ in serializer.fields.items() if request.query_params.get(name, None) == ""]
     if blank:
         raise ValidationError({name: ["This parameter may not be empty."] for name in blank})
     serializer.is_valid(raise_exception=True)
@@ -104,7 +105,7 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
     default_limit = 50
     max_limit = 500
 
-    def get_limit(self, request: Request) -> int:
+    def get_limit(self, request: Request) -> int | None:
         self._check(request, self.limit_query_param, 1, self.max_limit)
         return super().get_limit(request)
 

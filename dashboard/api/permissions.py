@@ -18,4 +18,4 @@ class CanViewDashboard(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
-        return bool(user and user.is_authenticated and user.has_perm(VIEW_DASHBOARD))
+        return bool(user.is_authenticated and user.has_perm(VIEW_DASHBOARD))

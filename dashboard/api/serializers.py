@@ -137,7 +137,9 @@ class KeySerializer(serializers.Serializer):
     id = serializers.IntegerField(source="credential.id")
     account = serializers.IntegerField(source="credential.account_id")
     account_name = serializers.CharField(source="credential.account.name")
-    label = serializers.CharField(source="credential.label")
+    # The metaclass takes declared fields out of the class, so this does not shadow Field.label;
+    # the stubs cannot see that.
+    label = serializers.CharField(source="credential.label")  # type: ignore[assignment]
     fingerprint = serializers.CharField(source="credential.display_fingerprint")
     status = serializers.ChoiceField(choices=KEY_HEALTH, help_text="unchecked: not yet checked with OKX")
     health_message = serializers.CharField(source="credential.health_message")

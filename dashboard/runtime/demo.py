@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import redis
 
@@ -38,7 +39,7 @@ def _wait_for_port(port: int, process: subprocess.Popen, what: str, timeout: flo
     raise RuntimeError(f"{what} did not open port {port} within {timeout:.0f} s")
 
 
-def _refuse_second_demo(socket_path) -> None:
+def _refuse_second_demo(socket_path: Path) -> None:
     if socket_path.exists():
         try:
             if redis.Redis(unix_socket_path=str(socket_path)).ping():

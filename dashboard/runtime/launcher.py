@@ -18,13 +18,15 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from types import FrameType
+from typing import Any, NoReturn
 
 from dashboard.runtime.embedded import BASE_DIR, VAR_DIR, die_with_parent, start_redis, stop_redis
 
 STOP_GRACE_SECONDS = 10
 
 
-def spawn(args: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
+def spawn(args: list[str], env: dict[str, str], **kwargs: Any) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         args, env=env, cwd=BASE_DIR, start_new_session=True, preexec_fn=die_with_parent, **kwargs
     )
@@ -67,7 +69,7 @@ def redis_environment(name: str) -> Iterator[dict[str, str]]:
         socket_path.unlink(missing_ok=True)
 
 
-def _raise_keyboard_interrupt(signum, frame):
+def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> NoReturn:
     raise KeyboardInterrupt
 
 
