@@ -1,9 +1,10 @@
 """A line chart drawn on the server as inline SVG: readable with JavaScript off and without
 hovering (axes labelled, the high, low and last values written beside their points).
 
-Decimal in, strings out. Every piece of text is escaped before the markup is marked safe; shapes
-are styled by classes (charts.css) and presentation attributes, never by style attributes, which
-the Content-Security-Policy forbids.
+Decimal in, strings out: this module computes the geometry and the labels; the markup is in
+templates/jinja2/dashboard/_line_chart.html and _chart_values.html (autoescaped). Shapes are
+styled by classes (charts.css) and presentation attributes, never by style attributes, which the
+Content-Security-Policy forbids.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.utils.html import escape, format_html
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
+
+from dashboard.pages.common import render_partial
 
 WIDTH, HEIGHT = 800, 260
 LEFT, RIGHT, TOP, BOTTOM = 92, 24, 28, 34  # room for the value and time labels
@@ -49,24 +51,45 @@ class _Scale:
         return Decimal(TOP) + (1 - share) * (HEIGHT - TOP - BOTTOM)
 
 
+@dataclass(frozen=True)
+class _Label:
+    css_class: str
+    x: str
+    y: str
+    anchor: str
+    text: str
+
+
+@dataclass(frozen=True)
+class _Mark:
+    kind: str
+    x: str
+    y: str
+    label: _Label
+
+
 def line_chart(points: list[tuple[datetime, Decimal]], *, label: str, unit: str = "USD") -> SafeString:
-    """The SVG for points (oldest first); a plain note when there are none."""
+    """The SVG for points (oldest first); a plain note when there are none. The geometry is
+    computed here; the markup is templates/jinja2/dashboard/_line_chart.html."""
     if not points:
-        return mark_safe('<p class="chart-empty empty">No equity history in this range yet.</p>')
+        return render_partial(None, "dashboard/_line_chart.html", {"label": label, "points": None})
     values = [value for _, value in points]
     low, high = _nice_bounds(min(values), max(values))
     scale = _Scale(points[0][0].timestamp(), points[-1][0].timestamp(), low, high)
-    parts = [
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(label)}"'
-        ' xmlns="http://www.w3.org/2000/svg" preserveAspectRatio="xMidYMid meet">',
-        f"<title>{escape(label)}</title>",
-        *_y_axis(scale),
-        *_x_axis(scale, points[0][0], points[-1][0]),
-        _line(scale, points),
-        *_markers(scale, points, unit),
-        "</svg>",
-    ]
-    return mark_safe("".join(parts))  # noqa: S308 (every text above went through escape())
+    context = {
+        "label": label,
+        "points": points,
+        "width": WIDTH,
+        "height": HEIGHT,
+        "left": LEFT,
+        "right_edge": WIDTH - RIGHT,
+        "bottom_edge": HEIGHT - BOTTOM,
+        "grid": _y_axis(scale),
+        "x_labels": _x_axis(scale, points[0][0], points[-1][0]),
+        "line": _line(scale, points),
+        "marks": _markers(scale, points, unit),
+    }
+    return render_partial(None, "dashboard/_line_chart.html", context)
 
 
 def _nice_bounds(low: Decimal, high: Decimal) -> tuple[Decimal, Decimal]:
@@ -88,21 +111,19 @@ def _nice_step(raw: Decimal) -> Decimal:
     return magnitude * 10
 
 
-def _text(css_class: str, x: float | Decimal, y: float | Decimal, anchor: str, content: str) -> str:
-    return (
-        f'<text class="{css_class}" x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}">{escape(content)}</text>'
-    )
+def _label(css_class: str, x: float | Decimal, y: float | Decimal, anchor: str, text: str) -> _Label:
+    return _Label(css_class, f"{x:.1f}", f"{y:.1f}", anchor, text)
 
 
-def _y_axis(scale: _Scale) -> list[str]:
-    parts = []
+def _y_axis(scale: _Scale) -> list[tuple[str, _Label]]:
+    """(y of a grid line, its value label) for each tick."""
+    ticks = []
     step = (scale.high - scale.low) / Y_TICKS
     for i in range(Y_TICKS + 1):
         value = scale.low + step * i
         y = scale.y(value)
-        parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        parts.append(_text("axis", LEFT - 8, y + 4, "end", _short(value)))
-    return parts
+        ticks.append((f"{y:.1f}", _label("axis", LEFT - 8, y + 4, "end", _short(value))))
+    return ticks
 
 
 def _short(value: Decimal) -> str:
@@ -112,32 +133,32 @@ def _short(value: Decimal) -> str:
     return f"{value:,.2f}"
 
 
-def _x_axis(scale: _Scale, start: datetime, end: datetime) -> list[str]:
+def _x_axis(scale: _Scale, start: datetime, end: datetime) -> list[_Label]:
     zone = ZoneInfo(settings.DISPLAY_TIME_ZONE)
     span = end - start
     fmt = "%H:%M" if span <= timedelta(hours=26) else "%b %d" if span <= timedelta(days=120) else "%Y-%m-%d"
     bottom = HEIGHT - BOTTOM
-    parts = [f'<line class="axis-line" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{bottom}" y2="{bottom}"/>']
+    labels = []
     ticks = 1 if span.total_seconds() == 0 else X_TICKS
     for i in range(ticks):
         when = start + span * (i / max(ticks - 1, 1)) if ticks > 1 else start
-        x = scale.x(when)
-        label = when.astimezone(zone).strftime(fmt)
-        parts.append(_text("axis", x, bottom + 18, "middle", label))
+        labels.append(
+            _label("axis", scale.x(when), bottom + 18, "middle", when.astimezone(zone).strftime(fmt))
+        )
     zone_label = f"times in {settings.DISPLAY_TIME_ZONE}"
-    parts.append(_text("axis zone", WIDTH - RIGHT, TOP - 12, "end", zone_label))
-    return parts
+    labels.append(_label("axis zone", WIDTH - RIGHT, TOP - 12, "end", zone_label))
+    return labels
 
 
-def _line(scale: _Scale, points: list[tuple[datetime, Decimal]]) -> str:
-    coordinates = " ".join(f"{scale.x(when):.1f},{scale.y(value):.1f}" for when, value in points)
+def _line(scale: _Scale, points: list[tuple[datetime, Decimal]]) -> dict[str, str]:
+    """One point: a dot {"cx", "cy"}; more: a polyline {"points"}."""
     if len(points) == 1:
         x, y = scale.x(points[0][0]), scale.y(points[0][1])
-        return f'<circle class="series-dot" cx="{x:.1f}" cy="{y:.1f}" r="3"/>'
-    return f'<polyline class="series" fill="none" points="{coordinates}"/>'
+        return {"cx": f"{x:.1f}", "cy": f"{y:.1f}"}
+    return {"points": " ".join(f"{scale.x(when):.1f},{scale.y(value):.1f}" for when, value in points)}
 
 
-def _markers(scale: _Scale, points: list[tuple[datetime, Decimal]], unit: str) -> list[str]:
+def _markers(scale: _Scale, points: list[tuple[datetime, Decimal]], unit: str) -> list[_Mark]:
     """High, low and last written beside their points, so nobody has to hover to read them; a
     point that is both (the last is the high) gets one label naming both."""
     last = len(points) - 1
@@ -146,7 +167,7 @@ def _markers(scale: _Scale, points: list[tuple[datetime, Decimal]], unit: str) -
         values = [value for _, value in points]
         names.setdefault(values.index(max(values)), []).append("high")
         names.setdefault(values.index(min(values)), []).append("low")
-    parts = []
+    marks = []
     for index, labels in sorted(names.items()):
         when, value = points[index]
         x, y = scale.x(when), scale.y(value)
@@ -156,29 +177,14 @@ def _markers(scale: _Scale, points: list[tuple[datetime, Decimal]], unit: str) -
         dy = 16 if below else -8
         text = f"{' / '.join(labels)} {money(value)} {unit}"
         kind = labels[0]
-        parts.append(f'<circle class="mark {kind}" cx="{x:.1f}" cy="{y:.1f}" r="3.5"/>')
-        parts.append(_text(f"mark-label {kind}", x, y + dy, anchor, text))
-    return parts
+        marks.append(
+            _Mark(kind, f"{x:.1f}", f"{y:.1f}", _label(f"mark-label {kind}", x, y + dy, anchor, text))
+        )
+    return marks
 
 
 def values_table(points: list[tuple[datetime, Decimal]], *, unit: str = "USD") -> SafeString:
-    """The chart's points as a table, folded away: the numbers behind the picture."""
-    if not points:
-        return mark_safe("")
-    zone = ZoneInfo(settings.DISPLAY_TIME_ZONE)
-    rows = "".join(
-        format_html(
-            '<tr><td>{}</td><td class="num">{}</td></tr>',
-            when.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-            money(value),
-        )
-        for when, value in reversed(points)
-    )
-    head = format_html(
-        '<details class="chart-values"><summary>{}</summary>'
-        '<table class="data"><thead><tr><th>time ({})</th><th class="num">equity ({})</th></tr></thead>',
-        "The one value of this chart" if len(points) == 1 else f"The {len(points)} values of this chart",
-        settings.DISPLAY_TIME_ZONE,
-        unit,
-    )
-    return mark_safe(f"{head}<tbody>{rows}</tbody></table></details>")  # noqa: S308 (parts built by format_html)
+    """The chart's points as a table, folded away: the numbers behind the picture, newest first."""
+    rows = [(when, money(value)) for when, value in reversed(points)]
+    context = {"rows": rows, "unit": unit, "zone": settings.DISPLAY_TIME_ZONE}
+    return render_partial(None, "dashboard/_chart_values.html", context)
