@@ -96,7 +96,15 @@ class AccountAdmin(KeyAdminsOnly, admin.ModelAdmin):
         (
             "Credential set (checked with OKX before anything is stored)",
             {
-                "fields": ("api_key", "secret_key", "passphrase", "label", "expires_on", "allow_withdraw"),
+                "fields": (
+                    "api_key",
+                    "secret_key",
+                    "passphrase",
+                    "label",
+                    "expires_on",
+                    "allow_withdraw",
+                    "confirm_uid",
+                ),
             },
         ),
     ]

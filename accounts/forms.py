@@ -15,7 +15,7 @@ from django.forms.models import construct_instance
 from django.http import HttpRequest
 
 from accounts.audit import AuditAction, AuditEvent
-from accounts.keycheck import admit
+from accounts.keycheck import UID_UNCONFIRMED, admit
 from accounts.models import Account, AccountKind, Credential
 from accounts.okx import CredentialRefused
 from accounts.shapes import ShapeError, check_shape
@@ -45,6 +45,15 @@ class CredentialFields(forms.Form):
     allow_withdraw = forms.BooleanField(
         required=False,
         label="I understand this key can withdraw funds and want to store it anyway",
+    )
+    confirm_uid = forms.CharField(
+        label="Confirm UID",
+        max_length=32,
+        required=False,
+        help_text=(
+            "Only asked for a sub-account's key that its master's sub-account list cannot vouch for "
+            "(no master key): enter the UID the check shows, once you have checked it on OKX."
+        ),
     )
 
     request: HttpRequest | None = None
@@ -93,9 +102,9 @@ class CredentialFields(forms.Form):
         )
         del secrets
         try:
-            self.warnings = admit(self.candidate)
+            self.warnings = admit(self.candidate, confirmed_uid=self.cleaned_data.get("confirm_uid") or "")
         except CredentialRefused as refusal:
-            self._refuse(refusal)
+            self._refuse(refusal, field="confirm_uid" if refusal.category == UID_UNCONFIRMED else None)
             return
         if "withdraw" in self.candidate.permissions and not self.cleaned_data.get("allow_withdraw"):
             self._refuse(
@@ -153,6 +162,10 @@ class AccountAddForm(forms.ModelForm, CredentialFields):
             self.add_error("environment", f"The master {master.name} is {master.get_environment_display()}.")
         if not self.errors:
             self.check_credential(construct_instance(self, self.instance, ACCOUNT_FIELDS))
+        if self.candidate is not None:
+            # The check may learn the OKX sub-account name from the master's list; ModelForm
+            # builds the instance again from cleaned_data, so it goes there too.
+            cleaned["sub_acct_name"] = self.candidate.account.sub_acct_name
         return cleaned
 
     @transaction.atomic
@@ -175,7 +188,7 @@ class RotateForm(CredentialFields):
     password = forms.CharField(
         label="Your password", strip=False, widget=forms.PasswordInput(render_value=False)
     )
-    field_order = ["password", *SECRET_FIELDS, "label", "expires_on", "allow_withdraw"]
+    field_order = ["password", *SECRET_FIELDS, "label", "expires_on", "allow_withdraw", "confirm_uid"]
 
     def __init__(self, account: Account, user: AbstractBaseUser, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -197,4 +210,9 @@ class RotateForm(CredentialFields):
 
     def rotate(self) -> Credential | None:
         """Activate the checked candidate; returns the retired credential (or None)."""
-        return self.account.install_credential(self.checked_candidate(), request=self.request)
+        candidate = self.checked_candidate()
+        if self.account.sub_acct_name:  # learned from the master's list by the check, if it had none
+            Account.objects.filter(pk=self.account.pk, sub_acct_name="").update(
+                sub_acct_name=self.account.sub_acct_name
+            )
+        return self.account.install_credential(candidate, request=self.request)

@@ -21,16 +21,37 @@ from accounts.health import HealthStatus, idle_deletion_applies
 from accounts.jobs import JobOutcome
 from accounts.models import Account, AccountKind, Credential, CredentialStatus
 from accounts.okx import CredentialRefused
-from okxapi import IDLE_DELETION_DAYS, TRANSIENT_CATEGORIES, AccountConfig, OkxError, SubAccountApiKey
+from okxapi import (
+    IDLE_DELETION_DAYS,
+    TRANSIENT_CATEGORIES,
+    AccountConfig,
+    OkxError,
+    SubAccount,
+    SubAccountApiKey,
+)
 
 LABEL_LENGTH = 100
 
 
 # --- Before a key is stored ----------------------------------------------------------------------
-def admit(credential: Credential) -> list[str]:
-    """One live account/config call with an unsaved credential: refuse (CredentialRefused) a key
-    that fails or belongs to another account; fill in what OKX says about it (permissions, IP
-    binding, label; the account's UID when it had none); return the warnings a person must read."""
+UID_UNCONFIRMED = "uid_unconfirmed"  # the refusal's category: the form asks for the UID
+
+
+def admit(credential: Credential, *, confirmed_uid: str = "") -> list[str]:
+    """Check an unsaved credential before it is stored; return the warnings a person must read.
+
+    1. One live account/config call with the key itself: refuse a key that fails.
+    2. Its identity (identity_problem): kind, master, the UID stored for the account, and for a
+       sub-account the master's sub-account list (GET /api/v5/users/subaccount/list, read with
+       the master's active key): the OKX sub-account name must map to the key's UID.
+    3. A sub-account whose key no list or stored UID vouches for (no master key, or the master's
+       list cannot be read) needs the person to confirm the key's UID: `confirmed_uid` must
+       equal it, else the refusal (category UID_UNCONFIRMED) shows the UID to confirm.
+    Then fill in what OKX says about the key (permissions, IP binding, label; the account's UID
+    and OKX sub-account name when it had none).
+
+    Raises CredentialRefused (category "wrong_account" for a key of another account); never
+    stores anything."""
     try:
         config = credential.build_client().get_account_config()
     except OkxError as error:
@@ -38,27 +59,108 @@ def admit(credential: Credential) -> list[str]:
     except ValueError as error:
         raise CredentialRefused("malformed", str(error), ("Paste the value again.",)) from None
     account = credential.account
-    refusal = identity_problem(account, config)
-    if refusal:
-        raise CredentialRefused("wrong_account", refusal, _identity_steps(account, config))
+    # A master's key is refused as such below: no need to ask its master's list.
+    is_sub_key = account.kind == AccountKind.SUB and not config.is_master
+    listing = read_master_listing(account) if is_sub_key else None
+    refusal = _identity_refusal(account, config, listing)
+    if refusal is not None:
+        raise refusal
+    if is_sub_key and not (listing and listing.subaccounts is not None) and not account.uid:
+        _require_confirmation(account, config, listing, confirmed_uid)
     account.uid = account.uid or config.uid
+    learned = []
+    if listing is not None and listing.subaccounts is not None and not account.sub_acct_name:
+        account.sub_acct_name = listing.name_of(config.uid)  # found there, or refused above
+        learned.append(
+            f"This key belongs to the OKX sub-account “{account.sub_acct_name}” (UID {config.uid}) in "
+            f"{listing.master.name}'s list; the account's OKX sub-account name is set to it."
+        )
     credential.permissions = sorted(config.perm)
     credential.ip_binding = list(config.ip)
     credential.label = credential.label or config.label[:LABEL_LENGTH]
-    return admission_warnings(credential)
+    return [*learned, *admission_warnings(credential)]
 
 
-def identity_problem(account: Account, config: AccountConfig) -> str:
-    """Why a key (its account/config) does not belong to `account`; "" when it does."""
-    if account.uid and config.uid != account.uid:
-        return f"This key belongs to UID {config.uid}, not to {account.name} (UID {account.uid})."
-    if account.kind == AccountKind.MASTER and not config.is_master:
-        return f"This key belongs to a sub-account (UID {config.uid}) of master UID {config.main_uid}."
-    if account.kind == AccountKind.SUB and config.is_master:
-        return f"This key belongs to a master account (UID {config.uid}), not to a sub-account."
+@dataclass
+class MasterListing:
+    """The master's sub-account list, as read for an identity check.
+
+    subaccounts: OKX's rows (name -> UID), or None when they could not be read; `problem` then
+    says why, for the person (OKX's diagnosis, or "no active key")."""
+
+    master: Account
+    subaccounts: list[SubAccount] | None
+    problem: str = ""
+
+    def uid_of(self, name: str) -> str | None:
+        return next((sub.uid for sub in self.subaccounts or [] if sub.name == name), None)
+
+    def name_of(self, uid: str) -> str:
+        return next((sub.name for sub in self.subaccounts or [] if sub.uid == uid), "")
+
+
+def read_master_listing(account: Account) -> MasterListing | None:
+    """The master's sub-account list for a sub-account's identity check; None without a master.
+
+    Read with the master's active key through its call observer (a failure is recorded in the
+    master's history and moves that key's health: it is the master's key that failed). OKX:
+    GET /api/v5/users/subaccount/list, "Applies to master accounts only"; per row `subAcct`
+    is the "Sub-account name" and `uid` the "Sub-account uid" (OKX API v5 docs, "Get
+    sub-account list"). A failure leaves the list unknown with its reason: never a pass."""
+    master = account.master
+    if master is None:
+        return None
+    master_credential = master.active_credential()
+    if master_credential is None:
+        return MasterListing(master, None, f"{master.name} has no active key")
+    try:
+        with master_credential.build_client(on_call=CallRecorder(master, master_credential)) as client:
+            return MasterListing(master, client.get_subaccounts())
+    except OkxError as error:
+        problem = f"reading it with {master.name}'s key failed: {error.diagnosis.meaning} ({error.category})"
+    except DecryptionError:
+        problem = f"{master.name}'s stored key cannot be decrypted"
+    except ValueError:  # an answer the client could not turn into rows: unknown, never a crash
+        problem = f"OKX's answer to {master.name}'s key could not be read"
+    return MasterListing(master, None, problem)
+
+
+def identity_problem(account: Account, config: AccountConfig, listing: MasterListing | None = None) -> str:
+    """Why a key (its account/config) does not belong to `account`; "" when it does (as far as
+    the stored UID, the master and, when given, the master's sub-account list can tell)."""
+    refusal = _identity_refusal(account, config, listing)
+    return refusal.meaning if refusal else ""
+
+
+def _identity_refusal(
+    account: Account, config: AccountConfig, listing: MasterListing | None
+) -> CredentialRefused | None:
+    # OKX (account/config): "The current request account is main account if uid = mainUid. The
+    # current request account is sub-account if uid != mainUid."
+    def wrong(meaning: str, *steps: str) -> CredentialRefused:
+        return CredentialRefused("wrong_account", meaning, steps or _identity_steps(account, config))
+
+    # A sub-account's key under its own master: OKX's list of that master is the authority on
+    # which name a UID is, so it speaks first (it names the sub-account and both UIDs).
     master = account.master if account.kind == AccountKind.SUB else None
+    if (
+        master is not None
+        and listing is not None
+        and listing.subaccounts is not None
+        and not config.is_master
+        and config.main_uid == (master.uid or config.main_uid)
+    ):
+        refusal = _listing_refusal(account, config, listing)
+        if refusal is not None:
+            return refusal
+    if account.uid and config.uid != account.uid:
+        return wrong(f"This key belongs to UID {config.uid}, not to {account.name} (UID {account.uid}).")
+    if account.kind == AccountKind.MASTER and not config.is_master:
+        return wrong(f"This key belongs to a sub-account (UID {config.uid}) of master UID {config.main_uid}.")
+    if account.kind == AccountKind.SUB and config.is_master:
+        return wrong(f"This key belongs to a master account (UID {config.uid}), not to a sub-account.")
     if master is not None and master.uid and config.main_uid != master.uid:
-        return (
+        return wrong(
             f"This key belongs to UID {config.uid} under master UID {config.main_uid}, "
             f"not under {master.name} (UID {master.uid})."
         )
@@ -66,8 +168,78 @@ def identity_problem(account: Account, config: AccountConfig) -> str:
         Account.objects.filter(uid=config.uid, environment=account.environment).exclude(pk=account.pk).first()
     )
     if other is not None:
-        return f"This key belongs to UID {config.uid}, which is already the account {other.name}."
-    return ""
+        return wrong(f"This key belongs to UID {config.uid}, which is already the account {other.name}.")
+    return None
+
+
+def _listing_refusal(
+    account: Account, config: AccountConfig, listing: MasterListing
+) -> CredentialRefused | None:
+    """The master's list against the key: the name must map to the key's UID."""
+    master, name = listing.master, account.sub_acct_name
+    owner = listing.name_of(config.uid)
+    whose = f"the sub-account “{owner}”" if owner else f"no sub-account in {master.name}'s list"
+    if not name:
+        if owner:
+            return None  # the name is learned from the list (admit)
+        return CredentialRefused(
+            "wrong_account",
+            f"This key belongs to UID {config.uid}, which is not in the sub-account list of "
+            f"{master.name} (UID {config.main_uid}).",
+            (
+                f"Paste a key created in one of {master.name}'s sub-accounts.",
+                "Or choose the master this sub-account belongs to.",
+            ),
+        )
+    listed_uid = listing.uid_of(name)
+    if listed_uid is None:
+        return CredentialRefused(
+            "unknown_subaccount",
+            f"{master.name} has no sub-account named “{name}” on OKX (its list has "
+            f"{len(listing.subaccounts or [])} sub-accounts; this key belongs to UID {config.uid}, {whose}).",
+            (
+                "Enter the OKX sub-account name exactly as OKX shows it (names are case-sensitive).",
+                f"Or run “Discover sub-accounts” on {master.name} to list them.",
+            ),
+        )
+    if listed_uid != config.uid:
+        return CredentialRefused(
+            "wrong_account",
+            f"The OKX sub-account “{name}” is UID {listed_uid} in {master.name}'s list, but this key "
+            f"belongs to UID {config.uid} ({whose}).",
+            (
+                f"Create or copy a key in the OKX sub-account “{name}” (UID {listed_uid}) "
+                "and paste that one.",
+                "If this key is right, check the sub-account name entered for this account.",
+            ),
+        )
+    return None
+
+
+def _require_confirmation(
+    account: Account, config: AccountConfig, listing: MasterListing | None, confirmed_uid: str
+) -> None:
+    """No list vouches for this sub-account's key: the person confirms the UID OKX reported."""
+    if confirmed_uid.strip() == config.uid:
+        return
+    why = (
+        f"its master's sub-account list cannot be read ({listing.problem})"
+        if listing is not None
+        else "it has no master in the dashboard to check it against"
+    )
+    named = f"the OKX sub-account “{account.sub_acct_name}”" if account.sub_acct_name else account.name
+    wrong = f" (you entered {confirmed_uid.strip()!r})" if confirmed_uid.strip() else ""
+    raise CredentialRefused(
+        UID_UNCONFIRMED,
+        f"This key belongs to UID {config.uid} (a sub-account of master UID {config.main_uid}). "
+        f"Its owner cannot be checked, because {why}. Confirm that UID {config.uid} is "
+        f"{named}{wrong}.",
+        (
+            f"On OKX, check the UID of {named} (Sub-accounts page, or the top of its own account page).",
+            f"If it is {config.uid}, enter {config.uid} in “Confirm UID”, paste the key again and submit.",
+            "Or add the master's key first: the dashboard then checks the name against the master's list.",
+        ),
+    )
 
 
 def _identity_steps(account: Account, config: AccountConfig) -> tuple[str, ...]:

@@ -3,10 +3,12 @@
     OKX_API_KEY=... OKX_SECRET_KEY=... OKX_PASSPHRASE=... \\
         python manage.py add_account NAME --kind master|sub [--master NAME] [--sub-acct NAME]
         [--demo] [--base-url URL | --region global|eea|us] [--label TEXT] [--expires YYYY-MM-DD]
-        [--allow-withdraw]
+        [--allow-withdraw] [--confirm-uid UID]
 
 Secrets are never taken from the command line (shell history, `ps`). The set is checked exactly
-as in the admin: shapes, then one live account/config call; nothing is stored on a refusal.
+as in the admin: shapes, then one live account/config call and the identity check (a sub-account's
+key against its master's sub-account list; without a master key, --confirm-uid with the UID the
+refusal shows); nothing is stored on a refusal.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ class Command(BaseCommand):
         parser.add_argument("--expires", default="", help="YYYY-MM-DD, optional")
         parser.add_argument(
             "--allow-withdraw", action="store_true", help="store a key with withdraw permission"
+        )
+        parser.add_argument(
+            "--confirm-uid",
+            default="",
+            help="a sub-account key's UID, checked on OKX (asked when no master key can vouch for it)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -73,6 +80,7 @@ class Command(BaseCommand):
             "label": options["label"],
             "expires_on": options["expires"],
             "allow_withdraw": options["allow_withdraw"],
+            "confirm_uid": options["confirm_uid"],
         }
 
     @staticmethod

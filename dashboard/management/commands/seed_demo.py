@@ -96,6 +96,9 @@ class Command(BaseCommand):
             "passphrase": key.passphrase,
             "label": key.label,
             "allow_withdraw": "withdraw" in key.perm,
+            # A sub-account with no master here (the demo-trading one) has no list to be checked
+            # against: the scenario's UID is the confirmation a person would give in the form.
+            "confirm_uid": "" if master or sim_account.is_master else sim_account.uid,
         }
 
     def _add_unchecked(
