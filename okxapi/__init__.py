@@ -12,6 +12,7 @@ from okxapi.connection import Connection
 from okxapi.errors import (
     TRANSIENT_CATEGORIES,
     Diagnosis,
+    MalformedResponse,
     OkxAccountRestricted,
     OkxAuthError,
     OkxBadRequest,
@@ -54,6 +55,7 @@ __all__ = [
     "Limit",
     "Limiter",
     "LocalLimiter",
+    "MalformedResponse",
     "OkxAccountRestricted",
     "OkxAuthError",
     "OkxBadRequest",

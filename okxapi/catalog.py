@@ -24,6 +24,7 @@ CATEGORIES: tuple[str, ...] = (
     "network",
     "account_restricted",
     "bad_request",
+    "malformed",
     "unknown",
 )
 
@@ -138,6 +139,14 @@ _TRANSPORT = {
     "unknown": _e("unknown", "An unexpected failure without an OKX code.", "Retry later; if it lasts, report it with the endpoint and time.", permanent=False),
 }
 
+# A 2xx answer with code "0" whose data is not what OKX documents (okxapi/validation.py): the
+# message names the field and the value. Transient: a glitch clears by the next read; the client
+# does not re-ask within the call (see errors.RETRIED_CATEGORIES), the job retries and the next
+# cycle reads again.
+_MALFORMED = {
+    "malformed": _e("malformed", "OKX answered with success, but the data is not what OKX documents for this endpoint (a missing, non-numeric or out-of-range field, or a wrong shape); nothing from this answer was stored.", "Nothing to do for a single occurrence: the next refresh reads the account again, and the account shows as stale until then.", "If it repeats, open the account on OKX's website and compare: the message names the field and the value that was refused.", "Check that the base URL is an OKX host (www.okx.com, eea.okx.com, app.okx.com) or the simulator, with no proxy rewriting answers.", "If OKX's website shows the same value, report it with the endpoint, the field and the value shown here.", permanent=False),
+}
+
 _RESTRICTED = {
     "50007": _e("account_restricted", "The user is blocked by OKX.", "Log in to OKX and check for notices on the account.", _SUPPORT),
     "50009": _e("account_restricted", "The account is frozen due to stop-out (liquidation).", "Check the account in the OKX app and restore margin.", _SUPPORT),
@@ -184,4 +193,5 @@ CATALOG: dict[str, Entry] = {
     **_TRANSPORT,
     **_RESTRICTED,
     **_BAD_REQUEST,
+    **_MALFORMED,
 }

@@ -12,14 +12,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 
 from okxapi import signing, transport
 from okxapi.connection import Connection
-from okxapi.errors import TRANSIENT_CATEGORIES, OkxError, RateLimitTimeout
+from okxapi.errors import RETRIED_CATEGORIES, MalformedResponse, OkxError, RateLimitTimeout
 from okxapi.results import (
     AccountConfig,
     AssetValuation,
@@ -30,6 +30,7 @@ from okxapi.results import (
     SubAccountApiKey,
 )
 from okxapi.transport import InvalidCredential, Reply, clean_credential
+from okxapi.validation import MalformedData, objects_in, one_object
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ SUBACCOUNT_PAGE = 100
 PUBLIC_SCOPE = "ip"  # public endpoints are limited per IP; one shared window is conservative
 
 TIME_PATH = "/api/v5/public/time"
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -149,14 +152,15 @@ class Client:
 
     def get_server_time(self) -> datetime:
         """GET /api/v5/public/time: OKX's clock; also refreshes the measured clock offset."""
-        reply = self._get(TIME_PATH, signed=False)
-        server_ms = self._learn_offset(reply)
+        reply, server_ms = self._get(TIME_PATH, _timed, signed=False)
+        self._learn_offset(reply, server_ms)
         return datetime.fromtimestamp(server_ms / 1000, tz=UTC)
 
     def get_account_config(self) -> AccountConfig:
-        """GET /api/v5/account/config: uid, mainUid, label, perm and IPs of the calling key."""
-        rows = self._get("/api/v5/account/config").data
-        config = AccountConfig.from_okx(rows[0] if rows else {})
+        """GET /api/v5/account/config: uid, mainUid, label, perm and IPs of the calling key.
+        Exactly one object (OKX documents the configuration of "the current request account");
+        MalformedResponse otherwise."""
+        config = self._get("/api/v5/account/config", lambda r: AccountConfig.from_okx(one_object(r.data)))
         if config.uid and config.uid != self._uid:
             if self._uid:
                 logger.warning("account/config reports uid %s, not the configured %s", config.uid, self._uid)
@@ -164,24 +168,34 @@ class Client:
         return config
 
     def get_balance(self, ccy: str | None = None) -> Balance:
-        """GET /api/v5/account/balance: trading-account equity and per-currency balances."""
-        rows = self._get("/api/v5/account/balance", _only(ccy=ccy)).data
-        return Balance.from_okx(rows[0]) if rows else Balance.empty()
+        """GET /api/v5/account/balance: trading-account equity (USD) and per-currency balances.
+        Exactly one object: OKX's response example and field table describe one account-level
+        object (totalEq, uTime, details[]) for every account mode, even with no assets (then
+        `details` is empty). `data: []` is therefore MalformedResponse, not an empty account."""
+        return self._get("/api/v5/account/balance", _balance, _only(ccy=ccy))
 
     def get_positions(self, inst_type: str | None = None) -> list[Position]:
-        """GET /api/v5/account/positions: open positions."""
-        rows = self._get("/api/v5/account/positions", _only(instType=inst_type)).data
-        return [Position.from_okx(row) for row in rows]
+        """GET /api/v5/account/positions: open positions; [] when there are none (documented)."""
+        return self._get(
+            "/api/v5/account/positions",
+            lambda r: [Position.from_okx(row) for row in objects_in(r.data)],
+            _only(instType=inst_type),
+        )
 
     def get_funding_balances(self, ccy: str | None = None) -> list[FundingBalance]:
-        """GET /api/v5/asset/balances: funding-account balances (non-zero currencies)."""
-        rows = self._get("/api/v5/asset/balances", _only(ccy=ccy)).data
-        return [FundingBalance.from_okx(row) for row in rows]
+        """GET /api/v5/asset/balances: funding-account balances (non-zero currencies; [] when the
+        funding account is empty: "Only asset information of a currency with a balance greater
+        than 0 will be returned")."""
+        return self._get("/api/v5/asset/balances", _funding, _only(ccy=ccy))
 
     def get_asset_valuation(self, ccy: str = "USD") -> AssetValuation:
-        """GET /api/v5/asset/asset-valuation: total valuation split by account, in `ccy`."""
-        rows = self._get("/api/v5/asset/asset-valuation", _only(ccy=ccy)).data
-        return AssetValuation.from_okx(rows[0] if rows else {})
+        """GET /api/v5/asset/asset-valuation: total valuation split by account, in `ccy`.
+        Exactly one object (totalBal, ts, details); MalformedResponse otherwise."""
+        return self._get(
+            "/api/v5/asset/asset-valuation",
+            lambda r: AssetValuation.from_okx(one_object(r.data)),
+            _only(ccy=ccy),
+        )
 
     def get_subaccounts(self) -> list[SubAccount]:
         """GET /api/v5/users/subaccount/list (master only): every page of 100, via `after`."""
@@ -189,44 +203,55 @@ class Client:
         after: str | None = None
         while True:
             params = _only(limit=str(SUBACCOUNT_PAGE), after=after)
-            rows = self._get("/api/v5/users/subaccount/list", params).data
-            fresh = [SubAccount.from_okx(row) for row in rows if row.get("subAcct") not in found]
+            page = self._get("/api/v5/users/subaccount/list", _subaccount_page, params)
+            fresh = [sub for sub in page if sub.name not in found]
             found.update((sub.name, sub) for sub in fresh)
-            after = str(rows[-1].get("ts") or "") if rows else ""
+            last = page[-1].created if page else None
+            after = str(round(last.timestamp() * 1000)) if last else ""
             # `after` is the creation ts of the last row: older ones come next. Stop on a short
             # page, or if a page brought nothing new (guards against a loop on equal ts).
-            if len(rows) < SUBACCOUNT_PAGE or not fresh or not after:
+            if len(page) < SUBACCOUNT_PAGE or not fresh or not after:
                 return list(found.values())
 
     def get_subaccount_balance(self, sub_acct: str) -> Balance:
-        """GET /api/v5/account/subaccount/balances (master only): a sub-account's trading balance."""
-        rows = self._get("/api/v5/account/subaccount/balances", {"subAcct": sub_acct}).data
-        return Balance.from_okx(rows[0]) if rows else Balance.empty()
+        """GET /api/v5/account/subaccount/balances (master only): a sub-account's trading balance.
+        OKX documents the same single object as /account/balance; MalformedResponse otherwise."""
+        return self._get("/api/v5/account/subaccount/balances", _balance, {"subAcct": sub_acct})
 
     def get_subaccount_funding_balances(self, sub_acct: str) -> list[FundingBalance]:
         """GET /api/v5/asset/subaccount/balances (master only): a sub-account's funding balances."""
-        rows = self._get("/api/v5/asset/subaccount/balances", {"subAcct": sub_acct}).data
-        return [FundingBalance.from_okx(row) for row in rows]
+        return self._get("/api/v5/asset/subaccount/balances", _funding, {"subAcct": sub_acct})
 
     def get_subaccount_api_keys(self, sub_acct: str) -> list[SubAccountApiKey]:
         """GET /api/v5/users/subaccount/apikey (master only): a sub-account's API keys."""
-        rows = self._get("/api/v5/users/subaccount/apikey", {"subAcct": sub_acct}).data
-        return [SubAccountApiKey.from_okx(row) for row in rows]
+        return self._get(
+            "/api/v5/users/subaccount/apikey",
+            lambda r: [SubAccountApiKey.from_okx(row) for row in objects_in(r.data)],
+            {"subAcct": sub_acct},
+        )
 
     # --- one call: retries, clock re-sync -------------------------------------------------
 
     def _get(
-        self, path: str, params: Mapping[str, str] | None = None, *, signed: bool = True, attempts: int = 0
-    ) -> Reply:
-        """GET with retries. Reads are idempotent, so transient failures are retried with
-        full-jitter backoff; 50102/50112 re-learn the clock offset and retry once."""
+        self,
+        path: str,
+        parse: Callable[[Reply], T],
+        params: Mapping[str, str] | None = None,
+        *,
+        signed: bool = True,
+        attempts: int = 0,
+    ) -> T:
+        """GET with retries, and OKX's answer parsed by `parse` inside the attempt, so that an
+        answer that fails validation is a failed call the observer records (MalformedResponse).
+        Reads are idempotent, so failures on the wire are retried with full-jitter backoff;
+        50102/50112 re-learn the clock offset and retry once."""
         max_attempts = attempts or self._connection.max_attempts
         resynced = False
         attempt = 0
         while True:
             attempt += 1
             try:
-                return self._attempt(path, params or {}, signed, attempt)
+                return self._attempt(path, params or {}, signed, attempt, parse)
             except RateLimitTimeout:
                 raise  # the limiter already waited as long as the caller allowed
             except OkxError as error:
@@ -241,13 +266,15 @@ class Client:
                 self._connection.sleep(delay)
 
     def _retry_delay(self, error: OkxError, tries: int, max_attempts: int) -> float | None:
-        if error.permanent or error.category not in TRANSIENT_CATEGORIES or tries >= max_attempts:
+        if error.permanent or error.category not in RETRIED_CATEGORIES or tries >= max_attempts:
             return None
         if error.retry_after is not None:
             return error.retry_after if error.retry_after <= MAX_RETRY_AFTER_SECONDS else None
         return random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (tries - 1)))
 
-    def _attempt(self, path: str, params: Mapping[str, str], signed: bool, attempt: int) -> Reply:
+    def _attempt(
+        self, path: str, params: Mapping[str, str], signed: bool, attempt: int, parse: Callable[[Reply], T]
+    ) -> T:
         if signed:
             self._ensure_clock()
         waited = 0.0
@@ -259,8 +286,9 @@ class Client:
             waited = self._take_budget(path, signed)
             started = time.monotonic()
             reply = self._exchange(path, params, signed)
+            result = _parsed(path, reply, parse)
             status, code = reply.http_status, "0"
-            return reply
+            return result
         except OkxError as exc:
             error, status, code = exc, exc.http_status, exc.code
             raise
@@ -340,33 +368,71 @@ class Client:
             if synced_at is not None and synced_at >= started - period:
                 return  # another thread measured it while we waited for the lock
             try:
-                reply = self._get(TIME_PATH, signed=False, attempts=1)
-                self._learn_offset(reply)
+                reply, server_ms = self._get(TIME_PATH, _timed, signed=False, attempts=1)
+                self._learn_offset(reply, server_ms)
             except OkxError as error:
                 self._clock.failed_at = time.monotonic()
                 logger.warning(
                     "could not learn OKX server time (%s); signing with the last offset", error.category
                 )
 
-    def _learn_offset(self, reply: Reply) -> int:
+    def _learn_offset(self, reply: Reply, server_ms: int) -> None:
         """Offset = server ts minus the local time at the midpoint of the round trip."""
-        server_ms = _server_ms(reply)
         midpoint_ms = (reply.sent_at + reply.round_trip / 2) * 1000
         clock = self._clock
         clock.offset_ms = round(server_ms - midpoint_ms)
         clock.synced_at = time.monotonic()
         clock.failed_at = None
         logger.debug("OKX clock offset %d ms (round trip %.3fs)", clock.offset_ms, reply.round_trip)
-        return server_ms
 
 
-def _server_ms(reply: Reply) -> int:
+# --- parsers: OKX's data rows -> typed results (okxapi.validation checks each field) ---------
+
+
+def _timed(reply: Reply) -> tuple[Reply, int]:
+    """/public/time: one object, `ts` "System time, Unix timestamp format in milliseconds"."""
+    moment = one_object(reply.data).time("ts", required=True)
+    assert moment is not None  # required=True
+    return reply, round(moment.timestamp() * 1000)
+
+
+def _balance(reply: Reply) -> Balance:
+    return Balance.from_okx(one_object(reply.data))
+
+
+def _funding(reply: Reply) -> list[FundingBalance]:
+    return [FundingBalance.from_okx(row) for row in objects_in(reply.data)]
+
+
+def _subaccount_page(reply: Reply) -> list[SubAccount]:
+    return [SubAccount.from_okx(row) for row in objects_in(reply.data)]
+
+
+# What a parser may raise on an answer no check foresaw (a bug in a parser, or a shape beyond the
+# checks): still OKX's answer that could not be read, so still a MalformedResponse, never a crash.
+_PARSE_FAILURES = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    ArithmeticError,
+    RecursionError,
+)
+
+
+def _parsed(path: str, reply: Reply, parse: Callable[[Reply], T]) -> T:
+    """parse(reply), or the MalformedResponse naming the field and value that failed."""
     try:
-        return int(reply.data[0]["ts"])
-    except (IndexError, KeyError, TypeError, ValueError):
-        raise transport.build_error(
-            TIME_PATH, http_status=reply.http_status, message="no ts in reply"
-        ) from None
+        return parse(reply)
+    except MalformedData as bad:
+        failure = MalformedResponse.of(path, reply.http_status, bad.field, bad.value, bad.problem)
+    except _PARSE_FAILURES as exc:
+        logger.exception("could not parse the answer of %s", path)
+        failure = MalformedResponse.of(
+            path, reply.http_status, "data", "(not shown)", f"unreadable ({type(exc).__name__})"
+        )
+    raise failure
 
 
 def _only(**params: Any) -> dict[str, str]:

@@ -23,9 +23,11 @@ from okxapi.catalog import CATALOG, CATEGORIES, IDLE_DELETION_DAYS, Entry
 __all__ = [
     "CATEGORIES",
     "IDLE_DELETION_DAYS",
+    "RETRIED_CATEGORIES",
     "TRANSIENT_CATEGORIES",
     "Diagnosis",
     "LimiterUnavailable",
+    "MalformedResponse",
     "OkxAccountRestricted",
     "OkxAuthError",
     "OkxBadRequest",
@@ -38,8 +40,14 @@ __all__ = [
     "error_for",
 ]
 
-# Categories whose errors go away by themselves; only these are retried (and only for reads).
-TRANSIENT_CATEGORIES = frozenset({"rate_limit", "exchange_busy", "timeout", "network"})
+# Categories whose errors go away by themselves: the key's health moves to grace (not failing)
+# and a job that met one is retried with backoff.
+TRANSIENT_CATEGORIES = frozenset({"rate_limit", "exchange_busy", "timeout", "network", "malformed"})
+# The ones the client also retries inside one call (reads only): what failed on the wire. A
+# malformed answer is OKX's answer of that moment; asking again within the second spends the
+# endpoint's budget (asset valuation: 1 per second) for the same answer, so the job's retry and
+# the next cycle read it again instead.
+RETRIED_CATEGORIES = TRANSIENT_CATEGORIES - {"malformed"}
 
 _IP_PATTERN = re.compile(r"\b(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7})\b")
 
@@ -167,6 +175,28 @@ class OkxBadRequest(OkxError):
     """OKX refused the request itself (parameters, method, a sub-account that does not exist)."""
 
 
+class MalformedResponse(OkxError):
+    """A 2xx answer with code "0" whose data is not what OKX documents (okxapi/validation.py).
+    `field` is the path in the answer ("data[0].totalEq"), `value` the offending value (repr'd,
+    escaped, at most 80 characters); the message carries both, so the error history shows them."""
+
+    field: str = ""
+    value: str = ""
+
+    @classmethod
+    def of(
+        cls, endpoint: str, http_status: int | None, field: str, value: str, problem: str
+    ) -> MalformedResponse:
+        error = cls(
+            endpoint,
+            http_status=http_status,
+            message=f"{field} = {value}: {problem}",
+            diagnosis=_from_entry(CATALOG["malformed"], ""),
+        )
+        error.field, error.value = field, value
+        return error
+
+
 _CLASS_BY_CATEGORY: dict[str, type[OkxError]] = {
     **dict.fromkeys(
         ("key", "signature", "passphrase", "clock", "ip_whitelist", "environment", "permission"),
@@ -176,6 +206,7 @@ _CLASS_BY_CATEGORY: dict[str, type[OkxError]] = {
     "rate_limit": OkxRateLimited,
     **dict.fromkeys(("exchange_busy", "timeout", "network"), OkxUnavailable),
     "bad_request": OkxBadRequest,
+    "malformed": MalformedResponse,
     "unknown": OkxError,
 }
 

@@ -1,59 +1,43 @@
 """Typed, validated results of the endpoints the client reads (dataclasses, not database rows).
 
-Money is Decimal parsed from OKX's strings; an empty string means "not applicable" to OKX
-(okx-reference.md 2.2), so it becomes None, never 0. Timestamps are epoch milliseconds as strings
-and become timezone-aware UTC datetimes.
+Each `from_okx` reads one object of OKX's answer through okxapi.validation.Fields: money is
+Decimal parsed from OKX's strings, finite and storable in NUMERIC(38, 18); an empty string means
+"not applicable" to OKX (okx-reference.md 2.2), so it becomes None, never 0. Timestamps are epoch
+milliseconds as strings and become timezone-aware UTC datetimes. Anything else (NaN, 1e400, a
+wrong shape, a required field missing) raises validation.MalformedData naming the field and the
+value, which the client turns into a MalformedResponse (a recorded, diagnosed error).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
+
+from okxapi.validation import Fields
 
 logger = logging.getLogger(__name__)
 
-Row = dict[str, Any]
+# Text limits: the columns that store these fields (BalanceLine.ccy 32, Account.uid 32, labels
+# and sub-account names 100, PositionLine inst_type/margin_mode 16, pos_side 8) and OKX's own
+# bounds (an IP list holds at most 20 addresses).
+CCY_CHARS = 32
+UID_CHARS = 32
+NAME_CHARS = 100
+IP_LIST_CHARS = 20 * 40
+PERM_CHARS = 200
 
 
-def to_decimal(value: Any) -> Decimal | None:
-    """Decimal from an OKX number string; None for "", None or anything that is not finite."""
-    if value is None or isinstance(value, bool) or value == "":
-        return None
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        logger.warning("OKX sent a non-numeric amount; treating it as missing")
-        return None
-    return number if number.is_finite() else None
-
-
-def to_datetime(value: Any) -> datetime | None:
-    """UTC datetime from epoch milliseconds (string or number); None for "" or garbage."""
-    if value is None or value == "" or isinstance(value, bool):
-        return None
-    try:
-        millis = int(str(value))
-    except ValueError:
-        logger.warning("OKX sent a non-numeric timestamp; treating it as missing")
-        return None
-    return datetime.fromtimestamp(millis / 1000, tz=UTC)
-
-
-def to_set(value: Any) -> frozenset[str]:
+def to_set(value: str) -> frozenset[str]:
     """OKX joins permissions with commas: "read_only,withdraw,trade"."""
-    return frozenset(part.strip() for part in str(value or "").split(",") if part.strip())
+    return frozenset(part.strip() for part in value.split(",") if part.strip())
 
 
-def to_tuple(value: Any) -> tuple[str, ...]:
+def to_tuple(value: str) -> tuple[str, ...]:
     """OKX joins IPs with commas; "" means no IP is bound."""
-    return tuple(part.strip() for part in str(value or "").split(",") if part.strip())
-
-
-def to_bool(value: Any) -> bool:
-    return value is True or str(value).lower() == "true"
+    return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
 @dataclass(frozen=True)
@@ -72,16 +56,19 @@ class AccountConfig:
         return bool(self.uid) and self.uid == self.main_uid
 
     @classmethod
-    def from_okx(cls, row: Row) -> AccountConfig:
+    def from_okx(cls, row: Fields) -> AccountConfig:
+        """`uid`, `mainUid` and `perm` are required: OKX's "Get account configuration" returns
+        them for every key ("Account ID of current request", "The permission of the current
+        requesting API key"), and the identity and permission checks stand on them."""
         return cls(
-            uid=str(row.get("uid", "")),
-            main_uid=str(row.get("mainUid", "")),
-            label=str(row.get("label", "")),
-            perm=to_set(row.get("perm")),
-            ip=to_tuple(row.get("ip")),
-            acct_lv=str(row.get("acctLv", "")),
-            pos_mode=str(row.get("posMode", "")),
-            account_type=str(row.get("type", "")),
+            uid=row.text("uid", required=True, limit=UID_CHARS),
+            main_uid=row.text("mainUid", required=True, limit=UID_CHARS),
+            label=row.text("label", limit=NAME_CHARS),
+            perm=to_set(row.text("perm", required=True, limit=PERM_CHARS)),
+            ip=to_tuple(row.text("ip", limit=IP_LIST_CHARS)),
+            acct_lv=row.text("acctLv"),
+            pos_mode=row.text("posMode"),
+            account_type=row.text("type"),
         )
 
 
@@ -97,16 +84,18 @@ class CurrencyBalance:
     upl: Decimal | None
 
     @classmethod
-    def from_okx(cls, row: Row) -> CurrencyBalance:
+    def from_okx(cls, row: Fields) -> CurrencyBalance:
+        """`ccy` and `eq` ("Equity of currency") are required: OKX's "Get balance" lists both for
+        every account mode."""
         return cls(
-            ccy=str(row.get("ccy", "")),
-            eq=to_decimal(row.get("eq")),
-            eq_usd=to_decimal(row.get("eqUsd")),
-            cash_bal=to_decimal(row.get("cashBal")),
-            avail_bal=to_decimal(row.get("availBal")),
-            avail_eq=to_decimal(row.get("availEq")),
-            frozen_bal=to_decimal(row.get("frozenBal")),
-            upl=to_decimal(row.get("upl")),
+            ccy=row.text("ccy", required=True, limit=CCY_CHARS),
+            eq=row.number("eq", required=True),
+            eq_usd=row.number("eqUsd"),
+            cash_bal=row.number("cashBal"),
+            avail_bal=row.number("availBal"),
+            avail_eq=row.number("availEq"),
+            frozen_bal=row.number("frozenBal"),
+            upl=row.number("upl"),
         )
 
 
@@ -117,20 +106,43 @@ class Balance:
     details: list[CurrencyBalance] = field(default_factory=list)
 
     @classmethod
-    def from_okx(cls, row: Row) -> Balance:
+    def from_okx(cls, row: Fields) -> Balance:
+        """`totalEq` ("Total account assets denominated in USD"), `uTime` and `details` (array of
+        objects) are required: OKX's "Get balance" marks them applicable to every account mode
+        (https://www.okx.com/docs-v5/en/#trading-account-rest-api-get-balance, "Distribution of
+        applicable fields"). `details` may be empty: "The currency details will not be returned
+        when cashBal and eq is both 0"."""
         return cls(
-            total_eq=to_decimal(row.get("totalEq")),
-            updated=to_datetime(row.get("uTime")),
-            details=[CurrencyBalance.from_okx(item) for item in row.get("details") or []],
+            total_eq=row.number("totalEq", required=True),
+            updated=row.time("uTime", required=True),
+            details=[CurrencyBalance.from_okx(item) for item in row.objects("details", required=True)],
         )
 
-    @classmethod
-    def empty(cls) -> Balance:
-        return cls(total_eq=None, updated=None, details=[])
+
+# Instrument types whose `pos` counts contracts (OKX "Get positions": for MARGIN, `pos` is in
+# `posCcy`, the "Position currency, only applicable to MARGIN positions").
+CONTRACT_TYPES = frozenset({"SWAP", "FUTURES", "OPTION"})
 
 
 @dataclass(frozen=True)
 class Position:
+    """One row of GET /api/v5/account/positions, fields as OKX defines them
+    (https://www.okx.com/docs-v5/en/#trading-account-rest-api-get-positions):
+
+    - `pos` "Quantity of positions": contracts for SWAP/FUTURES/OPTION, `pos_ccy` for MARGIN;
+      "In the isolated margin mode, when doing manual transfers, a position with pos of `0` will
+      be generated" (see `is_open`).
+    - `pos_side` "long, pos is positive / short, pos is positive / net (FUTURES/SWAP/OPTION:
+      positive pos means long position and negative pos means short position. For MARGIN, pos is
+      always positive, posCcy being base currency means long position, posCcy being quote
+      currency means short position.)" (see `side`).
+    - `ccy` "Currency used for margin"; `upl` "Unrealized profit and loss calculated by mark
+      price", in `ccy` (okx-reference.md 8.3: the doc example's inverse upl is a coin amount).
+    - `usd_px` "Latest USD price of the ccy on the market, only applicable to
+      FUTURES/SWAP/OPTION"; "" (None) elsewhere and from older OKX answers.
+    - `liab_ccy` "Liabilities currency, only applicable to MARGIN".
+    """
+
     inst_id: str
     inst_type: str
     mgn_mode: str
@@ -148,16 +160,56 @@ class Position:
     pos_id: str
     created: datetime | None
     updated: datetime | None
+    pos_ccy: str = ""
+    liab_ccy: str = ""
+    usd_px: Decimal | None = None
 
     @classmethod
-    def from_okx(cls, row: Row) -> Position:
-        fields: dict[str, Any] = {name: str(row.get(key, "")) for name, key in _POSITION_TEXT.items()}
-        fields.update((name, to_decimal(row.get(key))) for name, key in _POSITION_AMOUNTS.items())
+    def from_okx(cls, row: Fields) -> Position:
+        """`instId`, `instType` and `pos` are required (what a position is); the other fields may
+        be "" where OKX says they do not apply (validation: _POSITION_REQUIRED, _POSITION_LIMITS)."""
+        fields: dict[str, Any] = {
+            name: row.text(key, required=key in _POSITION_REQUIRED, limit=_POSITION_LIMITS.get(key, 64))
+            for name, key in _POSITION_TEXT.items()
+        }
+        fields.update(
+            (name, row.number(key, required=key in _POSITION_REQUIRED))
+            for name, key in _POSITION_AMOUNTS.items()
+        )
         return cls(
             **fields,
-            created=to_datetime(row.get("cTime")),
-            updated=to_datetime(row.get("uTime")),
+            created=row.time("cTime"),
+            updated=row.time("uTime"),
         )
+
+    @property
+    def is_open(self) -> bool:
+        """False for a `pos` "0" row: OKX returns those after manual margin transfers in isolated
+        mode, and for an instrument that had a position (while its posId lives); they hold no
+        exposure. An unreadable `pos` (None) stays open: unknown is not zero."""
+        return self.pos is None or self.pos != 0
+
+    @property
+    def side(self) -> str:
+        """ "long" or "short" in words ("" when OKX's answer does not say). long/short mode:
+        posSide. net mode: the sign of `pos` for FUTURES/SWAP/OPTION; for MARGIN `pos` is always
+        positive and `posCcy` tells: the base currency (before the "-" of instId) is long, the
+        quote currency short."""
+        if self.pos_side in ("long", "short"):
+            return self.pos_side
+        if self.inst_type == "MARGIN":
+            base, _, quote = self.inst_id.partition("-")
+            return {base: "long", quote: "short"}.get(self.pos_ccy, "") if self.pos_ccy else ""
+        if self.pos is None or self.pos == 0:
+            return ""
+        return "long" if self.pos > 0 else "short"
+
+    @property
+    def size_unit(self) -> str:
+        """What `pos` counts: "contracts" for SWAP/FUTURES/OPTION, the coin `posCcy` for MARGIN."""
+        if self.inst_type in CONTRACT_TYPES:
+            return "contracts"
+        return self.pos_ccy if self.inst_type == "MARGIN" else ""
 
 
 _POSITION_TEXT = {
@@ -167,6 +219,18 @@ _POSITION_TEXT = {
     "pos_side": "posSide",
     "ccy": "ccy",
     "pos_id": "posId",
+    "pos_ccy": "posCcy",
+    "liab_ccy": "liabCcy",
+}
+_POSITION_REQUIRED = frozenset({"instId", "instType", "pos"})
+# The PositionLine columns these go to (inst_id 64, inst_type 16, margin_mode 16, pos_side 8).
+_POSITION_LIMITS = {
+    "instType": 16,
+    "mgnMode": 16,
+    "posSide": 8,
+    "ccy": CCY_CHARS,
+    "posCcy": CCY_CHARS,
+    "liabCcy": CCY_CHARS,
 }
 _POSITION_AMOUNTS = {
     "pos": "pos",
@@ -178,6 +242,7 @@ _POSITION_AMOUNTS = {
     "liq_px": "liqPx",
     "notional_usd": "notionalUsd",
     "margin": "margin",
+    "usd_px": "usdPx",
 }
 
 
@@ -189,12 +254,14 @@ class FundingBalance:
     avail_bal: Decimal | None
 
     @classmethod
-    def from_okx(cls, row: Row) -> FundingBalance:
+    def from_okx(cls, row: Fields) -> FundingBalance:
+        """`ccy` and `bal` required (funding "Get balance": "Only asset information of a currency
+        with a balance greater than 0 will be returned")."""
         return cls(
-            ccy=str(row.get("ccy", "")),
-            bal=to_decimal(row.get("bal")),
-            frozen_bal=to_decimal(row.get("frozenBal")),
-            avail_bal=to_decimal(row.get("availBal")),
+            ccy=row.text("ccy", required=True, limit=CCY_CHARS),
+            bal=row.number("bal", required=True),
+            frozen_bal=row.number("frozenBal"),
+            avail_bal=row.number("availBal"),
         )
 
 
@@ -207,14 +274,17 @@ class AssetValuation:
     ts: datetime | None
 
     @classmethod
-    def from_okx(cls, row: Row) -> AssetValuation:
-        details = row.get("details") or {}
+    def from_okx(cls, row: Fields) -> AssetValuation:
+        """`totalBal`, `ts` and the `details` object are required ("Get account asset valuation":
+        totalBal "Valuation of total account assets", details "Asset valuation details for each
+        account" with funding, trading, classic, earn)."""
+        details = row.object("details", required=True)
         return cls(
-            total_bal=to_decimal(row.get("totalBal")),
-            funding=to_decimal(details.get("funding")),
-            trading=to_decimal(details.get("trading")),
-            earn=to_decimal(details.get("earn")),
-            ts=to_datetime(row.get("ts")),
+            total_bal=row.number("totalBal", required=True),
+            funding=details.number("funding"),
+            trading=details.number("trading"),
+            earn=details.number("earn"),
+            ts=row.time("ts", required=True),
         )
 
 
@@ -228,14 +298,15 @@ class SubAccount:
     created: datetime | None
 
     @classmethod
-    def from_okx(cls, row: Row) -> SubAccount:
+    def from_okx(cls, row: Fields) -> SubAccount:
+        """`subAcct` and `uid` are required: the list is read to map names to UIDs."""
         return cls(
-            name=str(row.get("subAcct", "")),
-            uid=str(row.get("uid", "")),
-            label=str(row.get("label", "")),
-            enabled=to_bool(row.get("enable")),
-            account_type=str(row.get("type", "")),
-            created=to_datetime(row.get("ts")),
+            name=row.text("subAcct", required=True, limit=NAME_CHARS),
+            uid=row.text("uid", required=True, limit=UID_CHARS),
+            label=row.text("label", limit=NAME_CHARS),
+            enabled=row.flag("enable"),
+            account_type=row.text("type"),
+            created=row.time("ts"),
         )
 
 
@@ -249,11 +320,12 @@ class SubAccountApiKey:
     created: datetime | None
 
     @classmethod
-    def from_okx(cls, row: Row) -> SubAccountApiKey:
+    def from_okx(cls, row: Fields) -> SubAccountApiKey:
+        """`apiKey` is required: our key is found among them by its fingerprint."""
         return cls(
-            api_key=str(row.get("apiKey", "")),
-            label=str(row.get("label", "")),
-            perm=to_set(row.get("perm")),
-            ip=to_tuple(row.get("ip")),
-            created=to_datetime(row.get("ts")),
+            api_key=row.text("apiKey", required=True, limit=NAME_CHARS),
+            label=row.text("label", limit=NAME_CHARS),
+            perm=to_set(row.text("perm", limit=PERM_CHARS)),
+            ip=to_tuple(row.text("ip", limit=IP_LIST_CHARS)),
+            created=row.time("ts"),
         )

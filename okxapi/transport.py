@@ -17,7 +17,8 @@ from typing import Any
 
 import requests
 
-from okxapi.errors import OkxError, ResponseNotJson, diagnose, error_for
+from okxapi.errors import MalformedResponse, OkxError, ResponseNotJson, diagnose, error_for
+from okxapi.validation import shown
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,9 @@ def transport_error(endpoint: str, exception: requests.RequestException) -> OkxE
 
 
 def interpret(endpoint: str, response: requests.Response, sent_at: float, round_trip: float) -> Reply:
-    """Reply for a 2xx with code "0"; otherwise raise the diagnosed OkxError."""
+    """Reply for a 2xx with code "0" whose `data` is an array (OKX: "data" is always an array,
+    okx-reference.md 2.0); MalformedResponse for a success without one; otherwise raise the
+    diagnosed OkxError. The rows themselves are checked by the endpoint's parser (client.py)."""
     status = response.status_code
     retry_after = parse_retry_after(response.headers.get("Retry-After"))
     try:
@@ -98,7 +101,10 @@ def interpret(endpoint: str, response: requests.Response, sent_at: float, round_
         code = None if raw_code is None else str(raw_code)
         data = payload.get("data")
         if 200 <= status < 300 and code == "0":
-            return Reply(data if isinstance(data, list) else [], status, sent_at, round_trip)
+            if isinstance(data, list):
+                return Reply(data, status, sent_at, round_trip)
+            value = shown(data) if "data" in payload else "(absent)"
+            raise MalformedResponse.of(endpoint, status, "data", value, "not an array of objects")
         message = str(payload.get("msg", ""))
         failure = build_error(
             endpoint, http_status=status, code=code, message=message, retry_after=retry_after

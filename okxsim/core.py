@@ -134,13 +134,29 @@ class Simulator:
         times: int | None = 1,
         probability: float | None = None,
         msg: str | None = None,
+        envelope: Any = None,
+        fields: dict[str, Any] | None = None,
     ) -> None:
         """Make calls to `path` ("*" = any) fail: an OKX error `code` (official message and HTTP
         status unless given), a raw non-JSON `body`, a bare `http_status`, a `delay` in seconds
-        (alone: a stall before the normal answer), or a dropped connection. Hits the next
-        `times` calls (None = until cleared), each with `probability` if given."""
+        (alone: a stall before the normal answer), or a dropped connection. A malformed success
+        (served after authentication and the rate limit, to a call that would have succeeded):
+        `envelope`, the whole JSON answer (e.g. {"code": "0", "msg": "", "data": [{}]}), or
+        `fields`, the real answer with these fields set in every data row ({"totalEq": "1e400"},
+        {"details.0.eq": "NaN"}). Hits the next `times` calls (None = until cleared), each with
+        `probability` if given."""
         fault = Fault(
-            path, None if code is None else str(code), http_status, body, delay, drop, times, probability, msg
+            path,
+            None if code is None else str(code),
+            http_status,
+            body,
+            delay,
+            drop,
+            times,
+            probability,
+            msg,
+            envelope,
+            fields,
         )
         self.faults.add(fault)
 

@@ -12,12 +12,13 @@ import sys
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .auth import Headers, authenticate
 from .codes import ApiError, envelope
 from .endpoints import ENDPOINTS, Request, parse_query
 from .ratelimit import subject_for
+from .scenario import Fault
 
 if TYPE_CHECKING:
     from .core import Simulator
@@ -63,7 +64,10 @@ def process(sim: Simulator, method: str, target: str, headers: Headers, body: st
         subject = subject_for(path, key.key.uid if key else None, client_ip, params.get("instType", ""))
         if not sim.limiter.admit(path, subject):
             raise ApiError("50011")
-        return Reply(200, envelope(endpoint.handler(Request(ex, params, key))))
+        data = endpoint.handler(Request(ex, params, key))
+        if fault is not None and (fault.envelope is not None or fault.fields):
+            return Reply(200, _malformed(fault, data))
+        return Reply(200, envelope(data))
     except ApiError as err:
         return Reply(err.http_status, err.body())
 
@@ -75,6 +79,35 @@ def _fault_reply(code: str | None, msg: str | None, status: int | None, body: st
         err = ApiError(code, "", msg=msg, http_status=status)
         return Reply(err.http_status, err.body())
     return Reply(status or 500, f"{status} error".encode(), content_type="text/plain")
+
+
+def _malformed(fault: Fault, data: list) -> bytes:
+    """A malformed success (for the client's validation): the fault's whole `envelope`, or the
+    real answer with `fields` set in every row. JSON allows NaN/Infinity only as strings here,
+    so a value is served exactly as the test gave it."""
+    if fault.envelope is not None:
+        return json.dumps(fault.envelope).encode()
+    for row in data:
+        for path, value in (fault.fields or {}).items():
+            _set(row, path.split("."), value)
+    return envelope(data)
+
+
+def _set(node: Any, path: list[str], value: Any) -> None:
+    head, rest = path[0], path[1:]
+    if isinstance(node, list):
+        if not head.isdigit() or int(head) >= len(node):
+            return  # the row has no such element: nothing to spoil
+        if rest:
+            _set(node[int(head)], rest, value)
+        else:
+            node[int(head)] = value
+    elif isinstance(node, dict):
+        if rest:
+            if head in node:
+                _set(node[head], rest, value)
+        else:
+            node[head] = value
 
 
 def _wait(sim: Simulator, seconds: float) -> None:

@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts.calls import CallRecorder
 from accounts.callstats import record_refresh
 from accounts.crypto import DecryptionError
+from accounts.history import ApiError
 from accounts.jobs import JobOutcome
 from accounts.models import Account, NoCredential
 from accounts.okx import shared_connection
@@ -29,10 +30,12 @@ from okxapi import (
     Client,
     CurrencyBalance,
     FundingBalance,
+    MalformedResponse,
     OkxError,
     Position,
 )
 from snapshots.models import BalanceLine, PositionLine, Snapshot, Wallet, quantize, write_snapshot
+from snapshots.positions import open_positions, upl_usd
 
 logger = logging.getLogger(__name__)
 
@@ -171,7 +174,8 @@ def build_snapshot(account: Account, cycle: int, reading: Reading, now: datetime
         unpriced_funding=sorted(line.ccy for line in funding if line.usd_value is None),
         via_master=reading.via_master,
     )
-    return snapshot, [*trading, *funding], [_position_line(p) for p in reading.positions]
+    positions = [_position_line(p, prices) for p in open_positions(reading.positions)]
+    return snapshot, [*trading, *funding], positions
 
 
 def _trading_line(d: CurrencyBalance) -> BalanceLine:
@@ -197,12 +201,19 @@ def _funding_line(f: FundingBalance, usd_price: Decimal | None) -> BalanceLine:
     )
 
 
-def _position_line(p: Position) -> PositionLine:
+def _position_line(p: Position, ccy_prices: dict[str, Decimal]) -> PositionLine:
+    priced = upl_usd(p, ccy_prices)
     return PositionLine(
         inst_id=p.inst_id,
         inst_type=p.inst_type,
-        side=p.pos_side,
+        side=p.side,
+        pos_side=p.pos_side,
         size=p.pos,
+        size_unit=p.size_unit,
+        upl_ccy=p.ccy,
+        upl_usd=quantize(priced.usd),
+        upl_usd_price=quantize(priced.price),
+        upl_usd_basis=priced.basis,
         avg_price=p.avg_px,
         mark_price=p.mark_px,
         upl=p.upl,
@@ -256,6 +267,24 @@ def _read_and_store(account: Account, cycle: int) -> JobOutcome:
         return JobOutcome(account.name, "failed", "no_credential", str(error))
     except DecryptionError:
         return JobOutcome(account.name, "failed", "decryption", "a stored secret cannot be decrypted")
-    snapshot, balances, positions = build_snapshot(account, cycle, reading, timezone.now())
-    stored = write_snapshot(snapshot, balances, positions)
+    try:
+        snapshot, balances, positions = build_snapshot(account, cycle, reading, timezone.now())
+        stored = write_snapshot(snapshot, balances, positions)
+    except (ArithmeticError, ValueError) as error:
+        return _unstorable(account, reading, error)
     return JobOutcome(account.name, "ok" if stored else "skipped", detail="" if stored else "cycle stored")
+
+
+def _unstorable(account: Account, reading: Reading, error: Exception) -> JobOutcome:
+    """Every field passed okxapi's checks, but a figure derived from them (a price times an
+    amount, a sum) does not fit NUMERIC(38, 18) (decimal.InvalidOperation on quantize or save):
+    the answer is still not storable as fact. Nothing is written (write_snapshot is one
+    transaction); the history gets a malformed error on the balance endpoint, like a field that
+    failed validation, so the account page says why it is stale."""
+    logger.warning("%s: a derived figure cannot be stored (%s)", account.name, type(error).__name__)
+    path = VIA_MASTER_PATHS[0] if reading.via_master else "/api/v5/account/balance"
+    problem = f"a figure derived from this answer is out of range ({type(error).__name__})"
+    failure = MalformedResponse.of(path, 200, "data", "(derived)", problem)
+    credential, _ = account.reading_credential()
+    ApiError.record(account.pk, credential.pk, failure)
+    return JobOutcome(account.name, "failed", failure.category, failure.diagnosis.meaning, transient=True)

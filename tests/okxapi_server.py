@@ -108,9 +108,21 @@ class _Server(ThreadingHTTPServer):
     fake: FakeOkx
 
 
+# Unscripted single-object endpoints answer OKX's smallest valid object (an empty account): OKX
+# documents exactly one object there, and the client refuses `data: []` as malformed.
+EMPTY_BALANCE = {"totalEq": "0", "uTime": "1700000000000", "details": []}
+DEFAULT_OBJECTS = {
+    "/api/v5/account/balance": EMPTY_BALANCE,
+    "/api/v5/account/subaccount/balances": EMPTY_BALANCE,
+    "/api/v5/account/config": {"uid": "1000", "mainUid": "1000", "perm": "read_only", "ip": "", "label": ""},
+    "/api/v5/asset/asset-valuation": {"totalBal": "0", "ts": "1700000000000", "details": {}},
+}
+
+
 class FakeOkx:
-    """Scripted OKX: queue actions per path; unscripted paths answer an empty success, and the
-    time endpoint answers this server's clock shifted by `clock_offset_ms`."""
+    """Scripted OKX: queue actions per path; unscripted paths answer an empty success (one empty
+    object where OKX documents exactly one, DEFAULT_OBJECTS), and the time endpoint answers this
+    server's clock shifted by `clock_offset_ms`."""
 
     def __init__(self) -> None:
         self.received: list[Received] = []
@@ -166,6 +178,8 @@ class FakeOkx:
         skew = abs(_epoch_ms(stamp) - self.now_ms()) if stamp else 0
         if self.max_skew_ms is not None and skew > self.max_skew_ms:
             return okx_error("50102", "Timestamp request expired.", 401)
+        if received.path in DEFAULT_OBJECTS:
+            return ok([DEFAULT_OBJECTS[received.path]])
         return reply()
 
 

@@ -56,7 +56,11 @@ class _CountingHandler(BaseHTTPRequestHandler):
         if path == "/api/v5/public/time":
             body = {"code": "0", "msg": "", "data": [{"ts": str(int(time.time() * 1000))}]}
         elif self.server.admit():
-            body = {"code": "0", "msg": "", "data": [{"totalEq": "1", "uTime": "", "details": []}]}
+            body = {
+                "code": "0",
+                "msg": "",
+                "data": [{"totalEq": "1", "uTime": "1700000000000", "details": []}],
+            }
         else:
             body = {"code": "50011", "msg": "Rate limit reached.", "data": []}
         payload = json.dumps(body).encode()

@@ -21,7 +21,7 @@ from accounts.models import Credential
 from okxapi import Client, Connection, LocalLimiter
 from snapshots.models import Snapshot
 from snapshots.refresh import refresh_account
-from tests.okxapi_server import FakeOkx, reply
+from tests.okxapi_server import EMPTY_BALANCE, FakeOkx, reply
 from tests.workers_support import add_account, frozen
 
 pytestmark = pytest.mark.django_db
@@ -128,7 +128,8 @@ def test_a_shared_session_sends_no_cookie_one_answer_set_with_another_keys_reque
     """Clients of several keys share one session per host and thread: nothing OKX sets for one
     key's request may travel with the next request, of that key or another."""
     with FakeOkx() as fake:
-        fake.script(BALANCE, reply(headers={"Set-Cookie": "fake_visitor=fake-cookie-0001; Path=/"}))
+        cookie = {"Set-Cookie": "fake_visitor=fake-cookie-0001; Path=/"}
+        fake.script(BALANCE, reply(200, {"code": "0", "msg": "", "data": [EMPTY_BALANCE]}, headers=cookie))
         connection = Connection(LocalLimiter())
         first, second = (
             _shared_session_client(fake, 1, connection),

@@ -207,4 +207,10 @@ def test_key(request: HttpRequest, pk: int) -> HttpResponse:
 def _failure_text(account: Account, credential: Credential, detail: str) -> str:
     latest = ApiError.objects.filter(credential=credential).order_by("-last_seen").first()
     steps = " ".join(f"{n}. {step}" for n, step in enumerate(latest.steps if latest else [], 1))
-    return f"{account.name}: key {credential.display_fingerprint} failed the check: {detail} {steps}".strip()
+    # A malformed answer's message names the endpoint's field and the value refused: the one
+    # thing a person needs to compare with OKX's website.
+    refused = f"({latest.endpoint}: {latest.message})" if latest and latest.category == "malformed" else ""
+    text = (
+        f"{account.name}: key {credential.display_fingerprint} failed the check: {detail} {refused} {steps}"
+    )
+    return " ".join(text.split())
