@@ -123,7 +123,7 @@ def positions(req: Request) -> list:
     inst_ids = {i for i in req.query.get("instId", "").split(",") if i}
     rows = []
     for index, p in enumerate(account.positions):
-        if inst_type and ex.instrument(p.instId).inst_type != inst_type:
+        if inst_type and views.position_inst_type(ex, p) != inst_type:
             continue
         if inst_ids and p.instId not in inst_ids:
             continue

@@ -15,6 +15,9 @@ STABLES = {"USDT", "USDC", "USD"}
 # Contract sizes as OKX lists them for the majors; anything else gets 1 (linear) / 10 USD (inverse).
 LINEAR_CT_VAL = {"BTC": "0.01", "ETH": "0.1"}
 INVERSE_CT_VAL = {"BTC": "100"}
+# OKX's BTC-USD / ETH-USD options: ctVal 0.01 BTC / 0.1 ETH, priced and settled in the coin.
+OPTION_CT_VAL = {"BTC": "0.01", "ETH": "0.1"}
+OPTION_TIME_VALUE = Decimal("0.005")
 
 
 class PriceWalk:
@@ -55,10 +58,12 @@ class PriceWalk:
 @dataclass(frozen=True)
 class Instrument:
     inst_id: str
-    inst_type: str  # SPOT, SWAP, FUTURES
+    inst_type: str  # SPOT, SWAP, FUTURES, OPTION
     base: str
     quote: str
     exp_ms: int | None = None
+    strike: Decimal | None = None  # OPTION only
+    opt_type: str = ""  # OPTION only: "C" call, "P" put
 
     @property
     def linear(self) -> bool:
@@ -70,16 +75,30 @@ class Instrument:
 
     @property
     def ct_val(self) -> Decimal:
+        if self.inst_type == "OPTION":
+            return Decimal(OPTION_CT_VAL.get(self.base, "1"))
         table, default = (LINEAR_CT_VAL, "1") if self.linear else (INVERSE_CT_VAL, "10")
         return Decimal(table.get(self.base, default))
 
     def mark(self, prices: PriceWalk, at_ms: int) -> Decimal:
+        """Futures and swaps: the index (base in quote). Options (coin-margined, quoted in the
+        base coin as OKX quotes BTC-USD options): intrinsic value in the base coin plus a fixed
+        time value, a stand-in for a pricing model that keeps upl moving with the walk."""
         quote_usd = prices.usd(self.quote, at_ms) or Decimal(1)
-        return prices.usd(self.base, at_ms) / quote_usd
+        index = prices.usd(self.base, at_ms) / quote_usd
+        if self.inst_type != "OPTION" or self.strike is None or not index:
+            return index
+        intrinsic = (
+            max(index - self.strike, Decimal(0))
+            if self.opt_type == "C"
+            else max(self.strike - index, Decimal(0))
+        )
+        return (intrinsic / index + OPTION_TIME_VALUE).quantize(Decimal("0.0001"))
 
 
 def parse_inst_id(inst_id: str) -> Instrument:
-    """BTC-USDT (SPOT), BTC-USDT-SWAP (SWAP), BTC-USD-261225 (FUTURES, expiry at 08:00 UTC)."""
+    """BTC-USDT (SPOT), BTC-USDT-SWAP (SWAP), BTC-USD-261225 (FUTURES, expiry at 08:00 UTC),
+    BTC-USD-261225-60000-C (OPTION)."""
     parts = inst_id.split("-")
     if len(parts) == 2:
         return Instrument(inst_id, "SPOT", parts[0], parts[1])
@@ -88,6 +107,11 @@ def parse_inst_id(inst_id: str) -> Instrument:
     if len(parts) == 3 and parts[2].isdigit() and len(parts[2]) == 6:
         expiry = datetime.strptime(parts[2] + "08", "%y%m%d%H").replace(tzinfo=UTC)
         return Instrument(inst_id, "FUTURES", parts[0], parts[1], int(expiry.timestamp() * 1000))
+    if len(parts) == 5 and parts[2].isdigit() and len(parts[2]) == 6 and parts[4] in ("C", "P"):
+        # BTC-USD-270326-60000-C: underlying, expiry, strike, call/put (OKX's option instId)
+        expiry = datetime.strptime(parts[2] + "08", "%y%m%d%H").replace(tzinfo=UTC)
+        exp_ms = int(expiry.timestamp() * 1000)
+        return Instrument(inst_id, "OPTION", parts[0], parts[1], exp_ms, Decimal(parts[3]), parts[4])
     raise ValueError(f"unsupported instrument id {inst_id!r}")
 
 
@@ -104,6 +128,7 @@ def catalog(currencies: list[str], position_ids: list[str]) -> dict[str, Instrum
 def instrument_row(inst: Instrument, list_ms: int) -> dict[str, str | bool]:
     """One row of GET /api/v5/public/instruments, with "" where a field does not apply."""
     spot = inst.inst_type == "SPOT"
+    option = inst.inst_type == "OPTION"
     family = "" if spot else f"{inst.base}-{inst.quote}"
     return {
         "instType": inst.inst_type,
@@ -116,10 +141,11 @@ def instrument_row(inst: Instrument, list_ms: int) -> dict[str, str | bool]:
         "settleCcy": "" if spot else inst.settle,
         "ctVal": "" if spot else str(inst.ct_val),
         "ctMult": "" if spot else "1",
-        "ctValCcy": "" if spot else (inst.base if inst.linear else "USD"),
-        "ctType": "" if spot else ("linear" if inst.linear else "inverse"),
-        "optType": "",
-        "stk": "",
+        "ctValCcy": "" if spot else (inst.base if inst.linear or option else "USD"),
+        # ctType: "Only applicable to FUTURES/SWAP"
+        "ctType": "" if spot or option else ("linear" if inst.linear else "inverse"),
+        "optType": inst.opt_type,
+        "stk": str(inst.strike) if inst.strike is not None else "",
         "listTime": str(list_ms),
         "auctionEndTime": "",
         "contTdSwTime": "",
@@ -130,7 +156,7 @@ def instrument_row(inst: Instrument, list_ms: int) -> dict[str, str | bool]:
         "tickSz": "0.1" if inst.base == "BTC" else "0.01",
         "lotSz": "0.00000001" if spot else "1",
         "minSz": "0.00001" if spot else "1",
-        "alias": "quarter" if inst.inst_type == "FUTURES" else "",
+        "alias": "quarter" if inst.inst_type in ("FUTURES", "OPTION") else "",
         "state": "live",
         "ruleType": "normal",
         "maxLmtSz": "9999999999",

@@ -29,6 +29,13 @@ class Position:
     posSide: str = "net"
     posId: str = ""
     created: TimeSpec = "-2d"
+    # MARGIN positions (instId a spot pair such as "BTC-USDT"): instType "MARGIN", posCcy the
+    # base currency for a long or the quote currency for a short (OKX "Get positions": "For
+    # MARGIN, pos is always positive, posCcy being base currency means long position, posCcy
+    # being quote currency means short position"), ccy the margin currency (default: quote).
+    instType: str = ""
+    posCcy: str = ""
+    ccy: str = ""
 
 
 @dataclass
@@ -80,6 +87,12 @@ class Fault:
     times: int | None = 1
     probability: float | None = None
     msg: str | None = None
+    # Malformed answers (docs/simulator.md "Faults"): served after routing, authentication and
+    # the rate limit, in place of the real answer. `envelope`: the whole JSON answer as given
+    # (e.g. {"code": "0", "msg": ""} without data, or "data": [null]). `fields`: the real answer
+    # with these fields set in every data row; a dotted path reaches inside ("details.0.eq").
+    envelope: Any = None
+    fields: dict[str, Any] | None = None
 
 
 @dataclass

@@ -133,11 +133,75 @@ def num(value: Decimal) -> str:
     return "0" if text in ("-0", "") else text
 
 
+def amount(value: Decimal) -> str:
+    """A currency amount as OKX prints a balance: plain notation, up to 18 decimals (OKX's token
+    precision; an account's `eq` such as "1.0095984098559447" keeps every digit), no trailing
+    zeros. `num` rounds computed USD figures to 12 places; a balance must not lose digits."""
+    text = format(value.quantize(Decimal("1e-18")).normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
 # -- positions ---------------------------------------------------------------------------
-def position_numbers(ex: Exchange, p: Position, now: int) -> dict[str, Decimal]:
+def position_inst_type(ex: Exchange, p: Position) -> str:
+    """MARGIN positions name a spot pair; the others' type is their instrument's."""
+    return p.instType or ex.instrument(p.instId).inst_type
+
+
+def position_ccy(ex: Exchange, p: Position) -> str:
+    """OKX's `ccy`, "Currency used for margin": the settlement currency of a contract; for
+    MARGIN the scenario's choice, else the quote currency."""
+    inst = ex.instrument(p.instId)
+    if position_inst_type(ex, p) == "MARGIN":
+        return p.ccy or inst.quote
+    return inst.settle
+
+
+def _margin_numbers(ex: Exchange, p: Position, now: int) -> dict[str, Decimal]:
+    """A MARGIN position: `pos` in posCcy, always positive. Long (posCcy = base): bought pos
+    base with borrowed quote at avgPx. Short (posCcy = quote): sold borrowed base for pos quote
+    at avgPx. upl in the quote currency, converted to the margin ccy when that is the base."""
     inst = ex.instrument(p.instId)
     mark, avg, size = inst.mark(ex.prices, now), Decimal(p.avgPx), Decimal(p.pos)
     lever = Decimal(p.lever)
+    long = p.posCcy == inst.base
+    if long:
+        upl_quote, liab, notional_quote = (mark - avg) * size, size * avg, size * mark
+    else:
+        upl_quote, liab, notional_quote = size * (1 - mark / avg), size / avg, size / avg * mark
+    upl = upl_quote if position_ccy(ex, p) == inst.quote else upl_quote / mark
+    imr = notional_quote / lever if position_ccy(ex, p) == inst.quote else notional_quote / lever / mark
+    direction = 1 if long else -1
+    liq = avg * (1 - Decimal(direction) / lever * Decimal("0.9"))
+    notional_usd = notional_quote * ex.prices.usd(inst.quote, now)
+    return {
+        "mark": mark,
+        "upl": upl,
+        "imr": imr,
+        "mmr": imr / 10,
+        "notional_usd": notional_usd,
+        "liq": liq,
+        "liab": liab,
+    }
+
+
+def position_numbers(ex: Exchange, p: Position, now: int) -> dict[str, Decimal]:
+    inst = ex.instrument(p.instId)
+    if position_inst_type(ex, p) == "MARGIN":
+        return _margin_numbers(ex, p, now)
+    mark, avg, size = inst.mark(ex.prices, now), Decimal(p.avgPx), Decimal(p.pos)
+    lever = Decimal(p.lever)
+    if inst.inst_type == "OPTION":  # contracts of ctVal base coin, premium quoted in the base coin
+        upl = (mark - avg) * size * inst.ct_val
+        notional_usd = abs(size) * inst.ct_val * ex.prices.usd(inst.base, now)
+        imr = abs(size) * inst.ct_val * mark  # a stand-in: the premium at the mark
+        return {
+            "mark": mark,
+            "upl": upl,
+            "imr": imr,
+            "mmr": imr / 10,
+            "notional_usd": notional_usd,
+            "liq": ZERO,
+        }
     if inst.linear:  # contracts of ctVal base units, settled in the quote currency
         upl = (mark - avg) * size * inst.ct_val
         notional_settle = abs(size) * inst.ct_val * mark
@@ -158,22 +222,30 @@ def position_row(ex: Exchange, account: Account, index: int, p: Position, now: i
     row: dict[str, object] = dict.fromkeys(POSITION_FIELDS, "")
     created = str(ex.start_ms - 2 * 86_400_000)
     cross = p.mgnMode == "cross"
+    inst_type, ccy = position_inst_type(ex, p), position_ccy(ex, p)
+    derivative = inst_type in ("FUTURES", "SWAP", "OPTION")
     row.update(
-        instType=inst.inst_type,
+        instType=inst_type,
         instId=p.instId,
         mgnMode=p.mgnMode,
         posId=p.posId or f"{account.uid[-6:]}{index:06d}",
         posSide=p.posSide,
         pos=p.pos,
-        availPos=p.pos if not cross else "",
+        # posCcy: "Position currency, only applicable to MARGIN positions"
+        posCcy=p.posCcy if inst_type == "MARGIN" else "",
+        # availPos: "Only applicable to MARGIN and OPTION"
+        availPos=p.pos if inst_type in ("MARGIN", "OPTION") else "",
         avgPx=p.avgPx,
         nonSettleAvgPx="",
         markPx=num(n["mark"]),
         last=num(n["mark"]),
         idxPx=num(n["mark"]),
-        usdPx=num(ex.prices.usd(inst.settle, now)),
+        # usdPx: "Latest USD price of the ccy on the market, only applicable to
+        # FUTURES/SWAP/OPTION"; "" for MARGIN.
+        usdPx=num(ex.prices.usd(ccy, now)) if derivative else "",
         bePx=p.avgPx,
-        liqPx=num(n["liq"]),
+        # liqPx: "Not applicable to OPTION"
+        liqPx="" if inst_type == "OPTION" else num(n["liq"]),
         upl=num(n["upl"]),
         uplRatio=num(n["upl"] / n["imr"]) if n["imr"] else "0",
         uplLastPx=num(n["upl"]),
@@ -184,14 +256,20 @@ def position_row(ex: Exchange, account: Account, index: int, p: Position, now: i
         fee="0",
         fundingFee="0",
         liqPenalty="0",
-        lever=p.lever,
+        # lever: "Not applicable to OPTION"
+        lever="" if inst_type == "OPTION" else p.lever,
+        # liab, liabCcy: "only applicable to MARGIN"
+        liab=num(n["liab"]) if inst_type == "MARGIN" else "",
+        liabCcy=(inst.quote if p.posCcy == inst.base else inst.base) if inst_type == "MARGIN" else "",
+        # optVal: "Option Value, only applicable to OPTION"
+        optVal=num(Decimal(p.pos) * inst.ct_val * n["mark"]) if inst_type == "OPTION" else "",
         imr=num(n["imr"]) if cross else "",
         margin="" if cross else num(n["imr"]),
         mgnRatio=num((n["imr"] + n["upl"]) / n["mmr"]) if n["mmr"] else "",
         mmr=num(n["mmr"]),
         notionalUsd=num(n["notional_usd"]),
-        adl="1",
-        ccy=inst.settle,
+        adl="1" if derivative else "",
+        ccy=ccy,
         interest="0",
         closeOrderAlgo=[],
         cTime=created,
@@ -206,13 +284,14 @@ def _position_totals(ex: Exchange, account: Account, now: int) -> tuple[dict, di
     totals: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     notional: dict[str, Decimal] = defaultdict(Decimal)
     for p in account.positions:
-        inst = ex.instrument(p.instId)
+        if Decimal(p.pos) == 0:
+            continue  # a pos "0" row holds nothing; its currency is not listed for it
         n = position_numbers(ex, p, now)
-        bucket = totals[inst.settle]
+        bucket = totals[position_ccy(ex, p)]
         for name in ("upl", "imr", "mmr"):
             bucket[name] += n[name]
         bucket["iso"] += ZERO if p.mgnMode == "cross" else n["imr"]
-        notional[inst.inst_type] += n["notional_usd"]
+        notional[position_inst_type(ex, p)] += n["notional_usd"]
     return totals, notional
 
 
@@ -242,7 +321,7 @@ def balance_row(ex: Exchange, account: Account, ccys: set[str] | None) -> dict[s
         "notionalUsdForBorrow": "0",
         "notionalUsdForSwap": num(notional["SWAP"]),
         "notionalUsdForFutures": num(notional["FUTURES"]),
-        "notionalUsdForOption": "0",
+        "notionalUsdForOption": num(notional["OPTION"]),
         "upl": num(usd["upl"]),
         "details": details,
     }
@@ -261,16 +340,16 @@ def _detail(ex: Exchange, account: Account, ccy: str, pos: dict, now: int, stamp
     row: dict[str, object] = dict.fromkeys(DETAIL_FIELDS, "")
     row.update(
         ccy=ccy,
-        eq=num(eq),
-        cashBal=num(cash),
+        eq=amount(eq),
+        cashBal=amount(cash),
         uTime=stamp,
         isoEq=num(pos.get("iso", ZERO)),
-        availEq=num(eq - frozen),
+        availEq=amount(eq - frozen),
         disEq=num(_usd(ex, ccy, eq, now)),
         fixedBal="0",
-        availBal=num(cash - frozen),
-        frozenBal=num(frozen),
-        ordFrozen=num(ord_frozen),
+        availBal=amount(cash - frozen),
+        frozenBal=amount(frozen),
+        ordFrozen=amount(ord_frozen),
         eqUsd=num(_usd(ex, ccy, eq, now)),
         liab="0",
         crossLiab="0",
@@ -285,7 +364,7 @@ def _detail(ex: Exchange, account: Account, ccy: str, pos: dict, now: int, stamp
         spotIsoBal="0",
         smtSyncEq="0",
         spotCopyTradingEq="0",
-        spotBal=num(cash),
+        spotBal=amount(cash),
         collateralEnabled=False,
         autoLendStatus="off",
         autoLendMtAmt="0",
@@ -296,7 +375,7 @@ def _detail(ex: Exchange, account: Account, ccy: str, pos: dict, now: int, stamp
 def funding_rows(account: Account, ccys: set[str] | None) -> list[dict[str, str]]:
     # OKX lists only currencies with a balance above zero.
     return [
-        {"availBal": num(Decimal(v)), "bal": num(Decimal(v)), "ccy": ccy, "frozenBal": "0"}
+        {"availBal": amount(Decimal(v)), "bal": amount(Decimal(v)), "ccy": ccy, "frozenBal": "0"}
         for ccy, v in account.funding.items()
         if Decimal(v) > 0 and (ccys is None or ccy in ccys)
     ]

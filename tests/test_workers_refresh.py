@@ -54,6 +54,7 @@ def test_a_refresh_stores_exactly_the_balances_and_positions_the_exchange_serves
         assert (
             row.inst_type,
             row.side,
+            row.pos_side,
             row.size,
             row.avg_price,
             row.mark_price,
@@ -65,6 +66,7 @@ def test_a_refresh_stores_exactly_the_balances_and_positions_the_exchange_serves
             row.notional_usd,
         ) == (
             p.inst_type,
+            p.side,
             p.pos_side,
             p.pos,
             p.avg_px,

@@ -23,7 +23,7 @@ from snapshots.models import Snapshot, Wallet
 
 RECENT_ERRORS = 10
 BALANCE_AMOUNTS = ("equity", "available", "frozen")
-POSITION_AMOUNTS = ("size", "avg_price", "mark_price", "leverage", "liq_price")
+POSITION_AMOUNTS = ("quantity", "avg_price", "mark_price", "upl", "upl_usd_price", "leverage", "liq_price")
 
 
 @require_GET
@@ -54,6 +54,14 @@ def account(request: HttpRequest, pk: int) -> HttpResponse:
         "ranges": [(key, "?" + urlencode({"range": key})) for key in queries.RANGES],
         "range_key": range_key,
         "balances_csv": f"/api/v1/accounts/{account.pk}/balances.csv",
+        # Unknown is never zero: positions and their PnL are "—" with this reason.
+        "positions_unknown_reason": (
+            queries.NEVER_READ
+            if snapshot is None
+            else queries.NOT_READABLE_VIA_MASTER
+            if snapshot.via_master
+            else None
+        ),
     }
     return render_page(request, "dashboard/account.html", context)
 
@@ -62,7 +70,8 @@ def _holdings(snapshot: Snapshot | None) -> dict[str, Any]:
     """Balance and position lines with their amounts as text (crypto amounts keep every digit
     OKX sent, without trailing zeros or exponents; USD values stay Decimal for the template)."""
     lines = list(snapshot.balances.all()) if snapshot else []
-    positions = list(snapshot.positions.all()) if snapshot else []
+    # A size of 0 is no position (rows stored before the refresh dropped OKX's pos "0" rows).
+    positions = [p for p in snapshot.positions.all() if p.size != 0] if snapshot else []
     return {
         "balances": [
             {"wallet": line.wallet, "ccy": line.ccy, "usd": line.usd_value, **_amounts(line, BALANCE_AMOUNTS)}
@@ -76,7 +85,9 @@ def _holdings(snapshot: Snapshot | None) -> dict[str, Any]:
             }
             for p in positions
         ],
-        "upl_total": sum((p.upl for p in positions if p.upl is not None), Decimal(0)),
+        # PnL sums USD values only (snapshots.positions.upl_usd); the unpriced ones are counted.
+        "upl_total": sum((p.upl_usd for p in positions if p.upl_usd is not None), Decimal(0)),
+        "upl_unpriced": sum(1 for p in positions if p.upl_usd is None),
     }
 
 
