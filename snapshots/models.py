@@ -1,7 +1,9 @@
 """Snapshots of balances and positions: one row per account per refresh cycle, with its lines.
 
 Money is Decimal end to end: 38 digits with 18 after the point hold any OKX amount (OKX sends at
-most 18 decimals for token amounts) with 20 digits before it.
+most 18 decimals for token amounts) with 20 digits before it. Every amount is a
+snapshots.money.MoneyField: numeric(38,18) on PostgreSQL, canonical decimal text on SQLite, so it
+reads back exactly as OKX sent it on both (compare and aggregate it as that module says).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models.functions import TruncDay, TruncHour
 
 from accounts.models import Account
+from snapshots.money import MoneyField
 
 
 class MoneyDigits(TypedDict):
@@ -62,11 +65,9 @@ class Snapshot(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="snapshots")
     cycle = models.BigIntegerField()
     taken_at = models.DateTimeField()
-    total_equity_usd = models.DecimalField("total equity (USD)", **MONEY, null=True, blank=True)
-    trading_equity_usd = models.DecimalField(**MONEY, null=True, blank=True)
-    funding_usd = models.DecimalField(
-        "funding value (USD, priced currencies)", **MONEY, null=True, blank=True
-    )
+    total_equity_usd = MoneyField("total equity (USD)", **MONEY, null=True, blank=True)
+    trading_equity_usd = MoneyField(**MONEY, null=True, blank=True)
+    funding_usd = MoneyField("funding value (USD, priced currencies)", **MONEY, null=True, blank=True)
     # Funding balances carry no USD value at OKX; currencies not priced by the trading account
     # are listed here and left out of the totals.
     unpriced_funding = models.JSONField(default=list, blank=True)
@@ -88,10 +89,10 @@ class BalanceLine(models.Model):
     snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="balances")
     wallet = models.CharField(max_length=8, choices=Wallet.choices)
     ccy = models.CharField(max_length=32)
-    equity = models.DecimalField(**MONEY, null=True, blank=True)
-    usd_value = models.DecimalField(**MONEY, null=True, blank=True)
-    available = models.DecimalField(**MONEY, null=True, blank=True)
-    frozen = models.DecimalField(**MONEY, null=True, blank=True)
+    equity = MoneyField(**MONEY, null=True, blank=True)
+    usd_value = MoneyField(**MONEY, null=True, blank=True)
+    available = MoneyField(**MONEY, null=True, blank=True)
+    frozen = MoneyField(**MONEY, null=True, blank=True)
 
     class Meta:
         db_table = "dashboard_balanceline"  # the table this model had in the dashboard app
@@ -102,26 +103,53 @@ class BalanceLine(models.Model):
 
 
 class PositionLine(models.Model):
+    """One open position of a snapshot (OKX's `pos` "0" rows are not stored: see
+    snapshots.positions). `size` is OKX's `pos` as sent (negative for a net-mode short); `side`
+    says long or short in words and `size_unit` what the size counts. `upl` is in `upl_ccy`
+    (OKX's margin currency `ccy`); `upl_usd` is its USD value by snapshots.positions.upl_usd,
+    null when unknown, with `upl_usd_basis` saying how it was priced or why it is unknown."""
+
     snapshot = models.ForeignKey(Snapshot, on_delete=models.CASCADE, related_name="positions")
     inst_id = models.CharField(max_length=64)
     inst_type = models.CharField(max_length=16)
-    side = models.CharField(max_length=8, help_text="posSide: long, short or net.")
-    size = models.DecimalField(**MONEY, null=True, blank=True)
-    avg_price = models.DecimalField(**MONEY, null=True, blank=True)
-    mark_price = models.DecimalField(**MONEY, null=True, blank=True)
-    upl = models.DecimalField("unrealised PnL", **MONEY, null=True, blank=True)
-    upl_ratio = models.DecimalField(**MONEY, null=True, blank=True)
-    leverage = models.DecimalField(**MONEY, null=True, blank=True)
-    liq_price = models.DecimalField(**MONEY, null=True, blank=True)
+    side = models.CharField(max_length=8, help_text='"long" or "short"; "" when OKX\'s answer does not say.')
+    pos_side = models.CharField(
+        max_length=8, blank=True, default="", help_text="OKX's posSide: long, short or net."
+    )
+    size = MoneyField(**MONEY, null=True, blank=True)
+    size_unit = models.CharField(
+        max_length=32, blank=True, default="", help_text='"contracts", or the coin (posCcy) for MARGIN.'
+    )
+    avg_price = MoneyField(**MONEY, null=True, blank=True)
+    mark_price = MoneyField(**MONEY, null=True, blank=True)
+    upl = MoneyField("unrealised PnL", **MONEY, null=True, blank=True)
+    upl_ccy = models.CharField(
+        "currency of the unrealised PnL",
+        max_length=32,
+        blank=True,
+        default="",
+        help_text="OKX's ccy (margin).",
+    )
+    upl_usd = MoneyField("unrealised PnL (USD)", **MONEY, null=True, blank=True)
+    upl_usd_price = MoneyField("USD price of the PnL currency", **MONEY, null=True, blank=True)
+    upl_usd_basis = models.CharField(max_length=200, blank=True, default="")
+    upl_ratio = MoneyField(**MONEY, null=True, blank=True)
+    leverage = MoneyField(**MONEY, null=True, blank=True)
+    liq_price = MoneyField(**MONEY, null=True, blank=True)
     margin_mode = models.CharField(max_length=16)
-    notional_usd = models.DecimalField(**MONEY, null=True, blank=True)
+    notional_usd = MoneyField(**MONEY, null=True, blank=True)
 
     class Meta:
         db_table = "dashboard_positionline"  # the table this model had in the dashboard app
         ordering = ["inst_id"]
 
     def __str__(self) -> str:
-        return f"{self.inst_id} {self.size}"
+        return f"{self.inst_id} {self.side} {self.size} {self.size_unit}".rstrip()
+
+    @property
+    def quantity(self) -> Decimal | None:
+        """The size without its sign (the side says the direction)."""
+        return None if self.size is None else abs(self.size)
 
 
 def write_snapshot(snapshot: Snapshot, balances: list[BalanceLine], positions: list[PositionLine]) -> bool:
