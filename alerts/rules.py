@@ -19,9 +19,10 @@ from django.db.models import Max
 
 from accounts.health import HealthStatus, idle_since
 from accounts.history import ApiError
-from accounts.models import Account, Credential, CredentialStatus
+from accounts.models import Account, Credential, CredentialStatus, Environment
 from alerts.models import AlertRule, AlertSettings
 from snapshots.models import Snapshot
+from snapshots.money import MoneyMax
 from snapshots.queries import is_stale, stale_after
 
 IDLE_STAGES = ((1, "1d"), (3, "3d"))  # days before OKX's deletion date: remind at 3, again at 1
@@ -240,10 +241,15 @@ def _keyed(credentials: list[Credential]) -> set[int]:
 
 def equity_drop(now: datetime, percent: Decimal) -> Iterable[Condition]:
     """An account whose latest equity is more than `percent` below its highest point of the
-    last 24 hours (a peak, not the value 24 h ago: a drop and partial recovery still counts)."""
-    window = Snapshot.objects.filter(taken_at__gte=now - EQUITY_WINDOW, account__active=True)
+    last 24 hours (a peak, not the value 24 h ago: a drop and partial recovery still counts).
+    Demo-trading accounts are paper money: their equity never raises an alert."""
+    window = Snapshot.objects.filter(taken_at__gte=now - EQUITY_WINDOW, account__active=True).exclude(
+        account__environment=Environment.DEMO
+    )
     peaks = dict(
-        window.values("account_id").annotate(peak=Max("total_equity_usd")).values_list("account_id", "peak")
+        window.values("account_id")
+        .annotate(peak=MoneyMax("total_equity_usd"))  # as numbers on SQLite too (snapshots.money)
+        .values_list("account_id", "peak")
     )
     for account_id, peak in peaks.items():
         latest = window.filter(account_id=account_id).order_by("-taken_at").select_related("account").first()

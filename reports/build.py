@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from accounts.health import ACTION_SEVERITIES, HealthStatus, Severity
-from accounts.models import Account, Credential, CredentialStatus
+from accounts.models import Account, Credential, CredentialStatus, Environment
 from snapshots.models import BalanceLine, PositionLine, Snapshot
-from snapshots.queries import is_stale
+from snapshots.queries import NEVER_READ, NOT_READABLE_VIA_MASTER, is_stale
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -29,6 +29,7 @@ class SnapshotAt(TypedDict):
     snapshot_id: int | None
     snapshot_at: datetime | None
     snapshot_equity: Decimal | None  # USD
+    snapshot_via_master: bool | None  # read with the master's key: positions unknown
 
 
 CHANGE_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -48,6 +49,7 @@ def with_snapshot_at(
         snapshot_id=_latest("pk", moment),
         snapshot_at=_latest("taken_at", moment),
         snapshot_equity=_latest("total_equity_usd", moment),
+        snapshot_via_master=_latest("via_master", moment),
     )
 
 
@@ -82,6 +84,15 @@ class AccountFigures:
     changes: dict[str, Decimal | None] = field(default_factory=dict)
     balances: list[BalanceLine] = field(default_factory=list)
     positions: list[PositionLine] = field(default_factory=list)
+    demo: bool = False  # a demo-trading account: its own section, never in the report's totals
+    via_master: bool = False  # its snapshot was read with the master's key
+
+    @property
+    def positions_unknown_reason(self) -> str | None:
+        """Why this account's positions (and their PnL) are unknown, else None: never zero."""
+        if self.snapshot_at is None:
+            return NEVER_READ
+        return NOT_READABLE_VIA_MASTER if self.via_master else None
 
 
 @dataclass
@@ -95,10 +106,20 @@ class ReportData:
     previous_slot: datetime | None
     warnings: list[dict]
     currency_note: str = ""
+    # Demo-trading accounts (paper money): listed in their own section with their own subtotal;
+    # `accounts`, total_usd, the changes, balances and positions are the live accounts' only.
+    demo_accounts: list[AccountFigures] = field(default_factory=list)
+    demo_total_usd: Decimal = Decimal(0)
 
     @property
     def stale(self) -> list[AccountFigures]:
-        return [row for row in self.accounts if row.stale]
+        return [row for row in [*self.accounts, *self.demo_accounts] if row.stale]
+
+    @property
+    def positions_unknown(self) -> list[tuple[str, str]]:
+        """(account name, reason) of each live account whose positions are unknown: they are not
+        in the positions count or the PnL, and the report says so."""
+        return [(row.name, reason) for row in self.accounts if (reason := row.positions_unknown_reason)]
 
     def balances_by_ccy(self) -> list[tuple[str, Decimal, Decimal | None]]:
         """(currency, amount, USD value) across accounts and wallets; unpriced values stay None."""
@@ -121,23 +142,42 @@ class ReportData:
 
     @property
     def upl_usd(self) -> Decimal:
-        return sum((line.upl or Decimal(0) for _, line in self.positions), Decimal(0))
+        """The positions' PnL in USD (PositionLine.upl_usd, never a coin amount); those without a
+        USD value are left out and counted by upl_unpriced."""
+        return sum((line.upl_usd for _, line in self.positions if line.upl_usd is not None), Decimal(0))
+
+    @property
+    def upl_unpriced(self) -> int:
+        return sum(1 for _, line in self.positions if line.upl_usd is None)
 
 
 def account_figures(accounts: QuerySet[Account], slot: datetime) -> list[AccountFigures]:
     """1. Each account's snapshot at or before the slot (one query).
     2. Its balance and position lines (one query each, for all accounts).
     3. Equity 24 h / 7 d / 30 d earlier (one query per window)."""
-    fields = ("pk", "name", "snapshot_id", "snapshot_at", "snapshot_equity")
+    fields = (
+        "pk",
+        "name",
+        "environment",
+        "snapshot_id",
+        "snapshot_at",
+        "snapshot_equity",
+        "snapshot_via_master",
+    )
     rows: list[dict[str, Any]] = list(with_snapshot_at(accounts, slot).order_by("name").values(*fields))
     ids = [row["snapshot_id"] for row in rows if row["snapshot_id"]]
     balances = _lines_by_snapshot(BalanceLine.objects.filter(snapshot_id__in=ids).order_by("wallet", "ccy"))
-    positions = _lines_by_snapshot(PositionLine.objects.filter(snapshot_id__in=ids).order_by("inst_id"))
+    # A size of 0 is no position (rows stored before the refresh dropped OKX's pos "0" rows).
+    positions = _lines_by_snapshot(
+        PositionLine.objects.filter(snapshot_id__in=ids).exclude(size=0).order_by("inst_id")
+    )
     earlier = {label: equity_at(accounts, slot - span) for label, span in CHANGE_WINDOWS.items()}
     figures = []
     for row in rows:
         pk, equity = row["pk"], row["snapshot_equity"]
         figure = AccountFigures(row["name"], row["snapshot_at"], equity, is_stale(row["snapshot_at"], slot))
+        figure.demo = row["environment"] == Environment.DEMO
+        figure.via_master = bool(row["snapshot_via_master"])
         figure.balances = balances.get(row["snapshot_id"], [])
         figure.positions = positions.get(row["snapshot_id"], [])
         for label, then in earlier.items():
@@ -190,8 +230,12 @@ def build(
     currency: str = USD,
     previous: tuple[datetime, Decimal] | None = None,
 ) -> ReportData:
-    """Everything a report shows, as of `slot`. `previous` is the last report's (slot, total USD)."""
-    figures = account_figures(accounts, slot)
+    """Everything a report shows, as of `slot`. `previous` is the last report's (slot, total USD).
+    The total, its changes, balances and positions cover the live accounts; demo-trading ones
+    (paper money) come as demo_accounts with their own demo_total_usd."""
+    every = account_figures(accounts, slot)
+    figures = [f for f in every if not f.demo]
+    demo = [f for f in every if f.demo]
     total = sum((f.equity_usd for f in figures if f.equity_usd is not None), Decimal(0))
     changes = total_changes(figures)
     changes["since previous report"] = total - previous[1] if previous else None
@@ -209,4 +253,6 @@ def build(
         previous_slot=previous[0] if previous else None,
         warnings=warnings_needing_action(accounts, slot),
         currency_note=note,
+        demo_accounts=demo,
+        demo_total_usd=sum((f.equity_usd for f in demo if f.equity_usd is not None), Decimal(0)),
     )

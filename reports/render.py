@@ -122,6 +122,10 @@ def _context(data: ReportData, schedule_name: str, zone: ZoneInfo) -> dict:
         }
         for i, row in enumerate(data.accounts)
     ]
+    demo_accounts = [
+        {"name": row.name, "equity": p.show(row.equity_usd), "taken_at": local(row.snapshot_at, zone)}
+        for row in data.demo_accounts
+    ]
     return {
         "schedule": schedule_name,
         "when": local(data.slot, zone),
@@ -146,6 +150,11 @@ def _context(data: ReportData, schedule_name: str, zone: ZoneInfo) -> dict:
         "positions": [_position(name, line) for name, line in data.positions],
         "upl": readable(data.upl_usd, 2, sign=True),
         "upl_tone": _tone(data.upl_usd),
+        "upl_unpriced": data.upl_unpriced,
+        # Accounts whose positions are unknown: "—" with the reason, never "0 positions".
+        "positions_unknown": [f"{name} ({reason})" for name, reason in data.positions_unknown],
+        "demo_accounts": demo_accounts,
+        "demo_total": p.show(data.demo_total_usd),
         "warnings": data.warnings,
     }
 
@@ -177,14 +186,18 @@ def _account_balances(data: ReportData, p: Presenter) -> list[dict]:
 
 
 def _position(account: str, line: PositionLine) -> dict:
+    """Side in words, size with its unit, PnL in its own currency and in USD ("—" with the
+    reason when it has no USD value)."""
     return {
         "account": account,
         "inst_id": line.inst_id,
-        "side": line.side,
-        "size": exact(line.size),
+        "side": line.side or "—",
+        "size": f"{exact(line.quantity)} {line.size_unit}".strip() if line.size is not None else "—",
         "notional": readable(line.notional_usd, 2),
-        "upl": readable(line.upl, 2, sign=True),
-        "tone": _tone(line.upl),
+        "upl_coin": f"{exact(line.upl)} {line.upl_ccy}".strip() if line.upl is not None else "—",
+        "upl": readable(line.upl_usd, 2, sign=True),
+        "upl_note": "" if line.upl_usd is not None else line.upl_usd_basis,
+        "tone": _tone(line.upl_usd),
     }
 
 
@@ -238,21 +251,40 @@ def to_csv(data: ReportData) -> str:
                     "",
                 )
             )
+        if reason := row.positions_unknown_reason:
+            # Unknown is an empty amount with its reason, never "no positions".
+            writer.writerow(("position", row.name, taken, "positions unknown", "", "", "", "", reason))
         for position in row.positions:
-            item = f"{position.inst_id} {position.side}"
+            # amount: the size in `currency` (contracts, or the coin of a MARGIN position); the
+            # note gives the PnL in its own currency and, when unknown in USD, why.
+            item = f"{position.inst_id} {position.side}".strip()
+            note = f"upl {exact(position.upl)} {position.upl_ccy}".strip() if position.upl is not None else ""
+            if position.upl_usd is None:
+                note = f"{note}; upl_usd unknown: {position.upl_usd_basis}".lstrip("; ")
             writer.writerow(
                 (
                     "position",
                     row.name,
                     taken,
                     item,
-                    "",
+                    position.size_unit,
                     exact(position.size),
                     exact(position.notional_usd),
-                    exact(position.upl),
-                    "",
+                    exact(position.upl_usd),
+                    note,
                 )
             )
+    # Demo trading: paper money, its own section and subtotal, outside every total above.
+    if data.demo_accounts:
+        demo = exact(data.demo_total_usd)
+        writer.writerow(
+            ("demo total", TOTAL, at, "demo trading equity", USD, demo, demo, "", "not in the total")
+        )
+    for row in data.demo_accounts:
+        taken = row.snapshot_at.isoformat() if row.snapshot_at else ""
+        value = exact(row.equity_usd)
+        note = "demo trading" if row.snapshot_at else "demo trading; never read"
+        writer.writerow(("demo equity", row.name, taken, "total equity", USD, value, value, "", note))
     for warning in data.warnings:
         writer.writerow(
             ("warning", warning["account"], "", warning["code"], "", "", "", "", warning["message"])
@@ -269,6 +301,10 @@ def totals(data: ReportData) -> dict:
         "accounts": {row.name: exact(row.equity_usd) or None for row in data.accounts},
         "changes_usd": {label: exact(change) or None for label, change in data.changes.items()},
         "upl_usd": exact(data.upl_usd),
+        "upl_unpriced_positions": data.upl_unpriced,
+        "positions_unknown": dict(data.positions_unknown),
+        "demo_total_usd": exact(data.demo_total_usd),
+        "demo_accounts": {row.name: exact(row.equity_usd) or None for row in data.demo_accounts},
         "open_positions": len(data.positions),
         "warnings": len(data.warnings),
     }

@@ -21,12 +21,13 @@ import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db import models
-from django.db.models import Count, OuterRef, Prefetch, Subquery, Sum
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 from django.utils import timezone
 
 from accounts import health
-from accounts.models import KEY_HEALTH_FIELDS, Account, Credential, CredentialStatus
+from accounts.models import KEY_HEALTH_FIELDS, Account, Credential, CredentialStatus, Environment
 from snapshots.models import Snapshot
+from snapshots.money import MoneyAvg, MoneySum
 
 RANGES: dict[str, timedelta | None] = {
     "1d": timedelta(days=1),
@@ -43,6 +44,14 @@ BUCKET_WIDTHS = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400
 # 500 accounts over 7 days reads millions of rows, too slow for every page view.
 SERIES_CACHE_MIN_ROWS = 50_000
 CENT = Decimal("0.01")
+# What a money column (38 digits, 18 after the point) can hold: 20 digits before the point.
+MONEY_LIMIT = Decimal(10) ** 20
+# Why a figure is unknown ("—" on every surface, null plus this reason in the API), never zero.
+# OKX has no positions endpoint for a sub-account read with the master's key (the master reads
+# only its sub-accounts' balances: /api/v5/account/subaccount/balances, /asset/subaccount/balances).
+NOT_READABLE_VIA_MASTER = "not readable through the master key"
+NEVER_READ = "never read"
+NO_TOTAL = "the latest snapshot has no total"
 
 
 # The credential columns account_rows() loads: what Credential.warnings_at reads (the account comes
@@ -56,22 +65,69 @@ class AccountRow:
     equity_usd: Decimal | None  # latest snapshot's total_equity_usd
     share: Decimal | None  # equity_usd / total (0..1), None when total is 0/None
     change_24h_usd: Decimal | None  # latest minus the latest snapshot at or before now-24h
-    upl_usd: Decimal | None  # sum of the latest snapshot's PositionLine.upl
-    open_positions: int
+    # Sum of the latest snapshot's PositionLine.upl_usd (the priced ones); 0 with no positions;
+    # None when the positions are unknown (positions_unknown_reason) or none of them is priced.
+    upl_usd: Decimal | None
+    # Positions with a size other than 0 (OKX's pos "0" rows are no position); None when unknown
+    # (positions_unknown_reason says why), never 0.
+    open_positions: int | None
     key_status: str  # "ok" | "grace" | "failing" | "unchecked" | "none" (no key of its own)
     warnings: list[dict]  # the credential's warnings as of now (Credential.warnings_at)
     needs_action: bool  # the key is failing or has a warning/danger (accounts.health.needs_action)
     last_refresh_at: datetime | None
     stale: bool  # no snapshot within stale_after()
+    # Positions whose PnL has no USD value (snapshots.positions.upl_usd): left out of upl_usd,
+    # and every surface says so.
+    upl_unpriced: int = 0
+    # The latest snapshot was read with the master's key: its positions (and their PnL) are unknown.
+    via_master: bool = False
+
+    @property
+    def is_demo(self) -> bool:
+        """A demo-trading account: never in the team's totals, charts, reports' totals or alerts."""
+        return self.account.is_demo
+
+    @property
+    def equity_unknown_reason(self) -> str | None:
+        """Why equity_usd is None ("never read": no snapshot yet), else None."""
+        return (
+            None if self.equity_usd is not None else NEVER_READ if self.last_refresh_at is None else NO_TOTAL
+        )
+
+    @property
+    def positions_unknown_reason(self) -> str | None:
+        """Why open_positions and upl_usd are None, else None."""
+        if self.last_refresh_at is None:
+            return NEVER_READ
+        return NOT_READABLE_VIA_MASTER if self.via_master else None
+
+
+@dataclass(frozen=True)
+class Excluded:
+    """An account a total leaves out, and why ("never read")."""
+
+    account: Account
+    reason: str
 
 
 @dataclass(frozen=True)
 class Totals:
+    """Sums over the accounts of one environment (the team's: live; the demo subtotal: demo)."""
+
     equity_usd: Decimal
     change_24h_usd: Decimal | None
     change_7d_usd: Decimal | None
     last_refresh_at: datetime | None
     stale_accounts: int
+    environment: str = Environment.LIVE
+    accounts: int = 0  # active accounts of the environment
+    # Each account of the environment whose equity is not in equity_usd, with the reason.
+    not_in_total: tuple[Excluded, ...] = ()
+
+    @property
+    def counted(self) -> int:
+        """How many accounts equity_usd covers."""
+        return self.accounts - len(self.not_in_total)
 
 
 def stale_after() -> timedelta:
@@ -115,21 +171,36 @@ def account_rows() -> list[AccountRow]:
     )
     latest = _latest_snapshots([a.latest_id for a in accounts if a.latest_id is not None])
     rows = [_row(account, latest.get(account.latest_id), now) for account in accounts]
-    total = sum((r.equity_usd for r in rows if r.equity_usd is not None), Decimal(0))
-    if not total:
-        return rows
-    return [_with_share(row, row.equity_usd / total if row.equity_usd is not None else None) for row in rows]
+    # A share is of the account's own environment's total: paper money is no part of the team's.
+    sums: dict[bool, Decimal] = {}
+    for row in rows:
+        if row.equity_usd is not None:
+            sums[row.is_demo] = sums.get(row.is_demo, Decimal(0)) + row.equity_usd
+    return [
+        _with_share(row, row.equity_usd / sums[row.is_demo])
+        if row.equity_usd is not None and sums[row.is_demo]
+        else row
+        for row in rows
+    ]
 
 
 def _latest_snapshots(ids: list[int]) -> dict[int, dict[str, Any]]:
-    """id -> {taken_at, total_equity_usd, upl, position_count}: one GROUP BY over the positions."""
+    """id -> {taken_at, total_equity_usd, upl, position_count, upl_unpriced}: one GROUP BY over
+    the positions. upl sums the USD values (never coin amounts); a size of 0 is no position (rows
+    stored before the refresh dropped them)."""
     if not ids:
         return {}
+    # Positive conditions only: a negated Q over a reverse relation would become a subquery.
+    real = Q(positions__size__gt=0) | Q(positions__size__lt=0) | Q(positions__size=None, positions__id__gt=0)
     rows = (
         Snapshot.objects.filter(id__in=ids)
         .order_by()
-        .values("id", "taken_at", "total_equity_usd")
-        .annotate(upl=Sum("positions__upl"), position_count=Count("positions"))
+        .values("id", "taken_at", "total_equity_usd", "via_master")
+        .annotate(
+            upl=MoneySum("positions__upl_usd", filter=real),
+            position_count=Count("positions", filter=real),
+            upl_unpriced=Count("positions", filter=real & Q(positions__upl_usd=None)),
+        )
     )
     return {row["id"]: dict(row) for row in rows}
 
@@ -142,13 +213,21 @@ def _row(account: Account, snapshot: dict[str, Any] | None, now: datetime) -> Ac
     credentials = account.active_credentials  # type: ignore[attr-defined]
     credential = credentials[0] if credentials else None
     warnings = credential.warnings_at(now) if credential else []
+    # Positions are known only from a snapshot read with the account's own key.
+    seen: dict[str, Any] = snapshot or {}
+    known = snapshot is not None and not seen["via_master"]
+    upl = seen.get("upl")
+    if known and upl is None and not seen["upl_unpriced"]:
+        upl = Decimal(0)  # no positions: a known zero
     return AccountRow(
         account=account,
         equity_usd=equity,
         share=None,
         change_24h_usd=equity - ago if equity is not None and ago is not None else None,
-        upl_usd=snapshot["upl"] if snapshot else None,
-        open_positions=snapshot["position_count"] if snapshot else 0,
+        upl_usd=upl if known else None,
+        open_positions=seen["position_count"] if known else None,
+        upl_unpriced=seen["upl_unpriced"] if known else 0,
+        via_master=bool(seen.get("via_master")),
         key_status=_key_status(credential),
         warnings=warnings,
         # The rule Credential.needs_action applies, on the warnings just computed.
@@ -168,9 +247,13 @@ def _with_share(row: AccountRow, share: Decimal | None) -> AccountRow:
     return AccountRow(**{**row.__dict__, "share": share})
 
 
-def totals(rows: list[AccountRow]) -> Totals:
-    """Sums over the rows (total equity is exactly the sum of the rows' equity). A change sums the
-    accounts that have a value then and now, so a new account does not count as a gain."""
+def totals(rows: list[AccountRow], environment: str = Environment.LIVE) -> Totals:
+    """Sums over the rows of one environment (default live: the team's total; demo-trading
+    accounts are paper money and have their own subtotal with environment="demo"). Total equity
+    is exactly the sum of those rows' equity; not_in_total names the rows it leaves out and why.
+    A change sums the accounts that have a value then and now, so a new account does not count as
+    a gain. One query (the 7 d change) when some row of the environment has equity, else none."""
+    rows = [r for r in rows if r.account.environment == environment]
     equities = [r.equity_usd for r in rows if r.equity_usd is not None]
     changes = [r.change_24h_usd for r in rows if r.change_24h_usd is not None]
     refreshed = [r.last_refresh_at for r in rows if r.last_refresh_at is not None]
@@ -180,6 +263,11 @@ def totals(rows: list[AccountRow]) -> Totals:
         change_7d_usd=_change_since(rows, timedelta(days=7)),
         last_refresh_at=max(refreshed) if refreshed else None,
         stale_accounts=sum(1 for r in rows if r.stale),
+        environment=environment,
+        accounts=len(rows),
+        not_in_total=tuple(
+            Excluded(r.account, r.equity_unknown_reason or "") for r in rows if r.equity_usd is None
+        ),
     )
 
 
@@ -233,18 +321,14 @@ class _Bucket(models.Func):
 
 def equity_series(account: Account | None, range_key: str) -> list[tuple[datetime, Decimal]]:
     """The equity over a range, one point per time bucket (at most ~MAX_POINTS), oldest first.
-    A bucket's value sums, over the accounts (account None: all active accounts), each account's
-    mean in the bucket, or its last known value when it has no snapshot there (a refresh that
-    failed for a while is not a loss); the newest point sums the latest snapshots. The time of a
-    point is the start of its bucket (UTC)."""
+    A bucket's value sums, over the accounts (account None: the team's active accounts; demo-trading
+    ones are paper money and stay out), each account's mean in the bucket, or its last known value
+    when it has no snapshot there (a refresh that failed for a while is not a loss); the newest
+    point sums the latest snapshots. The time of a point is the start of its bucket (UTC)."""
     if range_key not in RANGES:
         raise ValueError(f"unknown range {range_key!r}; one of {', '.join(RANGES)}")
     now = timezone.now()
-    ids = (
-        [account.pk]
-        if account is not None
-        else list(Account.objects.filter(active=True).values_list("pk", flat=True))
-    )
+    ids = [account.pk] if account is not None else _team_ids()
     start = _series_start(account, ids, RANGES[range_key], now)
     if start is None or not ids:
         return []
@@ -261,6 +345,12 @@ def equity_series(account: Account | None, range_key: str) -> list[tuple[datetim
     return _points(_ending_on_latest(sums, ids, now), width)
 
 
+def _team_ids() -> list[int]:
+    """The accounts the team's chart sums: active, not demo trading (one query)."""
+    team = Account.objects.filter(active=True).exclude(environment=Environment.DEMO)
+    return list(team.values_list("pk", flat=True))
+
+
 def _uses_cache(accounts: int, start: datetime, settled_end: datetime, now: datetime) -> bool:
     estimated_rows = accounts * (now - start).total_seconds() / settings.REFRESH_INTERVAL_SECONDS
     return estimated_rows >= SERIES_CACHE_MIN_ROWS and settled_end > start
@@ -270,7 +360,7 @@ def cached_ranges() -> list[str]:
     """The ranges whose all-accounts series keeps its settled buckets in the cache (what the
     chart-warming task computes ahead of the pages)."""
     now = timezone.now()
-    ids = list(Account.objects.filter(active=True).values_list("pk", flat=True))
+    ids = _team_ids()
     found = []
     for key, span in RANGES.items():
         start = _series_start(None, ids, span, now) if ids else None
@@ -346,11 +436,12 @@ def _bucket_means(
         .annotate(bucket=_Bucket("taken_at", width))
         .order_by()
         .values("bucket", "account_id")
-        .annotate(mean=models.Avg("total_equity_usd"))
+        .annotate(mean=MoneyAvg("total_equity_usd"))
         .order_by("bucket")
         .values_list("bucket", "account_id", "mean")
     )
-    return [(int(bucket), pk, _decimal(mean)) for bucket, pk, mean in rows]
+    means = [(int(bucket), pk, _decimal(mean)) for bucket, pk, mean in rows]
+    return [(bucket, pk, mean) for bucket, pk, mean in means if mean is not None]
 
 
 def _filled(
@@ -408,8 +499,14 @@ def _points(sums: list[tuple[int, Decimal]], width: int) -> list[tuple[datetime,
     return [(datetime.fromtimestamp(b * width, tz=UTC), value) for b, value in sums]
 
 
-def _decimal(value: Any) -> Decimal:
-    """SQLite returns floats for decimal means (PostgreSQL exact Decimals): both to cents."""
+def _decimal(value: Any) -> Decimal | None:
+    """SQLite returns floats for decimal means (PostgreSQL exact Decimals): both to cents. None
+    for a mean that is no amount (a row stored before validation held 1e400, which SQLite
+    averages to inf): that bucket's value is unknown, never a crash."""
     if isinstance(value, float):
         value = repr(value)
-    return Decimal(value).quantize(CENT)
+    try:
+        amount = Decimal(value)
+        return amount.quantize(CENT) if amount.is_finite() and abs(amount) < MONEY_LIMIT else None
+    except decimal.InvalidOperation:
+        return None

@@ -101,10 +101,12 @@ def test_balances_are_the_latest_snapshots_lines_exactly(viewer, world):
     assert {b["ccy"]: b["equity"] for b in body["balances"]} == {"BTC": "0.12345678", "USDT": "4691.357901"}
 
 
-def test_an_account_without_snapshots_has_no_balances_or_positions(viewer, world):
+def test_an_account_without_snapshots_has_no_balances_and_unknown_positions(viewer, world):
     body = viewer.get(reverse("api:balances", args=[world.keyless.pk])).json()
     assert body["balances"] == [] and body["taken_at"] is None and body["total_equity_usd"] is None
-    assert viewer.get(reverse("api:positions", args=[world.keyless.pk])).json()["positions"] == []
+    # Never read: unknown (null with the reason), not an empty list.
+    body = viewer.get(reverse("api:positions", args=[world.keyless.pk])).json()
+    assert (body["positions"], body["positions_unknown_reason"]) == (None, "never read")
 
 
 def test_positions_carry_their_unrealised_pnl(viewer, world):

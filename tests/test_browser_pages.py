@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from accounts.models import Account
+from accounts.models import Account, Environment
 from snapshots.models import PositionLine
 from tests import demo_data
 from tests.accounts_support import PASSWORD, ensure_roles, make_user
@@ -36,7 +36,8 @@ def facts(demo_site) -> dict:
     )
     positions = PositionLine.objects.filter(snapshot=line.snapshot).values_list("inst_id", flat=True)
     return {
-        "active_accounts": Account.objects.filter(active=True).count(),
+        "live_accounts": Account.objects.filter(active=True).exclude(environment=Environment.DEMO).count(),
+        "demo_accounts": Account.objects.filter(active=True, environment=Environment.DEMO).count(),
         "position_account": line.snapshot.account,
         "inst_ids": set(positions),
         "categories": demo_data.error_categories(),
@@ -66,14 +67,19 @@ def _money(text: str) -> Decimal:
     return Decimal(text.replace("USD", "").replace(",", "").strip())
 
 
-def test_the_overview_total_is_the_sum_of_the_account_rows(page, facts):
+def test_the_overview_total_is_the_sum_of_the_live_account_rows(page, facts):
     page.screenshot(path=str(screenshot_path("overview")), full_page=True)
     assert page.locator(".topbar .who").inner_text() != ""
     cells = page.locator("#accounts tbody td.equity").all_inner_texts()
-    assert len(cells) == facts["active_accounts"]
+    assert len(cells) == facts["live_accounts"]
     rows_sum = sum((_money(text) for text in cells if text.strip() != "—"), Decimal(0))
     assert _money(page.locator("#total-equity").inner_text()) == rows_sum
     assert rows_sum > 0
+    # Demo trading sits in its own section with its own subtotal, outside the total.
+    demo = page.locator("#demo-accounts tbody td.equity").all_inner_texts()
+    assert facts["demo_accounts"] > 0 and len(demo) == facts["demo_accounts"]
+    demo_sum = sum((_money(text) for text in demo if text.strip() != "—"), Decimal(0))
+    assert _money(page.locator("#demo-subtotal-equity").inner_text()) == demo_sum
 
 
 def test_an_account_page_lists_its_positions(page, facts):

@@ -106,3 +106,19 @@ def test_the_alert_rules_find_the_failing_idle_and_expiring_keys_the_keys_page_s
     assert beta.deadline_what == "expires" and beta.deadline.isoformat() in expiring[EXPIRING_ACCOUNT]
     # Every key an alert names is one the keys page says needs action.
     assert {name for name in [*idle, *expiring]} <= {name for name, row in rows.items() if row.needs_action}
+
+
+def test_a_paused_accounts_key_is_on_the_keys_page_only(client, demo):
+    """As in `make demo`, where gamma-mm is paused: the top bar counts and the overview lists the
+    keys of active accounts (the ones alerts and reports watch); the keys page still shows the
+    paused account's key, marked as such, with its deadline."""
+    Account.objects.filter(name=demo_data.IDLE_ACCOUNT).update(active=False)
+    client.force_login(make_user("viewer"))
+    html = client.get(reverse("pages:overview")).content.decode()
+    top_bar = re.search(r'<a class="warn-count" href="/keys/"[^>]*>\s*<span class="count">(\d+)</span>', html)
+    overview = _names(html, 'id="key-warnings-title"', 'class="kpis"')
+    assert demo_data.IDLE_ACCOUNT not in overview
+    assert int(top_bar.group(1)) == len(overview) == 3
+    keys_page = client.get(reverse("pages:keys")).content.decode()
+    card = keys_page[keys_page.index(f'data-account="{demo_data.IDLE_ACCOUNT}"') :]
+    assert "account paused" in card[:1500] and "Deleted by OKX in" in card[:1500]

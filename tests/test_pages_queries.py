@@ -28,7 +28,7 @@ _keys = itertools.count(1)
 def make_account(
     name: str, *, kind: str = AccountKind.MASTER, master: Account | None = None, **fields
 ) -> Account:
-    fields.setdefault("environment", Environment.DEMO)
+    fields.setdefault("environment", Environment.LIVE)
     return Account.objects.create(name=name, kind=kind, master=master, **fields)
 
 
@@ -76,7 +76,10 @@ def snap(
             inst_type="SWAP",
             side="long",
             size=Decimal("1"),
+            size_unit="contracts",
             upl=Decimal(upl),
+            upl_ccy="USDT",
+            upl_usd=Decimal(upl),  # a USDT-margined swap, USDT priced at 1
             margin_mode="cross",
         )
     return snapshot

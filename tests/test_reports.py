@@ -53,7 +53,15 @@ def make_snapshot(account: Account, taken_at: datetime, balances=(), positions=(
     )
     position_lines = [
         PositionLine(
-            inst_id=i, inst_type="SWAP", side=s, size=Decimal(z), upl=Decimal(u), notional_usd=Decimal(n)
+            inst_id=i,
+            inst_type="SWAP",
+            side=s,
+            size=Decimal(z),
+            size_unit="contracts",
+            upl=Decimal(u),
+            upl_ccy="USDT",
+            upl_usd=Decimal(u),  # a USDT-margined swap, USDT priced at 1
+            notional_usd=Decimal(n),
         )
         for i, s, z, u, n in positions
     ]

@@ -32,11 +32,15 @@ ACCOUNT_COLUMNS = (
     "share",
     "change_24h_usd",
     "upl_usd",
+    "upl_unpriced_positions",
     "open_positions",
     "key_status",
     "warnings",
     "last_refresh_at",
     "stale",
+    "in_total",
+    "equity_unknown_reason",
+    "positions_unknown_reason",
 )
 BALANCE_COLUMNS = ("account", "taken_at", "wallet", "ccy", "equity", "usd_value", "available", "frozen")
 CSV_FILE = OpenApiResponse(OpenApiTypes.STR, description="A CSV file: a header row, then one row per item.")
@@ -87,11 +91,16 @@ def _account_cells(row: queries.AccountRow) -> list[Any]:
         row.share,
         row.change_24h_usd,
         row.upl_usd,
+        row.upl_unpriced,
         row.open_positions,
         row.key_status,
         " ".join(sorted({w.get("code", "") for w in row.warnings})),
         row.last_refresh_at,
         row.stale,
+        # Unknown is an empty cell with its reason, never 0; demo trading is not in the total.
+        not row.is_demo and row.equity_usd is not None,
+        row.equity_unknown_reason,
+        row.positions_unknown_reason,
     ]
 
 

@@ -48,27 +48,67 @@ class AccountRowSerializer(serializers.Serializer):
     master = serializers.IntegerField(source="account.master_id", allow_null=True)
     master_name = serializers.CharField(source="account.master.name", allow_null=True, default=None)
     environment = serializers.ChoiceField(source="account.environment", choices=Environment.choices)
-    equity_usd = money()
-    share = money(help_text="This account's part of the total equity, 0 to 1.")
+    equity_usd = money(help_text="null when unknown (equity_unknown_reason says why).")
+    equity_unknown_reason = serializers.CharField(
+        allow_null=True, help_text='Why equity_usd is null ("never read"), else null.'
+    )
+    in_total = serializers.SerializerMethodField(
+        help_text="Whether equity_usd is in totals.equity_usd: a live account with a known equity. "
+        "Demo-trading accounts are in demo_totals instead."
+    )
+    share = money(
+        help_text="This account's part of its environment's total equity (live: the team's total; "
+        "demo: the demo subtotal), 0 to 1."
+    )
     change_24h_usd = money()
-    upl_usd = money(help_text="Unrealised PnL of the open positions.")
-    open_positions = serializers.IntegerField()
+    upl_usd = money(
+        help_text="Unrealised PnL of the open positions in USD: the sum of the positions' upl_usd; "
+        "positions without a USD value are left out and counted in upl_unpriced_positions."
+    )
+    upl_unpriced_positions = serializers.IntegerField(
+        source="upl_unpriced", help_text="Open positions whose PnL has no USD value (left out of upl_usd)."
+    )
+    open_positions = serializers.IntegerField(
+        allow_null=True,
+        help_text="Positions with a size other than 0; null when unknown (positions_unknown_reason).",
+    )
+    positions_unknown_reason = serializers.CharField(
+        allow_null=True,
+        help_text='Why open_positions and upl_usd are null: "not readable through the master key" '
+        '(a sub-account read with its master\'s key) or "never read" (no snapshot); else null.',
+    )
     key_status = serializers.ChoiceField(choices=KEY_STATUSES)
     warnings = WarningSerializer(many=True)
     last_refresh_at = utc_time(allow_null=True)
     stale = serializers.BooleanField()
 
+    def get_in_total(self, row: Any) -> bool:
+        return not row.is_demo and row.equity_usd is not None
+
+
+class NotInTotalSerializer(serializers.Serializer):
+    account = serializers.IntegerField(source="account.id")
+    name = serializers.CharField(source="account.name")
+    reason = serializers.CharField()
+
 
 class TotalsSerializer(serializers.Serializer):
-    equity_usd = money(allow_null=False)
+    """Sums over the active accounts of one environment (snapshots.queries.totals)."""
+
+    environment = serializers.ChoiceField(choices=Environment.choices)
+    equity_usd = money(allow_null=False, help_text="The sum of equity_usd of the accounts it counts.")
     change_24h_usd = money()
     change_7d_usd = money()
     last_refresh_at = utc_time(allow_null=True)
     stale_accounts = serializers.IntegerField()
+    accounts = serializers.IntegerField(help_text="Active accounts of this environment.")
+    counted = serializers.IntegerField(help_text="How many of them equity_usd covers.")
+    not_in_total = NotInTotalSerializer(many=True, help_text="The accounts equity_usd leaves out, and why.")
 
 
 class AccountsSerializer(serializers.Serializer):
-    totals = TotalsSerializer()
+    totals = TotalsSerializer(help_text="The team's totals: live accounts only (never demo trading).")
+    demo_totals = TotalsSerializer(help_text="The demo-trading accounts' own subtotal (paper money).")
     accounts = AccountRowSerializer(many=True)
 
 
@@ -84,11 +124,17 @@ class BalanceLineSerializer(serializers.Serializer):
 class PositionLineSerializer(serializers.Serializer):
     inst_id = serializers.CharField()
     inst_type = serializers.CharField()
-    side = serializers.CharField()
-    size = money()
+    side = serializers.CharField(help_text='"long" or "short" ("" when OKX\'s answer does not say).')
+    pos_side = serializers.CharField(help_text="OKX's posSide: long, short or net.")
+    size = money(help_text="OKX's pos as sent: negative for a short in net mode.")
+    size_unit = serializers.CharField(help_text='"contracts", or the coin (posCcy) of a MARGIN position.')
     avg_price = money()
     mark_price = money()
-    upl = money()
+    upl = money(help_text="Unrealised PnL in upl_ccy (OKX's margin currency ccy).")
+    upl_ccy = serializers.CharField()
+    upl_usd = money(help_text="upl in USD; null when unknown (upl_usd_basis says why).")
+    upl_usd_price = money(help_text="The USD price of upl_ccy used for upl_usd.")
+    upl_usd_basis = serializers.CharField(help_text="How upl_usd was priced, or why it is unknown.")
     upl_ratio = money()
     leverage = money()
     liq_price = money()
@@ -115,7 +161,13 @@ class BalancesSerializer(SnapshotHeadSerializer):
 
 
 class PositionsSerializer(SnapshotHeadSerializer):
-    positions = PositionLineSerializer(many=True)
+    positions = PositionLineSerializer(
+        many=True, allow_null=True, help_text="null when unknown (positions_unknown_reason says why)."
+    )
+    positions_unknown_reason = serializers.CharField(
+        allow_null=True,
+        help_text='"not readable through the master key" or "never read" when positions is null.',
+    )
 
 
 class EquityPointSerializer(serializers.Serializer):

@@ -23,7 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.history import ApiError
-from accounts.models import ENCRYPTED_FIELDS, Credential, CredentialStatus
+from accounts.models import ENCRYPTED_FIELDS, Credential, CredentialStatus, Environment
 from dashboard.api import serializers as s
 from dashboard.api.params import (
     MAX_ID,
@@ -67,7 +67,13 @@ class AccountsView(ApiView):
     )
     def get(self, request: Request) -> Response:
         rows = queries.account_rows()
-        data = {"totals": queries.totals(rows), "accounts": rows}
+        # The team's totals leave demo trading out; it has its own subtotal (no query when the
+        # team has no demo account with equity).
+        data = {
+            "totals": queries.totals(rows),
+            "demo_totals": queries.totals(rows, Environment.DEMO),
+            "accounts": rows,
+        }
         return Response(self.get_serializer(data).data)
 
 
@@ -118,8 +124,22 @@ class PositionsView(ApiView):
     def get(self, request: Request, id: str) -> Response:
         account = account_from_path(id)
         snapshot = queries.latest_snapshot(account)
-        lines = list(snapshot.positions.all()) if snapshot else []
-        data = {"account": account, "snapshot": snapshot, "positions": lines}
+        # A size of 0 is no position (rows stored before the refresh dropped OKX's pos "0" rows).
+        lines = [p for p in snapshot.positions.all() if p.size != 0] if snapshot else []
+        # Unknown is never an empty list: null with the reason.
+        reason = (
+            queries.NEVER_READ
+            if snapshot is None
+            else queries.NOT_READABLE_VIA_MASTER
+            if snapshot.via_master
+            else None
+        )
+        data = {
+            "account": account,
+            "snapshot": snapshot,
+            "positions": None if reason else lines,
+            "positions_unknown_reason": reason,
+        }
         return Response(self.get_serializer(data).data)
 
 

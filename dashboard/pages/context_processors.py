@@ -64,9 +64,11 @@ def newest_refresh() -> datetime | None:
 
 
 def warnings_count(now: datetime) -> int:
-    """Active credentials a person must act on (Credential.needs_action), in one query over plain
-    columns (CredentialQuerySet.needing_action)."""
-    return len(Credential.objects.filter(status=CredentialStatus.ACTIVE).needing_action(now))
+    """Keys of active accounts a person must act on (Credential.needs_action), in one query over
+    plain columns (CredentialQuerySet.needing_action): the set the overview lists, alerts and
+    reports watch. A paused account's key is on the keys page, marked "account paused"."""
+    keys = Credential.objects.filter(status=CredentialStatus.ACTIVE, account__active=True)
+    return len(keys.needing_action(now))
 
 
 def broker_answers(url: str) -> bool:

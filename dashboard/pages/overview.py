@@ -106,18 +106,31 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
     rows = queries.account_rows()
     series = queries.equity_series(None, range_key)
     query = {"range": range_key, "sort": sort, "dir": direction}
-    table_rows = [TableRow.of(row, zone) for row in sort_rows(rows, sort, direction)]
+    # Demo-trading accounts are paper money: their own table and subtotal, never in the team's
+    # total or chart (snapshots.queries.totals and equity_series leave them out too).
+    live = [row for row in rows if not row.is_demo]
+    demo = [row for row in rows if row.is_demo]
+    table_rows = [TableRow.of(row, zone) for row in sort_rows(live, sort, direction)]
+    demo_rows = [TableRow.of(row, zone) for row in sort_rows(demo, sort, direction)]
+    totals = queries.totals(rows)
     return {
         "rows": table_rows,
         "table_body": render_partial(request, "dashboard/_account_rows.html", {"rows": table_rows}),
-        "totals": queries.totals(rows),
+        "totals": totals,
         # The sum of the rows as shown (each rounded to cents), so the figure adds up on screen;
         # the exact sum is in the API.
-        "total_shown": sum(
-            (r.equity_usd.quantize(queries.CENT) for r in rows if r.equity_usd is not None), Decimal(0)
-        ),
+        "total_shown": _shown_sum(live),
+        # "gamma never read": the accounts the count has and the total has not, and why.
+        "not_in_total": ", ".join(f"{out.account.name} {out.reason}" for out in totals.not_in_total),
+        "demo_rows": demo_rows,
+        "demo_table_body": render_partial(request, "dashboard/_account_rows.html", {"rows": demo_rows})
+        if demo_rows
+        else "",
+        # The demo subtotal sums its rows as shown; no 7 d change (it would cost a query).
+        "demo_total_shown": _shown_sum(demo),
+        "demo_change_24h": _sum_known([r.change_24h_usd for r in demo]),
         "keys_needing_attention": keys_needing_attention(rows),
-        "chart": charts.line_chart(series, label="Total equity of all active accounts"),
+        "chart": charts.line_chart(series, label="Total equity of the team's live accounts"),
         "chart_values": charts.values_table(series),
         "ranges": [(key, _link(query, range=key)) for key in queries.RANGES],
         "range_key": range_key,
@@ -129,6 +142,15 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
         "stale_minutes": int(queries.stale_after().total_seconds() // 60),
         "now": timezone.now(),
     }
+
+
+def _shown_sum(rows: list[queries.AccountRow]) -> Decimal:
+    return sum((r.equity_usd.quantize(queries.CENT) for r in rows if r.equity_usd is not None), Decimal(0))
+
+
+def _sum_known(values: list[Decimal | None]) -> Decimal | None:
+    known = [v for v in values if v is not None]
+    return sum(known, Decimal(0)) if known else None
 
 
 @dataclass(frozen=True)
@@ -153,7 +175,7 @@ class TableRow:
             equity=charts.money(row.equity_usd),
             share="—" if row.share is None else f"{row.share * 100:.1f}%",
             change=charts.money(row.change_24h_usd, sign=True),
-            upl=charts.money(row.upl_usd),
+            upl=charts.money(row.upl_usd),  # "—" when unknown; the row says why
             refreshed=refreshed.strftime("%Y-%m-%d %H:%M") if refreshed else "never",
             refreshed_iso=refreshed.isoformat() if refreshed else "",
         )
