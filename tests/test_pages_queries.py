@@ -6,7 +6,7 @@ Pages only read rows, so these tests write Account/Credential/Snapshot rows dire
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -219,7 +219,8 @@ def test_the_series_sums_each_accounts_mean_per_bucket():
     """Two accounts over an hour, one with three snapshots in the bucket and one with one: the
     bucket is mean(a) + b, not sum(a) + b."""
     now = timezone.now()
-    base = now - timedelta(hours=12)
+    # A minute into a 5-minute bucket, so the four snapshots 0-3 s apart share it.
+    base = datetime.fromtimestamp((now - timedelta(hours=12)).timestamp() // 300 * 300 + 60, tz=UTC)
     a, b = make_account("a"), make_account("b")
     for minutes, value in ((0, "100"), (1, "110"), (2, "120")):
         snap(a, value, at=base + timedelta(seconds=minutes))
