@@ -35,7 +35,10 @@ def facts(demo_site) -> dict:
         PositionLine.objects.select_related("snapshot__account").order_by("snapshot__account__name").first()
     )
     positions = PositionLine.objects.filter(snapshot=line.snapshot).values_list("inst_id", flat=True)
+    # A coin-margined (inverse) swap: its PnL is in BTC, and the page shows its USD value beside.
+    inverse = PositionLine.objects.get(snapshot=line.snapshot, inst_id="BTC-USD-SWAP")
     return {
+        "inverse": (inverse.inst_id, inverse.upl_ccy, inverse.upl_usd),
         "live_accounts": Account.objects.filter(active=True).exclude(environment=Environment.DEMO).count(),
         "demo_accounts": Account.objects.filter(active=True, environment=Environment.DEMO).count(),
         "position_account": line.snapshot.account,
@@ -90,6 +93,10 @@ def test_an_account_page_lists_its_positions(page, facts):
     listed = page.locator("#positions tbody tr").all_inner_texts()
     assert len(listed) == len(expected)
     assert all(any(inst in row for row in listed) for inst in expected)
+    inst_id, coin, usd = facts["inverse"]
+    row = page.locator("#positions tbody tr", has_text=inst_id)
+    assert coin == "BTC" and row.locator("td.upl-coin").inner_text().endswith(" BTC")
+    assert _money(row.locator("td.upl-usd").inner_text()) == usd.quantize(Decimal("0.01"))
 
 
 def test_the_keys_page_lists_the_near_deletion_key_first_after_failing_ones(page):
