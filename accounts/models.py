@@ -187,7 +187,8 @@ class Account(models.Model):
         is_new = account is None
         if account is None:
             taken = Account.objects.filter(name=sub.name).exists()
-            account = Account(name=f"{self.name}/{sub.name}" if taken else sub.name, kind=AccountKind.SUB)
+            name = f"{self.name}/{sub.name}" if taken else sub.name
+            account = Account(name=name[: Account._meta.get_field("name").max_length], kind=AccountKind.SUB)
         account.master, account.sub_acct_name, account.uid = self, sub.name, sub.uid
         account.okx_label = (sub.label or "")[:100]
         account.environment, account.region, account.base_url = self.environment, self.region, self.base_url

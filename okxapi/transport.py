@@ -119,7 +119,7 @@ def decode_envelope(content: bytes) -> dict[str, Any]:
         raise ResponseNotJson("empty")
     try:
         payload = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python recurses
         raise ResponseNotJson(_kind_of(text)) from None
     if not isinstance(payload, dict):
         raise ResponseNotJson("other")

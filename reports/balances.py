@@ -29,6 +29,10 @@ class AccountBalances:
     snapshot_at: datetime | None
     equity_usd: Decimal | None
     lines: list[BalanceLine] = field(default_factory=list)
+    demo: bool = False  # demo trading: paper money, in no team total
+
+
+DEMO_NOTE = "demo trading (paper money, in no team total)"
 
 
 def at(moment: datetime) -> list[AccountBalances]:
@@ -39,7 +43,9 @@ def at(moment: datetime) -> list[AccountBalances]:
     for line in BalanceLine.objects.filter(snapshot_id__in=ids).order_by("wallet", "ccy"):
         lines[line.snapshot_id].append(line)
     return [
-        AccountBalances(a.name, a.active, a.snapshot_at, a.snapshot_equity, lines[a.snapshot_id or 0])
+        AccountBalances(
+            a.name, a.active, a.snapshot_at, a.snapshot_equity, lines[a.snapshot_id or 0], a.is_demo
+        )
         for a in accounts
     ]
 
@@ -53,10 +59,13 @@ def to_csv(rows: list[AccountBalances], moment: datetime) -> str:
             note = f"no snapshot at or before {moment.isoformat()}"
             writer.writerow((row.name, "", "", "", "", "", note))
             continue
-        taken = row.snapshot_at.isoformat()
+        taken, demo = row.snapshot_at.isoformat(), DEMO_NOTE if row.demo else ""
         for line in row.lines:
+            unpriced = "unpriced" if line.usd_value is None else ""
+            note = "; ".join(filter(None, (demo, unpriced)))
             writer.writerow(
-                (row.name, taken, line.wallet, line.ccy, exact(line.equity), exact(line.usd_value), "")
+                (row.name, taken, line.wallet, line.ccy, exact(line.equity), exact(line.usd_value), note)
             )
-        writer.writerow((row.name, taken, "", "", "", exact(row.equity_usd), "total equity (USD)"))
+        total_note = "; ".join(filter(None, ("total equity (USD)", demo)))
+        writer.writerow((row.name, taken, "", "", "", exact(row.equity_usd), total_note))
     return out.getvalue()

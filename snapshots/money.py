@@ -19,8 +19,8 @@ Text does not compare or aggregate as numbers ("-5" > "0", "9" > "10"), so on SQ
 - `gt`, `gte`, `lt` and `lte` on a MoneyField compare `CAST(... AS REAL)` of both sides
   (registered below; PostgreSQL compares the numerics as before). REAL keeps about 15 significant
   digits: two amounts that differ only beyond that compare as equal there.
-- `exact` and `in` compare the canonical text (exact, as on PostgreSQL). `range` is not
-  registered: write it as gte and lte.
+- `exact` and `in` compare the canonical text (exact, as on PostgreSQL); `range` casts like the
+  comparisons.
 - Aggregates must be `MoneySum`, `MoneyAvg`, `MoneyMax`, `MoneyMin` from this module: on SQLite
   they aggregate `CAST(... AS REAL)` (plain `Max` would take the lexicographic maximum of the
   text). Sums and means over SQLite are float-approximate, as they were with the REAL columns;
@@ -160,6 +160,18 @@ class MoneyLessThanOrEqual(lookups.LessThanOrEqual):
         self, compiler: SQLCompiler, connection: BaseDatabaseWrapper
     ) -> tuple[str, tuple[Any, ...]]:
         return _real_compare(self, compiler, connection, "<=")
+
+
+@MoneyField.register_lookup
+class MoneyRange(lookups.Range):
+    def as_sqlite(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper
+    ) -> tuple[str, tuple[Any, ...]]:
+        """`CAST(lhs AS REAL) BETWEEN CAST(low AS REAL) AND CAST(high AS REAL)`."""
+        lhs_sql, lhs_params = self.process_lhs(compiler, connection)
+        _, rhs_params = self.process_rhs(compiler, connection)
+        sql = f"CAST({lhs_sql} AS REAL) BETWEEN CAST(%s AS REAL) AND CAST(%s AS REAL)"
+        return sql, (*lhs_params, *rhs_params)
 
 
 class _AggregateRealOnSqlite:

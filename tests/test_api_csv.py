@@ -77,9 +77,8 @@ def test_each_csv_is_an_attachment_with_a_dated_file_name(viewer, world):
 def test_an_account_without_snapshots_gives_a_header_only_csv(viewer, world):
     response = viewer.get(reverse("api:balances_csv", args=[world.keyless.pk]))
     assert rows_of(response) == []
-    assert (
-        response.content.decode().strip() == "account,taken_at,wallet,ccy,equity,usd_value,available,frozen"
-    )
+    header = "account,taken_at,wallet,ccy,equity,usd_value,available,frozen,usd_value_unknown_reason"
+    assert response.content.decode().strip() == header
 
 
 def test_a_csv_for_an_unknown_account_is_a_404(viewer, world):
@@ -118,3 +117,18 @@ def test_the_csvs_follow_the_api_access_rules(client, world, who, token):
         assert response.status_code == EXPECTED[who], url
         if response.status_code != 200:
             assert response["Content-Type"] == "application/json" and "detail" in response.json()
+
+
+def test_an_unpriced_balance_is_an_empty_cell_with_its_reason(viewer, world):
+    """Unknown is never 0: a spreadsheet reads the empty usd_value cell beside the reason."""
+    from snapshots.models import BalanceLine, Wallet
+
+    snapshot = world.master.snapshots.order_by("-taken_at").first()
+    BalanceLine.objects.create(
+        snapshot=snapshot, wallet=Wallet.FUNDING, ccy="XYZ", equity=Decimal(5), usd_value=None
+    )
+    rows = rows_of(viewer.get(reverse("api:balances_csv", args=[world.master.pk])))
+    xyz = next(row for row in rows if row["ccy"] == "XYZ")
+    assert xyz["usd_value"] == ""
+    assert xyz["usd_value_unknown_reason"] == "unpriced: no USD price for this currency"
+    assert all(row["usd_value_unknown_reason"] == "" for row in rows if row["ccy"] != "XYZ")

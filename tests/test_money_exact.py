@@ -174,7 +174,11 @@ def test_rows_stored_before_keep_their_values_and_match_exactly_afterwards(old_a
     for ccy, amount in [("A", "2.50"), ("B", "0.00001"), ("C", "-0"), ("D", FUNDING_USDT), ("E", "7")]:
         OldLine.objects.create(snapshot=snap, wallet="funding", ccy=ccy, equity=Decimal(amount))
 
-    _migrate(AFTER)
+    after = _migrate(AFTER)  # the models as of 0003, whatever later migrations add
+    BalanceLine, Snapshot = (
+        after.get_model("snapshots", "BalanceLine"),
+        after.get_model("snapshots", "Snapshot"),
+    )
 
     read = dict(BalanceLine.objects.values_list("ccy", "equity"))
     kept = Decimal("828810596.000894") if connection.vendor == "sqlite" else Decimal(FUNDING_USDT)
@@ -183,4 +187,39 @@ def test_rows_stored_before_keep_their_values_and_match_exactly_afterwards(old_a
     # The copied spellings ("2.5", "1.0e-05", "7") are found by the exact amount.
     for amount in ("2.5", "0.00001", "0", "7"):
         assert BalanceLine.objects.filter(equity=Decimal(amount)).count() == 1, amount
-    assert _ccys(equity__gt=Decimal(2)) == {"A", "D", "E"}
+    assert set(BalanceLine.objects.filter(equity__gt=Decimal(2)).values_list("ccy", flat=True)) == {
+        "A",
+        "D",
+        "E",
+    }
+
+
+def test_a_stored_infinity_becomes_unknown_not_a_zero_in_sql(old_apps):
+    """SQLite kept an unvalidated "1e400" as the REAL infinity (PostgreSQL's numeric refuses it).
+    After 0003 it is NULL: as the text "Inf" it would have been 0.0 in every CAST, so a chart or
+    an alert would have read a 0 where nothing is known."""
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL's numeric(38,18) cannot hold an infinity: no such row exists there")
+    OldAccount = old_apps.get_model("accounts", "Account")
+    OldSnapshot = old_apps.get_model("snapshots", "Snapshot")
+    account = OldAccount.objects.create(name="old desk", kind="master", environment="live")
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    for cycle, value in ((1, "1000"), (2, "1000"), (3, "1000")):
+        OldSnapshot.objects.create(account=account, cycle=cycle, taken_at=at, total_equity_usd=Decimal(value))
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE dashboard_snapshot SET total_equity_usd = 9e999 WHERE cycle = 2")
+
+    new_snapshot = _migrate(AFTER).get_model("snapshots", "Snapshot")
+
+    assert sorted(new_snapshot.objects.values_list("cycle", "total_equity_usd")) == [
+        (1, Decimal(1000)),
+        (2, None),
+        (3, Decimal(1000)),
+    ]
+    assert new_snapshot.objects.filter(total_equity_usd__lt=1).count() == 0
+
+
+@pytest.mark.django_db
+def test_a_range_is_numeric(tricky):
+    assert _ccys(equity__range=(Decimal(-5), Decimal(9))) == {"A", "B", "C", "E"}  # as text: also "10"
+    assert _ccys(equity__range=(Decimal(-11), Decimal(0))) == {"A", "B", "F"}

@@ -328,3 +328,42 @@ def test_after_random_malformed_bodies_every_page_answers(world):
         refresh_account(account.pk, cycle=next(_serial))
     assert ApiError.objects.filter(category="malformed").exists()
     assert_no_page_fails(client, account)
+
+
+# -- JSON nested deeper than Python recurses (a broken proxy, a hostile host) --------------------
+
+DEEP = b'{"code":"0","msg":"","data":' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+
+
+def test_json_nested_too_deep_is_a_recorded_error_and_never_clears_a_failing_key():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.health import HealthStatus
+    from accounts.models import AccountKind, Credential, Environment
+    from tests.okxapi_server import FakeOkx
+    from tests.okxapi_server import raw as raw_reply
+    from tests.workers_support import install
+
+    with FakeOkx() as fake:
+        account = Account.objects.create(
+            name="deep", kind=AccountKind.MASTER, uid="1000", base_url=fake.url, environment=Environment.LIVE
+        )
+        credential = install(account, fake_key_set(1))
+        since = timezone.now() - timedelta(hours=5)
+        Credential.objects.filter(pk=credential.pk).update(
+            health_status=HealthStatus.FAILING, failing_since=since, health_message="was failing"
+        )
+        for path in ("/api/v5/account/balance", "/api/v5/account/config"):
+            fake.script(path, *[raw_reply(200, DEEP, "application/json")] * 5)
+        outcome = refresh_account(account.pk, cycle=1)
+        operator = Client(raise_request_exception=False)
+        operator.force_login(make_user("operator"))
+        answer = operator.post(reverse("pages:test_key", args=[account.pk]))
+    assert outcome.status == "failed"
+    assert answer.status_code in (200, 302)
+    assert not Snapshot.objects.exists()
+    assert ApiError.objects.filter(account=account, endpoint="/api/v5/account/balance").exists()
+    credential.refresh_from_db()
+    assert credential.health_status == HealthStatus.FAILING  # still: nothing succeeded

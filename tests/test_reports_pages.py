@@ -291,3 +291,25 @@ def test_a_rendered_sample_report_is_saved_as_a_png(make_simulator, settings):
     path = html_to_png(report.html, "report-sample", width=760)
 
     assert path.exists() and path.stat().st_size > 10_000
+
+
+def test_balances_at_a_date_mark_a_demo_account_and_an_unpriced_line(client):
+    """Paper money is marked as such on the page and in the CSV; an unpriced line says so."""
+    from accounts.models import Environment
+
+    demo = make_account("eta-demo")
+    demo.environment = Environment.DEMO
+    demo.save()
+    make_snapshot(demo, NOW - timedelta(hours=1), balances=[("trading", "USDT", "100000", "100000")])
+    live = make_account("main")
+    make_snapshot(live, NOW - timedelta(hours=1), balances=[("funding", "XYZ", "5", "")])
+    signed_in(client, "viewer")
+    query = {"date": NOW.date().isoformat(), "time": NOW.time().isoformat("seconds"), "zone": "UTC"}
+    page = client.get(reverse("reports:balances_at"), query).content.decode()
+    card = page[page.index("eta-demo") :]
+    assert "demo trading" in card[: card.index("</h3>")]
+    response = client.get(reverse("reports:balances_at_csv"), query)
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert all("demo trading" in r["note"] for r in rows if r["account"] == "eta-demo")
+    (xyz,) = [r for r in rows if r["currency"] == "XYZ"]
+    assert (xyz["usd_value"], xyz["note"]) == ("", "unpriced")

@@ -197,3 +197,21 @@ def test_a_demo_account_s_equity_drop_raises_no_alert(team):
     snap(team["alpha"], "300000", at=now)  # 50 % below its high of 600,000
     found = [condition.key for condition in equity_drop(now, Decimal(10))]
     assert found == [("equity_drop", f"account:{team['alpha'].pk}")]
+
+
+def test_a_demo_accounts_paper_price_never_converts_a_live_report(team):
+    """The report's currency of presentation is priced from the newest stored balance line: a
+    demo account's line, even a newer one, is never that price."""
+    from reports.build import usd_rate
+    from snapshots.models import BalanceLine, Wallet
+
+    now = timezone.now()
+    live = snap(team["alpha"], "600000", at=now - timedelta(seconds=20))
+    BalanceLine.objects.create(
+        snapshot=live, wallet=Wallet.TRADING, ccy="BTC", equity=Decimal(2), usd_value=Decimal(130000)
+    )
+    paper = snap(team["demo"], "100000", at=now - timedelta(seconds=10))
+    BalanceLine.objects.create(
+        snapshot=paper, wallet=Wallet.TRADING, ccy="BTC", equity=Decimal(1), usd_value=Decimal(1)
+    )
+    assert usd_rate("BTC", now) == Decimal(65000)

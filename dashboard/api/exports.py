@@ -42,7 +42,13 @@ ACCOUNT_COLUMNS = (
     "equity_unknown_reason",
     "positions_unknown_reason",
 )
-BALANCE_COLUMNS = ("account", "taken_at", "wallet", "ccy", "equity", "usd_value", "available", "frozen")
+BALANCE_COLUMNS = (
+    "account", "taken_at", "wallet", "ccy", "equity", "usd_value", "available", "frozen",
+    "usd_value_unknown_reason",
+)  # fmt: skip
+# Why a balance line has no USD value: a funding coin the cycle's price table could not price;
+# a trading line for which OKX sent no eqUsd.
+UNPRICED_REASONS = {"funding": "unpriced: no USD price for this currency", "trading": "OKX sent no eqUsd"}
 CSV_FILE = OpenApiResponse(OpenApiTypes.STR, description="A CSV file: a header row, then one row per item.")
 
 
@@ -132,4 +138,5 @@ def _balance_cells(name: str, snapshot: Snapshot | None) -> Iterator[list[Any]]:
             line.usd_value,
             line.available,
             line.frozen,
+            UNPRICED_REASONS.get(line.wallet, "unpriced") if line.usd_value is None else "",
         ]

@@ -8,8 +8,9 @@ each stored REAL as its text (828810596.000894 -> "828810596.000894"). Existing 
 the value they had (the digits SQLite had already dropped cannot come back); rows written from now
 on are exact. Then `canonical_text` rewrites the few copied spellings that are not canonical
 ("5.0", "1.0e-05", "-0.0") to the one spelling MoneyField writes, so `=` and `IN` match old rows
-too. A stored infinity ("Inf", from an unvalidated "1e400") is left as it is: MoneyField reads it
-as unknown.
+too. A stored value that is no amount (SQLite keeps an unvalidated "1e400" as the REAL infinity,
+copied as the text "Inf"; or "NaN") becomes NULL, unknown: SQLite's CAST("Inf" AS REAL) is 0.0,
+so left as text it would count as 0 in every comparison and aggregate.
 """
 
 from decimal import Decimal, InvalidOperation
@@ -27,9 +28,9 @@ MONEY_COLUMNS = {
         "leverage", "liq_price", "notional_usd",
     ],
 }  # fmt: skip
-# What SQLite's REAL-to-text spelling has and canonical text never has: an exponent, a trailing
-# zero after the point, a trailing point, a negative zero.
-NOT_CANONICAL = "({c} GLOB '*[eE]*' OR {c} GLOB '*.*0' OR {c} GLOB '*.' OR {c} = '-0')"
+# What SQLite's REAL-to-text spelling has and canonical text never has: letters (an exponent,
+# Inf, NaN), a trailing zero after the point, a trailing point, a negative zero.
+NOT_CANONICAL = "({c} GLOB '*[A-Za-z]*' OR {c} GLOB '*.*0' OR {c} GLOB '*.' OR {c} = '-0')"
 
 
 def canonical_text(apps, schema_editor):
@@ -42,12 +43,12 @@ def canonical_text(apps, schema_editor):
             for column in columns:
                 c = quote(column)
                 cursor.execute(f"SELECT id, {c} FROM {quote(table)} WHERE {NOT_CANONICAL.format(c=c)}")  # noqa: S608
-                fixed = []
+                fixed: list[tuple[str | None, int]] = []
                 for pk, text in cursor.fetchall():
                     try:
                         fixed.append((snapshots.money.canonical(Decimal(str(text))), pk))
                     except (InvalidOperation, ValueError):
-                        continue  # not a finite amount: MoneyField reads it as unknown
+                        fixed.append((None, pk))  # no amount: unknown, never a 0 in SQL
                 cursor.executemany(f"UPDATE {quote(table)} SET {c} = %s WHERE id = %s", fixed)  # noqa: S608
 
 
