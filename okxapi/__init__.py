@@ -30,9 +30,11 @@ from okxapi.results import (
     Balance,
     CurrencyBalance,
     FundingBalance,
+    IndexTicker,
     Position,
     SubAccount,
     SubAccountApiKey,
+    Ticker,
 )
 from okxapi.transport import InvalidCredential
 
@@ -51,6 +53,7 @@ __all__ = [
     "CurrencyBalance",
     "Diagnosis",
     "FundingBalance",
+    "IndexTicker",
     "InvalidCredential",
     "Limit",
     "Limiter",
@@ -69,6 +72,7 @@ __all__ = [
     "Rule",
     "SubAccount",
     "SubAccountApiKey",
+    "Ticker",
     "diagnose",
     "limit_for",
 ]

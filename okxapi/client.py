@@ -25,9 +25,11 @@ from okxapi.results import (
     AssetValuation,
     Balance,
     FundingBalance,
+    IndexTicker,
     Position,
     SubAccount,
     SubAccountApiKey,
+    Ticker,
 )
 from okxapi.transport import InvalidCredential, Reply, clean_credential
 from okxapi.validation import MalformedData, objects_in, one_object
@@ -114,6 +116,33 @@ class Client:
         self._on_call = on_call
         self._clock = connection.clock(self._base_url)
 
+    @classmethod
+    def public(
+        cls,
+        *,
+        demo: bool = False,
+        base_url: str = HOSTS["global"],
+        connection: Connection,
+        on_call: Callable[[CallRecord], None] | None = None,
+    ) -> Client:
+        """A client without credentials, for OKX's public market data only (tickers, index
+        tickers, server time): those calls are unsigned and limited per IP, so they need no
+        account's key and spend no account's budget. A signed call on it raises
+        InvalidCredential before anything is sent."""
+        if connection is None:
+            raise TypeError("choose a connection")
+        client = cls.__new__(cls)
+        client._api_key = ""
+        client.__secret = ""
+        client.__passphrase = ""
+        client._demo = bool(demo)
+        client._base_url = _check_base_url(HOSTS.get(base_url, base_url))
+        client._connection = connection
+        client._uid = None
+        client._on_call = on_call
+        client._clock = connection.clock(client._base_url)
+        return client
+
     def __repr__(self) -> str:
         tail = self._api_key[-4:] if len(self._api_key) >= 12 else ""
         return f"Client(key='…{tail}', base_url={self._base_url!r}, demo={self._demo}, uid={self._uid!r})"
@@ -195,6 +224,29 @@ class Client:
             "/api/v5/asset/asset-valuation",
             lambda r: AssetValuation.from_okx(one_object(r.data)),
             _only(ccy=ccy),
+        )
+
+    def get_tickers(self, inst_type: str = "SPOT") -> list[Ticker]:
+        """GET /api/v5/market/tickers?instType=SPOT (public; "Rate Limit: 20 requests per 2
+        seconds", "Rate limit rule: IP"): the latest ticker of every instrument of the type, e.g.
+        SOL-USDT `last` 150.1 (USDT per SOL). A list of objects; MalformedResponse otherwise."""
+        return self._get(
+            "/api/v5/market/tickers",
+            lambda r: [Ticker.from_okx(row) for row in objects_in(r.data)],
+            {"instType": inst_type},
+            signed=False,
+        )
+
+    def get_index_tickers(self, quote_ccy: str = "USD") -> list[IndexTicker]:
+        """GET /api/v5/market/index-tickers?quoteCcy=USD (public; "Rate Limit: 20 requests per 2
+        seconds", "Rate limit rule: IP"): every index quoted in `quote_ccy` ("Currently there is
+        only an index with USD/USDT/BTC/USDC as the quote currency"), e.g. BTC-USD `idxPx` 65000,
+        USDC-USD 0.9994. A list of objects; MalformedResponse otherwise."""
+        return self._get(
+            "/api/v5/market/index-tickers",
+            lambda r: [IndexTicker.from_okx(row) for row in objects_in(r.data)],
+            {"quoteCcy": quote_ccy},
+            signed=False,
         )
 
     def get_subaccounts(self) -> list[SubAccount]:
@@ -282,19 +334,23 @@ class Client:
         status: int | None = None
         code: str | None = None
         error: OkxError | None = None
+        answered = False
         try:
             waited = self._take_budget(path, signed)
             started = time.monotonic()
             reply = self._exchange(path, params, signed)
             result = _parsed(path, reply, parse)
-            status, code = reply.http_status, "0"
+            status, code, answered = reply.http_status, "0", True
             return result
         except OkxError as exc:
             error, status, code = exc, exc.http_status, exc.code
             raise
         finally:
-            duration = time.monotonic() - started
-            self._observe(CallRecord(path, "GET", status, code, duration, waited, error, attempt))
+            # An exception that is no OkxError (a bug) is not observed: recorded as a success, it
+            # would clear a failing key's status.
+            if answered or error is not None:
+                duration = time.monotonic() - started
+                self._observe(CallRecord(path, "GET", status, code, duration, waited, error, attempt))
 
     def _take_budget(self, path: str, signed: bool) -> float:
         scope = self._scope() if signed else PUBLIC_SCOPE
@@ -325,6 +381,8 @@ class Client:
             headers["x-simulated-trading"] = "1"
         prepared = session.prepare_request(requests.Request("GET", url, headers=headers))
         if signed:
+            if not self._api_key:
+                raise InvalidCredential("a public client (Client.public) cannot sign a private call")
             # Sign the path and query exactly as they will go on the wire (after requests'
             # own URL normalisation), so what OKX hashes is what we hashed.
             self._sign(prepared, prepared.path_url, "")

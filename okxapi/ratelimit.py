@@ -74,6 +74,10 @@ ENDPOINT_LIMITS: dict[str, Limit] = {
     "/api/v5/asset/subaccount/balances": Limit(6, 2, Rule.UID),
     "/api/v5/users/subaccount/apikey": Limit(20, 2, Rule.UID),
     "/api/v5/trade/account-rate-limit": Limit(1, 1, Rule.UID),
+    # Public market data for the price table (snapshots/prices.py), per IP: "Get tickers" and
+    # "Get index tickers" both read "Rate Limit: 20 requests per 2 seconds", rule "IP".
+    "/api/v5/market/tickers": Limit(20, 2, Rule.IP),
+    "/api/v5/market/index-tickers": Limit(20, 2, Rule.IP),
 }
 
 

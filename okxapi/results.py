@@ -329,3 +329,45 @@ class SubAccountApiKey:
             ip=to_tuple(row.text("ip", limit=IP_LIST_CHARS)),
             created=row.time("ts"),
         )
+
+
+@dataclass(frozen=True)
+class Ticker:
+    """One row of GET /api/v5/market/tickers (OKX "Get tickers",
+    https://www.okx.com/docs-v5/en/#order-book-trading-market-data-get-tickers): `instId`
+    ("Instrument ID", e.g. SOL-USDT), `last` ("Last traded price", in the quote currency; None
+    when OKX sends "") and `ts` ("Ticker data generation time", ms)."""
+
+    inst_id: str
+    last: Decimal | None
+    ts: datetime | None
+
+    @classmethod
+    def from_okx(cls, row: Fields) -> Ticker:
+        """`instId` is required: a price without its pair says nothing."""
+        return cls(
+            inst_id=row.text("instId", required=True, limit=NAME_CHARS),
+            last=row.number("last"),
+            ts=row.time("ts"),
+        )
+
+
+@dataclass(frozen=True)
+class IndexTicker:
+    """One row of GET /api/v5/market/index-tickers (OKX "Get index tickers",
+    https://www.okx.com/docs-v5/en/#public-data-rest-api-get-index-tickers): `instId` ("Index",
+    e.g. BTC-USD, USDC-USD), `idxPx` ("Latest index price", in the index's quote currency; None
+    when OKX sends "") and `ts` ("Index price update time", ms)."""
+
+    inst_id: str
+    idx_px: Decimal | None
+    ts: datetime | None
+
+    @classmethod
+    def from_okx(cls, row: Fields) -> IndexTicker:
+        """`instId` is required: a price without its index says nothing."""
+        return cls(
+            inst_id=row.text("instId", required=True, limit=NAME_CHARS),
+            idx_px=row.number("idxPx"),
+            ts=row.time("ts"),
+        )

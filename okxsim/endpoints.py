@@ -243,6 +243,47 @@ def subaccount_apikeys(req: Request) -> list:
     ]
 
 
+def market_tickers(req: Request) -> list:
+    """GET /api/v5/market/tickers: `instType` required (SPOT, SWAP, FUTURES, OPTION); optional
+    `instFamily` for derivatives. The simulator's listed instruments of that type."""
+    inst_type = req.required("instType")
+    if inst_type not in ("SPOT", "SWAP", "FUTURES", "OPTION"):
+        raise ApiError("51000", "instType")
+    family = req.query.get("instFamily", "")
+    now = req.exchange.clock.sim_ms()
+    rows = []
+    for inst in req.exchange.instruments.values():
+        if inst.inst_type != inst_type or (family and f"{inst.base}-{inst.quote}" != family):
+            continue
+        rows.append(views.ticker_row(req.exchange, inst.inst_id, inst_type, now))
+    return rows
+
+
+# "Currently there is only an index with USD/USDT/BTC/USDC as the quote currency."
+INDEX_QUOTES = ("USD", "USDT", "BTC", "USDC")
+
+
+def market_index_tickers(req: Request) -> list:
+    """GET /api/v5/market/index-tickers: "Either quoteCcy or instId is required" (50014 when
+    neither). One index per priced currency in that quote (a stablecoin has its own USD index,
+    so USDT-USD and USDC-USD are listed); `instId` (e.g. BTC-USD) picks one."""
+    quote, inst_id = req.query.get("quoteCcy", ""), req.query.get("instId", "")
+    if not quote and not inst_id:
+        raise ApiError("50014", "quoteCcy")
+    if inst_id:
+        base, _, inst_quote = inst_id.partition("-")
+        if quote and inst_quote != quote:
+            return []
+        quote = inst_quote
+    if quote not in INDEX_QUOTES:
+        return []
+    ex, now = req.exchange, req.exchange.clock.sim_ms()
+    bases = [c for c in ex.prices.currencies() if c != quote and c != "USD"]
+    if inst_id:
+        bases = [b for b in bases if b == base]
+    return [views.index_row(ex, b, quote, now) for b in bases]
+
+
 def _ccys(req: Request) -> set[str] | None:
     wanted = req.ccys()
     if wanted is not None and len(wanted) > MAX_CCYS:
@@ -271,4 +312,6 @@ ENDPOINTS: dict[str, Endpoint] = {
     "/api/v5/account/subaccount/balances": Endpoint(subaccount_trading_balances, master_only=True),
     "/api/v5/asset/subaccount/balances": Endpoint(subaccount_funding_balances, master_only=True),
     "/api/v5/users/subaccount/apikey": Endpoint(subaccount_apikeys, master_only=True),
+    "/api/v5/market/tickers": Endpoint(market_tickers, private=False, perm=None),
+    "/api/v5/market/index-tickers": Endpoint(market_index_tickers, private=False, perm=None),
 }

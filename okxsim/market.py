@@ -121,6 +121,8 @@ def catalog(currencies: list[str], position_ids: list[str]) -> dict[str, Instrum
     for ccy in currencies:
         if ccy not in STABLES:
             ids += [f"{ccy}-USDT", f"{ccy}-USDT-SWAP", f"{ccy}-USD-SWAP"]
+        elif ccy not in ("USDT", "USD"):
+            ids.append(f"{ccy}-USDT")  # OKX lists stablecoin pairs such as USDC-USDT as spot
     ids += position_ids
     return {inst_id: parse_inst_id(inst_id) for inst_id in dict.fromkeys(ids)}
 

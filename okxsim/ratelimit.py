@@ -73,6 +73,12 @@ LIMITS: dict[str, Limit] = {
     # https://www.okx.com/docs-v5/en/#order-book-trading-trade-get-account-rate-limit
     # "1 request per second", rule "User ID"
     "/api/v5/trade/account-rate-limit": Limit(1, 1, Rule.USER_ID),
+    # https://www.okx.com/docs-v5/en/#order-book-trading-market-data-get-tickers
+    # "20 requests per 2 seconds", rule "IP" (stored copy: docs/okx/endpoints/private/get_tickers.md)
+    "/api/v5/market/tickers": Limit(20, 2, Rule.IP),
+    # https://www.okx.com/docs-v5/en/#public-data-rest-api-get-index-tickers
+    # "20 requests per 2 seconds", rule "IP" (stored copy: .../private/get_index_tickers.md)
+    "/api/v5/market/index-tickers": Limit(20, 2, Rule.IP),
     # https://www.okx.com/docs-v5/en/#sub-account-rest-api-get-sub-account-list
     # "20 requests per 2 seconds", rule "User ID". Changed in 2025: the stored docs read
     # "2 requests per 2 seconds" up to coincise e7f4151c (2025-09-21) and 20 from 98d98d03

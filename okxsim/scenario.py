@@ -51,6 +51,9 @@ class Account:
     trading: dict[str, str] = field(default_factory=dict)  # ccy -> cash balance
     frozen: dict[str, str] = field(default_factory=dict)  # ccy -> frozen part of the cash balance
     funding: dict[str, str] = field(default_factory=dict)
+    # Earn (simple earn / savings) holdings: ccy -> amount. OKX's asset valuation reports their
+    # value as `details.earn` ("Earn account"); no balance endpoint the product reads lists them.
+    earn: dict[str, str] = field(default_factory=dict)
     positions: list[Position] = field(default_factory=list)
 
     @property
@@ -199,7 +202,7 @@ def _price_spec(spec: Any) -> dict[str, Any]:
 def _account_from_dict(raw: dict[str, Any]) -> Account:
     raw = dict(raw)
     raw["positions"] = [Position(**p) for p in raw.get("positions", [])]
-    for wallet in ("trading", "frozen", "funding"):
+    for wallet in ("trading", "frozen", "funding", "earn"):
         raw[wallet] = {ccy: str(v) for ccy, v in raw.get(wallet, {}).items()}
     return Account(**raw)
 

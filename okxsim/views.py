@@ -386,8 +386,75 @@ def valuation_row(ex: Exchange, account: Account, unit: str) -> dict[str, object
     unit_usd = ex.prices.usd(unit, now) or Decimal(1)
     trading = Decimal(str(balance_row(ex, account, None)["totalEq"])) / unit_usd
     funding = sum((_usd(ex, c, Decimal(v), now) for c, v in account.funding.items()), ZERO) / unit_usd
+    earn = sum((_usd(ex, c, Decimal(v), now) for c, v in account.earn.items()), ZERO) / unit_usd
     return {
-        "details": {"classic": "0", "earn": "0", "funding": num(funding), "trading": num(trading)},
-        "totalBal": num(trading + funding),
+        "details": {"classic": "0", "earn": num(earn), "funding": num(funding), "trading": num(trading)},
+        "totalBal": num(trading + funding + earn),
+        "ts": str(ex.clock.server_ms()),
+    }
+
+
+# -- public market data --------------------------------------------------------------------
+TICKER_FIELDS = [
+    "instType",
+    "instId",
+    "last",
+    "lastSz",
+    "askPx",
+    "askSz",
+    "bidPx",
+    "bidSz",
+    "open24h",
+    "high24h",
+    "low24h",
+    "volCcy24h",
+    "vol24h",
+    "sodUtc0",
+    "sodUtc8",
+    "ts",
+]
+
+
+def ticker_row(ex: Exchange, inst_id: str, inst_type: str, now: int) -> dict[str, str]:
+    """One row of GET /api/v5/market/tickers ("Get tickers"): `last` is the walk's price of the
+    base in the quote currency (SOL-USDT: USD price of SOL / USD price of USDT); the book is a
+    one-tick spread around it; the 24 h fields repeat it (the walk keeps no day history)."""
+    last = ex.instrument(inst_id).mark(ex.prices, now)
+    row = dict.fromkeys(TICKER_FIELDS, "")
+    row.update(
+        instType=inst_type,
+        instId=inst_id,
+        last=num(last),
+        lastSz="0.1",
+        askPx=num(last * Decimal("1.0001")),
+        askSz="10",
+        bidPx=num(last * Decimal("0.9999")),
+        bidSz="10",
+        open24h=num(last),
+        high24h=num(last),
+        low24h=num(last),
+        volCcy24h="1000000",
+        vol24h="1000",
+        sodUtc0=num(last),
+        sodUtc8=num(last),
+        ts=str(ex.clock.server_ms()),
+    )
+    return row
+
+
+def index_row(ex: Exchange, base: str, quote: str, now: int) -> dict[str, str]:
+    """One row of GET /api/v5/market/index-tickers ("Get index tickers"): index `BASE-QUOTE`,
+    `idxPx` the walk's USD price of base over quote's (a stablecoin off its peg shows here:
+    USDC-USD 0.9994)."""
+    quote_usd = ex.prices.usd(quote, now) or Decimal(1)
+    px = num(ex.prices.usd(base, now) / quote_usd)
+    return {
+        "instId": f"{base}-{quote}",
+        "idxPx": px,
+        "high24h": px,
+        "low24h": px,
+        "open24h": px,
+        "sodUtc0": px,
+        "sodUtc8": px,
         "ts": str(ex.clock.server_ms()),
     }

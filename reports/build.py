@@ -60,12 +60,14 @@ def equity_at(accounts: QuerySet[Account], moment: datetime) -> dict[int, Decima
 
 
 def usd_rate(ccy: str, moment: datetime) -> Decimal | None:
-    """USD per unit of `ccy` from the newest stored balance line at or before `moment` that has
-    both an amount and a USD value; None when the history cannot price it."""
+    """USD per unit of `ccy` from the newest stored balance line of a live account at or before
+    `moment` that has both an amount and a USD value (a demo-trading account's paper prices never
+    price a live report); None when the history cannot price it."""
     if ccy == USD:
         return Decimal(1)
     line = (
         BalanceLine.objects.filter(ccy=ccy, snapshot__taken_at__lte=moment, equity__gt=0, usd_value__gt=0)
+        .exclude(snapshot__account__environment=Environment.DEMO)
         .order_by("-snapshot__taken_at")
         .values_list("equity", "usd_value")
         .first()
@@ -121,19 +123,24 @@ class ReportData:
         in the positions count or the PnL, and the report says so."""
         return [(row.name, reason) for row in self.accounts if (reason := row.positions_unknown_reason)]
 
-    def balances_by_ccy(self) -> list[tuple[str, Decimal, Decimal | None]]:
-        """(currency, amount, USD value) across accounts and wallets; unpriced values stay None."""
+    def balances_by_ccy(self) -> list[tuple[str, Decimal, Decimal | None, Decimal]]:
+        """(currency, amount, USD value of its priced part, unpriced amount) across accounts and
+        wallets. The value covers only the priced lines, so a currency held partly unpriced
+        says how much of its amount the value leaves out (SOL 460 of which 120 unpriced: never
+        a value of 340 SOL next to the amount 460); a currency with no priced line has None."""
         amounts: dict[str, Decimal] = defaultdict(Decimal)
-        values: dict[str, Decimal | None] = {}
+        values: dict[str, Decimal] = {}
+        unpriced: dict[str, Decimal] = defaultdict(Decimal)
         for row in self.accounts:
             for line in row.balances:
                 amounts[line.ccy] += line.equity or 0
                 if line.usd_value is None:
-                    values.setdefault(line.ccy, None)
+                    unpriced[line.ccy] += line.equity or 0
                 else:
-                    values[line.ccy] = (values.get(line.ccy) or Decimal(0)) + line.usd_value
+                    values[line.ccy] = values.get(line.ccy, Decimal(0)) + line.usd_value
         return sorted(
-            ((ccy, amounts[ccy], values.get(ccy)) for ccy in amounts), key=lambda r: -(r[2] or Decimal(0))
+            ((ccy, amounts[ccy], values.get(ccy), unpriced[ccy]) for ccy in amounts),
+            key=lambda r: -(r[2] or Decimal(0)),
         )
 
     @property

@@ -142,9 +142,9 @@ def _context(data: ReportData, schedule_name: str, zone: ZoneInfo) -> dict:
             {
                 "ccy": ccy,
                 "amount": readable(amount, 8).rstrip("0").rstrip("."),
-                "value": p.show(usd) if usd else "unpriced",
+                "value": _ccy_value(p, ccy, usd, unpriced),
             }
-            for ccy, amount, usd in data.balances_by_ccy()
+            for ccy, amount, usd, unpriced in data.balances_by_ccy()
         ],
         "account_balances": _account_balances(data, p),
         "positions": [_position(name, line) for name, line in data.positions],
@@ -308,3 +308,13 @@ def totals(data: ReportData) -> dict:
         "open_positions": len(data.positions),
         "warnings": len(data.warnings),
     }
+
+
+def _ccy_value(p: Presenter, ccy: str, usd: Decimal | None, unpriced: Decimal) -> str:
+    """A currency's value in the per-currency table: "unpriced" when no line of it has a price;
+    the priced part with what it leaves out when some lines are unpriced."""
+    if usd is None:
+        return "unpriced"
+    if unpriced:
+        return f"{p.show(usd)} (excludes {readable(unpriced, 8).rstrip('0').rstrip('.')} {ccy} unpriced)"
+    return p.show(usd)

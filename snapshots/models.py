@@ -72,6 +72,13 @@ class Snapshot(models.Model):
     # are listed here and left out of the totals.
     unpriced_funding = models.JSONField(default=list, blank=True)
     via_master = models.BooleanField(default=False, help_text="Read through the master's key: no positions.")
+    # The USD prices this snapshot used ({ccy: "price"}, from the cycle's price table,
+    # snapshots/prices.py), so that a past figure can be explained: funding 120 SOL x "150.1".
+    prices = models.JSONField(default=dict, blank=True)
+    # Earn (simple earn / savings) in USD: OKX's asset valuation `details.earn` ("Earn account").
+    # Null when not read, with the reason in earn_unread ("not readable through the master key").
+    earn_usd = MoneyField("Earn value (USD)", **MONEY, null=True, blank=True)
+    earn_unread = models.CharField(max_length=200, blank=True, default="")
 
     objects = SnapshotQuerySet.as_manager()
 

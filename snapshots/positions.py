@@ -6,8 +6,8 @@ OKX reports a position's `upl` in its margin currency `ccy` (GET /api/v5/account
 -0.0000009932766034 with ccy ETH, a coin amount: okx-reference.md 8.3). So an inverse
 (coin-margined) BTC-USD-SWAP's upl 0.0128205128 is BTC, not USD.
 
-`upl_usd` is the single place where a position's PnL becomes USD. The issue's one valuation (a
-price table per refresh cycle) replaces its second step; nothing else prices a position.
+`upl_usd` is the single place where a position's PnL becomes USD (OKX's usdPx, else the cycle's
+price table); nothing else prices a position.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from okxapi import Position
 
 # Why a USD value is missing, as the pages, API, CSV and reports say it.
 NO_UPL = "OKX sent no unrealised PnL"
-NO_PRICE = "no USD price of {ccy}: OKX sent no usdPx and the trading account holds no {ccy}"
+NO_PRICE = "no USD price of {ccy}: OKX sent no usdPx and the cycle's price table has no {ccy}"
 NO_CCY = "OKX sent no margin currency (ccy)"
 
 
@@ -46,12 +46,10 @@ def upl_usd(position: Position, ccy_prices: dict[str, Decimal]) -> PricedUpl:
 
     1. OKX's own `usdPx` ("Latest USD price of the ccy on the market", FUTURES/SWAP/OPTION):
        upl x usdPx. BTC-USD-SWAP upl 0.0128205128 BTC, usdPx 65000 -> 833.33 USD.
-    2. Else the USD price OKX gives the same currency in the same account's trading balance
-       (`details[].eqUsd / eq`, `ccy_prices`): MARGIN rows have no usdPx, and older OKX answers
-       leave it "" on SWAP rows too. BTC-USDT-SWAP upl 200.2 USDT with USDT eqUsd/eq 1 -> 200.2.
+    2. Else the cycle's price table (`ccy_prices`, {ccy: USD price}, snapshots/prices.py: OKX's
+       USD index, or USDT spot x the USDT-USD index): MARGIN rows have no usdPx, and older OKX
+       answers leave it "" on SWAP rows too. BTC-USDT-SWAP upl 200.2 USDT with USDT at 1 -> 200.2.
     3. Else unknown (None) with the reason: never the raw coin amount counted as USD.
-
-    Placeholder for the issue's one valuation: its price table per cycle replaces step 2.
     """
     if position.upl is None:
         return PricedUpl(None, None, NO_UPL)
@@ -62,5 +60,5 @@ def upl_usd(position: Position, ccy_prices: dict[str, Decimal]) -> PricedUpl:
         return PricedUpl(position.upl * position.usd_px, position.usd_px, f"upl x OKX usdPx of {ccy}")
     price = ccy_prices.get(ccy)
     if price is not None:
-        return PricedUpl(position.upl * price, price, f"upl x eqUsd/eq of {ccy} in the trading account")
+        return PricedUpl(position.upl * price, price, f"upl x price table USD price of {ccy}")
     return PricedUpl(None, None, NO_PRICE.format(ccy=ccy))

@@ -81,10 +81,14 @@ class AccountRow:
     upl_unpriced: int = 0
     # The latest snapshot was read with the master's key: its positions (and their PnL) are unknown.
     via_master: bool = False
+    # Holdings the latest snapshot could not price (Snapshot.unpriced_funding: currencies the
+    # cycle's price table has no USD price for): left out of equity_usd, and the totals say so.
+    unpriced_holdings: tuple[str, ...] = ()
 
     @property
     def is_demo(self) -> bool:
-        """A demo-trading account: never in the team's totals, charts, reports' totals or alerts."""
+        """A demo-trading account: never in the team's totals, charts, reports' totals or equity alerts
+        (its key and staleness alerts still fire: a demo key that fails is still a key to fix)."""
         return self.account.is_demo
 
     @property
@@ -123,6 +127,9 @@ class Totals:
     accounts: int = 0  # active accounts of the environment
     # Each account of the environment whose equity is not in equity_usd, with the reason.
     not_in_total: tuple[Excluded, ...] = ()
+    # Holdings of the counted accounts that have no USD price and are left out of equity_usd
+    # ("excludes 2 unpriced holdings"): one per account and currency.
+    unpriced_holdings: int = 0
 
     @property
     def counted(self) -> int:
@@ -195,7 +202,7 @@ def _latest_snapshots(ids: list[int]) -> dict[int, dict[str, Any]]:
     rows = (
         Snapshot.objects.filter(id__in=ids)
         .order_by()
-        .values("id", "taken_at", "total_equity_usd", "via_master")
+        .values("id", "taken_at", "total_equity_usd", "via_master", "unpriced_funding")
         .annotate(
             upl=MoneySum("positions__upl_usd", filter=real),
             position_count=Count("positions", filter=real),
@@ -228,6 +235,7 @@ def _row(account: Account, snapshot: dict[str, Any] | None, now: datetime) -> Ac
         open_positions=seen["position_count"] if known else None,
         upl_unpriced=seen["upl_unpriced"] if known else 0,
         via_master=bool(seen.get("via_master")),
+        unpriced_holdings=tuple(seen.get("unpriced_funding") or ()),
         key_status=_key_status(credential),
         warnings=warnings,
         # The rule Credential.needs_action applies, on the warnings just computed.
@@ -268,6 +276,7 @@ def totals(rows: list[AccountRow], environment: str = Environment.LIVE) -> Total
         not_in_total=tuple(
             Excluded(r.account, r.equity_unknown_reason or "") for r in rows if r.equity_usd is None
         ),
+        unpriced_holdings=sum(len(r.unpriced_holdings) for r in rows if r.equity_usd is not None),
     )
 
 

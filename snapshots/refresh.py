@@ -28,6 +28,7 @@ from okxapi import (
     TRANSIENT_CATEGORIES,
     Balance,
     Client,
+    Connection,
     CurrencyBalance,
     FundingBalance,
     MalformedResponse,
@@ -36,6 +37,7 @@ from okxapi import (
 )
 from snapshots.models import BalanceLine, PositionLine, Snapshot, Wallet, quantize, write_snapshot
 from snapshots.positions import open_positions, upl_usd
+from snapshots.prices import PriceTable, as_json, cycle_table, read_table, scope_of
 
 logger = logging.getLogger(__name__)
 
@@ -63,12 +65,22 @@ def current_cycle(now: float | None = None) -> int:
     return int((now if now is not None else time.time()) // settings.REFRESH_INTERVAL_SECONDS)
 
 
+# Why an account's Earn is not in its total (the pages, API and reports say it).
+EARN_THROUGH_MASTER = "not readable through the master key"
+EARN_FAILED = "not read this cycle ({category})"
+EARN_PATH = "/api/v5/asset/asset-valuation"
+
+
 @dataclass
 class Reading:
     balance: Balance
     funding: list[FundingBalance]
     positions: list[Position] = field(default_factory=list)
     via_master: bool = False
+    # Earn in USD (asset valuation `details.earn`); None with the reason when not read.
+    earn_usd: Decimal | None = None
+    earn_unread: str = ""
+    prices: PriceTable = field(default_factory=PriceTable)
 
 
 def _redis() -> redis.Redis:
@@ -120,10 +132,11 @@ def lock_wait(account_id: int) -> float:
     return max(_redis().pttl(f"{LOCK_PREFIX}{account_id}"), 0) / 1000
 
 
-def read_account(account: Account) -> Reading:
+def read_account(account: Account, cycle: int | None = None) -> Reading:
     """1. Find the credential (own key, or the master's plus the sub-account name), once.
     2. Build the client; a secret that cannot be decrypted marks the key failing (nothing sent).
-    3. Own key: trading balance, positions, funding. Through the master: the two balances."""
+    3. Own key: trading balance, positions, funding, Earn. Through the master: the two balances.
+    4. The cycle's price table (snapshots/prices.py: read once per cycle for all workers)."""
     soft, _ = refresh_time_limits()
     credential, sub_acct = account.reading_credential()
     # batch: the refresh's successful calls stamp last_success_at and clear grace/failing once.
@@ -139,9 +152,25 @@ def read_account(account: Account) -> Reading:
         raise
     try:
         with client:
-            return _read(client, sub_acct)
+            reading = _read(client, sub_acct)
     finally:
         recorder.flush()
+    reading.prices = _cycle_prices(account, client, connection, current_cycle() if cycle is None else cycle)
+    return reading
+
+
+def _cycle_prices(account: Account, client: Client, connection: Connection, cycle: int) -> PriceTable:
+    """The cycle's price table for this account's host and environment. Read with a public
+    client (no key: public market data is limited per IP, not per account) whose failures are
+    recorded in this account's error history without moving its key's health (credential None):
+    a market-data outage is not the key's fault."""
+    public = Client.public(
+        demo=client.demo,
+        base_url=client.base_url,
+        connection=connection,
+        on_call=CallRecorder(account, None),
+    )
+    return cycle_table(cycle, scope_of(client.base_url, client.demo), lambda: read_table(public))
 
 
 # What a sub-account without a key costs its master: one call to each (snapshots.tasks paces them).
@@ -152,30 +181,60 @@ def _read(client: Client, sub_acct: str | None) -> Reading:
     if sub_acct is not None:
         balance = client.get_subaccount_balance(sub_acct)  # VIA_MASTER_PATHS
         funding = client.get_subaccount_funding_balances(sub_acct)
-        return Reading(balance, funding, via_master=True)
-    return Reading(client.get_balance(), client.get_funding_balances(), client.get_positions())
+        # OKX's asset valuation has no subAcct parameter: a master cannot read a sub's Earn.
+        return Reading(balance, funding, via_master=True, earn_unread=EARN_THROUGH_MASTER)
+    reading = Reading(client.get_balance(), client.get_funding_balances(), client.get_positions())
+    reading.earn_usd, reading.earn_unread = _earn(client)
+    return reading
+
+
+def _earn(client: Client) -> tuple[Decimal | None, str]:
+    """Earn in USD: GET /api/v5/asset/asset-valuation?ccy=USD `details.earn` ("Earn account",
+    valued in `ccy`). Read every cycle: its limit is "1 request per second" per User ID, and a
+    refresh sends one per account (own UID) per cycle of 60 s, 1/60 of that budget; reading it
+    less often would carry an old Earn value in every total between reads. A failure (recorded
+    by the observer like any call) leaves Earn unknown with the reason and the rest of the
+    snapshot stands: the other wallets were read."""
+    try:
+        valuation = client.get_asset_valuation("USD")
+    except OkxError as error:
+        return None, EARN_FAILED.format(category=error.category)
+    if valuation.earn is None:
+        return None, "OKX sent no Earn value"
+    return valuation.earn, ""
 
 
 def build_snapshot(account: Account, cycle: int, reading: Reading, now: datetime) -> tuple:
-    """The snapshot row and its lines (unsaved). Funding has no USD value at OKX: it is priced at
-    the trading account's eqUsd/eq of the same currency, else left null and listed as unpriced."""
-    prices = {d.ccy: d.eq_usd / d.eq for d in reading.balance.details if d.eq and d.eq_usd is not None}
+    """The snapshot row and its lines (unsaved). Trading lines keep OKX's own `eqUsd`. Funding has
+    no USD value at OKX: each balance is priced from the cycle's price table
+    (snapshots/prices.py), else left null and listed in `unpriced_funding`. Total equity (USD) =
+    trading `totalEq` + priced funding + Earn (when read). `prices` keeps every price used."""
+    table = reading.prices.prices
     trading = [_trading_line(d) for d in reading.balance.details]
-    funding = [_funding_line(f, prices.get(f.ccy)) for f in reading.funding]
+    funding = [_funding_line(f, table.get(f.ccy)) for f in reading.funding]
     priced = [line.usd_value for line in funding if line.usd_value is not None]
     funding_usd = sum(priced, Decimal(0))
+    earn = reading.earn_usd
     snapshot = Snapshot(
         account=account,
         cycle=cycle,
         taken_at=now,
         trading_equity_usd=reading.balance.total_eq,
         funding_usd=funding_usd,
-        total_equity_usd=(reading.balance.total_eq or Decimal(0)) + funding_usd,
+        earn_usd=earn,
+        earn_unread=reading.earn_unread[:200],
+        total_equity_usd=(reading.balance.total_eq or Decimal(0)) + funding_usd + (earn or Decimal(0)),
         unpriced_funding=sorted(line.ccy for line in funding if line.usd_value is None),
         via_master=reading.via_master,
     )
-    positions = [_position_line(p, prices) for p in open_positions(reading.positions)]
+    positions = [_position_line(p, table) for p in open_positions(reading.positions)]
+    used = {line.ccy for line in funding if line.usd_value is not None}
+    used |= {line.upl_ccy for line in positions if line.upl_usd_basis.startswith(TABLE_BASIS)}
+    snapshot.prices = as_json({ccy: table[ccy] for ccy in used if ccy in table})
     return snapshot, [*trading, *funding], positions
+
+
+TABLE_BASIS = "upl x price table"  # snapshots.positions.upl_usd's basis for step 2
 
 
 def _trading_line(d: CurrencyBalance) -> BalanceLine:
@@ -259,7 +318,7 @@ def _refresh_held(account: Account, cycle: int, held: bool) -> JobOutcome:
 
 def _read_and_store(account: Account, cycle: int) -> JobOutcome:
     try:
-        reading = read_account(account)
+        reading = read_account(account, cycle)
     except OkxError as error:
         transient = error.category in TRANSIENT_CATEGORIES
         return JobOutcome(account.name, "failed", error.category, error.diagnosis.meaning, transient)

@@ -72,10 +72,24 @@ def test_funding_balances_list_only_positive_balances_and_filter_by_ccy(simulato
     assert [r["ccy"] for r in data(simulator, "/api/v5/asset/balances?ccy=SOL")] == ["SOL"]
 
 
-def test_asset_valuation_adds_trading_and_funding_in_the_asked_unit(simulator):
+def test_asset_valuation_adds_trading_funding_and_earn_in_the_asked_unit(simulator):
     (valuation,) = data(simulator, "/api/v5/asset/asset-valuation?ccy=USDT")
     details = valuation["details"]
-    assert Decimal(valuation["totalBal"]) == Decimal(details["trading"]) + Decimal(details["funding"])
+    assert Decimal(valuation["totalBal"]) == sum(Decimal(details[k]) for k in ("trading", "funding", "earn"))
+    assert Decimal(details["earn"]) == Decimal(5000)  # the demo master's 5000 USDT in Earn
+
+
+def test_market_data_serves_spot_tickers_and_usd_indexes_with_a_stablecoin_off_its_peg(simulator):
+    indexes = {
+        row["instId"]: row["idxPx"] for row in data(simulator, "/api/v5/market/index-tickers?quoteCcy=USD")
+    }
+    spots = {row["instId"]: row for row in data(simulator, "/api/v5/market/tickers?instType=SPOT")}
+    assert indexes["USDC-USD"] == "0.9994" and indexes["USDT-USD"] == "1"
+    assert {"BTC-USD", "ETH-USD", "SOL-USD"} <= set(indexes)
+    assert {"SOL-USDT", "USDC-USDT"} <= set(spots)
+    assert spots["USDC-USDT"]["last"] == "0.9994"
+    missing = requests.get(simulator.url + "/api/v5/market/index-tickers", timeout=5).json()
+    assert missing["code"] == "50014"  # "Either quoteCcy or instId is required"
 
 
 def test_subaccount_list_is_newest_first_and_pages_by_creation_time(simulator):

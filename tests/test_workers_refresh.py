@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 import redis
 
@@ -80,19 +82,19 @@ def test_a_refresh_stores_exactly_the_balances_and_positions_the_exchange_serves
         )
 
 
-def test_funding_is_valued_at_the_trading_accounts_price_and_the_total_includes_it(sim):
+def test_funding_is_valued_from_the_cycles_price_table_and_the_total_includes_it(sim):
     account = add_account(sim, "main")
     refresh_account(account.pk, cycle=1)
     snapshot = Snapshot.objects.get(account=account)
-    trading, funding = lines(snapshot, Wallet.TRADING), lines(snapshot, Wallet.FUNDING)
+    funding = lines(snapshot, Wallet.FUNDING)
 
-    btc_price = trading["BTC"].usd_value / trading["BTC"].equity
-    assert funding["BTC"].usd_value == (funding["BTC"].equity * btc_price).quantize(funding["BTC"].usd_value)
-    # SOL is held only in funding: OKX gives no price for it there, so it stays unvalued, and said so.
-    assert funding["SOL"].usd_value is None
-    assert snapshot.unpriced_funding == ["SOL"]
-    priced = funding["USDT"].usd_value + funding["BTC"].usd_value
-    assert snapshot.total_equity_usd == snapshot.trading_equity_usd + priced
+    # Every funding coin is priced by the table the snapshot stores (SOL is held only in
+    # funding: issue 16 item 4), and the total is trading + funding + Earn.
+    for ccy, line in funding.items():
+        assert line.usd_value == (line.equity * Decimal(snapshot.prices[ccy])).quantize(line.usd_value)
+    assert snapshot.unpriced_funding == []
+    priced = sum(line.usd_value for line in funding.values())
+    assert snapshot.total_equity_usd == snapshot.trading_equity_usd + priced + snapshot.earn_usd
 
 
 def test_a_subaccount_without_a_key_is_read_through_the_master_balances_only(sim):
@@ -113,7 +115,10 @@ def test_a_subaccount_without_a_key_is_read_through_the_master_balances_only(sim
     assert {c: r.equity for c, r in lines(snapshot, Wallet.FUNDING).items()} == {
         f.ccy: f.bal for f in funding
     }
-    assert snapshot.unpriced_funding == ["USDC"]
+    # 800 USDC priced at its own USD index (the demo's 0.9994, not 1); Earn is not readable.
+    assert snapshot.unpriced_funding == []
+    assert lines(snapshot, Wallet.FUNDING)["USDC"].usd_value == Decimal("799.52")
+    assert snapshot.earn_usd is None and snapshot.earn_unread == "not readable through the master key"
 
 
 def test_a_redelivered_refresh_of_the_same_cycle_writes_nothing_twice(sim):
