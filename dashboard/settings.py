@@ -83,8 +83,9 @@ TEMPLATES = [
     },
     {
         # Only the partials of hundreds of rows (key cards, the overview's rows, the errors
-        # filter's accounts), which the pages render with engines["jinja2"]: Jinja2 draws them
-        # several times faster than the template language (dashboard/pages/common.py).
+        # filter's accounts) and the SVG chart, which the pages render with engines["jinja2"]:
+        # Jinja2 draws them several times faster than the template language
+        # (dashboard/pages/common.py).
         "NAME": "jinja2",
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [BASE_DIR / "templates" / "jinja2"],
