@@ -336,9 +336,13 @@ class Client:
         error: OkxError | None = None
         answered = False
         try:
+            # Looked up per attempt (a session is this thread's, and a Client may change threads),
+            # and before the budget: a thread's first call builds its session, which must not
+            # stretch the time between the limiter's grant and the request reaching OKX.
+            session = self._connection.session(self._base_url)
             waited = self._take_budget(path, signed)
             started = time.monotonic()
-            reply = self._exchange(path, params, signed)
+            reply = self._exchange(session, path, params, signed)
             result = _parsed(path, reply, parse)
             status, code, answered = reply.http_status, "0", True
             return result
@@ -363,9 +367,9 @@ class Client:
         # Until the UID is known: a non-reversible stand-in for the key (same key, same window).
         return "key:" + hashlib.sha256(self._api_key.encode()).hexdigest()[:16]
 
-    def _exchange(self, path: str, params: Mapping[str, str], signed: bool) -> Reply:
-        # Looked up per exchange: a session is this thread's, and a Client may change threads.
-        session = self._connection.session(self._base_url)
+    def _exchange(
+        self, session: requests.Session, path: str, params: Mapping[str, str], signed: bool
+    ) -> Reply:
         prepared = self._prepare(session, path, params, signed)
         response, sent_at, round_trip = transport.send(session, prepared, self._connection.timeout, path)
         logger.debug("GET %s -> HTTP %s in %.3fs", path, response.status_code, round_trip)
