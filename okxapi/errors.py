@@ -36,6 +36,7 @@ __all__ = [
     "OkxUnavailable",
     "RateLimitTimeout",
     "ResponseNotJson",
+    "ResponseTooLarge",
     "diagnose",
     "error_for",
 ]
@@ -67,6 +68,33 @@ class ResponseNotJson(ValueError):
         # kind: "empty", "html", "truncated" or "other"; never the body itself (it may be large).
         super().__init__(f"response body is not JSON ({kind})")
         self.kind = kind
+
+
+class ResponseTooLarge(ValueError):
+    """The answer's body is larger than the client reads (transport.MAX_RESPONSE_BYTES); reading
+    stopped at the cap, so a runaway or hostile host costs at most that much memory."""
+
+    def __init__(self, limit: int, declared: int | None = None) -> None:
+        # limit: bytes read at most; declared: the Content-Length the host announced, if any.
+        said = f"; the host announced {declared:,} bytes" if declared is not None else ""
+        super().__init__(f"response body is larger than {limit:,} bytes{said}; reading stopped there")
+        self.limit = limit
+        self.declared = declared
+
+
+# Kept beside the exception it diagnoses. "malformed": transient, and not asked again within the
+# call (reading the same oversized answer twice only doubles the cost); the next cycle reads again.
+_TOO_LARGE = Entry(
+    "malformed",
+    "The answer was far larger than any OKX API answer (OKX's largest are well under 1 MB); the "
+    "client stopped reading it and stored nothing from it.",
+    (
+        "Check that the base URL is an OKX host (www.okx.com, eea.okx.com, app.okx.com) or the "
+        "simulator: another server (or a proxy or captive portal in between) answered instead.",
+        "If the base URL is right and it repeats, report it with the endpoint and the time.",
+    ),
+    permanent=False,
+)
 
 
 class OkxError(Exception):
@@ -277,6 +305,8 @@ def _for_status(http_status: int | None) -> Diagnosis:
 def _for_exception(exception: BaseException, http_status: int | None) -> Diagnosis:
     if isinstance(exception, ResponseNotJson):
         return _for_body(exception.kind, http_status)
+    if isinstance(exception, ResponseTooLarge):
+        return _from_entry(_TOO_LARGE, "")
     if isinstance(exception, requests.exceptions.SSLError):
         verify = _caused_by(exception, ssl.SSLCertVerificationError)
         return _from_entry(CATALOG["tls:verify" if verify else "tls"], "")

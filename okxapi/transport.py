@@ -17,12 +17,17 @@ from typing import Any
 
 import requests
 
-from okxapi.errors import MalformedResponse, OkxError, ResponseNotJson, diagnose, error_for
+from okxapi.errors import MalformedResponse, OkxError, ResponseNotJson, ResponseTooLarge, diagnose, error_for
 from okxapi.validation import shown
 
 logger = logging.getLogger(__name__)
 
 MAX_TRANSPORT_MESSAGE = 300
+# The most of an answer's body the client reads (after content decoding, so a compressed bomb is
+# capped too). OKX's largest documented answers (a page of 100 positions or bills) are well under
+# 1 MB; anything beyond this is not OKX and is refused without being read to its end.
+MAX_RESPONSE_BYTES = 2 * 1024 * 1024
+_READ_CHUNK = 64 * 1024
 
 
 class InvalidCredential(ValueError):
@@ -157,20 +162,45 @@ def send(
     prepared: requests.PreparedRequest,
     timeout: tuple[float, float],
     endpoint: str,
+    *,
+    max_bytes: int = MAX_RESPONSE_BYTES,
 ) -> tuple[requests.Response, float, float]:
-    """Send one prepared request; (response, wall-clock send time, round trip seconds).
+    """Send one prepared request; (response with its body read, wall-clock send time, round trip
+    seconds). Raises the diagnosed OkxError for a failed exchange, and for a body larger than
+    `max_bytes` (a MalformedResponse; at most `max_bytes` of it is read).
 
     Redirects are not followed: a redirect would carry the signed headers to another host.
     """
     settings = session.merge_environment_settings(prepared.url, {}, None, None, None)
+    settings["stream"] = True  # the body is read below, chunk by chunk, up to the cap
     sent_at = time.time()
     started = time.monotonic()
     failure: OkxError | None = None
     try:
         response = session.send(prepared, timeout=timeout, allow_redirects=False, **settings)
+        try:
+            response._content = read_body(response, max_bytes)  # what response.content returns
+        finally:
+            response.close()  # back to the pool when read to the end; dropped when cut off
     except requests.RequestException as exc:
         failure = transport_error(endpoint, exc)
+    except ResponseTooLarge as exc:
+        failure = build_error(endpoint, http_status=response.status_code, message=str(exc), exception=exc)
     if failure is not None:
         # Raised outside the except block so the requests exception is not even __context__.
         raise failure
     return response, sent_at, time.monotonic() - started
+
+
+def read_body(response: requests.Response, max_bytes: int) -> bytes:
+    """The decoded body of a streamed response; ResponseTooLarge as soon as it would pass
+    `max_bytes` (a larger Content-Length is refused before reading anything)."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:  # not '²'
+        raise ResponseTooLarge(max_bytes, int(declared))
+    body = bytearray()
+    for chunk in response.iter_content(_READ_CHUNK):
+        if len(body) + len(chunk) > max_bytes:
+            raise ResponseTooLarge(max_bytes)
+        body += chunk
+    return bytes(body)

@@ -45,8 +45,9 @@ _STEP = Decimal(1).scaleb(-PLACES)
 _EXACT = Context(prec=60)  # room for 20 + 18 digits and the exponent's trailing zeros: no rounding
 TEXT_LIMIT = 64  # a field without a limit of its own (codes like acctLv, posMode, type)
 
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,4})?")
-_MILLIS = re.compile(r"\d{1,16}")
+# ASCII digits only: \d also matches "١٢٣" and "１２３", which Decimal() reads as 123.
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,4})?", re.ASCII)
+_MILLIS = re.compile(r"\d{1,16}", re.ASCII)
 _repr = reprlib.Repr()
 _repr.maxstring = SHOWN_CHARS
 _repr.maxother = SHOWN_CHARS

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import threading
+import tracemalloc
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -343,3 +346,96 @@ def test_http_200_with_a_non_zero_code_is_an_error_and_so_is_http_error_with_cod
             client.get_balance()
     assert (first.value.http_status, first.value.code) == (200, "50120")
     assert (second.value.http_status, second.value.code) == (500, "0")
+
+
+HUGE_BODY_BYTES = 20 * 1024 * 1024
+
+
+class HugeBody:
+    """An action that answers 200 with a 20 MB body, with or without a Content-Length, and counts
+    how many bytes it got onto the socket before the client hung up."""
+
+    def __init__(self, *, declare_length: bool) -> None:
+        self.declare_length = declare_length
+        self.sent = 0
+        self.finished = threading.Event()
+
+    def __call__(self, handler) -> None:
+        chunk = b'{"code":"0","msg":"","data":[' + b" " * (64 * 1024 - 29)
+        try:
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            if self.declare_length:
+                handler.send_header("Content-Length", str(HUGE_BODY_BYTES))
+            else:
+                handler.send_header("Connection", "close")  # the body ends when the socket closes
+            handler.end_headers()
+            while self.sent < HUGE_BODY_BYTES:
+                handler.wfile.write(chunk)
+                self.sent += len(chunk)
+        except OSError:
+            pass  # the client closed the connection: what the test wants
+        finally:
+            handler.close_connection = True
+            self.finished.set()
+
+
+@pytest.mark.parametrize("declare_length", [True, False], ids=["content-length", "until-close"])
+def test_a_20_mb_answer_is_refused_with_a_diagnosis_after_reading_at_most_the_cap(declare_length):
+    from okxapi.transport import MAX_RESPONSE_BYTES
+
+    huge = HugeBody(declare_length=declare_length)
+    calls: list[CallRecord] = []
+    with FakeOkx() as fake:
+        fake.script(BALANCE, huge)
+        client = _client(fake, on_call=calls.append, timeout=(1.0, 5.0))
+        tracemalloc.start()
+        try:
+            with pytest.raises(OkxError) as refused:
+                client.get_balance()
+            _current, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert huge.finished.wait(timeout=10), "the server never saw the client hang up"
+    error = refused.value
+    assert error.category == "malformed" and not error.permanent
+    assert f"larger than {MAX_RESPONSE_BYTES:,} bytes" in str(error)
+    assert "far larger than any OKX API answer" in error.diagnosis.meaning
+    assert len(fake.calls(BALANCE)) == 1  # not asked again within the call
+    assert [call.error for call in calls if call.endpoint == BALANCE] == [error]  # recorded like any error
+    # Reading 20 MB would have allocated at least 20 MB; the client held at most the cap (plus
+    # its own bookkeeping), and hung up long before the server could send the whole body.
+    assert peak < MAX_RESPONSE_BYTES + 1024 * 1024, f"peak {peak:,} bytes"
+    assert huge.sent < HUGE_BODY_BYTES
+
+
+def test_an_answer_just_under_the_cap_is_read_whole():
+    from okxapi.transport import MAX_RESPONSE_BYTES
+
+    body = json.dumps({"code": "0", "msg": "", "data": [BALANCE_ROW]}).encode()
+    padded = body + b" " * (MAX_RESPONSE_BYTES - len(body))
+    with FakeOkx() as fake:
+        fake.script(BALANCE, raw(200, padded, "application/json"))
+        balance = _client(fake).get_balance()
+    assert balance.total_eq == Decimal("11172992.1657531589092577")
+
+
+def test_a_content_length_of_non_ascii_digits_is_not_a_crash():
+    # "²".isdigit() is True but int("²") raises ValueError: a broken or hostile host answered
+    # "Content-Length: ²" and the refresh, the key check and "Test this key now" crashed (a 500).
+    # Such a header is no length: the body is read until the connection closes, within the cap.
+    body = json.dumps({"code": "0", "msg": "", "data": [BALANCE_ROW]}).encode()
+
+    def superscript_length(handler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", "\u00b2")
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.wfile.write(body)
+        handler.close_connection = True
+
+    with FakeOkx() as fake:
+        fake.script(BALANCE, superscript_length)
+        balance = _client(fake, max_attempts=1).get_balance()
+    assert balance.total_eq == Decimal("11172992.1657531589092577")

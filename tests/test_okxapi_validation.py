@@ -229,3 +229,16 @@ def test_the_error_survives_pickling_with_its_category():
     again = pickle.loads(pickle.dumps(error))  # noqa: S301  (our own bytes)
     assert isinstance(again, MalformedResponse) and again.category == "malformed"
     assert "data[0].totalEq = 'NaN'" in again.message
+
+
+@pytest.mark.parametrize(
+    "digits", ["\u0661\u0662\u0663", "\uff11\uff12\uff13"], ids=["arabic-indic", "fullwidth"]
+)
+def test_numbers_in_other_scripts_digits_are_refused_not_read_as_123(digits):
+    # Decimal("١٢٣") == 123: a regex \d without re.ASCII let such a totalEq be stored as equity 123.
+    from okxapi.validation import MalformedData, datetime_of, decimal_of
+
+    with pytest.raises(MalformedData):
+        decimal_of(digits, "totalEq")
+    with pytest.raises(MalformedData):
+        datetime_of(digits * 4, "uTime")
