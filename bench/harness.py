@@ -45,6 +45,8 @@ def setup_django(name: str) -> str:
         os.environ["SQLITE_PATH"] = str(path)
         described = "SQLite (WAL)"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+    # The benchmarks' simulators run on 127.0.0.1: accounts may send keys there only through this.
+    os.environ.setdefault("OKX_EXTRA_BASE_URLS", "http://127.0.0.1")
     import django
     from django.core.management import call_command
 

@@ -329,6 +329,8 @@ def reuse_django() -> str:
     else:
         os.environ["SQLITE_PATH"] = str(harness.BASE_DIR / "var" / "bench-pages.sqlite3")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+    # The benchmarks' simulators run on 127.0.0.1: accounts may send keys there only through this.
+    os.environ.setdefault("OKX_EXTRA_BASE_URLS", "http://127.0.0.1")
     import django
     from django.core.management import call_command
 

@@ -1,8 +1,9 @@
 """Settings for the OKX team dashboard, driven by environment variables (see .env.example).
 
 Defaults give the embedded mode: SQLite and a private Redis under var/, secrets generated once
-into var/. Production sets DEBUG=0 and must then provide every secret; nothing secret has a
-production default.
+into var/, the site on localhost over plain HTTP. A deployment (DATABASE_URL set, EMBEDDED unset)
+must provide every secret; nothing secret has a production default. DEBUG is off unless a
+developer sets DEBUG=1: Django's debug pages show the URL map and echo posted form data.
 """
 
 from __future__ import annotations
@@ -17,18 +18,23 @@ from django.core.exceptions import ImproperlyConfigured
 from dashboard.runtime.embedded import BASE_DIR, VAR_DIR, generate_secret_key, local_secret
 from dashboard.runtime.env import env_bool, env_int, env_list, env_str, require
 
-DEBUG = env_bool("DEBUG", True)
+DEBUG = env_bool("DEBUG", False)
+DATABASE_URL = env_str("DATABASE_URL")
+# The embedded mode (no DATABASE_URL, or EMBEDDED=1 as the launcher sets for `make demo` and
+# `make test`): local secrets under var/, localhost, plain HTTP. Otherwise a deployment.
+EMBEDDED = env_bool("EMBEDDED", not DATABASE_URL)
 
 SECRET_KEY = env_str("SECRET_KEY") or ""
 FERNET_KEYS = env_list("FERNET_KEYS")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS")
-if DEBUG:
+if EMBEDDED:
     SECRET_KEY = SECRET_KEY or local_secret("secret_key", generate_secret_key)
     ALLOWED_HOSTS = ALLOWED_HOSTS or ["localhost", "127.0.0.1", "[::1]", "testserver"]
 else:
-    require("SECRET_KEY", SECRET_KEY, "when DEBUG is off")
-    require("FERNET_KEYS", FERNET_KEYS, "when DEBUG is off (comma-separated Fernet keys, newest first)")
-    require("ALLOWED_HOSTS", ALLOWED_HOSTS, "when DEBUG is off (comma-separated host names)")
+    _DEPLOYED = "outside the embedded mode (DATABASE_URL is set)"
+    require("SECRET_KEY", SECRET_KEY, _DEPLOYED)
+    require("FERNET_KEYS", FERNET_KEYS, f"{_DEPLOYED}: comma-separated Fernet keys, newest first")
+    require("ALLOWED_HOSTS", ALLOWED_HOSTS, f"{_DEPLOYED}: comma-separated host names")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -39,8 +45,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # API tokens, stored as SHA-512 digests and shown once (replaces rest_framework.authtoken)
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by the dashboard itself (no CDN)
     "csp",
     # The product's apps, lowest layer first (docs/architecture.md).
     "accounts",
@@ -53,6 +60,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise, so static files keep their long cache; every other response is no-store.
+    "dashboard.cachecontrol.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -95,7 +104,16 @@ TEMPLATES = [
 ]
 
 # --- Database: PostgreSQL from DATABASE_URL, else SQLite under var/ ---------------------------
-DATABASE_URL = env_str("DATABASE_URL")
+# Every SQLite database, whichever way it is named (the default, SQLITE_PATH, sqlite:///… in
+# DATABASE_URL), runs with these: WAL lets the web process read while a worker writes; IMMEDIATE
+# takes the write lock at BEGIN so concurrent writers wait (timeout) instead of failing mid-way.
+# The engine is Django's, with the file created 0600 (dashboard/runtime/sqlite3).
+SQLITE_ENGINE = "dashboard.runtime.sqlite3"
+SQLITE_OPTIONS = {
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    "transaction_mode": "IMMEDIATE",
+    "timeout": env_int("SQLITE_BUSY_TIMEOUT_SECONDS", 20, minimum=1, maximum=600),
+}
 if DATABASE_URL:
     try:
         DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
@@ -106,21 +124,18 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(VAR_DIR / "dashboard.sqlite3"),
-            "OPTIONS": {
-                # WAL lets the web process read while a worker writes; IMMEDIATE takes the write
-                # lock at BEGIN so concurrent writers wait (timeout) instead of failing mid-way.
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": env_int("SQLITE_BUSY_TIMEOUT_SECONDS", 20, minimum=1),
-            },
+            "NAME": env_str("SQLITE_PATH") or str(VAR_DIR / "dashboard.sqlite3"),
             # A file, not pytest-django's in-memory default: the multi-process tests start real
             # Celery workers that must see the test database. One file per test run (pid), and
             # workers are pointed at it through SQLITE_PATH.
             "TEST": {"NAME": VAR_DIR / f"test-{os.getpid()}.sqlite3"},
         }
     }
-    DATABASES["default"]["NAME"] = env_str("SQLITE_PATH") or DATABASES["default"]["NAME"]
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["ENGINE"] = SQLITE_ENGINE
+    DATABASES["default"]["OPTIONS"] = {**SQLITE_OPTIONS}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # as Django's default: a connection per request
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: REDIS_URL, else the embedded server's unix socket under var/ ----------------------
@@ -164,14 +179,18 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Workers: refresh, key health, retention, alerts, reports, chart warming ------------------
-REFRESH_INTERVAL_SECONDS = env_int("REFRESH_INTERVAL_SECONDS", 60, minimum=10)
-KEY_HEALTH_INTERVAL_SECONDS = env_int("KEY_HEALTH_INTERVAL_SECONDS", 900, minimum=60)
-ALERTS_INTERVAL_SECONDS = env_int("ALERTS_INTERVAL_SECONDS", 60, minimum=5)
-ROTATION_POLICY_DAYS = env_int("ROTATION_POLICY_DAYS", 90, minimum=1)
-GRACE_PERIOD_MINUTES = env_int("GRACE_PERIOD_MINUTES", 15, minimum=0)
+REFRESH_INTERVAL_SECONDS = env_int("REFRESH_INTERVAL_SECONDS", 60, minimum=10, maximum=86_400)
+KEY_HEALTH_INTERVAL_SECONDS = env_int("KEY_HEALTH_INTERVAL_SECONDS", 900, minimum=60, maximum=86_400)
+ALERTS_INTERVAL_SECONDS = env_int("ALERTS_INTERVAL_SECONDS", 60, minimum=5, maximum=3_600)
+ROTATION_POLICY_DAYS = env_int("ROTATION_POLICY_DAYS", 90, minimum=1, maximum=3_650)
+GRACE_PERIOD_MINUTES = env_int("GRACE_PERIOD_MINUTES", 15, minimum=0, maximum=10_080)
 # Seconds the OKX client waits for an answer to start arriving; a stalled exchange costs at most
 # this per attempt (the refresh's time limit still bounds the whole refresh).
 OKX_READ_TIMEOUT_SECONDS = env_int("OKX_READ_TIMEOUT_SECONDS", 10, minimum=1, maximum=60)
+# Hosts besides OKX's own (global, EEA, US) that an account may send its key to: origins
+# "scheme://host[:port]" (no port: any port of that host). Empty in production, so a key only ever
+# goes to OKX; `make demo` and the tests list the built-in simulator (accounts.models.base_url_problem).
+OKX_EXTRA_BASE_URLS = env_list("OKX_EXTRA_BASE_URLS")
 RETENTION_HOUR_UTC = 3  # the daily thinning of snapshot history runs at 03:30 UTC
 REPORTS_DISPATCH_SECONDS = 60  # report schedules live in the database; this entry reads them
 # The whole schedule. Tasks are found by autodiscovery (each app's tasks.py); `expires` just under
@@ -211,7 +230,7 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Encryption of stored credentials (independent of SECRET_KEY) -----------------------------
-if DEBUG and not FERNET_KEYS:
+if EMBEDDED and not FERNET_KEYS:
     from cryptography.fernet import Fernet
 
     FERNET_KEYS = [local_secret("fernet.key", lambda: Fernet.generate_key().decode())]
@@ -230,11 +249,15 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
-AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
-AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=100)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1, maximum=10_080))
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_IPWARE_PROXY_COUNT = env_int("PROXY_COUNT", 0, minimum=0)
+# Per (username, IP) for the login; per username alone for a key action's password (accounts.lockout).
+AXES_LOCKOUT_PARAMETERS = "accounts.lockout.lockout_parameters"
+# Reverse proxies in front (each appends to X-Forwarded-For); 0 ignores the header. Axes and the
+# audit rows read the client's address through dashboard.client_ip (django-ipware is not used).
+PROXY_COUNT = env_int("PROXY_COUNT", 0, minimum=0, maximum=10)
+AXES_CLIENT_IP_CALLABLE = "dashboard.client_ip.client_ip"
 
 # --- Security (production) ---------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
@@ -243,11 +266,11 @@ CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-if not DEBUG:
+if not EMBEDDED:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000, minimum=0, maximum=63_072_000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -276,7 +299,7 @@ REST_FRAMEWORK = {
     # Token first: DRF answers an anonymous request 401 with "WWW-Authenticate: Token" (the first
     # class's header); the session still works for a signed-in browser.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["dashboard.api.permissions.CanViewDashboard"],
@@ -287,6 +310,10 @@ REST_FRAMEWORK = {
     "COERCE_DECIMAL_TO_STRING": True,  # money leaves as strings, exactly as OKX sent it
     "DATETIME_FORMAT": "iso-8601",  # UTC (TIME_ZONE), with a Z
 }
+# API tokens (django-rest-knox): the database keeps a SHA-512 digest and a 15-character lookup
+# prefix, never the token. Same header as before ("Authorization: Token <token>"); a token lasts
+# until it is rotated or deleted, as DRF's did (`manage.py api_token`).
+REST_KNOX = {"TOKEN_TTL": None, "AUTH_HEADER_PREFIX": "Token"}
 SPECTACULAR_SETTINGS = {
     "TITLE": "OKX team dashboard API",
     "DESCRIPTION": (
@@ -299,18 +326,22 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["dashboard.api.permissions.CanViewDashboard"],
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # The documentation page (/api/v1/docs) loads Swagger UI from drf-spectacular-sidecar's static
+    # files: nothing from another origin, so the strict CSP holds.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # --- E-mail: SMTP when EMAIL_HOST is set, else files under var/mail/ (reports, alerts) --------
 EMAIL_HOST = env_str("EMAIL_HOST")
 if EMAIL_HOST:
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+    EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1, maximum=65_535)
     EMAIL_HOST_USER = env_str("EMAIL_HOST_USER") or ""
     EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD") or ""
     EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
     EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
-    EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20, minimum=1)
+    EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20, minimum=1, maximum=300)
 else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = VAR_DIR / "mail"
@@ -334,10 +365,13 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG
+        if EMBEDDED
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+# Embedded mode has no collectstatic step: WhiteNoise serves the apps' static folders directly
+# (also with DEBUG off, as in `make demo`).
+WHITENOISE_USE_FINDERS = EMBEDDED
 
 # --- Logging: plain lines to stderr; secrets never reach a log call ----------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
@@ -347,6 +381,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"urllib3": {"level": "WARNING"}},
+    # The HTTP clients log request URLs (a webhook URL or bot token is a secret) below WARNING.
+    "loggers": {name: {"level": "WARNING"} for name in ("urllib3", "httpx", "httpcore")},
 }
 ADMINS = [("admin", addr) for addr in env_list("ADMIN_EMAILS")]

@@ -44,6 +44,19 @@ def _empty_cache():
 
 
 # -- OKX simulator (okxsim, docs/simulator.md) ---------------------------------------
+# Accounts send keys only to OKX's hosts or to those OKX_EXTRA_BASE_URLS lists: the simulator runs
+# on 127.0.0.1 (any port). Set for this process and for the children it starts (make demo, workers).
+SIMULATOR_ORIGIN = "http://127.0.0.1"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _simulator_host_allowed():
+    from django.conf import settings
+
+    os.environ.setdefault("OKX_EXTRA_BASE_URLS", SIMULATOR_ORIGIN)
+    settings.OKX_EXTRA_BASE_URLS = [SIMULATOR_ORIGIN]
+
+
 @pytest.fixture
 def make_simulator():
     """Factory: make_simulator(scenario="demo" | Scenario | dict, **Simulator options) starts a

@@ -5,7 +5,9 @@
 2. Start the OKX simulator with the demo scenario.
 3. Migrate, seed the demo accounts (validated live against the simulator, as a real key would be)
    and print a login with a freshly generated password.
-4. Start web (gunicorn), a Celery worker and Celery beat, and wait. Ctrl-C stops everything.
+4. Start web (gunicorn), a Celery worker and Celery beat, and wait. Ctrl-C (or SIGTERM) stops
+   everything, bounded (launcher.stop): each child gets its grace period, then is killed, and
+   Redis last; the time it took is printed.
 """
 
 from __future__ import annotations
@@ -20,11 +22,17 @@ from pathlib import Path
 import redis
 
 from dashboard.runtime.embedded import VAR_DIR, start_redis, stop_redis
-from dashboard.runtime.launcher import spawn, stop
+from dashboard.runtime.launcher import spawn, stop, uninterruptible
 
 SIMULATOR_PORT = int(os.environ.get("DEMO_SIMULATOR_PORT", "8700"))
 WEB_PORT = int(os.environ.get("DEMO_PORT", "8000"))
 WORKER_CONCURRENCY = int(os.environ.get("DEMO_WORKER_CONCURRENCY", "4"))
+# Seconds each process gets after SIGTERM before it is killed. gunicorn is told to finish its
+# requests within less than its grace; a Celery worker's warm shutdown waits for running tasks,
+# which are acknowledged late, so a task cut short is redelivered on the next start.
+WEB_GRACE_SECONDS = 8
+WORKER_GRACE_SECONDS = 10
+QUICK_GRACE_SECONDS = 5  # beat and the simulator hold no work
 
 
 def _wait_for_port(port: int, process: subprocess.Popen, what: str, timeout: float = 60) -> None:
@@ -52,13 +60,26 @@ def _manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, "manage.py", *args], env=env, check=True)  # noqa: S603
 
 
-def _start_services(env: dict[str, str]) -> list[subprocess.Popen]:
+def _start_services(env: dict[str, str], children: list[subprocess.Popen]) -> None:
+    """Start web, worker and beat, each added to `children` as soon as it exists (a Ctrl-C while
+    waiting for them stops them too), and wait until web listens and the worker answers."""
     python = sys.executable
     bin_dir = os.path.dirname(python)
     web = spawn(
-        [f"{bin_dir}/gunicorn", "dashboard.wsgi", "--bind", f"127.0.0.1:{WEB_PORT}", "--workers", "2"],
+        [
+            f"{bin_dir}/gunicorn",
+            "dashboard.wsgi",
+            "--bind",
+            f"127.0.0.1:{WEB_PORT}",
+            "--workers",
+            "2",
+            "--graceful-timeout",
+            str(WEB_GRACE_SECONDS - 2),
+        ],
         env,
+        grace=WEB_GRACE_SECONDS,
     )
+    children.append(web)
     worker = spawn(
         [
             f"{bin_dir}/celery",
@@ -73,11 +94,15 @@ def _start_services(env: dict[str, str]) -> list[subprocess.Popen]:
             "demo@%h",
         ],
         env,
+        grace=WORKER_GRACE_SECONDS,
     )
-    beat = spawn([f"{bin_dir}/celery", "-A", "dashboard", "beat", "--loglevel", "INFO"], env)
+    children.append(worker)
+    beat = spawn(
+        [f"{bin_dir}/celery", "-A", "dashboard", "beat", "--loglevel", "INFO"], env, grace=QUICK_GRACE_SECONDS
+    )
+    children.append(beat)
     _wait_for_port(WEB_PORT, web, "the web server")
     _wait_for_worker(env, worker)
-    return [web, worker, beat]
 
 
 def _wait_for_worker(env: dict[str, str], worker: subprocess.Popen, timeout: float = 90) -> None:
@@ -100,6 +125,8 @@ def demo(argv: list[str]) -> int:
     redis_server = start_redis(socket_path)
     env = {**os.environ, "REDIS_URL": f"unix://{socket_path}", "PYTHONUNBUFFERED": "1"}
     env.setdefault("DEMO_SIMULATOR_URL", f"http://127.0.0.1:{SIMULATOR_PORT}")
+    # The demo's accounts send their (fake) keys to the simulator: allowed only through this.
+    env.setdefault("OKX_EXTRA_BASE_URLS", env["DEMO_SIMULATOR_URL"])
     children: list[subprocess.Popen] = []
     try:
         simulator = spawn(
@@ -115,6 +142,7 @@ def demo(argv: list[str]) -> int:
                 "demo",
             ],
             env,
+            grace=QUICK_GRACE_SECONDS,
         )
         children.append(simulator)
         _wait_for_port(SIMULATOR_PORT, simulator, "the OKX simulator")
@@ -127,7 +155,7 @@ def demo(argv: list[str]) -> int:
             "--web-url",
             f"http://127.0.0.1:{WEB_PORT}/",
         )
-        children.extend(_start_services(env))
+        _start_services(env, children)
         print(
             "[demo] running; the worker answers `.venv/bin/celery -A dashboard inspect ping`. "
             "Ctrl-C stops everything.",
@@ -141,6 +169,9 @@ def demo(argv: list[str]) -> int:
         print("\n[demo] stopping…", flush=True)
         return 0
     finally:
-        stop(children)
-        stop_redis(redis_server)
-        socket_path.unlink(missing_ok=True)
+        with uninterruptible():
+            started = time.monotonic()
+            stop(children)
+            stop_redis(redis_server)
+            socket_path.unlink(missing_ok=True)
+            print(f"[demo] stopped in {time.monotonic() - started:.1f} s", flush=True)

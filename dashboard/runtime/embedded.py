@@ -7,6 +7,7 @@ rate-limit windows run the same code as in production.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import secrets
@@ -97,11 +98,16 @@ def start_redis(socket_path: Path, *, port: int = 0, logfile: Path | None = None
         time.sleep(0.05)
 
 
+REDIS_STOP_GRACE_SECONDS = 5  # nothing to save (no persistence): SIGTERM ends it at once
+
+
 def stop_redis(process: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after REDIS_STOP_GRACE_SECONDS; returns within twice that."""
     if process.poll() is None:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=REDIS_STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
             process.kill()
-            process.wait()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=REDIS_STOP_GRACE_SECONDS)
