@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from accounts.history import ApiError
 from accounts.models import Account, AccountKind, Credential, Environment
@@ -118,7 +118,7 @@ def make_world() -> World:
 
 
 def token_for(user) -> str:
-    return Token.objects.create(user=user).key
+    return AuthToken.objects.create(user=user)[1]
 
 
 def client_as(client, who: str, *, token: bool = False):

@@ -1,13 +1,16 @@
 """/api/v1/: the read-only JSON API, its OpenAPI schema and the CSV exports.
 
 Account ids are matched as any text and validated by the views, so a malformed id answers a
-JSON 400 rather than Django's HTML 404; anything else under /api/v1/ answers a JSON 404.
+JSON 400 rather than Django's HTML 404; anything else under /api/v1/ answers a JSON 404. The
+documentation page (docs) is the one HTML page here: a browser that is not signed in is sent to
+the login page, as on the dashboard's pages.
 """
 
 from __future__ import annotations
 
 from django.urls import path, re_path
 
+from accounts.roles import viewer_required
 from dashboard.api import exports, views
 
 app_name = "api"
@@ -22,5 +25,6 @@ urlpatterns = [
     path("keys", views.KeysView.as_view(), name="keys"),
     path("errors", views.ErrorsView.as_view(), name="errors"),
     path("schema", views.SchemaView.as_view(), name="schema"),
+    path("docs", viewer_required(views.DocsView.as_view()), name="docs"),
     re_path(r"^.*$", views.not_found, name="not_found"),
 ]

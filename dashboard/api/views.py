@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import generics
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.exceptions import NotFound
@@ -212,8 +212,20 @@ class ErrorsView(generics.ListAPIView, ApiView):
 @permission_classes([AllowAny])
 def not_found(request: Request) -> Response:
     """Any other path under /api/v1/: a JSON 404, so scripts never have to parse an HTML page."""
-    raise NotFound("No such API endpoint; the list is in /api/v1/schema.")
+    raise NotFound("No such API endpoint; the list is in /api/v1/schema (to read: /api/v1/docs).")
 
 
 class SchemaView(JsonErrorsMixin, SpectacularAPIView):
     """The OpenAPI 3 schema: YAML by default, JSON with ?format=json or Accept: application/json."""
+
+
+class DocsView(SpectacularSwaggerSplitView):
+    """The browsable documentation (/api/v1/docs): Swagger UI over /api/v1/schema, with "Try it
+    out" using the signed-in session. Swagger UI's files come from drf-spectacular-sidecar through
+    the dashboard's static files, and its start-up script is this view's `?script` answer (a
+    separate file, not inline), so the page keeps the strict CSP. The URL configuration wraps it in
+    viewer_required: anonymous visitors go to the login page like on every other page."""
+
+    url_name = "api:schema"
+    template_name = "dashboard/api_docs.html"
+    title = "OKX team dashboard API"

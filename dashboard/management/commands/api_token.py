@@ -1,9 +1,10 @@
 """`manage.py api_token USERNAME [--rotate]`: a user's API token, shown once.
 
 The token is printed on stdout (alone, so a script can capture it) only when it is created or
-replaced; later runs say that it exists but never print it again. `--rotate` replaces it, and the
-old token stops working at once. DRF keeps one token per user (rest_framework.authtoken); key
-admins can also delete tokens in the admin (Auth Token → Tokens).
+replaced; later runs say that it exists but never print it again, and cannot: the database keeps
+only its SHA-512 digest and a 15-character lookup prefix (django-rest-knox). A user has one token;
+`--rotate` replaces it, and the old token stops working at once. Key admins can also delete tokens
+in the admin (Dashboard → API tokens).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from accounts.roles import VIEW_DASHBOARD
 
@@ -34,17 +35,21 @@ class Command(BaseCommand):
         if not user.is_active:
             raise CommandError(f"{username} is inactive: an inactive user's token is refused anyway")
         with transaction.atomic():
-            existing = Token.objects.select_for_update().filter(user=user).first()
+            # Lock the user's row: knox allows many tokens per user, this command keeps one, and two
+            # runs at once must not both create one.
+            get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+            existing = AuthToken.objects.filter(user=user).order_by("created").first()
             if existing is not None and not rotate:
                 raise CommandError(
                     f"{username} already has a token (created {existing.created:%Y-%m-%d %H:%M} UTC); it is "
                     "shown only when made. Run again with --rotate to replace it."
                 )
             if existing is not None:
-                existing.delete()
-            token = Token.objects.create(user=user)
+                AuthToken.objects.filter(user=user).delete()
+            # knox returns the token itself only here; the row holds its digest.
+            _, token = AuthToken.objects.create(user=user)
         self._explain(user, replaced=existing is not None)
-        self.stdout.write(token.key)
+        self.stdout.write(token)
 
     def _explain(self, user: Any, *, replaced: bool) -> None:
         """Messages go to stderr so that stdout holds the token only."""
