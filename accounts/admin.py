@@ -1,5 +1,7 @@
-"""The admin: accounts (add with a checked key, rotate, discover sub-accounts), credentials
-(metadata only, never a stored value) and the read-only audit trail.
+"""The admin: accounts (add with a checked key; the key actions rotate and change host, each with
+the password under the login's lockout, a live check and an audit event; discover sub-accounts),
+credentials (metadata only, never a stored value; the encryption keys' table) and the read-only
+audit trail.
 
 Every admin view goes through AdminSite.admin_view, which sends Cache-Control: no-store; the
 rotate view is wrapped the same way.
@@ -11,18 +13,19 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts import crypto
 from accounts.audit import AuditAction, AuditEvent
-from accounts.forms import AccountAddForm, RotateForm
+from accounts.forms import AccountAddForm, HostChangeForm, RotateForm
 from accounts.models import Account, AccountKind, Credential, CredentialStatus, NoCredential
 from accounts.roles import KeyAdminsOnly
 from okxapi import OkxError
@@ -108,7 +111,8 @@ class AccountAdmin(KeyAdminsOnly, admin.ModelAdmin):
             },
         ),
     ]
-    readonly_fields = ("kind", "uid", "okx_label")
+    # The host is where the key is sent: changed only through "Change host" (a key action).
+    readonly_fields = ("kind", "uid", "okx_label", "region", "base_url")
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     @admin.display(description="host")
@@ -152,31 +156,73 @@ class AccountAdmin(KeyAdminsOnly, admin.ModelAdmin):
         return super().add_view(request, form_url, extra_context)
 
     def get_urls(self) -> list:
-        rotate = self.admin_site.admin_view(sensitive_post_parameters(*SECRET_POST_FIELDS)(self.rotate_view))
-        return [path("<path:object_id>/rotate/", rotate, name="accounts_account_rotate"), *super().get_urls()]
+        def key_action(view: Any) -> Any:
+            return self.admin_site.admin_view(sensitive_post_parameters(*SECRET_POST_FIELDS)(view))
 
-    def rotate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return [
+            path("<path:object_id>/rotate/", key_action(self.rotate_view), name="accounts_account_rotate"),
+            path("<path:object_id>/host/", key_action(self.host_view), name="accounts_account_host"),
+            path(
+                "<path:object_id>/discover/",
+                self.admin_site.admin_view(self.discover_view),
+                name="accounts_account_discover",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _key_action_account(self, request: HttpRequest, object_id: str) -> tuple[Account, AbstractBaseUser]:
+        """(account, the key admin acting on it); 404 for no account, 403 for anyone else."""
         account = self.get_object(request, unquote(object_id))
         if account is None:
             raise Http404("No such account.")
-        if not self.has_manage_keys_permission(request) or not request.user.is_authenticated:
+        user = request.user
+        if not self.has_manage_keys_permission(request) or not isinstance(user, AbstractBaseUser):
             raise PermissionDenied
-        form = RotateForm(account, request.user, request.POST or None)
-        form.request = request
-        context = {
+        return account, user
+
+    def _context(self, request: HttpRequest, account: Account, title: str, **extra: Any) -> dict[str, Any]:
+        return {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "account": account,
-            "form": form,
-            "key_counts": key_counts_context(),
-            "title": f"Rotate key: {account}",
+            "title": f"{title}: {account}",
+            **extra,
         }
+
+    def rotate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        account, user = self._key_action_account(request, object_id)
+        form = RotateForm(account, user, request.POST or None, request=request)
+        context = self._context(request, account, "Rotate key", form=form)
         if request.method == "POST" and form.is_valid():
             retired = form.rotate()
             context.update(retired=retired, new=form.candidate, warnings=form.warnings, notes=form.notes)
             return TemplateResponse(request, "accounts/admin/rotate_done.html", context)
         context.update(current=account.active_credential())
         return TemplateResponse(request, "accounts/admin/rotate.html", context)
+
+    def host_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        account, user = self._key_action_account(request, object_id)
+        form = HostChangeForm(account, user, request.POST or None, request=request)
+        if request.method == "POST" and form.is_valid():
+            form.save()
+            checked = f"checked with its key {form.checked_key}" if form.checked_key else "no key yet"
+            self.message_user(request, f"{account} now uses {form.new_url} ({checked}).", messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:accounts_account_change", args=[account.pk]))
+        current = account.active_credential()
+        context = self._context(request, account, "Change host", form=form, current=current)
+        return TemplateResponse(request, "accounts/admin/host.html", context)
+
+    def discover_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The master page's "Discover sub-accounts" button (POST): the admin action for one master."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        account, _ = self._key_action_account(request, object_id)
+        if account.kind != AccountKind.MASTER:
+            text = f"{account} is a sub-account: discover from its master."
+            self.message_user(request, text, messages.ERROR)
+        else:
+            self.discover_subaccounts(request, Account.objects.filter(pk=account.pk))
+        return HttpResponseRedirect(reverse("admin:accounts_account_change", args=[account.pk]))
 
     @admin.action(description="Discover sub-accounts (with the master's key)", permissions=["manage_keys"])
     def discover_subaccounts(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:

@@ -23,6 +23,7 @@ class AuditAction(models.TextChoices):
     CREDENTIAL_ROTATE = "credential_rotate", "credential rotated"
     CREDENTIAL_RETIRE = "credential_retire", "credential retired"
     CREDENTIAL_DELETE = "credential_delete", "credential deleted"
+    HOST_CHANGE = "host_change", "host changed"
     ENCRYPTION_ROTATE = "encryption_rotate", "encryption key rotated"
     SUBACCOUNTS_DISCOVER = "subaccounts_discover", "sub-accounts discovered"
     REAUTH_FAILED = "reauth_failed", "re-authentication failed"

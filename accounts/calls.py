@@ -12,7 +12,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from accounts.callstats import record_call
-from accounts.history import ApiError
+from accounts.history import ApiError, ErrorAcknowledgement
 from accounts.models import Account, Credential
 from accounts.okx import is_successful_signed_call
 from okxapi import CallRecord
@@ -35,6 +35,7 @@ class CallRecorder:
         self.credential = credential
         self.batch = batch
         self._success_at: datetime | None = None
+        self._answered: set[str] = set()  # endpoints that succeeded: their acknowledgements end
 
     def __call__(self, record: CallRecord) -> None:
         record_call(record)  # the /metrics counters (accounts/callstats.py)
@@ -43,7 +44,11 @@ class CallRecorder:
             ApiError.record(self.account.pk, self.credential.pk if self.credential else None, record.error)
             if self.credential is not None:
                 self.credential.note_failure(record.error)
-        elif self.credential is not None and is_successful_signed_call(record):
+            return
+        self._answered.add(record.endpoint)
+        if not self.batch:
+            self._end_acknowledgements()
+        if self.credential is not None and is_successful_signed_call(record):
             if self.batch:
                 self._success_at = timezone.now()
             else:
@@ -52,6 +57,7 @@ class CallRecorder:
     def flush(self) -> None:
         """Write the held successes (batch mode). Like a failing observer inside the client,
         a failure here is logged and never fails the refresh."""
+        self._end_acknowledgements()
         at, self._success_at = self._success_at, None
         if at is None or self.credential is None:
             return
@@ -60,3 +66,12 @@ class CallRecorder:
             self.credential.note_success()
         except Exception:
             logger.exception("could not record the successful calls of credential %s", self.credential.pk)
+
+    def _end_acknowledgements(self) -> None:
+        """A kind of error recovers when an endpoint it failed on answers: its acknowledgement
+        ends (accounts.history.ErrorAcknowledgement). Logged, never raised, like flush()."""
+        answered, self._answered = self._answered, set()
+        try:
+            ErrorAcknowledgement.objects.recover(self.account.pk, answered)
+        except Exception:
+            logger.exception("could not end the error acknowledgements of account %s", self.account.pk)

@@ -9,6 +9,7 @@ the one KeyFacts from its columns, calls these rules and stores what they say; t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -69,6 +70,11 @@ DATE_RULE_CODES = frozenset(
         WarningCode.WITHDRAW_ENABLED.value,
         WarningCode.NO_IP_BINDING.value,
     }
+)
+# The date rules that read nothing from OKX (the person-entered expiry, the team's rotation policy
+# over the activation or creation time): they apply to a key OKX has not described yet too.
+OWN_DATE_CODES = frozenset(
+    {WarningCode.EXPIRES_SOON.value, WarningCode.EXPIRED.value, WarningCode.ROTATION_DUE.value}
 )
 # Warnings whose date is a deadline: the day the key stops working (deleted by OKX, or expired).
 DEADLINE_CODES = frozenset(
@@ -143,13 +149,28 @@ def idle_since(facts: KeyFacts) -> datetime | None:
     return facts.last_success_at or facts.created_at
 
 
-def idle_deletion_date(facts: KeyFacts) -> date | None:
-    """The day OKX deletes the key unless it is used (IDLE_DELETION_DAYS after idle_since); None
-    when the rule does not apply or nothing says since when the key is idle."""
+def idle_deletion_at(facts: KeyFacts) -> datetime | None:
+    """The moment (aware, as idle_since) OKX deletes the key unless it is used: IDLE_DELETION_DAYS
+    after idle_since; None when the rule does not apply or nothing says since when it is idle."""
     since = idle_since(facts)
     if not idle_deletion_applies(facts) or since is None:
         return None
-    return (since + timedelta(days=IDLE_DELETION_DAYS)).date()
+    return since + timedelta(days=IDLE_DELETION_DAYS)
+
+
+def idle_deletion_date(facts: KeyFacts) -> date | None:
+    """The day (of idle_deletion_at, in its zone: UTC inside) OKX deletes the key unless it is
+    used; None when the rule does not apply or nothing says since when the key is idle."""
+    at = idle_deletion_at(facts)
+    return at.date() if at else None
+
+
+def rotation_due_at(facts: KeyFacts, policy: Policy) -> datetime | None:
+    """When the team's rotation policy wants the key replaced: policy.rotation_days after its
+    creation (on OKX if known, else its activation here); None when neither is known."""
+    if facts.created_at is None:
+        return None
+    return facts.created_at + timedelta(days=policy.rotation_days)
 
 
 # --- The rules -----------------------------------------------------------------------------------
@@ -189,10 +210,8 @@ def _idle_deletion(facts: KeyFacts, now: datetime, policy: Policy) -> Iterable[K
 
 
 def _rotation(facts: KeyFacts, now: datetime, policy: Policy) -> Iterable[KeyWarning]:
-    if facts.created_at is None:
-        return
-    due = facts.created_at + timedelta(days=policy.rotation_days)
-    if now > due:
+    due = rotation_due_at(facts, policy)
+    if due is not None and now > due:
         yield KeyWarning(
             WarningCode.ROTATION_DUE,
             f"This key is older than the team's {policy.rotation_days}-day rotation policy.",
@@ -258,10 +277,15 @@ def warnings_at(
     stored: list[dict[str, Any]] | None, facts: KeyFacts, now: datetime, policy: Policy
 ) -> list[dict[str, Any]]:
     """The stored warnings of the last key check with the DATE_RULE_CODES ones recomputed for
-    `now`. A key never read from OKX (no permissions) keeps what is stored: the date rules would
-    guess."""
+    `now`. A key never read from OKX (no permissions) keeps what is stored, since the other rules
+    would guess, and gains the OWN_DATE_CODES warnings its row gives at `now` (expiry, rotation:
+    they read nothing from OKX), so an overdue rotation shows before the first check. Dicts as
+    key_warnings gives them."""
     if not facts.permissions:
-        return list(stored or [])
+        fresh = [w for w in key_warnings(facts, now, policy) if w["code"] in OWN_DATE_CODES]
+        kept = list(stored or [])
+        codes = {w.get("code") for w in kept}
+        return [w for w in fresh if w["code"] not in codes] + kept
     fresh = [w for w in key_warnings(facts, now, policy) if w["code"] in DATE_RULE_CODES]
     return fresh + [w for w in stored or [] if w.get("code") not in DATE_RULE_CODES]
 
@@ -283,3 +307,26 @@ def after_failure(
     if permanent or now - since >= grace:
         return HealthStatus.FAILING, since
     return HealthStatus.GRACE, since
+
+
+# --- The status in words -------------------------------------------------------------------------
+# A message stored before the endpoint was left out began with it ("/api/v5/account/balance: ...").
+_ENDPOINT_PREFIX = re.compile(r"^/api/\S*:\s*")
+
+
+def failure_message(*, permanent: bool, meaning: str, code: str | None) -> str:
+    """Credential.health_message after a failed call, in words: what OKX did, its meaning and
+    OKX's code, e.g. "OKX refused the key: the API key is frozen by OKX (code 50100)". Never the
+    endpoint: which call failed is the error history's (it varies from call to call; the key's
+    state does not)."""
+    said = meaning.strip().rstrip(".")
+    if said[:1].isupper() and not said[1:2].isupper():  # "The API key" -> "the API key"; "OKX" stays
+        said = said[0].lower() + said[1:]
+    lead = "OKX refused the key" if permanent else "The last call to OKX failed"
+    return f"{lead}: {said}" + (f" (code {code})" if code else "")
+
+
+def without_endpoint(message: str) -> str:
+    """A stored health message as people read it: without the leading "/api/...: " that older
+    versions wrote (failure_message writes none)."""
+    return _ENDPOINT_PREFIX.sub("", message, count=1)

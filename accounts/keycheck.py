@@ -14,12 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.calls import CallRecorder
 from accounts.crypto import DecryptionError
 from accounts.health import HealthStatus, idle_deletion_applies
 from accounts.jobs import JobOutcome
-from accounts.models import Account, AccountKind, Credential, CredentialStatus
+from accounts.models import Account, AccountKind, Credential, CredentialStatus, HostNotAllowed
 from accounts.okx import CredentialRefused
 from okxapi import (
     IDLE_DELETION_DAYS,
@@ -35,6 +36,44 @@ LABEL_LENGTH = 100
 
 # --- Before a key is stored ----------------------------------------------------------------------
 UID_UNCONFIRMED = "uid_unconfirmed"  # the refusal's category: the form asks for the UID
+HOST_STEP = "Choose the account's region (global, EEA or US); OKX's host follows from it."
+
+
+def check_host(account: Account, base_url: str) -> str:
+    """Before an account moves to another host (the admin's "Change host"): one live
+    account/config call with its active key at `base_url`, which must answer for the account's
+    UID. Nothing is recorded in the account's history or health (a wrong new host is not the
+    key's fault). Returns the checked key's fingerprint, "" for an account without a key of its
+    own (its first key is checked on the new host by the rotation form). Raises
+    CredentialRefused (category "host" for a host that is not allowed, OKX's diagnosis with
+    its code for a refusal, "wrong_account" for a host that answers for another UID)."""
+    credential = account.active_credential()
+    try:
+        account.checked_base_url(base_url)
+        if credential is None:
+            return ""
+        with credential.build_client(base_url=base_url, stamp_successes=False) as client:
+            config = client.get_account_config()
+    except HostNotAllowed as error:
+        raise CredentialRefused("host", str(error), (HOST_STEP,)) from None
+    except OkxError as error:
+        raise CredentialRefused.from_okx_error(error) from None
+    except DecryptionError:
+        raise CredentialRefused(
+            "decryption", "The account's stored key cannot be decrypted; nothing was sent.",
+            ("Restore the encryption key in FERNET_KEYS, or rotate the key first.",),
+        ) from None  # fmt: skip
+    except ValueError as error:  # an answer the client could not read: not a pass
+        raise CredentialRefused("malformed", str(error), ("Check the host, then try again.",)) from None
+    problem = _uid_problem(account, config)
+    if problem:
+        raise CredentialRefused(
+            "wrong_account",
+            f"At {base_url}, the key {credential.display_fingerprint} answers for UID {config.uid}, "
+            f"not for {account.name} (UID {account.uid}).",
+            (HOST_STEP,),
+        )
+    return credential.display_fingerprint
 
 
 def admit(credential: Credential, *, confirmed_uid: str = "") -> list[str]:
@@ -56,6 +95,8 @@ def admit(credential: Credential, *, confirmed_uid: str = "") -> list[str]:
         config = credential.build_client().get_account_config()
     except OkxError as error:
         raise CredentialRefused.from_okx_error(error) from None
+    except HostNotAllowed as error:
+        raise CredentialRefused("host", str(error), (HOST_STEP,)) from None
     except ValueError as error:
         raise CredentialRefused("malformed", str(error), ("Paste the value again.",)) from None
     account = credential.account
@@ -120,6 +161,8 @@ def read_master_listing(account: Account) -> MasterListing | None:
         problem = f"reading it with {master.name}'s key failed: {error.diagnosis.meaning} ({error.category})"
     except DecryptionError:
         problem = f"{master.name}'s stored key cannot be decrypted"
+    except HostNotAllowed:
+        problem = f"{master.name}'s host is not one of OKX's"
     except ValueError:  # an answer the client could not turn into rows: unknown, never a crash
         problem = f"OKX's answer to {master.name}'s key could not be read"
     return MasterListing(master, None, problem)
@@ -243,8 +286,15 @@ def _require_confirmation(
 
 
 def _identity_steps(account: Account, config: AccountConfig) -> tuple[str, ...]:
+    # Named as OKX shows it: a sub-account by its OKX sub-account name, not the dashboard's name.
+    if account.kind == AccountKind.SUB and account.sub_acct_name:
+        where = f"the OKX sub-account “{account.sub_acct_name}”"
+    elif account.kind == AccountKind.SUB:
+        where = "the OKX sub-account this account stands for"
+    else:
+        where = "the master account on OKX"
     return (
-        f"Check which OKX account owns UID {config.uid}, and paste the key created in {account.name}.",
+        f"Check which OKX account owns UID {config.uid}, and paste the key created in {where}.",
         "If the key is right, check the account chosen in this form.",
     )
 
@@ -290,7 +340,7 @@ def read_okx_view(credential: Credential) -> OkxView:
         try:
             with master_credential.build_client(on_call=observer) as master_client:
                 view.listed_keys = master_client.get_subaccount_api_keys(account.sub_acct_name)
-        except OkxError:
+        except (OkxError, HostNotAllowed):
             view.listed_keys = None
     return view
 
@@ -355,13 +405,23 @@ def check_key(credential_id: int) -> JobOutcome:
     try:
         warnings = check_credential(credential, last_refresh_at=last)
     except OkxError as error:
+        _stamp_failed_check(credential)
         transient = error.category in TRANSIENT_CATEGORIES
         return JobOutcome(name, "failed", error.category, error.diagnosis.meaning, transient)
     except DecryptionError as error:
         credential.fail_closed(error)
+        _stamp_failed_check(credential)
         return JobOutcome(name, "failed", "decryption", "a stored secret cannot be decrypted")
+    except HostNotAllowed as error:
+        return JobOutcome(name, "failed", "host", str(error))
     credential.refresh_from_db(fields=["health_status", "health_message"])
     codes = ", ".join(w["code"] for w in warnings) or "no warnings"
     if credential.health_status == HealthStatus.FAILING:
         return JobOutcome(name, "failed", "identity", credential.health_message)
     return JobOutcome(name, "ok", detail=codes)
+
+
+def _stamp_failed_check(credential: Credential) -> None:
+    # A failed check is a check (issue 18): the pages say when it ran, not "not checked yet". The
+    # status and message are the call observer's (or fail_closed's); only the time is stamped.
+    Credential.objects.filter(pk=credential.pk).update(health_checked_at=timezone.now())

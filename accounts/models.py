@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hmac
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import models, transaction
@@ -23,7 +25,7 @@ from accounts.health import HealthStatus, KeyFacts, Policy, WarningCode
 # The diagnosed error history lives in its own module; imported so Django registers ApiError.
 from accounts.history import ApiError  # noqa: F401
 from accounts.okx import is_successful_signed_call, region_host, shared_connection
-from okxapi import CallRecord, Client, Connection, OkxError
+from okxapi import HOSTS, CallRecord, Client, Connection, OkxError
 
 FINGERPRINT_LENGTH = 4
 ENCRYPTED_FIELDS = ("api_key_enc", "secret_key_enc", "passphrase_enc")
@@ -31,6 +33,48 @@ ENCRYPTED_FIELDS = ("api_key_enc", "secret_key_enc", "passphrase_enc")
 
 class NoCredential(Exception):
     """The account has no active credential and cannot be read through a master either."""
+
+
+class HostNotAllowed(NoCredential):
+    """The account's base URL is neither OKX's nor allowed by OKX_EXTRA_BASE_URLS: its key is not
+    usable there, and nothing was sent (a NoCredential, so every reader already handles it)."""
+
+
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    """(scheme, host, port) of a bare http(s) origin ("https://host[:port]", optionally "/");
+    None for anything else: a path, query, fragment, user info or another scheme."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    # An empty query, fragment or user info ("https://www.okx.com#", "https://@www.okx.com") is
+    # still one: urlsplit gives "" or None for those, so the characters themselves are refused.
+    marks = any(mark in url for mark in "?#") or "@" in parts.netloc
+    bare = parts.path in ("", "/") and not marks
+    if parts.scheme not in ("http", "https") or not parts.hostname or not bare:
+        return None
+    return parts.scheme, parts.hostname.lower(), port
+
+
+def base_url_problem(url: str) -> str:
+    """Why an account may not send its key to `url` ("" when it may): only OKX's own hosts
+    (okxapi.HOSTS: global, EEA, US) and the origins listed in settings.OKX_EXTRA_BASE_URLS
+    ("scheme://host[:port]"; without a port any port of that host) are allowed."""
+    origin = _origin(url)
+    okx = {_origin(host) for host in HOSTS.values()}
+    if origin is not None and origin in okx:
+        return ""
+    for extra in settings.OKX_EXTRA_BASE_URLS:
+        allowed = _origin(extra)
+        if origin and allowed and origin[:2] == allowed[:2] and allowed[2] in (None, origin[2]):
+            return ""
+    hosts = ", ".join(f"{Region(region).label.split(' (')[0]} {host}" for region, host in HOSTS.items())
+    return (
+        f"{url} is not one of OKX's hosts ({hosts}). Choose the account's region instead; "
+        "another host is used only when the server's OKX_EXTRA_BASE_URLS setting lists it."
+    )
 
 
 class AccountKind(models.TextChoices):
@@ -80,16 +124,24 @@ class Account(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(
-                fields=["uid", "environment"], condition=~Q(uid=""), name="account_uid_unique_per_environment"
+                fields=["uid", "environment"],
+                condition=~Q(uid=""),
+                name="account_uid_unique_per_environment",
+                violation_error_message="Another account has this UID in this environment already.",
             ),
             models.UniqueConstraint(
                 fields=["master", "sub_acct_name"],
                 condition=~Q(sub_acct_name=""),
                 name="sub_acct_unique_per_master",
+                violation_error_message=(
+                    "This master already has an account for this OKX sub-account name; "
+                    "rotate that account's key instead of adding it again."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(kind=AccountKind.SUB) | Q(master__isnull=True),
                 name="only_subaccounts_have_a_master",
+                violation_error_message="Only a sub-account has a master: choose the kind sub-account.",
             ),
         ]
 
@@ -103,6 +155,16 @@ class Account(models.Model):
     @property
     def api_base_url(self) -> str:
         return self.base_url.rstrip("/") if self.base_url else region_host(self.region)
+
+    def checked_base_url(self, base_url: str | None = None) -> str:
+        """The host this account's key may be sent to: `base_url` (a host being checked before
+        the account moves there) or the account's own. Raises HostNotAllowed (base_url_problem)
+        for any other host, whoever wrote it into the row."""
+        url = base_url or self.api_base_url
+        problem = base_url_problem(url)
+        if problem:
+            raise HostNotAllowed(f"{self.name}: {problem} Nothing was sent.")
+        return url.rstrip("/")
 
     def active_credential(self) -> Credential | None:
         """Read fresh from the database, so a rotation is seen by the very next call."""
@@ -334,21 +396,25 @@ class Credential(models.Model):
         on_call: Callable[[CallRecord], None] | None = None,
         stamp_successes: bool = True,
         connection: Connection | None = None,
+        base_url: str | None = None,
     ) -> Client:
         """The one place plaintext exists: decrypted straight into the client.
-        Raises crypto.DecryptionError (before any request) when a value cannot be decrypted.
+        Raises HostNotAllowed when the host is not OKX's (Account.checked_base_url) and
+        crypto.DecryptionError when a value cannot be decrypted, both before any request.
+        `base_url` replaces the account's host for a check of a new one (accounts.keycheck).
         `on_call` observes every attempt. Successful signed calls update last_success_at (an
         observer chained before on_call), unless stamp_successes is False: then on_call stamps
         it (a refresh does so once for its three calls, accounts.calls.CallRecorder with
         batch=True). `connection` is the process's shared one (accounts.okx) unless given: a
         refresh's own rate-limit wait, or a test's limiter."""
         account = self.account
+        host = account.checked_base_url(base_url)
         return Client(
             crypto.decrypt(self.api_key_enc),
             crypto.decrypt(self.secret_key_enc),
             crypto.decrypt(self.passphrase_enc),
             demo=account.is_demo,
-            base_url=account.api_base_url,
+            base_url=host,
             connection=connection or shared_connection(),
             uid=account.uid or None,
             on_call=self._call_observer(on_call) if stamp_successes else on_call,
@@ -362,6 +428,18 @@ class Credential(models.Model):
                 chained(record)
 
         return observe
+
+    def has_api_key_of(self, other: Credential) -> bool:
+        """Whether `other` holds the same API key as this credential (a rotation to the key in
+        use). The values are decrypted here only to be compared, in constant time; nothing is
+        kept or returned. False when either has no secrets (retired) or cannot be decrypted."""
+        if not (self.api_key_enc and other.api_key_enc) or self.fingerprint != other.fingerprint:
+            return False
+        try:
+            mine, theirs = crypto.decrypt(self.api_key_enc), crypto.decrypt(other.api_key_enc)
+        except crypto.DecryptionError:
+            return False
+        return hmac.compare_digest(mine.encode(), theirs.encode())
 
     def retire(self) -> None:
         """Retire and destroy the secrets; the metadata stays for history."""
@@ -423,7 +501,9 @@ class Credential(models.Model):
             status, since = health.after_failure(
                 row.failing_since if troubled else None, permanent=error.permanent, now=now, grace=grace
             )
-            message = f"{error.endpoint}: {error.diagnosis.meaning}"[:HEALTH_MESSAGE_LENGTH]
+            message = health.failure_message(
+                permanent=error.permanent, meaning=error.diagnosis.meaning, code=error.code
+            )[:HEALTH_MESSAGE_LENGTH]
             Credential.objects.filter(pk=row.pk).update(
                 health_status=status, failing_since=since, health_message=message
             )
@@ -506,6 +586,12 @@ class Credential(models.Model):
     def needs_action(self, now: datetime) -> bool:
         """Failing, or a warning of severity warning/danger at `now` (what the top bar counts)."""
         return health.needs_action(self.health_status, self.warnings_at(now))
+
+    @property
+    def health_reason(self) -> str:
+        """health_message as every surface shows it: in words, without the endpoint a message
+        stored by an older version began with (accounts.health.without_endpoint); "" for none."""
+        return health.without_endpoint(self.health_message)
 
     def idle_deletion_date(self) -> date | None:
         """The day OKX deletes this key unless it is used; None for a key the rule spares."""

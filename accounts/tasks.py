@@ -1,5 +1,6 @@
 """Celery tasks of key health: every KEY_HEALTH_INTERVAL_SECONDS, one check per active key (ids
-only; accounts/keycheck.py does the work, accounts/jobs.py says how a task retries)."""
+only; accounts/keycheck.py does the work, accounts/jobs.py says how a task retries). Also queued
+when beat starts and when a key is added or rotated in (accounts/signals.py)."""
 
 from __future__ import annotations
 

@@ -75,7 +75,7 @@ def test_rotation_refuses_a_wrong_passphrase_with_the_diagnosis(simulator, maste
     before = master.active_credential()
     response = rotate(admin_client, master, {**fake_key_set(2), "passphrase": "Wrong-Pass-0000"})
     text = page_text(response)
-    assert "Refused (passphrase): The passphrase is incorrect for this API key." in text
+    assert "Refused (passphrase), OKX code 50105: The passphrase is incorrect for this API key." in text
     assert "Step 1: Enter the passphrase that was set when this API key was created" in text
     assert_nothing_changed(master, before)
 
@@ -84,8 +84,10 @@ def test_rotation_refuses_a_demo_key_for_a_live_account(simulator, master, admin
     register_key(simulator, master.uid, fake_key_set(2), env="demo")
     before = master.active_credential()
     text = page_text(rotate(admin_client, master, fake_key_set(2)))
-    assert "Refused (environment)" in text
+    assert "Refused (environment), OKX code 50101" in text
     assert "demo key on live" in text
+    assert "main is live trading: paste a live-trading key" in text
+    assert "tick 'demo'" not in text
     assert_nothing_changed(master, before)
 
 
@@ -191,3 +193,162 @@ def test_a_first_key_for_a_discovered_sub_account_fills_in_its_uid(simulator, ma
     sub.refresh_from_db()
     assert sub.uid == alpha_uid
     assert AuditEvent.objects.filter(action=AuditAction.CREDENTIAL_ADD).count() == 2
+
+
+def test_twelve_wrong_passwords_lock_key_actions_even_for_the_right_one(simulator, master, admin_client):
+    register_key(simulator, master.uid, fake_key_set(2))
+    before = master.active_credential()
+    for attempt in range(12):
+        response = rotate(admin_client, master, fake_key_set(2), password=f"wrong-password-{attempt}")
+        assert response.status_code == 200  # the form says so itself, not a bare lockout page
+    calls = calls_to(simulator, CONFIG)
+    text = page_text(rotate(admin_client, master, fake_key_set(2)))
+    assert "Too many wrong passwords: key actions are locked for your user for 15 minutes" in text
+    assert calls_to(simulator, CONFIG) == calls  # nothing asked of OKX either
+    assert_nothing_changed(master, before)
+    # The same lockout as the login: this user cannot sign in from here now either.
+    user = AuditEvent.objects.filter(action=AuditAction.REAUTH_FAILED).first().actor
+    admin_client.logout()
+    login = admin_client.post("/login/", {"username": user.username, "password": PASSWORD})
+    assert login.status_code == 429
+
+
+def test_rotating_to_the_key_already_in_use_is_refused(simulator, master, admin_client):
+    before = master.active_credential()
+    calls = calls_to(simulator, CONFIG)
+    text = page_text(rotate(admin_client, master, fake_key_set(1)))
+    assert "This key (…0001) is already in use for main; nothing to rotate." in text
+    assert "Now delete" not in text
+    assert calls_to(simulator, CONFIG) == calls
+    assert_nothing_changed(master, before)
+    refusal = AuditEvent.objects.get(action=AuditAction.VALIDATION_FAILED)
+    assert refusal.detail.startswith("same_key")
+
+
+def test_after_a_refusal_only_the_secret_and_passphrase_are_typed_again(simulator, master, admin_client):
+    register_key(simulator, master.uid, fake_key_set(2))
+    keys = fake_key_set(2)
+    refused = rotate(admin_client, master, {**keys, "passphrase": "Wrong-Pass-0000"})
+    text = page_text(refused)
+    assert "Refused (passphrase), OKX code 50105" in text
+    assert "Kept from your last attempt: the key ending …0002" in text
+    assert keys["api_key"] not in refused.content.decode()  # kept server-side, never in the page
+    response = rotate(admin_client, master, {**keys, "api_key": ""})
+    assert "is now active" in page_text(response)
+    assert master.active_credential().fingerprint == "0002"
+    # Used once: the next form asks for a key again.
+    again = admin_client.get(reverse("admin:accounts_account_rotate", args=[master.pk]))
+    assert "Kept from your last attempt" not in page_text(again)
+
+
+def test_format_notes_are_shown_as_warnings_not_successes(simulator, master, admin_client):
+    register_key(simulator, master.uid, fake_key_set(2))
+    keys = {**fake_key_set(2), "api_key": "FAKE0000TESTKEY0SET0000000000000002"}  # not UUID-like
+    register_key(simulator, master.uid, keys)
+    text = page_text(rotate(admin_client, master, keys))
+    assert '<li class="warning">API key is not a 36-character UUID-like key' in text
+    assert '<li class="info">' not in text
+
+
+def test_the_encryption_keys_table_is_on_the_credentials_page_not_the_rotate_form(master, admin_client):
+    rotate_page = page_text(admin_client.get(reverse("admin:accounts_account_rotate", args=[master.pk])))
+    assert "Encryption keys" not in rotate_page
+    credentials_page = page_text(admin_client.get(reverse("admin:accounts_credential_changelist")))
+    assert "Encryption keys" in credentials_page
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_key_action_pages_in_a_browser(live_server, simulator):
+    """The rotate form, its result and an add-account refusal at 1366 and 390 px (screenshots for
+    a person): the refusal shows OKX's code, and the result names the retired key, never the new."""
+    from tests.accounts_support import ensure_roles
+    from tests.browser import chromium, screenshot_path
+
+    ensure_roles()
+    uid = simulator.scenario.master.uid
+    register_key(simulator, uid, fake_key_set(1))
+    account = sim_account(simulator, uid=uid)
+    install(account, fake_key_set(1), label="old read key")
+    for n in (2, 3):
+        register_key(simulator, uid, fake_key_set(n), perm="read_only,trade")
+    user = make_user("key_admin")
+    rotate_url = f"{live_server.url}{reverse('admin:accounts_account_rotate', args=[account.pk])}"
+    add_url = f"{live_server.url}{reverse('admin:accounts_account_add')}"
+    with chromium() as browser:
+        for width, n in ((1366, 2), (390, 3)):
+            tab = browser.new_page(viewport={"width": width, "height": 900})
+            tab.goto(f"{live_server.url}/login/")
+            tab.fill("#id_username", user.username)
+            tab.fill("#id_password", PASSWORD)
+            tab.click("button[type=submit]")
+            tab.wait_for_url(f"{live_server.url}/")
+            tab.goto(rotate_url)
+            assert "Encryption keys" not in tab.content()
+            tab.screenshot(path=str(screenshot_path(f"rotate_form_{width}")), full_page=True)
+            tab.fill("#id_password", PASSWORD)
+            for field, value in fake_key_set(n).items():
+                tab.fill(f"#id_{field}", value)
+            tab.click("input[type=submit].default")
+            tab.wait_for_selector("text=is now active")
+            text = tab.inner_text("#content-main")
+            assert f"Now delete the old key …{n - 1:04d}" in text
+            assert f"delete the old key …{n:04d}" not in text
+            tab.screenshot(path=str(screenshot_path(f"rotate_done_{width}")), full_page=True)
+            tab.goto(add_url)
+            tab.fill("#id_name", f"new-{width}")
+            tab.fill("#id_base_url", simulator.url)
+            tab.fill("#id_api_key", fake_key_set(n)["api_key"])
+            tab.fill("#id_secret_key", fake_key_set(n)["secret_key"])
+            tab.fill("#id_passphrase", "Wrong-Pass-0000")
+            tab.click("input[name=_save]")
+            tab.wait_for_selector("text=OKX code 50105")
+            assert f"kept: …{n:04d}" == tab.get_attribute("#id_api_key", "placeholder")
+            tab.screenshot(path=str(screenshot_path(f"add_refused_{width}")), full_page=True)
+            tab.close()
+
+
+def host_change(client, account, password=PASSWORD, **extra):
+    url = reverse("admin:accounts_account_host", args=[account.pk])
+    return client.post(url, {"password": password, "region": "eea", "base_url": ""}, **extra)
+
+
+def test_wrong_key_action_passwords_count_per_user_whatever_the_address(
+    simulator, master, admin_client, settings
+):
+    """Issue 18 finding 5: the person is signed in already, so each guess may come from another
+    address; the count is the user's, and the lock holds from every address until the cool-off."""
+    register_key(simulator, master.uid, fake_key_set(2))
+    before = master.active_credential()
+    for attempt in range(30):
+        address = {"REMOTE_ADDR": f"198.51.100.{attempt + 1}"}
+        response = rotate(admin_client, master, fake_key_set(2), password=f"wrong-{attempt}", **address)
+        assert response.status_code == 200
+        if attempt + 1 >= settings.AXES_FAILURE_LIMIT:
+            assert "Too many wrong passwords" in page_text(response)
+    calls = calls_to(simulator, CONFIG)
+    for address in ("203.0.113.9", "192.0.2.77"):  # addresses that never typed a wrong password
+        text = page_text(rotate(admin_client, master, fake_key_set(2), REMOTE_ADDR=address))
+        assert "Too many wrong passwords" in text and "is now active" not in text
+        text = page_text(host_change(admin_client, master, REMOTE_ADDR=address))
+        assert "Too many wrong passwords" in text
+    assert calls_to(simulator, CONFIG) == calls
+    assert_nothing_changed(master, before)
+    master.refresh_from_db()
+    assert master.region == "global"
+
+
+def test_key_action_password_failures_below_the_limit_from_many_addresses_then_the_right_one(
+    simulator, master, admin_client, settings
+):
+    register_key(simulator, master.uid, fake_key_set(2))
+    for attempt in range(settings.AXES_FAILURE_LIMIT - 1):
+        rotate(
+            admin_client,
+            master,
+            fake_key_set(2),
+            password=f"wrong-{attempt}",
+            REMOTE_ADDR=f"198.51.100.{attempt + 1}",
+        )
+    text = page_text(rotate(admin_client, master, fake_key_set(2), REMOTE_ADDR="203.0.113.9"))
+    assert "is now active" in text
