@@ -8,7 +8,7 @@ reports the HTTP status or the error as an admin message.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from django import forms
@@ -17,7 +17,7 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
@@ -31,12 +31,19 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def _check_url(value: str, what: str) -> None:
-    """https only, except to this machine (a local relay, or a test receiver)."""
+    """https only, except to this machine (a local relay, or a test receiver); no user name or
+    password in it. Errors never quote the value."""
     try:
         URLValidator(schemes=["http", "https"])(value)
     except ValidationError:
         raise ValidationError(f"Enter a valid http(s) URL for the {what}.") from None
     parts = urlsplit(value)
+    if "@" in parts.netloc:
+        # The client would send them as Basic credentials, which receivers echo in their replies.
+        raise ValidationError(
+            f"Remove the user name and password (user:password@) from the {what}: use the URL "
+            "with the token the service gave you in its path or query."
+        )
     if parts.scheme != "https" and parts.hostname not in LOOPBACK_HOSTS:
         raise ValidationError(f"The {what} must use https (http only to this machine).")
 
@@ -86,6 +93,11 @@ class AlertChannelForm(forms.ModelForm):
     def clean_api_base_url(self) -> str:
         base = self.cleaned_data["api_base_url"]
         if base:
+            if "@" in urlsplit(base).netloc:
+                # This field is not write-only: keep the refused password off the re-rendered form.
+                data = cast(QueryDict, self.data).copy()
+                data[self.add_prefix("api_base_url")] = ""
+                self.data = data
             _check_url(base, "Telegram API base URL")
         return base
 
@@ -98,7 +110,8 @@ class AlertChannelForm(forms.ModelForm):
             and not AlertChannel(recipients=data.get("recipients", "")).recipient_list()
         ):
             self.add_error("recipients", "An e-mail channel needs at least one address.")
-        if kind in (ChannelKind.WEBHOOK, ChannelKind.SLACK) and not (data.get("url") or instance.url_enc):
+        needs_url = kind in (ChannelKind.WEBHOOK, ChannelKind.SLACK) and "url" not in self.errors
+        if needs_url and not (data.get("url") or instance.url_enc):
             self.add_error("url", "This channel needs a webhook URL.")
         if kind == ChannelKind.TELEGRAM:
             if not (data.get("token") or instance.token_enc):

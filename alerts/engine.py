@@ -4,14 +4,16 @@ evaluate() compares what holds now (rules.find) with the open alerts, so an aler
 state change however often it runs: a new condition opens an alert, a new stage of an open one
 (idle deletion 3 days, then 1 day ahead) notifies again, a condition gone resolves its alert with
 one "recovered" message. Every state change creates one Delivery per enabled channel; deliver()
-sends one, retrying with backoff through the periodic sweep (tasks.py).
+sends one, retrying with backoff through the periodic sweep (tasks.py). run() is the periodic
+evaluation: it records how it went (AlertRun) for /readyz and /metrics and never raises.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -20,6 +22,7 @@ from alerts import channels
 from alerts.models import (
     Alert,
     AlertChannel,
+    AlertRun,
     AlertSettings,
     AlertState,
     Delivery,
@@ -38,13 +41,31 @@ class Changes:
     opened: int = 0
     renotified: int = 0
     resolved: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)  # rule -> why it was not evaluated
+
+
+def run(now: datetime | None = None) -> dict[str, Any]:
+    """One periodic evaluation, recorded in AlertRun whether it completes or fails (the failure
+    is logged with its traceback, not raised: the due deliveries still go out after it).
+    Returns Changes as a dict, plus "ok"."""
+    started = timezone.now()
+    try:
+        changes = evaluate(now)
+    except Exception as error:  # recorded and shown in /readyz and /metrics, never silent
+        logger.exception("alert run failed")
+        AlertRun.record(started=started, error=error)
+        return {"ok": False}
+    if changes.skipped:
+        logger.warning("alert run skipped rules: %s", "; ".join(changes.skipped.values()))
+    AlertRun.record(started=started, skipped=changes.skipped)
+    return {"ok": True, **asdict(changes)}
 
 
 def evaluate(now: datetime | None = None) -> Changes:
     now = now or timezone.now()
     rules = AlertSettings.load()
     findings = find(now, rules)
-    changes = Changes()
+    changes = Changes(skipped=findings.skipped)
     open_alerts = {(a.rule, a.subject): a for a in Alert.objects.firing()}
     for key, condition in findings.conditions.items():
         alert = open_alerts.get(key)

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import cast
 
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts import crypto
@@ -24,6 +27,10 @@ MAX_ATTEMPTS = 6
 RETRY_BASE = timedelta(minutes=1)
 # A delivery claimed by a worker that died mid-send is taken up again after this long.
 CLAIM_TIMEOUT = timedelta(minutes=5)
+# The refresh runs every minute: two missed cycles at the least, a week at the most.
+REFRESH_STOPPED_MINUTES_MIN, REFRESH_STOPPED_MINUTES_MAX = 2, 7 * 24 * 60
+# 0 < percent <= 100 at the field's two decimal places.
+EQUITY_DROP_PERCENT_MIN, EQUITY_DROP_PERCENT_MAX = Decimal("0.01"), Decimal("100")
 
 
 class ChannelKind(models.TextChoices):
@@ -97,6 +104,13 @@ class AlertRule(models.TextChoices):
     EQUITY_DROP = "equity_drop", "equity drop"
 
 
+# (rule, its threshold's field, the unit after the value)
+THRESHOLDS = (
+    (AlertRule.REFRESH_STOPPED.value, "refresh_stopped_minutes", " minutes"),
+    (AlertRule.EQUITY_DROP.value, "equity_drop_percent", " %"),
+)
+
+
 class AlertSettings(models.Model):
     """The rules' switches and thresholds: one row, created with the defaults on first use."""
 
@@ -106,14 +120,26 @@ class AlertSettings(models.Model):
     account_stale = models.BooleanField("an account goes stale", default=True)
     refresh_stopped = models.BooleanField("the refresh as a whole stops", default=True)
     refresh_stopped_minutes = models.PositiveIntegerField(
-        default=10, help_text="No successful refresh of any account for this long."
+        default=10,
+        validators=[
+            MinValueValidator(REFRESH_STOPPED_MINUTES_MIN),
+            MaxValueValidator(REFRESH_STOPPED_MINUTES_MAX),
+        ],
+        help_text=(
+            "No successful refresh of any account for this long "
+            f"({REFRESH_STOPPED_MINUTES_MIN} to {REFRESH_STOPPED_MINUTES_MAX} minutes, a week)."
+        ),
     )
     equity_drop = models.BooleanField("an account's equity drops", default=False)
     equity_drop_percent = models.DecimalField(
         max_digits=5,
         decimal_places=2,
         default=Decimal("20"),
-        help_text="Fires when equity is this many percent below its 24-hour high.",
+        validators=[MinValueValidator(EQUITY_DROP_PERCENT_MIN), MaxValueValidator(EQUITY_DROP_PERCENT_MAX)],
+        help_text=(
+            "Fires when equity is this many percent below its 24-hour high "
+            f"(more than 0, at most {EQUITY_DROP_PERCENT_MAX})."
+        ),
     )
 
     class Meta:
@@ -130,6 +156,77 @@ class AlertSettings(models.Model):
 
     def enabled(self, rule: str) -> bool:
         return bool(getattr(self, rule))
+
+    def out_of_range(self) -> dict[str, str]:
+        """The enabled rules whose threshold its field's validators refuse (a row written before
+        they existed, or not through the admin), each with the reason, e.g.
+        {"refresh_stopped": "the rule \"refresh stopped\" is skipped: its threshold 0 minutes is
+        refused (…)"}. The alert run skips these rules rather than fail on them."""
+        problems = {}
+        for rule, name, unit in THRESHOLDS:
+            value = getattr(self, name)
+            threshold = cast(models.Field, self._meta.get_field(name))
+            try:
+                threshold.clean(value, self)
+            except ValidationError as error:
+                problems[rule] = (
+                    f'the rule "{AlertRule(rule).label}" is skipped: its threshold {value}{unit} is refused '
+                    f"({' '.join(m.rstrip('.') for m in error.messages)}); fix it under Admin, Alert rules"
+                )
+        return {rule: reason for rule, reason in problems.items() if self.enabled(rule)}
+
+
+class AlertRun(models.Model):
+    """How the periodic alert run went (one row, pk 1), for /readyz, /metrics and the Alerts
+    page. `error` is the exception's class name only: its message could quote anything."""
+
+    started_at = models.DateTimeField(null=True)
+    finished_at = models.DateTimeField(null=True)
+    ok = models.BooleanField(default=True)
+    error = models.CharField(max_length=100, blank=True)
+    skipped = models.JSONField(default=dict, blank=True, help_text="rule -> why it was skipped")
+    last_ok_at = models.DateTimeField(null=True)
+    runs = models.PositiveBigIntegerField(default=0)
+    failures = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "alert run"
+
+    def __str__(self) -> str:
+        return f"alert run {'ok' if self.ok else 'failed'} at {self.finished_at}"
+
+    @classmethod
+    def latest(cls) -> AlertRun | None:
+        return cls.objects.filter(pk=1).first()
+
+    @classmethod
+    def record(
+        cls, *, started: datetime, error: BaseException | None = None, skipped: dict[str, str] | None = None
+    ) -> None:
+        """Store one run's outcome: `error` the exception it failed with (None: it completed),
+        `skipped` the rules it left out with why (AlertSettings.out_of_range)."""
+        finished = timezone.now()
+        fields: dict = {
+            "started_at": started,
+            "finished_at": finished,
+            "ok": error is None,
+            "error": type(error).__name__ if error is not None else "",
+            "skipped": skipped or {},
+            "runs": F("runs") + 1,
+            "failures": F("failures") + (0 if error is None else 1),
+        }
+        if error is None:
+            fields["last_ok_at"] = finished
+        cls.objects.get_or_create(pk=1)
+        cls.objects.filter(pk=1).update(**fields)
+
+    def problem(self) -> str:
+        """ "" when the last run completed with every enabled rule; otherwise what went wrong, in
+        words for /readyz and the Alerts page (times in UTC)."""
+        if not self.ok:
+            when = f"{self.finished_at:%Y-%m-%d %H:%M:%S} UTC" if self.finished_at else "an unknown time"
+            return f"the last alert run failed at {when} ({self.error}); see the worker log"
+        return "; ".join(self.skipped.values())
 
 
 class AlertState(models.TextChoices):

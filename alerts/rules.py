@@ -15,7 +15,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Max
+from django.db.models import Max, Q
 
 from accounts.health import HealthStatus, idle_since
 from accounts.history import ApiError
@@ -50,6 +50,7 @@ class Findings:
     conditions: dict[tuple[str, str], Condition] = field(default_factory=dict)
     held: set[tuple[str, str]] = field(default_factory=set)
     held_rules: set[str] = field(default_factory=set)
+    skipped: dict[str, str] = field(default_factory=dict)  # rule -> why (a threshold out of range)
 
     def add(self, condition: Condition) -> None:
         self.conditions[condition.key] = condition
@@ -59,8 +60,11 @@ class Findings:
 
 
 def find(now: datetime, rules: AlertSettings) -> Findings:
-    """Every condition of the enabled rules at `now`."""
-    findings = Findings()
+    """Every condition of the enabled rules at `now`. A rule whose threshold is out of range is
+    skipped with its reason (Findings.skipped) and its open alerts held, so one bad value stops
+    one rule, not the run."""
+    findings = Findings(skipped=rules.out_of_range())
+    findings.held_rules.update(findings.skipped)
     credentials = list(_watched_credentials())
     if rules.key_failing:
         for credential in credentials:
@@ -70,13 +74,14 @@ def find(now: datetime, rules: AlertSettings) -> Findings:
         findings.conditions.update((c.key, c) for c in idle_deletion(credentials, now))
     if rules.expires_soon:
         findings.conditions.update((c.key, c) for c in expires_soon(credentials, now))
-    stopped = refresh_stopped(now, rules.refresh_stopped_minutes) if rules.refresh_stopped else None
+    usable = rules.refresh_stopped and AlertRule.REFRESH_STOPPED not in findings.skipped
+    stopped = refresh_stopped(now, rules.refresh_stopped_minutes) if usable else None
     if stopped is not None:
         findings.add(stopped)
         findings.held_rules.add(AlertRule.ACCOUNT_STALE)  # one alert for everything, not one per account
     elif rules.account_stale:
         account_stale(now, credentials, findings)
-    if rules.equity_drop:
+    if rules.equity_drop and AlertRule.EQUITY_DROP not in findings.skipped:
         findings.conditions.update((c.key, c) for c in equity_drop(now, rules.equity_drop_percent))
     return findings
 
@@ -109,10 +114,10 @@ def key_failing(credential: Credential) -> Condition:
     if error is not None:
         code = f" (OKX code {error.code})" if error.code else ""
         lines.append(f"Diagnosis: {error.category}{code}: {error.meaning}")
-        lines.append(f"Last failed call: {error.endpoint} at {_local(error.last_seen)}.")
+        lines.append(f"Last failure: {_local(error.last_seen)} (the calls are on the Errors page).")
         steps = error.steps
     else:
-        lines.append(f"Diagnosis: {credential.health_message or 'the key check failed'}")
+        lines.append(f"Diagnosis: {credential.health_reason or 'the key check failed'}")
         steps = ["Open the Keys page and test the key; rotate it if it stays failing."]
     lines.append("What to do:")
     lines += [f"{n}. {step}" for n, step in enumerate(steps, start=1)]
@@ -246,14 +251,24 @@ def equity_drop(now: datetime, percent: Decimal) -> Iterable[Condition]:
     window = Snapshot.objects.filter(taken_at__gte=now - EQUITY_WINDOW, account__active=True).exclude(
         account__environment=Environment.DEMO
     )
-    peaks = dict(
-        window.values("account_id")
-        .annotate(peak=MoneyMax("total_equity_usd"))  # as numbers on SQLite too (snapshots.money)
-        .values_list("account_id", "peak")
-    )
-    for account_id, peak in peaks.items():
+    # Like with like: a total without Earn (not read for longer than snapshots.refresh.EARN_CARRY)
+    # is compared with the peak of the totals that also lack it, never with totals that held it:
+    # an unread Earn balance is not a drop. MoneyMax compares as numbers on SQLite too.
+    peaks = {
+        account_id: (with_earn, without_earn)
+        for account_id, with_earn, without_earn in window.values("account_id")
+        .annotate(
+            with_earn=MoneyMax("total_equity_usd", filter=Q(earn_usd__isnull=False)),
+            without_earn=MoneyMax("total_equity_usd", filter=Q(earn_usd__isnull=True)),
+        )
+        .values_list("account_id", "with_earn", "without_earn")
+    }
+    for account_id, (with_earn, without_earn) in peaks.items():
         latest = window.filter(account_id=account_id).order_by("-taken_at").select_related("account").first()
-        if latest is None or not peak or peak <= 0 or latest.total_equity_usd is None:
+        if latest is None or latest.total_equity_usd is None:
+            continue
+        peak = with_earn if latest.earn_usd is not None else without_earn
+        if not peak or peak <= 0:
             continue
         drop = (peak - latest.total_equity_usd) / peak * 100
         if drop > percent:

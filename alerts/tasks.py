@@ -4,7 +4,6 @@ Beat's heartbeat for /readyz is stamped when it publishes run_alerts (dashboard/
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from celery import shared_task
@@ -14,11 +13,13 @@ from alerts import engine
 
 @shared_task(soft_time_limit=45, time_limit=55)
 def run_alerts() -> dict[str, Any]:
-    changes = engine.evaluate()
+    """Evaluate (recorded in AlertRun, never raising), then send what is due: also after a
+    failed evaluation, so the retries of earlier alerts go on."""
+    outcome = engine.run()
     due = engine.due_deliveries()
     for delivery_id in due:
         send_delivery.delay(delivery_id)
-    return {**asdict(changes), "deliveries": len(due)}
+    return {**outcome, "deliveries": len(due)}
 
 
 # Two HTTP timeouts (5 s connect + 10 s read) fit well inside; a retry is the sweep's job, not

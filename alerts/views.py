@@ -1,4 +1,5 @@
-"""The Alerts page: recent alerts with what each channel was told, firing ones on top."""
+"""The Alerts page: recent alerts with what each channel was told, firing ones on top; a warning
+when no channel is enabled or the last alert run failed or skipped a rule."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from accounts.roles import MANAGE_KEYS, viewer_required
-from alerts.models import Alert, AlertChannel
+from alerts.models import Alert, AlertChannel, AlertRun
 
 RECENT = 100
 
@@ -17,10 +18,12 @@ RECENT = 100
 @viewer_required
 def index(request: HttpRequest) -> HttpResponse:
     alerts = Alert.objects.for_page(RECENT)
+    run = AlertRun.latest()
     context = {
         "alerts": alerts,
         "firing": sum(1 for alert in alerts if alert.state == "firing"),
         "channels": AlertChannel.objects.filter(enabled=True).count(),
+        "run_problem": run.problem() if run is not None else "",
         "can_manage": request.user.has_perm(MANAGE_KEYS),
         "display_zone": settings.DISPLAY_TIME_ZONE,
     }

@@ -1,5 +1,5 @@
 """The /metrics collector: everything is computed at scrape time, from the database (key
-statuses, last refreshes, open alerts, deliveries), from the workers' Redis counters
+statuses, last refreshes, open alerts, deliveries, the last alert run), from the workers' Redis counters
 (accounts/callstats.py: calls, errors, 50011, limiter waits, refresh outcomes and durations) and
 from the broker (queue length). Nothing is kept in the web process, so any number of gunicorn
 and Celery processes on any number of machines report one consistent set of numbers.
@@ -16,7 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from accounts import callstats
 from accounts.models import Account, Credential, CredentialStatus
-from alerts.models import Alert, AlertRule, Delivery, DeliveryStatus
+from alerts.models import Alert, AlertRule, AlertRun, Delivery, DeliveryStatus
 from snapshots.models import Snapshot
 
 NS = "okxdash"
@@ -42,6 +42,7 @@ class DashboardCollector:
         yield from self._keys()
         yield from self._last_refresh(names)
         yield from self._alerts()
+        yield from self._alert_run()
         client = callstats.redis_client()
         try:
             stats = callstats.read_all(client)
@@ -97,6 +98,39 @@ class DashboardCollector:
         for status in DeliveryStatus.values:
             deliveries.add_metric([status], statuses.get(status, 0))
         yield deliveries
+
+    def _alert_run(self) -> Iterator[Metric]:
+        """The last alert run: whether it completed, when, the rules it skipped, and totals.
+        Before the first run the families are there without samples."""
+        run = AlertRun.latest()
+        success = GaugeMetricFamily(
+            f"{NS}_alert_run_last_success", "1 when the last alert run completed, 0 when it failed."
+        )
+        finished = GaugeMetricFamily(
+            f"{NS}_alert_run_last_timestamp_seconds", "When the last alert run ended (Unix time)."
+        )
+        succeeded = GaugeMetricFamily(
+            f"{NS}_alert_run_last_success_timestamp_seconds",
+            "When the last alert run that completed ended (Unix time).",
+        )
+        skipped = GaugeMetricFamily(
+            f"{NS}_alert_rule_skipped",
+            "1 for an enabled rule the last alert run skipped (its threshold is out of range).",
+            labels=["rule"],
+        )
+        runs = CounterMetricFamily(f"{NS}_alert_runs", "Alert runs, completed or failed.")
+        failures = CounterMetricFamily(f"{NS}_alert_run_failures", "Alert runs that failed.")
+        if run is not None:
+            success.add_metric([], 1 if run.ok else 0)
+            if run.finished_at is not None:
+                finished.add_metric([], run.finished_at.timestamp())
+            if run.last_ok_at is not None:
+                succeeded.add_metric([], run.last_ok_at.timestamp())
+            for rule in AlertRule.values:
+                skipped.add_metric([rule], 1 if rule in run.skipped else 0)
+            runs.add_metric([], run.runs)
+            failures.add_metric([], run.failures)
+        yield from (success, finished, succeeded, skipped, runs, failures)
 
     def _calls(self, stats: dict[str, dict[str, float]]) -> Iterator[Metric]:
         calls = CounterMetricFamily(

@@ -6,7 +6,9 @@
 - redis: PING with a 1 s timeout;
 - beat: the heartbeat beat stamps when it publishes run_alerts (dashboard/celery.py),
   seen within 2 alert intervals;
-- workers: a Celery control ping that returns at the first answer (at most 1 s without one).
+- workers: a Celery control ping that returns at the first answer (at most 1 s without one);
+- alerts: the last alert run (alerts.models.AlertRun) completed with every enabled rule; when it
+  failed or skipped a rule, "reasons" says why in the product's words (no exception text).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from django.views.decorators.http import require_GET
 from kombu import pidbox
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from alerts.models import AlertRun
 from dashboard.celery import BEAT_HEARTBEAT_KEY
 from dashboard.celery import app as celery_app
 from dashboard.metrics import DashboardCollector
@@ -93,6 +96,12 @@ def check_workers_bounded() -> bool:
     return result.get("outcome") == OK
 
 
+def alert_run_problem() -> str:
+    """ "" while alerting works (also before its first run), else why not (AlertRun.problem)."""
+    run = AlertRun.latest()
+    return run.problem() if run is not None else ""
+
+
 def _outcome(check: Callable[[], bool]) -> str:
     try:
         return OK if check() else FAILING
@@ -111,10 +120,18 @@ def readyz(request: HttpRequest) -> JsonResponse:
         components["workers"] = _outcome(check_workers_bounded) if reachable else FAILING
     finally:
         client.close()
+    reasons = {}
+    try:
+        if problem := alert_run_problem():
+            reasons["alerts"] = problem
+        components["alerts"] = FAILING if problem else OK
+    except Exception:  # the database is down: that component already says so
+        components["alerts"] = FAILING
     ready = all(state == OK for state in components.values())
-    return JsonResponse(
-        {"status": OK if ready else FAILING, "components": components}, status=200 if ready else 503
-    )
+    body: dict = {"status": OK if ready else FAILING, "components": components}
+    if reasons:
+        body["reasons"] = reasons
+    return JsonResponse(body, status=200 if ready else 503)
 
 
 def _token_ok(request: HttpRequest) -> bool:

@@ -105,7 +105,7 @@ def test_readyz_names_redis_when_it_stops_and_is_ready_again_after_it_starts(
         status, body = readyz(client)
         assert body == {
             "status": "ok",
-            "components": {"database": "ok", "redis": "ok", "beat": "ok", "workers": "ok"},
+            "components": {"database": "ok", "redis": "ok", "beat": "ok", "workers": "ok", "alerts": "ok"},
         }
 
         stop_redis(own_redis["process"])
@@ -126,7 +126,13 @@ def test_readyz_is_not_ready_while_no_beat_has_been_seen(client, own_redis):
     with override_settings(REDIS_URL=f"unix://{socket}", CELERY_BROKER_URL=f"redis+socket://{socket}"):
         status, body = readyz(client)
     assert status == 503
-    assert body["components"] == {"database": "ok", "redis": "ok", "beat": "failing", "workers": "failing"}
+    assert body["components"] == {
+        "database": "ok",
+        "redis": "ok",
+        "beat": "failing",
+        "workers": "failing",
+        "alerts": "ok",
+    }
 
 
 @pytest.mark.django_db
