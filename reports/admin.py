@@ -45,6 +45,7 @@ class ReportAdmin(KeyAdminsOnly, admin.ModelAdmin):
         "last_error",
         "claimed_at",
         "sent_at",
+        "requested_by",
         "recipients",
         "stale_accounts",
         "totals",

@@ -7,19 +7,34 @@ correlated Subquery each), then the balance lines of exactly those snapshots.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from accounts.models import Account
+from reports import csvfile
 from reports.build import with_snapshot_at
-from reports.render import exact
 from snapshots.models import BalanceLine
 
-CSV_COLUMNS = ("account", "snapshot_taken_at", "wallet", "currency", "amount", "usd_value", "note")
+# Each figure has its own column, so a spreadsheet's SUM of a column never counts a line and its
+# total twice: lines in usd_value, each account's total in account_total_usd, the team's in
+# team_total_usd; demo trading's paper money in demo_usd_value only. `row` says what a row is.
+CSV_COLUMNS = (
+    "row",
+    "account",
+    "snapshot_taken_at",
+    "wallet",
+    "currency",
+    "amount",
+    "usd_value",
+    "account_total_usd",
+    "team_total_usd",
+    "demo_usd_value",
+    "note",
+)
 
 
 @dataclass
@@ -30,6 +45,27 @@ class AccountBalances:
     equity_usd: Decimal | None
     lines: list[BalanceLine] = field(default_factory=list)
     demo: bool = False  # demo trading: paper money, in no team total
+    # Earn (simple earn / savings) in USD, part of equity_usd: OKX's asset valuation gives one USD
+    # figure, not an amount per currency. None when not read, and earn_note says why.
+    earn_usd: Decimal | None = None
+    earn_note: str = ""
+
+    @property
+    def earn_reason(self) -> str:
+        """Why Earn is unknown ("not readable through the master key"), or how its value was
+        carried; "" when it was read with this snapshot."""
+        return self.earn_note or ("" if self.earn_usd is not None else "not read")
+
+
+@dataclass(frozen=True)
+class TeamTotal:
+    """The sum of the live accounts' totals (USD); `unknown` names the live accounts left out
+    because they have no snapshot at the moment or their snapshot has no total."""
+
+    usd: Decimal | None  # None: no live account's total is known
+    accounts: int
+    unknown: list[str]
+    demo_accounts: int
 
 
 DEMO_NOTE = "demo trading (paper money, in no team total)"
@@ -44,28 +80,103 @@ def at(moment: datetime) -> list[AccountBalances]:
         lines[line.snapshot_id].append(line)
     return [
         AccountBalances(
-            a.name, a.active, a.snapshot_at, a.snapshot_equity, lines[a.snapshot_id or 0], a.is_demo
+            a.name,
+            a.active,
+            a.snapshot_at,
+            a.snapshot_equity,
+            lines[a.snapshot_id or 0],
+            a.is_demo,
+            a.snapshot_earn,
+            a.snapshot_earn_unread or "",
         )
         for a in accounts
     ]
 
 
+def team_total(rows: list[AccountBalances]) -> TeamTotal:
+    live = [row for row in rows if not row.demo]
+    known = [row.equity_usd for row in live if row.equity_usd is not None]
+    unknown = [row.name for row in live if row.equity_usd is None]
+    usd = sum(known, Decimal(0)) if known else None
+    return TeamTotal(usd, len(known), unknown, len(rows) - len(live))
+
+
 def to_csv(rows: list[AccountBalances], moment: datetime) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    """The page as one CSV table (see CSV_COLUMNS): lines, then each account's total on its own
+    row, then the team total; amounts exact, times UTC."""
+    return csvfile.write(CSV_COLUMNS, _csv_rows(rows, moment))
+
+
+def _csv_rows(rows: list[AccountBalances], moment: datetime) -> Iterator[tuple[Any, ...]]:
     for row in rows:
         if row.snapshot_at is None:
-            note = f"no snapshot at or before {moment.isoformat()}"
-            writer.writerow((row.name, "", "", "", "", "", note))
+            note = f"no snapshot at or before {csvfile.moment(moment)}"
+            yield ("no snapshot", row.name, None, None, None, None, None, None, None, None, note)
             continue
-        taken, demo = row.snapshot_at.isoformat(), DEMO_NOTE if row.demo else ""
         for line in row.lines:
-            unpriced = "unpriced" if line.usd_value is None else ""
-            note = "; ".join(filter(None, (demo, unpriced)))
-            writer.writerow(
-                (row.name, taken, line.wallet, line.ccy, exact(line.equity), exact(line.usd_value), note)
+            note = "unpriced" if line.usd_value is None else ""
+            if row.demo:
+                note = "; ".join(filter(None, (DEMO_NOTE, note)))
+                yield (
+                    "demo balance",
+                    row.name,
+                    row.snapshot_at,
+                    line.wallet,
+                    line.ccy,
+                    line.equity,
+                    None,
+                    None,
+                    None,
+                    line.usd_value,
+                    note,
+                )
+            else:
+                yield (
+                    "balance",
+                    row.name,
+                    row.snapshot_at,
+                    line.wallet,
+                    line.ccy,
+                    line.equity,
+                    line.usd_value,
+                    None,
+                    None,
+                    None,
+                    note,
+                )
+        earn = (row.earn_usd, None) if not row.demo else (None, row.earn_usd)
+        kind, note = ("demo balance", DEMO_NOTE) if row.demo else ("balance", "")
+        note = "; ".join(filter(None, (note, row.earn_reason)))
+        yield (
+            kind,
+            row.name,
+            row.snapshot_at,
+            "earn",
+            "USD",
+            row.earn_usd,
+            earn[0],
+            None,
+            None,
+            earn[1],
+            note,
+        )
+        if not row.demo:
+            note = "" if row.equity_usd is not None else "the snapshot has no total"
+            yield (
+                "account total",
+                row.name,
+                row.snapshot_at,
+                None,
+                "USD",
+                None,
+                None,
+                row.equity_usd,
+                None,
+                None,
+                note,
             )
-        total_note = "; ".join(filter(None, ("total equity (USD)", demo)))
-        writer.writerow((row.name, taken, "", "", "", exact(row.equity_usd), total_note))
-    return out.getvalue()
+    total = team_total(rows)
+    note = "live accounts; demo trading is in no total"
+    if total.unknown:
+        note += f"; without {', '.join(total.unknown)} (total unknown)"
+    yield ("team total", None, moment, None, "USD", None, None, None, total.usd, None, note)

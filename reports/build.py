@@ -2,6 +2,11 @@
 
 Every figure is taken from each account's nearest snapshot at or before the moment, found with a
 correlated Subquery, so the number of queries does not grow with the number of accounts.
+
+A change over a window follows the overview's rule (snapshots.queries.Change): the equity at the
+moment minus the equity at the window's start; an account with less history than the window
+counts from its first snapshot with a total (Change.since says when), so a young desk's report
+shows the same "since first data" figure as the overview, not "—".
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from accounts.health import ACTION_SEVERITIES, HealthStatus, Severity
 from accounts.models import Account, Credential, CredentialStatus, Environment
 from snapshots.models import BalanceLine, PositionLine, Snapshot
-from snapshots.queries import NEVER_READ, NOT_READABLE_VIA_MASTER, is_stale
+from snapshots.queries import NEVER_READ, NOT_READABLE_VIA_MASTER, Change, is_stale
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -30,6 +35,8 @@ class SnapshotAt(TypedDict):
     snapshot_at: datetime | None
     snapshot_equity: Decimal | None  # USD
     snapshot_via_master: bool | None  # read with the master's key: positions unknown
+    snapshot_earn: Decimal | None  # Earn (USD), in snapshot_equity; None when not read
+    snapshot_earn_unread: str | None  # why Earn was not read, or how its value was carried
 
 
 CHANGE_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -50,13 +57,34 @@ def with_snapshot_at(
         snapshot_at=_latest("taken_at", moment),
         snapshot_equity=_latest("total_equity_usd", moment),
         snapshot_via_master=_latest("via_master", moment),
+        snapshot_earn=_latest("earn_usd", moment),
+        snapshot_earn_unread=_latest("earn_unread", moment),
     )
 
 
+def _with_total(field_name: str, moment: datetime, *, first: bool = False) -> Subquery:
+    """The outer account's snapshot with a total at or before `moment`: the newest, or the oldest."""
+    rows = Snapshot.objects.filter(account=OuterRef("pk"), taken_at__lte=moment)
+    rows = rows.exclude(total_equity_usd=None)
+    order = ("taken_at", "pk") if first else ("-taken_at", "-pk")
+    return Subquery(rows.order_by(*order).values(field_name)[:1])
+
+
 def equity_at(accounts: QuerySet[Account], moment: datetime) -> dict[int, Decimal]:
-    """Account id -> total equity (USD) of its nearest snapshot at or before `moment` (one query)."""
-    rows = accounts.annotate(equity=_latest("total_equity_usd", moment)).values_list("pk", "equity")
+    """Account id -> total equity (USD) of its newest snapshot with a total at or before `moment`
+    (one query); accounts without one are left out."""
+    rows = accounts.annotate(equity=_with_total("total_equity_usd", moment)).values_list("pk", "equity")
     return {pk: equity for pk, equity in rows if equity is not None}
+
+
+def first_totals(accounts: QuerySet[Account], moment: datetime) -> dict[int, tuple[Decimal, datetime]]:
+    """Account id -> (total equity USD, time) of its first snapshot with a total at or before
+    `moment` (one query): the baseline of a change over a window longer than its history."""
+    rows = accounts.annotate(
+        first=_with_total("total_equity_usd", moment, first=True),
+        first_at=_with_total("taken_at", moment, first=True),
+    ).values_list("pk", "first", "first_at")
+    return {pk: (first, at) for pk, first, at in rows if first is not None}
 
 
 def usd_rate(ccy: str, moment: datetime) -> Decimal | None:
@@ -83,11 +111,24 @@ class AccountFigures:
     snapshot_at: datetime | None
     equity_usd: Decimal | None
     stale: bool
-    changes: dict[str, Decimal | None] = field(default_factory=dict)
+    # Window label ("24h", "7d", "30d") -> the change of equity_usd over it (snapshots.queries.Change:
+    # USD, with `since` when counted from the first data); None when unknown.
+    changes: dict[str, Change | None] = field(default_factory=dict)
     balances: list[BalanceLine] = field(default_factory=list)
     positions: list[PositionLine] = field(default_factory=list)
     demo: bool = False  # a demo-trading account: its own section, never in the report's totals
     via_master: bool = False  # its snapshot was read with the master's key
+    # Earn (simple earn / savings) in USD, part of equity_usd (OKX's asset valuation: one USD
+    # figure, no amounts per currency); None when not read, earn_note says why.
+    earn_usd: Decimal | None = None
+    earn_note: str = ""
+
+    @property
+    def earn_reason(self) -> str:
+        """Why Earn is unknown, or how its value was carried; "" when read with the snapshot."""
+        if self.snapshot_at is None:
+            return NEVER_READ
+        return self.earn_note or ("" if self.earn_usd is not None else "not read")
 
     @property
     def positions_unknown_reason(self) -> str | None:
@@ -104,7 +145,9 @@ class ReportData:
     rate: Decimal  # USD per unit of the presentation currency
     accounts: list[AccountFigures]
     total_usd: Decimal
-    changes: dict[str, Decimal | None]  # window label -> change of the total (USD)
+    # Window label -> change of the total (Change, USD; Change.combined over the accounts), and
+    # "since previous report" against the last report's total.
+    changes: dict[str, Change | None]
     previous_slot: datetime | None
     warnings: list[dict]
     currency_note: str = ""
@@ -122,6 +165,17 @@ class ReportData:
         """(account name, reason) of each live account whose positions are unknown: they are not
         in the positions count or the PnL, and the report says so."""
         return [(row.name, reason) for row in self.accounts if (reason := row.positions_unknown_reason)]
+
+    @property
+    def earn_usd(self) -> Decimal:
+        """The live accounts' Earn (USD) in total_usd; accounts whose Earn is unknown add nothing
+        and are named by earn_unknown."""
+        return sum((row.earn_usd for row in self.accounts if row.earn_usd is not None), Decimal(0))
+
+    @property
+    def earn_unknown(self) -> list[tuple[str, str]]:
+        """(account name, reason) of each live account whose Earn is not in the total."""
+        return [(row.name, row.earn_reason) for row in self.accounts if row.earn_usd is None]
 
     def balances_by_ccy(self) -> list[tuple[str, Decimal, Decimal | None, Decimal]]:
         """(currency, amount, USD value of its priced part, unpriced amount) across accounts and
@@ -161,7 +215,8 @@ class ReportData:
 def account_figures(accounts: QuerySet[Account], slot: datetime) -> list[AccountFigures]:
     """1. Each account's snapshot at or before the slot (one query).
     2. Its balance and position lines (one query each, for all accounts).
-    3. Equity 24 h / 7 d / 30 d earlier (one query per window)."""
+    3. Equity 24 h / 7 d / 30 d earlier (one query per window) and the first equity at or before
+       the slot (one query): each change is Change.of(now, then, first), the overview's rule."""
     fields = (
         "pk",
         "name",
@@ -170,6 +225,8 @@ def account_figures(accounts: QuerySet[Account], slot: datetime) -> list[Account
         "snapshot_at",
         "snapshot_equity",
         "snapshot_via_master",
+        "snapshot_earn",
+        "snapshot_earn_unread",
     )
     rows: list[dict[str, Any]] = list(with_snapshot_at(accounts, slot).order_by("name").values(*fields))
     ids = [row["snapshot_id"] for row in rows if row["snapshot_id"]]
@@ -179,16 +236,19 @@ def account_figures(accounts: QuerySet[Account], slot: datetime) -> list[Account
         PositionLine.objects.filter(snapshot_id__in=ids).exclude(size=0).order_by("inst_id")
     )
     earlier = {label: equity_at(accounts, slot - span) for label, span in CHANGE_WINDOWS.items()}
+    firsts = first_totals(accounts, slot)
     figures = []
     for row in rows:
         pk, equity = row["pk"], row["snapshot_equity"]
         figure = AccountFigures(row["name"], row["snapshot_at"], equity, is_stale(row["snapshot_at"], slot))
         figure.demo = row["environment"] == Environment.DEMO
         figure.via_master = bool(row["snapshot_via_master"])
+        figure.earn_usd, figure.earn_note = row["snapshot_earn"], row["snapshot_earn_unread"] or ""
         figure.balances = balances.get(row["snapshot_id"], [])
         figure.positions = positions.get(row["snapshot_id"], [])
+        first, first_at = firsts.get(pk, (None, None))
         for label, then in earlier.items():
-            figure.changes[label] = equity - then[pk] if equity is not None and pk in then else None
+            figure.changes[label] = Change.of(equity, then.get(pk), first, first_at)
         figures.append(figure)
     return figures
 
@@ -200,14 +260,11 @@ def _lines_by_snapshot(lines: QuerySet) -> dict[int, list]:
     return grouped
 
 
-def total_changes(figures: list[AccountFigures]) -> dict[str, Decimal | None]:
-    """The change of the total over accounts known at both ends (an account added within the
-    window does not count as a gain); None when no account is known at both ends."""
-    changes: dict[str, Decimal | None] = {}
-    for label in CHANGE_WINDOWS:
-        known = [change for f in figures if (change := f.changes.get(label)) is not None]
-        changes[label] = sum(known, Decimal(0)) if known else None
-    return changes
+def total_changes(figures: list[AccountFigures]) -> dict[str, Change | None]:
+    """The change of the total per window: the sum of the accounts' changes (Change.combined), so
+    an account that is new within the window counts from its first data, never its whole equity
+    as a gain; None when no account has a current equity and a baseline."""
+    return {label: Change.combined([f.changes.get(label) for f in figures]) for label in CHANGE_WINDOWS}
 
 
 def warnings_needing_action(accounts: QuerySet[Account], moment: datetime) -> list[dict]:
@@ -219,7 +276,7 @@ def warnings_needing_action(accounts: QuerySet[Account], moment: datetime) -> li
     for credential in credentials.select_related("account").order_by("account__name"):
         name = credential.account.name
         if credential.health_status == HealthStatus.FAILING:
-            message = credential.health_message or "the key is failing"
+            message = credential.health_reason or "the key is failing"
             found.append(
                 {"account": name, "code": "failing", "severity": Severity.DANGER, "message": message}
             )
@@ -245,7 +302,7 @@ def build(
     demo = [f for f in every if f.demo]
     total = sum((f.equity_usd for f in figures if f.equity_usd is not None), Decimal(0))
     changes = total_changes(figures)
-    changes["since previous report"] = total - previous[1] if previous else None
+    changes["since previous report"] = Change(total - previous[1], previous[1]) if previous else None
     rate, note = usd_rate(currency, slot), ""
     if rate is None:
         rate, note = Decimal(1), f"No USD price of {currency} is stored at this time; amounts are in USD."

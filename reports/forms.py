@@ -123,9 +123,25 @@ class BalancesAtForm(forms.Form):
             )
         return name
 
+    def clean(self) -> dict[str, Any]:
+        """Resolve the moment once; a date and time that is no instant the calendar can hold in UTC
+        (0001-01-01 00:00 in Tokyo is still year 0 in UTC) is refused, not a server error."""
+        data = super().clean() or {}
+        if not self.errors and {"date", "time", "zone"} <= data.keys():
+            try:
+                data["moment"] = timing.local_instant(data["date"], data["time"], ZoneInfo(data["zone"]))
+            except (OverflowError, ValueError):
+                raise ValidationError(
+                    f"{data['date'].isoformat()} {data['time'].isoformat('seconds')} in {data['zone']} is "
+                    "outside the dates the dashboard can hold (years 1 to 9999 in UTC); choose a date "
+                    "from 0001-01-02 to 9999-12-30."
+                ) from None
+        return data
+
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.cleaned_data["zone"])
 
     def moment(self) -> datetime:
         """Aware UTC; a local time skipped or repeated by a clock change resolves as schedules do."""
-        return timing.local_instant(self.cleaned_data["date"], self.cleaned_data["time"], self.tz())
+        moment: datetime = self.cleaned_data["moment"]
+        return moment

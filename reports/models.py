@@ -158,6 +158,8 @@ class Report(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     recipients = models.TextField(blank=True)
+    # Who pressed "Send now" on the reports page (empty for a scheduled slot or the command).
+    requested_by = models.CharField(max_length=150, blank=True)
     currency = models.CharField(max_length=16, default="USD")
     stale_accounts = models.JSONField(default=list, blank=True)
     totals = models.JSONField(default=dict, blank=True, help_text="Decimal strings.")

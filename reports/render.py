@@ -2,23 +2,32 @@
 
 The HTML is made for mail clients: inline styles only, no scripts, layout in tables, and the
 chart is a table of coloured cells (it renders in every client, unlike SVG or remote images).
-The CSV carries exact Decimal strings; the e-mail rounds for reading.
+Its data tables carry class "rt" and a data-label per cell, which mail clients ignore and the
+report page's stylesheet uses to stack the rows on a phone. Amounts are written by
+snapshots.numbers, as on every page; the CSV carries exact Decimal strings.
 """
 
 from __future__ import annotations
 
-import csv
-import io
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.template.loader import render_to_string
 
-from reports.build import USD, ReportData
+from reports import csvfile
+from reports.build import USD, AccountFigures, ReportData
+from snapshots import numbers
 from snapshots.models import PositionLine
+from snapshots.queries import Change
 
+# One kind of figure per column, so a spreadsheet's SUM of a column counts nothing twice: balance
+# lines in usd_value, each account's equity in account_equity_usd, the team's total in `total`
+# (in `currency`), the team's changes in change_usd and each account's in account_change_usd,
+# positions in their own columns, demo trading's paper money in demo_equity_usd only. `section`
+# says what a row is; a change counted from an account's first data says so in `note`.
 CSV_COLUMNS = (
     "section",
     "account",
@@ -27,10 +36,22 @@ CSV_COLUMNS = (
     "currency",
     "amount",
     "usd_value",
+    "position_size",
+    "notional_usd",
     "upl_usd",
+    "account_equity_usd",
+    "total",
+    "change_usd",
+    "account_change_usd",
+    "demo_equity_usd",
     "note",
 )
-TOTAL = "ALL"
+# Why a change is "—" (as the overview says it), and why "since previous report" is.
+NO_BASELINE = "no snapshot to compare with yet"
+NO_PREVIOUS = "no previous report"
+SINCE_PREVIOUS = "since previous report"
+# The change windows (reports.build.CHANGE_WINDOWS) as people read them.
+WINDOW_LABELS = {"24h": "24 h", "7d": "7 d", "30d": "30 d"}
 # Calm, distinct hues; red and amber are kept for losses and warnings.
 BAR_COLOURS = ("#0b5fff", "#00838f", "#6a1b9a", "#3949ab", "#00897b", "#5e35b1", "#0277bd", "#546e7a")
 
@@ -52,15 +73,25 @@ def exact(value: Decimal | None) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def readable(value: Decimal | None, places: int = 2, sign: bool = False) -> str:
-    if value is None:
-        return "—"
-    quantum = Decimal(1).scaleb(-places)
-    return format(value.quantize(quantum), "+,f" if sign else ",f")
-
-
 def local(moment: datetime | None, zone: ZoneInfo) -> str:
     return "—" if moment is None else moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def since_parts(change: Change | None, zone: ZoneInfo) -> tuple[str, str]:
+    """How a change was counted when not over its whole window, in the overview's words, as
+    (words, time): ("since first data", "2026-06-10 07:10 CEST"); for a sum where some accounts
+    had the whole window and some less, ("accounts with less history since their first data
+    from", time); ("", "") over the whole window or when unknown."""
+    if change is None or change.since is None:
+        return "", ""
+    words = "accounts with less history since their first data from" if change.mixed else "since first data"
+    return words, local(change.since, zone)
+
+
+def since_text(change: Change | None, zone: ZoneInfo) -> str:
+    """since_parts as one phrase: "since first data 2026-06-10 07:10 CEST"; "" when none."""
+    words, when = since_parts(change, zone)
+    return f"{words} {when}" if words else ""
 
 
 def stale_line(data: ReportData, zone: ZoneInfo) -> str:
@@ -77,17 +108,32 @@ def stale_line(data: ReportData, zone: ZoneInfo) -> str:
 
 
 class Presenter:
-    """Converts USD to the presentation currency and formats it for reading."""
+    """Converts USD to the presentation currency and formats it for reading (snapshots.numbers:
+    2 places for USD-like currencies, at most 8 for coins)."""
 
-    def __init__(self, data: ReportData) -> None:
-        self.currency, self.rate = data.currency, data.rate
-        self.places = 2 if data.rate < 100 else 6
+    def __init__(self, data: ReportData, zone: ZoneInfo) -> None:
+        self.currency, self.rate, self.zone = data.currency, data.rate, zone
 
     def value(self, usd: Decimal | None) -> Decimal | None:
         return None if usd is None else usd / self.rate
 
     def show(self, usd: Decimal | None, sign: bool = False) -> str:
-        return readable(self.value(usd), self.places, sign)
+        return numbers.format_amount(self.value(usd), self.currency, sign=sign)
+
+    def change(self, change: Change | None, unknown: str = NO_BASELINE) -> dict[str, str]:
+        """A change as the report shows it: {"text": "-102.54", "percent": "-1.23%", "since":
+        "since first data ..." or "" (and its since_parts), "tone": a colour}; unknown is "—"."""
+        usd = change.usd if change is not None else None
+        since_words, since_at = since_parts(change, self.zone)
+        return {
+            "text": self.show(usd, sign=True),
+            "percent": numbers.format_percent(change.ratio if change is not None else None),
+            "since": since_text(change, self.zone),
+            "since_words": since_words,  # the HTML keeps the time on one line
+            "since_at": since_at,
+            "unknown": unknown if change is None else "",  # why the figure is "—"
+            "tone": _tone(usd),
+        }
 
 
 def render(data: ReportData, schedule_name: str, zone_name: str) -> Rendered:
@@ -105,7 +151,7 @@ def render(data: ReportData, schedule_name: str, zone_name: str) -> Rendered:
 
 
 def _context(data: ReportData, schedule_name: str, zone: ZoneInfo) -> dict:
-    p = Presenter(data)
+    p = Presenter(data, zone)
     largest = max((row.equity_usd or Decimal(0) for row in data.accounts), default=Decimal(0))
     accounts = [
         {
@@ -113,10 +159,11 @@ def _context(data: ReportData, schedule_name: str, zone: ZoneInfo) -> dict:
             "equity": p.show(row.equity_usd),
             "taken_at": local(row.snapshot_at, zone),
             "stale": row.stale,
-            "changes": {
-                label: {"text": p.show(change, sign=True), "tone": _tone(change)}
+            "changes": {label: p.change(change) for label, change in row.changes.items()},
+            "change_cells": [
+                {"label": WINDOW_LABELS.get(label, label), **p.change(change)}
                 for label, change in row.changes.items()
-            },
+            ],
             "bar": _bar_width(row.equity_usd, largest),
             "colour": BAR_COLOURS[i % len(BAR_COLOURS)],
         }
@@ -134,21 +181,23 @@ def _context(data: ReportData, schedule_name: str, zone: ZoneInfo) -> dict:
         "currency_note": data.currency_note,
         "total": p.show(data.total_usd),
         "changes": [
-            (label, p.show(change, sign=True), _tone(change)) for label, change in data.changes.items()
+            {"label": WINDOW_LABELS.get(label, label), **p.change(change, _unknown_change(label))}
+            for label, change in data.changes.items()
         ],
         "previous": local(data.previous_slot, zone) if data.previous_slot else "",
         "accounts": accounts,
         "balances": [
             {
                 "ccy": ccy,
-                "amount": readable(amount, 8).rstrip("0").rstrip("."),
+                "amount": numbers.format_amount(amount, ccy),
                 "value": _ccy_value(p, ccy, usd, unpriced),
             }
             for ccy, amount, usd, unpriced in data.balances_by_ccy()
-        ],
+        ]
+        + [_earn_line(data, p)],
         "account_balances": _account_balances(data, p),
         "positions": [_position(name, line) for name, line in data.positions],
-        "upl": readable(data.upl_usd, 2, sign=True),
+        "upl": numbers.format_amount(data.upl_usd, USD, sign=True),
         "upl_tone": _tone(data.upl_usd),
         "upl_unpriced": data.upl_unpriced,
         # Accounts whose positions are unknown: "—" with the reason, never "0 positions".
@@ -171,125 +220,175 @@ def _tone(value: Decimal | None) -> str:
     return "#2e7d32" if value > 0 else "#c62828"
 
 
+def _earn_line(data: ReportData, p: Presenter) -> dict:
+    """Earn as one line of the per-currency table (OKX values it in USD, not per coin), so the
+    table adds up to the total; the accounts whose Earn is unknown are named."""
+    unknown = "; ".join(f"{name}: {reason}" for name, reason in data.earn_unknown)
+    value = p.show(data.earn_usd) + (f" (excludes {unknown})" if unknown else "")
+    return {"ccy": "Earn", "amount": "USD valuation", "value": value}
+
+
 def _account_balances(data: ReportData, p: Presenter) -> list[dict]:
-    return [
-        {
-            "account": row.name,
-            "wallet": line.wallet,
-            "ccy": line.ccy,
-            "amount": readable(line.equity, 8).rstrip("0").rstrip(".") if line.equity is not None else "—",
-            "value": p.show(line.usd_value),
-        }
-        for row in data.accounts
-        for line in row.balances
-    ]
+    rows = []
+    for row in data.accounts:
+        for line in row.balances:
+            amount = numbers.format_amount(line.equity, line.ccy)
+            rows.append(
+                {
+                    "account": row.name,
+                    "wallet": line.wallet,
+                    "ccy": line.ccy,
+                    "amount": amount,
+                    "value": p.show(line.usd_value),
+                }
+            )
+        if row.snapshot_at is not None:
+            value = p.show(row.earn_usd) if row.earn_usd is not None else f"— ({row.earn_reason})"
+            rows.append({"account": row.name, "wallet": "earn", "ccy": "USD", "amount": "—", "value": value})
+    return rows
 
 
 def _position(account: str, line: PositionLine) -> dict:
     """Side in words, size with its unit, PnL in its own currency and in USD ("—" with the
-    reason when it has no USD value)."""
+    reason when it has no USD value), written as the account page writes them: "1,500 USDT",
+    "+0.01502923 BTC"."""
+    size = numbers.format_amount(line.quantity)
+    upl_coin = numbers.format_amount(line.upl, line.upl_ccy, sign=True)
     return {
         "account": account,
         "inst_id": line.inst_id,
         "side": line.side or "—",
-        "size": f"{exact(line.quantity)} {line.size_unit}".strip() if line.size is not None else "—",
-        "notional": readable(line.notional_usd, 2),
-        "upl_coin": f"{exact(line.upl)} {line.upl_ccy}".strip() if line.upl is not None else "—",
-        "upl": readable(line.upl_usd, 2, sign=True),
+        "size": f"{size} {line.size_unit}".strip() if line.size is not None else numbers.UNKNOWN,
+        "notional": numbers.format_amount(line.notional_usd, USD),
+        "upl_coin": f"{upl_coin} {line.upl_ccy}".strip() if line.upl is not None else numbers.UNKNOWN,
+        "upl": numbers.format_amount(line.upl_usd, USD, sign=True),
         "upl_note": "" if line.upl_usd is not None else line.upl_usd_basis,
         "tone": _tone(line.upl_usd),
+        "coin_tone": _tone(line.upl),
     }
 
 
 def to_csv(data: ReportData) -> str:
-    """One table, one row per figure; `section` says what a row is. Sums of the equity rows give
-    the total row (the test and an accountant's spreadsheet check exactly that)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    at = data.slot.isoformat()
+    """One table (CSV_COLUMNS), one row per figure; the equity rows sum to the total row and the
+    priced balance rows to the same figure (an accountant's spreadsheet checks exactly that)."""
+    return csvfile.write(CSV_COLUMNS, _csv_rows(data))
+
+
+def _row(section: str, account: str | None, taken: datetime | None, item: str, **cells: object) -> tuple:
+    values = {"section": section, "account": account, "snapshot_taken_at": taken, "item": item, **cells}
+    return tuple(values.get(column) for column in CSV_COLUMNS)
+
+
+def _csv_rows(data: ReportData) -> Iterator[tuple]:
+    at = data.slot
     for row in data.stale:
-        taken = row.snapshot_at.isoformat() if row.snapshot_at else ""
-        writer.writerow(("stale", row.name, taken, "stale data", "", "", "", "", "snapshot old or missing"))
-    writer.writerow(
-        ("total", TOTAL, at, "total equity", USD, exact(data.total_usd), exact(data.total_usd), "", "")
-    )
+        yield _row("stale", row.name, row.snapshot_at, "stale data", note="snapshot old or missing")
+    yield _row("total", None, at, "total equity", currency=USD, total=data.total_usd)
     if data.currency != USD:
-        value = exact(data.total_usd / data.rate)
-        writer.writerow(
-            ("total", TOTAL, at, "total equity", data.currency, value, exact(data.total_usd), "", "")
+        yield _row(
+            "total", None, at, "total equity", currency=data.currency, total=data.total_usd / data.rate
         )
     for label, change in data.changes.items():
-        writer.writerow(("change", TOTAL, at, label, USD, exact(change), exact(change), "", ""))
+        note = _basis(change, _unknown_change(label))
+        yield _row("change", None, at, label, currency=USD, change_usd=_usd(change), note=note)
     for row in data.accounts:
-        taken = row.snapshot_at.isoformat() if row.snapshot_at else ""
-        note = "no snapshot at or before the report time" if row.snapshot_at is None else ""
-        writer.writerow(
-            (
-                "equity",
-                row.name,
-                taken,
-                "total equity",
-                USD,
-                exact(row.equity_usd),
-                exact(row.equity_usd),
-                "",
-                note,
-            )
-        )
-        for line in row.balances:
-            writer.writerow(
-                (
-                    "balance",
-                    row.name,
-                    taken,
-                    line.wallet,
-                    line.ccy,
-                    exact(line.equity),
-                    exact(line.usd_value),
-                    "",
-                    "",
-                )
-            )
-        if reason := row.positions_unknown_reason:
-            # Unknown is an empty amount with its reason, never "no positions".
-            writer.writerow(("position", row.name, taken, "positions unknown", "", "", "", "", reason))
-        for position in row.positions:
-            # amount: the size in `currency` (contracts, or the coin of a MARGIN position); the
-            # note gives the PnL in its own currency and, when unknown in USD, why.
-            item = f"{position.inst_id} {position.side}".strip()
-            note = f"upl {exact(position.upl)} {position.upl_ccy}".strip() if position.upl is not None else ""
-            if position.upl_usd is None:
-                note = f"{note}; upl_usd unknown: {position.upl_usd_basis}".lstrip("; ")
-            writer.writerow(
-                (
-                    "position",
-                    row.name,
-                    taken,
-                    item,
-                    position.size_unit,
-                    exact(position.size),
-                    exact(position.notional_usd),
-                    exact(position.upl_usd),
-                    note,
-                )
-            )
-    # Demo trading: paper money, its own section and subtotal, outside every total above.
-    if data.demo_accounts:
-        demo = exact(data.demo_total_usd)
-        writer.writerow(
-            ("demo total", TOTAL, at, "demo trading equity", USD, demo, demo, "", "not in the total")
-        )
+        yield from _account_rows(row)
+    # Demo trading: paper money, its own column, outside every total above.
     for row in data.demo_accounts:
-        taken = row.snapshot_at.isoformat() if row.snapshot_at else ""
-        value = exact(row.equity_usd)
-        note = "demo trading" if row.snapshot_at else "demo trading; never read"
-        writer.writerow(("demo equity", row.name, taken, "total equity", USD, value, value, "", note))
-    for warning in data.warnings:
-        writer.writerow(
-            ("warning", warning["account"], "", warning["code"], "", "", "", "", warning["message"])
+        note = "demo trading; not in the total" if row.snapshot_at else "demo trading; never read"
+        yield _row(
+            "demo equity",
+            row.name,
+            row.snapshot_at,
+            "total equity",
+            currency=USD,
+            demo_equity_usd=row.equity_usd,
+            note=note,
         )
-    return out.getvalue()
+    for warning in data.warnings:
+        yield _row("warning", warning["account"], None, warning["severity"], note=warning["message"])
+
+
+def _account_rows(row: AccountFigures) -> Iterator[tuple]:
+    taken = row.snapshot_at
+    note = "no snapshot at or before the report time" if taken is None else ""
+    yield _row(
+        "equity", row.name, taken, "total equity", currency=USD, account_equity_usd=row.equity_usd, note=note
+    )
+    for label, change in row.changes.items():
+        yield _row(
+            "account change",
+            row.name,
+            taken,
+            label,
+            currency=USD,
+            account_change_usd=_usd(change),
+            note=_basis(change),
+        )
+    for line in row.balances:
+        yield _row(
+            "balance",
+            row.name,
+            taken,
+            line.wallet,
+            currency=line.ccy,
+            amount=line.equity,
+            usd_value=line.usd_value,
+            note="" if line.usd_value is not None else "unpriced",
+        )
+    if taken is not None:
+        # Earn is in account_equity_usd: its own balance row, so the priced rows add up to it.
+        earn = row.earn_usd
+        yield _row(
+            "balance",
+            row.name,
+            taken,
+            "earn",
+            currency=USD,
+            amount=earn,
+            usd_value=earn,
+            note=row.earn_reason,
+        )
+    if reason := row.positions_unknown_reason:
+        # Unknown is an empty amount with its reason, never "no positions".
+        yield _row("position", row.name, taken, "positions unknown", note=reason)
+    for position in row.positions:
+        # position_size is in `currency` (contracts, or the coin of a MARGIN position); the note
+        # gives the PnL in its own currency and, when unknown in USD, why.
+        note = f"upl {exact(position.upl)} {position.upl_ccy}".strip() if position.upl is not None else ""
+        if position.upl_usd is None:
+            note = f"{note}; upl_usd unknown: {position.upl_usd_basis}".lstrip("; ")
+        item = f"{position.inst_id} {position.side}".strip()
+        yield _row(
+            "position",
+            row.name,
+            taken,
+            item,
+            currency=position.size_unit,
+            position_size=position.size,
+            notional_usd=position.notional_usd,
+            upl_usd=position.upl_usd,
+            note=note,
+        )
+
+
+def _unknown_change(label: str) -> str:
+    return NO_PREVIOUS if label == SINCE_PREVIOUS else NO_BASELINE
+
+
+def _usd(change: Change | None) -> Decimal | None:
+    return None if change is None else change.usd
+
+
+def _basis(change: Change | None, unknown: str = NO_BASELINE) -> str:
+    """The CSV's note on a change: "" over the whole window; "since first data <UTC ISO time>"
+    when counted from the first snapshot; why it is unknown (empty amount) otherwise."""
+    if change is None:
+        return unknown
+    if change.since is None:
+        return ""
+    words = "some accounts since first data, from" if change.mixed else "since first data"
+    return f"{words} {change.since.astimezone(UTC).isoformat()}"
 
 
 def totals(data: ReportData) -> dict:
@@ -299,7 +398,12 @@ def totals(data: ReportData) -> dict:
         "usd_per_unit": exact(data.rate),
         "total": exact(data.total_usd / data.rate),
         "accounts": {row.name: exact(row.equity_usd) or None for row in data.accounts},
-        "changes_usd": {label: exact(change) or None for label, change in data.changes.items()},
+        "changes_usd": {label: exact(_usd(change)) or None for label, change in data.changes.items()},
+        # When a change was counted from the first data (UTC ISO time), else None.
+        "changes_since": {
+            label: change.since.isoformat() if change is not None and change.since else None
+            for label, change in data.changes.items()
+        },
         "upl_usd": exact(data.upl_usd),
         "upl_unpriced_positions": data.upl_unpriced,
         "positions_unknown": dict(data.positions_unknown),
@@ -316,5 +420,5 @@ def _ccy_value(p: Presenter, ccy: str, usd: Decimal | None, unpriced: Decimal) -
     if usd is None:
         return "unpriced"
     if unpriced:
-        return f"{p.show(usd)} (excludes {readable(unpriced, 8).rstrip('0').rstrip('.')} {ccy} unpriced)"
+        return f"{p.show(usd)} (excludes {numbers.format_amount(unpriced, ccy)} {ccy} unpriced)"
     return p.show(usd)

@@ -1,28 +1,39 @@
-"""The Reports pages: stored reports (open, download) and balances at a chosen moment.
+"""The Reports pages: the schedules with their next run, stored reports (open, download) and
+balances at a chosen moment.
 
-Everyone of the team (accounts.view_dashboard) reads them; schedules are edited in the admin.
-A stored report is a mail document with inline styles: it is served by its own URL with its own
-strict policy (no scripts at all, sandboxed, inline styles only) and framed by the report page,
-so the site-wide CSP stays strict everywhere else.
+Everyone of the team (accounts.view_dashboard) reads them; schedules are edited in the admin and
+key admins (accounts.manage_keys) may send a schedule's report now. A stored report is a mail
+document with inline styles: its page shows it in the page's own flow (no fixed-height frame to
+scroll inside), allowing style attributes for that page alone (style-src-attr) while scripts
+stay as strict as everywhere; the document as e-mailed is also served by its own URL under its
+own policy (no scripts at all, sandboxed, inline styles only).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from csp.decorators import csp_replace
+from csp.decorators import csp_replace, csp_update
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.clickjacking import xframe_options_sameorigin
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
-from accounts.roles import viewer_required
-from reports import balances
+from accounts.roles import MANAGE_KEYS, viewer_required
+from reports import balances, delivery
 from reports.delivery import csv_filename
 from reports.forms import BalancesAtForm
-from reports.models import Report
+from reports.models import Report, ReportSchedule, ReportStatus
 
 PAGE_SIZE = 50
 # The stored e-mail may style itself inline and show data: images; nothing else, ever.
@@ -36,11 +47,22 @@ EMAIL_POLICY = {
     "frame-ancestors": ["'self'"],
     "sandbox": [True],
 }
+# The report page shows the stored e-mail's body in its own flow: style attributes only, no
+# <style> element, no script (the site's script-src stays 'self' and the document has none).
+INLINE_REPORT_POLICY = {"style-src-attr": ["'unsafe-inline'"]}
+BODY = re.compile(r"<body[^>]*>(.*)</body>", re.DOTALL | re.IGNORECASE)
 
 
 def team_only(view: Callable) -> Callable:
     """Anonymous -> login page; signed in without view_dashboard -> 403."""
     return require_GET(viewer_required(view))
+
+
+def _page(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
+    """A reports page with times shown in the team's display zone (`zone` names it)."""
+    zone = settings.DISPLAY_TIME_ZONE
+    with timezone.override(ZoneInfo(zone)):
+        return render(request, template, {**context, "zone": zone}, status=status)
 
 
 def _csv_response(text: str, filename: str) -> HttpResponse:
@@ -53,13 +75,51 @@ def _csv_response(text: str, filename: str) -> HttpResponse:
 def report_list(request: HttpRequest) -> HttpResponse:
     reports = Report.objects.defer("html", "text", "csv", "totals").order_by("-slot", "-pk")
     page = Paginator(reports, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "reports/list.html", {"page": page})
+    now = timezone.now()
+    schedules = [
+        {"schedule": schedule, "next": schedule.next_slot(now) if schedule.enabled else None}
+        for schedule in ReportSchedule.objects.order_by("name")
+    ]
+    return _page(request, "reports/list.html", {"page": page, "schedules": schedules})
 
 
 @team_only
+@csp_update(INLINE_REPORT_POLICY)  # type: ignore[arg-type]
 def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    report = get_object_or_404(Report.objects.defer("html", "text", "csv"), pk=pk)
-    return render(request, "reports/detail.html", {"report": report})
+    report = get_object_or_404(Report.objects.defer("text", "csv"), pk=pk)
+    body = BODY.search(report.html)
+    # The stored HTML is the product's own rendering (every value escaped when it was made).
+    document = mark_safe(body.group(1) if body else report.html)  # noqa: S308
+    return _page(request, "reports/detail.html", {"report": report, "document": document})
+
+
+@require_POST
+@login_required
+@permission_required(MANAGE_KEYS, raise_exception=True)
+def send_now(request: HttpRequest, pk: int) -> HttpResponse:
+    """Key admins: produce and send the schedule's report as of now, through the same row, claim
+    and mail path as a scheduled one (as `send_report` does); the row names who asked for it."""
+    schedule = get_object_or_404(ReportSchedule, pk=pk)
+    slot = timezone.now().replace(microsecond=0)
+    report, created = Report.objects.for_slot(schedule, slot, requested_by=request.user.get_username())
+    if not created:
+        messages.info(request, f"A report of {schedule.name} as of this second exists already.")
+        return redirect("reports:list")
+    try:
+        outcome = delivery.deliver(report.pk, require_enabled=False)
+    except delivery.SendFailed:
+        messages.error(
+            request,
+            f"Sending {schedule.name} failed; the error is on the report below and it is retried "
+            "automatically.",
+        )
+        return redirect("reports:list")
+    if outcome.status == ReportStatus.SENT:
+        count = len(schedule.recipient_list())
+        messages.success(request, f"Sent {schedule.name} to {count} recipient{'s' if count != 1 else ''}.")
+    else:
+        messages.error(request, f"{schedule.name} was not sent: {outcome.detail or outcome.status}.")
+    return redirect("reports:list")
 
 
 @team_only
@@ -86,8 +146,16 @@ def _moment(request: HttpRequest) -> tuple[BalancesAtForm, datetime | None]:
 def balances_at(request: HttpRequest) -> HttpResponse:
     form, moment = _moment(request)
     rows = balances.at(moment) if moment else None
-    context = {"form": form, "moment": moment, "rows": rows, "zone": form.tz() if moment else None}
-    return render(request, "reports/balances_at.html", context)
+    context = {
+        "form": form,
+        "moment": moment,
+        "rows": rows,
+        "chosen_zone": form.tz() if moment else None,
+        "team_total": balances.team_total(rows) if rows is not None else None,
+    }
+    # A date, time or zone that cannot be read answers 400 with the form's message.
+    status = 400 if form.is_bound and moment is None else 200
+    return render(request, "reports/balances_at.html", context, status=status)  # times say UTC
 
 
 @team_only
@@ -95,7 +163,9 @@ def balances_at_csv(request: HttpRequest) -> HttpResponse:
     form, moment = _moment(request)
     if moment is None:
         return HttpResponse(
-            f"Bad date, time or zone: {form.errors.as_text()}", status=400, content_type="text/plain"
+            f"Bad date, time or zone: {form.errors.as_text()}",
+            status=400,
+            content_type="text/plain; charset=utf-8",
         )
     text = balances.to_csv(balances.at(moment), moment)
     return _csv_response(text, f"balances-at-{moment.astimezone(form.tz()):%Y-%m-%d-%H%M}.csv")

@@ -24,9 +24,9 @@ from django.db import connection
 from accounts.models import Account, AccountKind
 from reports import delivery
 from reports.models import MAX_ATTEMPTS, Report, ReportSchedule, ReportStatus
-from reports.render import readable
 from reports.tasks import send_scheduled_report
 from snapshots.models import BalanceLine, PositionLine, Snapshot, Wallet, write_snapshot
+from snapshots.numbers import format_amount
 
 pytestmark = pytest.mark.django_db
 BERLIN = "Europe/Berlin"
@@ -103,6 +103,11 @@ def drive(instants: list[datetime]) -> list[Report]:
 
 def csv_rows(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
+
+
+def column_sum(rows: list[dict[str, str]], column: str) -> Decimal:
+    """What a spreadsheet's SUM over the whole column gives."""
+    return sum((Decimal(r[column]) for r in rows if r[column]), Decimal(0))
 
 
 def attachment_of(message) -> str:
@@ -234,26 +239,27 @@ def test_the_emails_totals_equal_the_stored_snapshot_totals_and_the_csv_sums_to_
     (message,) = mail.outbox
     report = Report.objects.get()
     assert Decimal(report.totals["total_usd"]) == expected
-    assert f"Total equity: {readable(expected)} USD" in message.body
+    assert f"Total equity: {format_amount(expected, 'USD')} USD" in message.body
     html = message.alternatives[0][0]
-    assert readable(expected) in html and "<script" not in html.lower()
+    assert format_amount(expected, "USD") in html and "<script" not in html.lower()
     assert report.html == html and report.csv == attachment_of(message)
     rows = csv_rows(report.csv)
+    # A spreadsheet's SUM of a whole column counts every figure once: the balance lines, the
+    # accounts' equity and the team total each sum to the same number (unpriced FAKE excluded).
+    assert column_sum(rows, "usd_value") == expected
+    assert column_sum(rows, "account_equity_usd") == expected
+    assert column_sum(rows, "total") == expected
     equity = [r for r in rows if r["section"] == "equity"]
-    assert sum(Decimal(r["usd_value"]) for r in equity) == expected
-    (total,) = [r for r in rows if r["section"] == "total"]
-    assert Decimal(total["usd_value"]) == expected
-    balances = [r for r in rows if r["section"] == "balance" and r["usd_value"]]
-    assert sum(Decimal(r["usd_value"]) for r in balances) == expected  # unpriced FAKE excluded
     assert {r["account"] for r in equity} == {a.name for a in accounts}
+    assert all(r["usd_value"] == "" for r in rows if r["section"] != "balance")
     day_before = sum(
         Snapshot.objects.filter(account=a, taken_at__lte=slot - timedelta(hours=24)).first().total_equity_usd
         for a in accounts
     )
     (change_24h,) = [r for r in rows if r["section"] == "change" and r["item"] == "24h"]
-    assert Decimal(change_24h["usd_value"]) == expected - day_before
+    assert Decimal(change_24h["change_usd"]) == expected - day_before
     (position,) = [r for r in rows if r["section"] == "position"]
-    assert (position["amount"], position["upl_usd"]) == ("0.5", "-12.25")
+    assert (position["position_size"], position["upl_usd"]) == ("0.5", "-12.25")
     assert not report.is_stale and not message.body.startswith("STALE")
 
 

@@ -97,7 +97,7 @@ def test_unknown_positions_and_pnl_are_a_dash_with_the_reason_on_the_overview(cl
     upl, positions = _cells(html, team["gamma"].pk)[6:8]
     assert (upl, positions) == ("— never read", "— never read")
     upl, positions = _cells(html, team["alpha"].pk)[6:8]
-    assert (upl, positions) == ("120.50", "1")
+    assert (upl, positions) == ("+120.50", "1")
 
 
 def test_the_account_page_says_positions_are_unknown_and_why(client, team):
@@ -181,11 +181,13 @@ def test_the_report_total_leaves_demo_out_and_says_which_positions_are_unknown(t
     assert rendered.totals["demo_total_usd"] == "100000"
     rows = list(csv.DictReader(io.StringIO(to_csv(data))))
     total = next(r for r in rows if r["section"] == "total")
-    assert total["amount"] == "817431.19"
-    assert sum(Decimal(r["amount"]) for r in rows if r["section"] == "equity" and r["amount"]) == LIVE_TOTAL
+    # One kind of figure per column: the total in `total`, each account's equity in its own column.
+    assert total["total"] == "817431.19"
+    equities = [r["account_equity_usd"] for r in rows if r["section"] == "equity" and r["account_equity_usd"]]
+    assert sum(Decimal(e) for e in equities) == LIVE_TOTAL
     unknown = {r["account"]: r["note"] for r in rows if r["item"] == "positions unknown"}
     assert unknown == {"beta-sub": NOT_VIA_MASTER, "gamma": "never read"}
-    assert [(r["account"], r["amount"]) for r in rows if r["section"] == "demo equity"] == [
+    assert [(r["account"], r["demo_equity_usd"]) for r in rows if r["section"] == "demo equity"] == [
         ("eta-demo", "100000")
     ]
 

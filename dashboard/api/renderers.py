@@ -1,24 +1,18 @@
 """CSV for spreadsheets: a header row, then one row per item, safe to open in Excel or LibreOffice.
 
-Text that came from outside (account names from the admin, currency and instrument names from
-OKX) could start with = + - @ (or a tab / carriage return) and be run as a formula by a
-spreadsheet; such cells get a leading apostrophe (OWASP's advice). Numbers are written as
-numbers, so a negative amount stays "-12.5".
+The file is made by the product's one CSV writer (reports.csvfile): text starting like a formula
+gets a leading apostrophe; numbers stay numbers, so a negative amount stays "-12.5".
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+from reports import csvfile
 
 
 class Table:
@@ -27,23 +21,6 @@ class Table:
     def __init__(self, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         self.header = list(header)
         self.rows = rows
-
-
-def cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Decimal):
-        return f"{value.normalize():f}"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, date):
-        return value.isoformat()
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 class CSVRenderer(BaseRenderer):
@@ -56,11 +33,7 @@ class CSVRenderer(BaseRenderer):
     ) -> bytes:
         if not isinstance(data, Table):  # error bodies are rendered as JSON by the views
             raise TypeError("CSVRenderer renders a Table")
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow([cell(name) for name in data.header])
-        writer.writerows([cell(value) for value in row] for row in data.rows)
-        return buffer.getvalue().encode(self.charset)
+        return csvfile.write(data.header, data.rows).encode(self.charset)
 
 
 class JsonErrorsMixin:
