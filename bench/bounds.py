@@ -2,9 +2,11 @@
 
 Pure arithmetic (no I/O), so tests/test_bench_smoke.py can pin it. The bound counts only the
 data calls a refresh needs (okx-reference.md): an account with its own key reads its trading
-balance, funding balances and positions (3 calls in a row); a sub-account without a key is read
-through its master's key with the two sub-account balance endpoints (2 calls in a row), both
-limited per master UID. Anything else the product sends (clock syncs) is overhead, not work.
+balance, funding balances, positions and asset valuation (Earn) (4 calls in a row); a sub-account
+without a key is read through its master's key with the two sub-account balance endpoints (2
+calls in a row), both limited per master UID. Once per cycle for the whole team, the first
+refresh also reads the price table (2 public market-data calls, snapshots/prices.py), which the
+other refreshes of the cycle wait for. Anything else the product sends (clock syncs) is overhead.
 """
 
 from __future__ import annotations
@@ -14,7 +16,14 @@ from dataclasses import dataclass
 
 from okxapi import ENDPOINT_LIMITS, Limit
 
-OWN_KEY_CALLS = ("/api/v5/account/balance", "/api/v5/asset/balances", "/api/v5/account/positions")
+OWN_KEY_CALLS = (
+    "/api/v5/account/balance",
+    "/api/v5/asset/balances",
+    "/api/v5/account/positions",
+    "/api/v5/asset/asset-valuation",
+)
+# Once per cycle (and host), not per account: the price table's two public calls.
+PRICE_CALLS = ("/api/v5/market/index-tickers", "/api/v5/market/tickers")
 VIA_MASTER_CALLS = ("/api/v5/account/subaccount/balances", "/api/v5/asset/subaccount/balances")
 
 
@@ -48,20 +57,23 @@ def window_bound(calls: int, limit: Limit, latency_s: float) -> float:
 
 def own_keys_bound(n_subaccounts: int, latency_s: float, concurrency: int) -> Bound:
     """A master and n sub-accounts, each with its own key: every account has its own UID budget
-    and makes one call per endpoint, so only latency and concurrency bind."""
+    and makes one call per endpoint, so only latency and concurrency bind, plus the cycle's price
+    table once."""
     accounts = n_subaccounts + 1
     by_latency = latency_bound(accounts, len(OWN_KEY_CALLS), latency_s, concurrency)
+    by_latency += latency_s * len(PRICE_CALLS)
     by_limits = max(window_bound(1, ENDPOINT_LIMITS[path], latency_s) for path in OWN_KEY_CALLS)
-    return Bound(
-        by_latency, by_limits, f"latency x {len(OWN_KEY_CALLS)} calls x ceil({accounts}/{concurrency})"
-    )
+    rounds = f"ceil({accounts}/{concurrency})"
+    why = f"latency x ({len(OWN_KEY_CALLS)} calls x {rounds} + {len(PRICE_CALLS)} price calls)"
+    return Bound(by_latency, by_limits, why)
 
 
 def via_master_bound(n_subaccounts: int, latency_s: float, concurrency: int) -> Bound:
     """A master with its own key and n keyless sub-accounts read through it: each sub-account
-    endpoint gets n calls on the master's UID; the master's own three calls run beside them."""
-    total_calls = len(OWN_KEY_CALLS) + len(VIA_MASTER_CALLS) * n_subaccounts
-    by_latency = latency_s * max(len(OWN_KEY_CALLS), math.ceil(total_calls / concurrency))
+    endpoint gets n calls on the master's UID; the master's own calls and the cycle's price table
+    run beside them."""
+    total_calls = len(OWN_KEY_CALLS) + len(PRICE_CALLS) + len(VIA_MASTER_CALLS) * n_subaccounts
+    by_latency = latency_s * max(len(OWN_KEY_CALLS) + len(PRICE_CALLS), math.ceil(total_calls / concurrency))
     by_limits = max(
         window_bound(n_subaccounts, ENDPOINT_LIMITS[path], latency_s) for path in VIA_MASTER_CALLS
     )

@@ -75,6 +75,9 @@ class Snapshot(models.Model):
     # The USD prices this snapshot used ({ccy: "price"}, from the cycle's price table,
     # snapshots/prices.py), so that a past figure can be explained: funding 120 SOL x "150.1".
     prices = models.JSONField(default=dict, blank=True)
+    # Why the prices are not this cycle's own ("OKX's market data could not be read: ...; the prices
+    # read 3 min earlier are used"), or why there were none; "" when they are this cycle's.
+    prices_note = models.CharField(max_length=300, blank=True, default="")
     # Earn (simple earn / savings) in USD: OKX's asset valuation `details.earn` ("Earn account").
     # Null when not read, with the reason in earn_unread ("not readable through the master key").
     earn_usd = MoneyField("Earn value (USD)", **MONEY, null=True, blank=True)

@@ -19,7 +19,8 @@ The table ({ccy: USD price}):
 
 Two public calls per cycle for the whole team (not per account): the first worker of a cycle
 takes a short lock and reads them; the others wait briefly for its table; when that read failed
-or took too long, they use the previous cycle's table and say so (`PriceTable.problem`).
+or took too long, they use the last table read within PRICE_CARRY and say so
+(`PriceTable.problem`, stored with the snapshot as `Snapshot.prices_note`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ FETCH_LOCK_SECONDS = 15
 WAIT_SECONDS = 5.0
 POLL_SECONDS = 0.05
 PLACES = Decimal(1).scaleb(-18)  # the money columns' 18 decimals
+# How old a price table may be when this cycle's cannot be read: older, funding is unpriced.
+PRICE_CARRY_SECONDS = 15 * 60
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,9 @@ class PriceTable:
         """Why `ccy` has no USD price, as the pages, API, CSV and reports say it."""
         if self.problem and not self.prices:
             return f"no USD price of {ccy}: {self.problem}"
+        if "USDT" not in self.prices:
+            no_usdt = "and no USDT-USD index to convert a USDT price"
+            return f"no USD price of {ccy}: OKX sent no {ccy}-USD index, {no_usdt}"
         return f"no USD price of {ccy}: OKX has no {ccy}-USD index and no {ccy}-USDT spot pair"
 
 
@@ -100,9 +106,9 @@ def cycle_table(cycle: int, scope: str, fetch: Callable[[], dict[str, Decimal]])
 
     Cached: this cycle's table. Else, under a short lock, `fetch()` (OkxError: the failure is
     remembered for the cycle, so no other worker repeats it). Without the lock: wait up to
-    WAIT_SECONDS for the holder's table. When this cycle has no table: the previous cycle's,
-    with `problem` saying so; else an empty table with the reason. RedisError propagates (the
-    refresh reports Redis as down)."""
+    WAIT_SECONDS for the holder's table. When this cycle has no table: the last one read within
+    PRICE_CARRY_SECONDS, with `problem` saying so; else an empty table with the reason.
+    RedisError propagates (the refresh reports Redis as down)."""
     key = _key(scope, cycle)
     table = _load(cache.get(key))
     if table is not None:
@@ -110,7 +116,7 @@ def cycle_table(cycle: int, scope: str, fetch: Callable[[], dict[str, Decimal]])
     failed = cache.get(key + ":failed")
     if failed is None and cache.add(key + ":lock", "1", timeout=FETCH_LOCK_SECONDS):
         try:
-            failed = _fetch_into(key, fetch)
+            failed = _fetch_into(scope, cycle, fetch)
             if failed is None:
                 return PriceTable(_load(cache.get(key)) or {}, cycle)
         finally:
@@ -127,9 +133,11 @@ def cycle_table(cycle: int, scope: str, fetch: Callable[[], dict[str, Decimal]])
             time.sleep(POLL_SECONDS)
         else:
             failed = "the read of this cycle's price table did not finish in time"
-    previous = _load(cache.get(_key(scope, cycle - 1)))
-    if previous is not None:
-        return PriceTable(previous, cycle - 1, f"{failed}; the previous cycle's prices are used")
+    last = _last(scope, cycle)
+    if last is not None:
+        read_at, previous = last
+        minutes = max(1, round((cycle - read_at) * settings.REFRESH_INTERVAL_SECONDS / 60))
+        return PriceTable(previous, read_at, f"{failed}; the prices read {minutes} min earlier are used")
     return PriceTable({}, None, f"the price table could not be read ({failed})")
 
 
@@ -144,9 +152,11 @@ def as_json(prices: dict[str, Decimal]) -> dict[str, str]:
     return {ccy: format(price.normalize(), "f") for ccy, price in sorted(prices.items())}
 
 
-def _fetch_into(key: str, fetch: Callable[[], dict[str, Decimal]]) -> str | None:
-    """Read and cache the table; the failure's reason (also cached for the cycle) or None."""
-    ttl = 3 * settings.REFRESH_INTERVAL_SECONDS  # the next cycle still finds it as "previous"
+def _fetch_into(scope: str, cycle: int, fetch: Callable[[], dict[str, Decimal]]) -> str | None:
+    """Read and cache the table (as this cycle's and as the scope's last); the failure's reason
+    (also cached for the cycle) or None."""
+    key = _key(scope, cycle)
+    ttl = 3 * settings.REFRESH_INTERVAL_SECONDS  # a worker late in the cycle still finds it
     try:
         table = fetch()
     except OkxError as error:
@@ -155,7 +165,24 @@ def _fetch_into(key: str, fetch: Callable[[], dict[str, Decimal]]) -> str | None
         cache.set(key + ":failed", reason, timeout=settings.REFRESH_INTERVAL_SECONDS)
         return reason
     cache.set(key, json.dumps(as_json(table)), timeout=ttl)
+    last = json.dumps({"cycle": cycle, "prices": as_json(table)})
+    cache.set(f"{CACHE_PREFIX}:{scope}:last", last, timeout=PRICE_CARRY_SECONDS)
     return None
+
+
+def _last(scope: str, cycle: int) -> tuple[int, dict[str, Decimal]] | None:
+    """(cycle, table) of the last table read for `scope` before `cycle`, if it is at most
+    PRICE_CARRY_SECONDS old; else None."""
+    raw = cache.get(f"{CACHE_PREFIX}:{scope}:last")
+    try:
+        stored = json.loads(raw) if isinstance(raw, str) else {}
+        read_at = int(stored["cycle"])
+        table = _load(json.dumps(stored["prices"]))
+    except (ValueError, TypeError, KeyError):
+        return None
+    if table is None or not 0 < cycle - read_at <= PRICE_CARRY_SECONDS // settings.REFRESH_INTERVAL_SECONDS:
+        return None
+    return read_at, table
 
 
 def _key(scope: str, cycle: int) -> str:

@@ -54,6 +54,52 @@ NEVER_READ = "never read"
 NO_TOTAL = "the latest snapshot has no total"
 
 
+@dataclass(frozen=True)
+class Change:
+    """A change in equity (USD) over a period: current minus the baseline, the equity at the
+    period's start. With less history than the period, the baseline is the first snapshot with a
+    total and `since` is its time (the pages say "since <since>"); else `since` is None."""
+
+    usd: Decimal
+    baseline_usd: Decimal
+    since: datetime | None = None
+    # A sum over accounts where some had the whole period and some (since) had less.
+    mixed: bool = False
+
+    @property
+    def ratio(self) -> Decimal | None:
+        """usd / baseline_usd (0.0123 is +1.23 %); None when the baseline is zero or below."""
+        return self.usd / self.baseline_usd if self.baseline_usd > 0 else None
+
+    @classmethod
+    def of(
+        cls, current: Decimal | None, then: Decimal | None, first: Decimal | None, first_at: datetime | None
+    ) -> Change | None:
+        """The change from the value at the period's start (`then`), else from the first value;
+        None when the current equity or both baselines are unknown."""
+        if current is None:
+            return None
+        if then is not None:
+            return cls(current - then, then)
+        if first is not None:
+            return cls(current - first, first, first_at)
+        return None
+
+    @classmethod
+    def combined(cls, changes: list[Change | None]) -> Change | None:
+        """The sum over accounts; `since` is the earliest first-data time used, if any was."""
+        known = [c for c in changes if c is not None]
+        if not known:
+            return None
+        sinces = [c.since for c in known if c.since is not None]
+        return cls(
+            sum((c.usd for c in known), Decimal(0)),
+            sum((c.baseline_usd for c in known), Decimal(0)),
+            min(sinces) if sinces else None,
+            mixed=0 < len(sinces) < len(known),
+        )
+
+
 # The credential columns account_rows() loads: what Credential.warnings_at reads (the account comes
 # from the prefetch), and the message the overview shows for a failing key.
 ROW_CREDENTIAL_FIELDS = ("account", "status", "health_message", *KEY_HEALTH_FIELDS)
@@ -84,6 +130,9 @@ class AccountRow:
     # Holdings the latest snapshot could not price (Snapshot.unpriced_funding: currencies the
     # cycle's price table has no USD price for): left out of equity_usd, and the totals say so.
     unpriced_holdings: tuple[str, ...] = ()
+    # The 24 h change with its percentage; since the first snapshot when it is under a day old.
+    change_24h: Change | None = None
+    first_data_at: datetime | None = None  # the account's first snapshot with a total
 
     @property
     def is_demo(self) -> bool:
@@ -124,6 +173,10 @@ class Totals:
     last_refresh_at: datetime | None
     stale_accounts: int
     environment: str = Environment.LIVE
+    # The changes the pages show: with percentages, and since the first data when shorter.
+    change_24h: Change | None = None
+    change_7d: Change | None = None
+    first_data_at: datetime | None = None  # the earliest first snapshot of the counted accounts
     accounts: int = 0  # active accounts of the environment
     # Each account of the environment whose equity is not in equity_usd, with the reason.
     not_in_total: tuple[Excluded, ...] = ()
@@ -155,6 +208,11 @@ def _latest_before(when: datetime | None = None) -> models.QuerySet:
     return rows.order_by("-taken_at")
 
 
+def _first_total() -> models.QuerySet:
+    """The outer account's snapshots with a total, oldest first."""
+    return Snapshot.objects.filter(account=OuterRef("pk")).exclude(total_equity_usd=None).order_by("taken_at")
+
+
 def account_rows() -> list[AccountRow]:
     """Active accounts by name, with their latest figures: three queries for any number."""
     now = timezone.now()
@@ -174,6 +232,8 @@ def account_rows() -> list[AccountRow]:
         .annotate(
             latest_id=Subquery(_latest_before().values("id")[:1]),
             equity_24h_ago=Subquery(_latest_before(now - timedelta(days=1)).values("total_equity_usd")[:1]),
+            first_equity=Subquery(_first_total().values("total_equity_usd")[:1]),
+            first_at=Subquery(_first_total().values("taken_at")[:1]),
         )
     )
     latest = _latest_snapshots([a.latest_id for a in accounts if a.latest_id is not None])
@@ -226,11 +286,15 @@ def _row(account: Account, snapshot: dict[str, Any] | None, now: datetime) -> Ac
     upl = seen.get("upl")
     if known and upl is None and not seen["upl_unpriced"]:
         upl = Decimal(0)  # no positions: a known zero
+    first_at = account.first_at  # type: ignore[attr-defined]
+    change = Change.of(equity, ago, account.first_equity, first_at)  # type: ignore[attr-defined]
     return AccountRow(
         account=account,
         equity_usd=equity,
         share=None,
-        change_24h_usd=equity - ago if equity is not None and ago is not None else None,
+        change_24h_usd=change.usd if change is not None and change.since is None else None,
+        change_24h=change,
+        first_data_at=first_at,
         upl_usd=upl if known else None,
         open_positions=seen["position_count"] if known else None,
         upl_unpriced=seen["upl_unpriced"] if known else 0,
@@ -265,10 +329,16 @@ def totals(rows: list[AccountRow], environment: str = Environment.LIVE) -> Total
     equities = [r.equity_usd for r in rows if r.equity_usd is not None]
     changes = [r.change_24h_usd for r in rows if r.change_24h_usd is not None]
     refreshed = [r.last_refresh_at for r in rows if r.last_refresh_at is not None]
+    week = changes_since({r.account.pk: r.equity_usd for r in rows}, timedelta(days=7))
+    full_week = [c.usd for c in week.values() if c.since is None]
+    firsts = [r.first_data_at for r in rows if r.first_data_at is not None and r.equity_usd is not None]
     return Totals(
         equity_usd=sum(equities, Decimal(0)),
         change_24h_usd=sum(changes, Decimal(0)) if changes else None,
-        change_7d_usd=_change_since(rows, timedelta(days=7)),
+        change_7d_usd=sum(full_week, Decimal(0)) if full_week else None,
+        change_24h=Change.combined([r.change_24h for r in rows]),
+        change_7d=Change.combined(list(week.values())),
+        first_data_at=min(firsts) if firsts else None,
         last_refresh_at=max(refreshed) if refreshed else None,
         stale_accounts=sum(1 for r in rows if r.stale),
         environment=environment,
@@ -280,18 +350,48 @@ def totals(rows: list[AccountRow], environment: str = Environment.LIVE) -> Total
     )
 
 
-def _change_since(rows: list[AccountRow], ago: timedelta) -> Decimal | None:
-    """One query: each account's equity at or before now-ago, subtracted from its current one."""
-    current = {r.account.pk: r.equity_usd for r in rows if r.equity_usd is not None}
+def changes_since(equity_by_id: dict[int, Decimal | None], ago: timedelta) -> dict[int, Change]:
+    """{account id: its Change over the last `ago`} for the accounts whose current equity is known:
+    the current equity minus the one at or before now-ago, or minus the first snapshot's when the
+    account's history is shorter (Change.since). One query; none when no equity is known."""
+    current = {pk: value for pk, value in equity_by_id.items() if value is not None}
     if not current:
-        return None
-    then = (
+        return {}
+    rows = (
         Account.objects.filter(pk__in=list(current))
-        .annotate(then=Subquery(_latest_before(timezone.now() - ago).values("total_equity_usd")[:1]))
-        .values_list("pk", "then")
+        .annotate(
+            then=Subquery(
+                _latest_before(timezone.now() - ago)
+                .exclude(total_equity_usd=None)
+                .values("total_equity_usd")[:1]
+            ),
+            first=Subquery(_first_total().values("total_equity_usd")[:1]),
+            first_at=Subquery(_first_total().values("taken_at")[:1]),
+        )
+        .values_list("pk", "then", "first", "first_at")
     )
-    changes = [current[pk] - value for pk, value in then if value is not None]
-    return sum(changes, Decimal(0)) if changes else None
+    found = {pk: Change.of(current[pk], then, first, first_at) for pk, then, first, first_at in rows}
+    return {pk: change for pk, change in found.items() if change is not None}
+
+
+def first_data_at(account: Account) -> datetime | None:
+    """The time of the account's first snapshot with a total (one query); None without one."""
+    return (
+        Snapshot.objects.filter(account=account)
+        .exclude(total_equity_usd=None)
+        .order_by("taken_at")
+        .values_list("taken_at", flat=True)
+        .first()
+    )
+
+
+def default_range(first_data_at: datetime | None, now: datetime | None = None) -> str:
+    """The chart range a page opens on: the shortest that holds all the history there is (a day
+    old team: "1d", not a 7 d chart with one dot); "1d" without any history."""
+    if first_data_at is None:
+        return "1d"
+    age = (now or timezone.now()) - first_data_at
+    return next((key for key, span in RANGES.items() if span is not None and age <= span), "all")
 
 
 def latest_snapshot(account: Account) -> Snapshot | None:
@@ -304,10 +404,10 @@ def latest_snapshot(account: Account) -> Snapshot | None:
     )
 
 
-def range_or_none(value: str | None) -> str | None:
-    """The range key for a query parameter: the default when absent, None when not a range."""
+def range_or_none(value: str | None, default: str = DEFAULT_RANGE) -> str | None:
+    """The range key for a query parameter: `default` when absent, None when not a range."""
     if value is None or value == "":
-        return DEFAULT_RANGE
+        return default
     return value if value in RANGES else None
 
 

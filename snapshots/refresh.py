@@ -10,11 +10,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import redis
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.calls import CallRecorder
@@ -69,6 +70,11 @@ def current_cycle(now: float | None = None) -> int:
 EARN_THROUGH_MASTER = "not readable through the master key"
 EARN_FAILED = "not read this cycle ({category})"
 EARN_PATH = "/api/v5/asset/asset-valuation"
+# An Earn read that failed: the last value actually read within EARN_CARRY is used and labelled,
+# so one failed read neither drops the total by the whole Earn balance (a false equity-drop
+# alert, a dip in every chart) nor carries an old value for long; older than that, it is unknown.
+EARN_CARRY = timedelta(minutes=15)
+EARN_CARRIED = "{reason}; the value read {minutes} min earlier is used"
 
 
 @dataclass
@@ -164,13 +170,14 @@ def _cycle_prices(account: Account, client: Client, connection: Connection, cycl
     client (no key: public market data is limited per IP, not per account) whose failures are
     recorded in this account's error history without moving its key's health (credential None):
     a market-data outage is not the key's fault."""
+    recorder = CallRecorder(account, None, batch=True)  # batch: recoveries written once
     public = Client.public(
-        demo=client.demo,
-        base_url=client.base_url,
-        connection=connection,
-        on_call=CallRecorder(account, None),
+        demo=client.demo, base_url=client.base_url, connection=connection, on_call=recorder
     )
-    return cycle_table(cycle, scope_of(client.base_url, client.demo), lambda: read_table(public))
+    try:
+        return cycle_table(cycle, scope_of(client.base_url, client.demo), lambda: read_table(public))
+    finally:
+        recorder.flush()
 
 
 # What a sub-account without a key costs its master: one call to each (snapshots.tasks paces them).
@@ -198,10 +205,30 @@ def _earn(client: Client) -> tuple[Decimal | None, str]:
     try:
         valuation = client.get_asset_valuation("USD")
     except OkxError as error:
-        return None, EARN_FAILED.format(category=error.category)
+        return None, EARN_FAILED.format(category=error.category.replace("_", " "))
     if valuation.earn is None:
         return None, "OKX sent no Earn value"
     return valuation.earn, ""
+
+
+def carry_earn(account: Account, reading: Reading, now: datetime) -> None:
+    """When this cycle's Earn read failed (own key), use the latest Earn value that was actually
+    read (earn_unread "") at most EARN_CARRY before `now`, and say so in earn_unread
+    ("not read this cycle (rate limit); the value read 2 min earlier is used"). A carried value
+    is never carried again: past EARN_CARRY, Earn is unknown with the reason. Changes `reading`."""
+    if reading.earn_usd is not None or reading.via_master:
+        return
+    last = (
+        Snapshot.objects.filter(account=account, earn_usd__isnull=False, earn_unread="")
+        .filter(taken_at__gte=now - EARN_CARRY, taken_at__lte=now)
+        .order_by("-taken_at")
+        .values_list("earn_usd", "taken_at")
+        .first()
+    )
+    if last is not None:
+        minutes = max(1, round((now - last[1]).total_seconds() / 60))
+        reading.earn_usd = last[0]
+        reading.earn_unread = EARN_CARRIED.format(reason=reading.earn_unread, minutes=minutes)
 
 
 def build_snapshot(account: Account, cycle: int, reading: Reading, now: datetime) -> tuple:
@@ -231,6 +258,7 @@ def build_snapshot(account: Account, cycle: int, reading: Reading, now: datetime
     used = {line.ccy for line in funding if line.usd_value is not None}
     used |= {line.upl_ccy for line in positions if line.upl_usd_basis.startswith(TABLE_BASIS)}
     snapshot.prices = as_json({ccy: table[ccy] for ccy in used if ccy in table})
+    snapshot.prices_note = reading.prices.problem[:300]
     return snapshot, [*trading, *funding], positions
 
 
@@ -284,20 +312,24 @@ def _position_line(p: Position, ccy_prices: dict[str, Decimal]) -> PositionLine:
     )
 
 
-def refresh_account(account_id: int, cycle: int | None = None) -> JobOutcome:
-    """1. Skip an inactive account, or a cycle already stored (a redelivered task).
+def refresh_account(account_id: int, cycle: int | None = None, *, on_demand: bool = False) -> JobOutcome:
+    """1. Skip an inactive account, or a cycle already stored (a redelivered task), unless
+       on_demand (`manage.py refresh`, the account page's "Refresh now"): that reads now and its
+       snapshot replaces the cycle's (one per account and cycle; the cycle's scheduled refresh,
+       if still to come, then skips).
     2. Take the account's lock; skip (do not queue) if another refresh holds it.
     3. Read through the shared client; failures are already in the history (CallRecorder).
-    4. Write the snapshot and its lines in one transaction."""
+    4. Write the snapshot and its lines in one transaction.
+    Database errors (django.db.Error) propagate: the task and the command record them."""
     cycle = current_cycle() if cycle is None else cycle
     account = Account.objects.filter(pk=account_id, active=True).select_related("master").first()
     if account is None:
         return JobOutcome(str(account_id), "skipped", detail="inactive or deleted")
-    if Snapshot.objects.filter(account=account, cycle=cycle).exists():
+    if not on_demand and Snapshot.objects.filter(account=account, cycle=cycle).exists():
         return JobOutcome(account.name, "skipped", detail="this cycle is already stored")
     try:
         with account_lock(account.pk) as held:
-            return _refresh_held(account, cycle, held)
+            return _refresh_held(account, cycle, held, on_demand)
     except redis.exceptions.RedisError as error:
         # Before any call: without Redis there is no lock and no shared rate limit. Not retried:
         # the broker is this same Redis, so a retry could not even be sent (a task blocked on
@@ -306,17 +338,17 @@ def refresh_account(account_id: int, cycle: int | None = None) -> JobOutcome:
         return JobOutcome(account.name, "failed", "redis", detail)
 
 
-def _refresh_held(account: Account, cycle: int, held: bool) -> JobOutcome:
+def _refresh_held(account: Account, cycle: int, held: bool, on_demand: bool) -> JobOutcome:
     if not held:
         wait = lock_wait(account.pk)
         return JobOutcome(account.name, "skipped", detail="another refresh is running", retry_after=wait)
     started = time.monotonic()
-    outcome = _read_and_store(account, cycle)
+    outcome = _read_and_store(account, cycle, on_demand)
     record_refresh(account.pk, outcome.status, time.monotonic() - started)  # for /metrics
     return outcome
 
 
-def _read_and_store(account: Account, cycle: int) -> JobOutcome:
+def _read_and_store(account: Account, cycle: int, on_demand: bool = False) -> JobOutcome:
     try:
         reading = read_account(account, cycle)
     except OkxError as error:
@@ -326,12 +358,26 @@ def _read_and_store(account: Account, cycle: int) -> JobOutcome:
         return JobOutcome(account.name, "failed", "no_credential", str(error))
     except DecryptionError:
         return JobOutcome(account.name, "failed", "decryption", "a stored secret cannot be decrypted")
+    now = timezone.now()
+    carry_earn(account, reading, now)
     try:
-        snapshot, balances, positions = build_snapshot(account, cycle, reading, timezone.now())
-        stored = write_snapshot(snapshot, balances, positions)
+        snapshot, balances, positions = build_snapshot(account, cycle, reading, now)
+        stored = (
+            _replace_snapshot(snapshot, balances, positions)
+            if on_demand
+            else write_snapshot(snapshot, balances, positions)
+        )
     except (ArithmeticError, ValueError) as error:
         return _unstorable(account, reading, error)
     return JobOutcome(account.name, "ok" if stored else "skipped", detail="" if stored else "cycle stored")
+
+
+def _replace_snapshot(snapshot: Snapshot, balances: list[BalanceLine], positions: list[PositionLine]) -> bool:
+    """An on-demand refresh: its reading replaces the cycle's snapshot (the unique constraint
+    keeps one per account and cycle), in one transaction, so a page sees the old or the new."""
+    with transaction.atomic():
+        Snapshot.objects.filter(account_id=snapshot.account_id, cycle=snapshot.cycle).delete()
+        return write_snapshot(snapshot, balances, positions)
 
 
 def _unstorable(account: Account, reading: Reading, error: Exception) -> JobOutcome:

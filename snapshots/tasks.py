@@ -78,9 +78,11 @@ def refresh_all() -> int:
 
 
 @shared_task(**RELIABLE_TASK, soft_time_limit=SOFT_LIMIT, time_limit=HARD_LIMIT)
-def refresh_account(self: Any, account_id: int, cycle: int) -> dict[str, Any]:
+def refresh_account(self: Any, account_id: int, cycle: int, on_demand: bool = False) -> dict[str, Any]:
+    """One account's refresh of `cycle`; on_demand (an operator's "Refresh now") reads even when
+    the cycle is stored and replaces its snapshot (snapshots.refresh.refresh_account)."""
     try:
-        outcome = refresh.refresh_account(account_id, cycle)
+        outcome = refresh.refresh_account(account_id, cycle, on_demand=on_demand)
     except (OperationalError, InterfaceError) as error:
         outcome = database_failure(f"account {account_id}", error)
     retry_if_due(self, outcome, f"the refresh of {outcome.account}")

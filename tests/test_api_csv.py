@@ -56,13 +56,16 @@ def test_the_accounts_csv_is_the_accounts_table_with_the_api_totals(viewer, worl
 
 
 def test_the_balances_csv_matches_the_json_balances(viewer, world):
-    rows = rows_of(viewer.get(reverse("api:balances_csv", args=[world.master.pk])))
+    *rows, earn = rows_of(viewer.get(reverse("api:balances_csv", args=[world.master.pk])))
     api = viewer.get(reverse("api:balances", args=[world.master.pk])).json()
     assert [(r["wallet"], r["ccy"], r["equity"], r["usd_value"]) for r in rows] == [
         (b["wallet"], b["ccy"], b["equity"], b["usd_value"]) for b in api["balances"]
     ]
-    assert {r["taken_at"] for r in rows} == {api["taken_at"]}
+    assert {r["taken_at"] for r in rows} == {earn["taken_at"]} == {api["taken_at"]}
     assert sum(Decimal(r["usd_value"]) for r in rows) == Decimal("7654.321") + Decimal("4691.357901")
+    # The last row is Earn (one USD figure, not per currency), unknown here with its reason.
+    assert (earn["wallet"], earn["ccy"], earn["usd_value"]) == ("earn", "USD", "")
+    assert api["earn_usd"] is None and earn["usd_value_unknown_reason"] == api["earn_unknown_reason"]
 
 
 def test_each_csv_is_an_attachment_with_a_dated_file_name(viewer, world):
@@ -97,7 +100,9 @@ def test_text_from_outside_cannot_become_a_formula(viewer, world):
     accounts = {row["id"]: row for row in rows_of(viewer.get(reverse("api:accounts_csv")))}
     assert accounts[str(evil.pk)]["name"] == "'" + evil.name
     assert accounts[str(evil.pk)]["equity_usd"] == "-5.25"
-    rows = rows_of(viewer.get(reverse("api:balances_csv", args=[evil.pk])))
+    rows = [
+        r for r in rows_of(viewer.get(reverse("api:balances_csv", args=[evil.pk]))) if r["wallet"] != "earn"
+    ]
     assert {r["ccy"] for r in rows} == {"'@SUM(A1)", "'+CMD"}
     assert {r["account"] for r in rows} == {"'" + evil.name}
     assert {r["equity"] for r in rows} == {"-1.5", "1"}
@@ -131,4 +136,8 @@ def test_an_unpriced_balance_is_an_empty_cell_with_its_reason(viewer, world):
     xyz = next(row for row in rows if row["ccy"] == "XYZ")
     assert xyz["usd_value"] == ""
     assert xyz["usd_value_unknown_reason"] == "unpriced: no USD price for this currency"
-    assert all(row["usd_value_unknown_reason"] == "" for row in rows if row["ccy"] != "XYZ")
+    assert all(
+        row["usd_value_unknown_reason"] == ""
+        for row in rows
+        if row["ccy"] != "XYZ" and row["wallet"] != "earn"
+    )

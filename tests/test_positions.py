@@ -209,7 +209,7 @@ def test_the_api_csv_and_report_carry_the_usd_pnl_of_item_one(sim, client):
     assert data.upl_usd.quantize(Decimal("0.01")) == Decimal("1033.53") and len(data.positions) == 2
     rendered = render.render(data, "Morning", "UTC")
     assert "unrealised PnL +1,033.53 USD" in rendered.text
-    assert "0.0128205128 BTC = +833.33 USD" in rendered.text
+    assert "+0.01282051 BTC = +833.33 USD" in rendered.text
     report_rows = [r for r in csv.DictReader(io.StringIO(rendered.csv)) if r["section"] == "position"]
     assert {r["item"]: r["upl_usd"] for r in report_rows} == {
         "BTC-USD-SWAP long": "833.333332",

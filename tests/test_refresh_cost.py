@@ -28,9 +28,10 @@ pytestmark = pytest.mark.django_db
 
 BALANCE = "/api/v5/account/balance"
 
-# The account; "already stored?"; the credential; last_success_at; the grace/failing check; the
-# snapshot's transaction (savepoint, the re-check, snapshot, balance lines, positions, release).
-OWN_KEY_QUERIES = 11
+# The account; "already stored?"; the credential; the end of acknowledgements of the endpoints
+# that answered (one DELETE); last_success_at; the grace/failing check; the snapshot's
+# transaction (savepoint, the re-check, snapshot, balance lines, positions, release).
+OWN_KEY_QUERIES = 12
 
 
 def _queries_of_refresh(account_id: int, cycle: int) -> list[str]:

@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.utils import timezone
 
+from accounts.history import ApiError
 from snapshots.models import Snapshot
 from snapshots.tasks import refresh_plan
+from tests.accounts_support import calls_to
 from tests.workers_support import add_account, frozen, key_fields
 
 pytestmark = pytest.mark.django_db
@@ -100,3 +105,117 @@ def test_retention_keeps_raw_for_a_week_then_hourly_then_daily(sim):
     kept = set(Snapshot.objects.values_list("cycle", flat=True))
     assert kept == {0, 3, 6, 7, 8}
     assert Snapshot.objects.thin(now) == 0
+
+
+BALANCE = "/api/v5/account/balance"
+
+
+def test_refresh_command_refreshes_now_even_when_this_cycle_is_already_stored(sim, settings):
+    settings.REFRESH_INTERVAL_SECONDS = 86400  # both runs fall in one cycle
+    add_account(sim, "main")
+    run("refresh")
+    first = Snapshot.objects.get()
+    calls = calls_to(sim, BALANCE)
+
+    output, error = run("refresh")
+
+    assert error is None and "main: ok" in output and "refresh: 1 ok, 0 failed, 0 skipped" in output
+    assert calls_to(sim, BALANCE) == calls + 1  # it asked OKX again
+    again = Snapshot.objects.get()  # still one snapshot per account and cycle: the newer one
+    assert again.cycle == first.cycle and again.taken_at > first.taken_at
+
+
+class _Releasing(StringIO):
+    """The command's stderr: the first line written releases the lock held on the database, so
+    the next account finds it free (an event, no waiting on time)."""
+
+    def __init__(self, release) -> None:
+        super().__init__()
+        self.release = release
+
+    def write(self, text: str) -> int:
+        if self.release is not None:
+            self.release, release = None, self.release
+            release()
+        return super().write(text)
+
+
+# Another process holds SQLite's write lock until it reads a line (a second connection in this
+# process would share its POSIX locks with the test's own, and closing it could drop them).
+SQLITE_LOCKER = """
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+sys.stdin.readline()
+db.execute("ROLLBACK")
+print("released", flush=True)
+sys.stdin.readline()  # never closed: SQLite's last close would checkpoint and remove the WAL
+"""
+
+
+class _SqliteLocker:
+    def __init__(self, path: str) -> None:
+        args = [sys.executable, "-c", SQLITE_LOCKER, path]
+        self.process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout.readline().strip() == "locked"  # waits for the lock, not a time
+
+    def rollback(self) -> None:
+        self.process.stdin.write("release\n")
+        self.process.stdin.flush()
+        assert self.process.stdout.readline().strip() == "released"
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+def _hold_the_database() -> tuple[object, str]:
+    """Another connection takes the lock a refresh's write needs, and this process waits on a
+    lock at most 0.3 s. Returns (the other connection, what the database then says)."""
+    table = Snapshot._meta.db_table
+    if connection.vendor == "sqlite":
+        other = _SqliteLocker(str(connection.settings_dict["NAME"]))  # the write lock (WAL: readers go on)
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA busy_timeout = 300")
+        return other, "database is locked"
+    import psycopg
+
+    settings = connection.settings_dict
+    other = psycopg.connect(
+        dbname=settings["NAME"],
+        user=settings["USER"],
+        host=settings["HOST"],
+        port=settings["PORT"] or 5432,
+        password=settings["PASSWORD"] or None,
+    )
+    other.execute(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE')
+    with connection.cursor() as cursor:
+        cursor.execute("SET lock_timeout = '300ms'")
+    return other, "lock timeout"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_error_fails_that_account_only_and_lands_in_its_error_history(sim):
+    alpha = add_account(sim, "alpha-desk")  # refreshed first (by name), while the lock is held
+    main = add_account(sim, "main")
+    other, says = _hold_the_database()
+    out, err = StringIO(), _Releasing(other.rollback)
+    try:
+        with pytest.raises(CommandError) as raised:
+            call_command("refresh", stdout=out, stderr=err)
+    finally:
+        other.close()
+        connection.close()  # the next test opens one with the configured lock waits
+
+    assert raised.value.returncode == 2
+    line = err.getvalue().splitlines()[0]
+    assert (
+        line.startswith("alpha-desk: the database refused the refresh (OperationalError: ") and says in line
+    )
+    output = out.getvalue()
+    assert "alpha-desk: failed [database]" in output and "main: ok" in output
+    assert "refresh: 1 ok, 1 failed, 0 skipped (database 1)" in output
+    assert list(Snapshot.objects.values_list("account", flat=True)) == [main.pk]
+    row = ApiError.objects.get(account=alpha)
+    assert (row.endpoint, row.category) == ("(dashboard database)", "database") and says in row.message

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.health import HealthStatus
-from accounts.history import ApiError
+from accounts.history import ApiError, ErrorAcknowledgement
 from accounts.models import Credential
 from okxapi import OkxError, diagnose
 from snapshots.refresh import refresh_account
@@ -127,3 +127,43 @@ def test_no_error_row_holds_a_secret(sim):
     assert ApiError.objects.count() == 2
     assert secrets["secret_key"] not in stored and secrets["passphrase"] not in stored
     assert Credential.objects.count() == 1
+
+
+# --- Acknowledging that lasts until the kind recovers (issue 18, item 7) ---------------------------
+EARN = "/api/v5/asset/asset-valuation"
+
+
+def test_an_acknowledged_kind_stays_acknowledged_while_failing_and_is_news_after_it_recovered(sim):
+    account = add_account(sim, "main")
+    sim.inject_fault(BALANCE, code="50013", times=3)  # the client's three attempts: the refresh fails
+    assert refresh_account(account.pk, cycle=1).status == "failed"
+    row = ApiError.objects.get()
+    ErrorAcknowledgement.acknowledge(account.pk, [(row.category, row.code)], None, None)
+
+    sim.inject_fault(BALANCE, code="50013", times=3)
+    assert refresh_account(account.pk, cycle=2).status == "failed"
+    assert ApiError.objects.unacknowledged().count() == 0
+    assert ApiError.objects.get().count == 6  # recorded all the same
+
+    assert refresh_account(account.pk, cycle=3).status == "ok"  # the balance answers: recovered
+    assert not ErrorAcknowledgement.objects.exists()
+    sim.inject_fault(BALANCE, code="50013", times=3)
+    refresh_account(account.pk, cycle=4)
+    assert ApiError.objects.unacknowledged().count() == 1
+
+
+def test_an_acknowledged_earn_failure_stays_acknowledged_while_the_other_reads_succeed(sim):
+    account = add_account(sim, "main")
+    sim.inject_fault(EARN, code="50013", times=None)  # Earn fails every cycle, the rest answers
+    assert refresh_account(account.pk, cycle=1).status == "ok"
+    row = ApiError.objects.get(endpoint=EARN)
+    ErrorAcknowledgement.acknowledge(account.pk, [(row.category, row.code)], None, None)
+
+    for cycle in (2, 3):
+        assert refresh_account(account.pk, cycle=cycle).status == "ok"
+    assert ApiError.objects.unacknowledged().count() == 0
+    assert ErrorAcknowledgement.objects.count() == 1
+
+    sim.clear_faults()
+    refresh_account(account.pk, cycle=4)  # Earn answers: its acknowledgement ends
+    assert not ErrorAcknowledgement.objects.exists()

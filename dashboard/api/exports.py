@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
@@ -41,6 +42,7 @@ ACCOUNT_COLUMNS = (
     "in_total",
     "equity_unknown_reason",
     "positions_unknown_reason",
+    "unpriced_holdings",
 )
 BALANCE_COLUMNS = (
     "account", "taken_at", "wallet", "ccy", "equity", "usd_value", "available", "frozen",
@@ -49,6 +51,10 @@ BALANCE_COLUMNS = (
 # Why a balance line has no USD value: a funding coin the cycle's price table could not price;
 # a trading line for which OKX sent no eqUsd.
 UNPRICED_REASONS = {"funding": "unpriced: no USD price for this currency", "trading": "OKX sent no eqUsd"}
+# Earn is one USD figure (OKX's asset valuation `details.earn`), not per currency: its row has the
+# wallet "earn", the currency USD and no amount columns.
+EARN_WALLET = "earn"
+SHARE_PLACES = Decimal("0.0001")  # a share of 0 to 1: 0.0001 is 0.01 %
 CSV_FILE = OpenApiResponse(OpenApiTypes.STR, description="A CSV file: a header row, then one row per item.")
 
 
@@ -94,19 +100,20 @@ def _account_cells(row: queries.AccountRow) -> list[Any]:
         account.master.name if account.master else None,
         account.environment,
         row.equity_usd,
-        row.share,
+        row.share.quantize(SHARE_PLACES) if row.share is not None else None,
         row.change_24h_usd,
         row.upl_usd,
         row.upl_unpriced,
         row.open_positions,
         row.key_status,
-        " ".join(sorted({w.get("code", "") for w in row.warnings})),
+        "; ".join(w.get("message", "") for w in row.warnings),  # words, not internal codes
         row.last_refresh_at,
         row.stale,
         # Unknown is an empty cell with its reason, never 0; demo trading is not in the total.
         not row.is_demo and row.equity_usd is not None,
         row.equity_unknown_reason,
         row.positions_unknown_reason,
+        " ".join(row.unpriced_holdings),
     ]
 
 
@@ -140,3 +147,7 @@ def _balance_cells(name: str, snapshot: Snapshot | None) -> Iterator[list[Any]]:
             line.frozen,
             UNPRICED_REASONS.get(line.wallet, "unpriced") if line.usd_value is None else "",
         ]
+    # Earn's value is in total_equity_usd; when it was not read the row says why (never 0).
+    earn = snapshot.earn_usd
+    note = snapshot.earn_unread or ("" if earn is not None else "not read")
+    yield [name, snapshot.taken_at, EARN_WALLET, "USD", earn, earn, None, None, note]

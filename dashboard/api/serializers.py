@@ -81,6 +81,11 @@ class AccountRowSerializer(serializers.Serializer):
     warnings = WarningSerializer(many=True)
     last_refresh_at = utc_time(allow_null=True)
     stale = serializers.BooleanField()
+    unpriced_holdings = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Currencies the latest snapshot holds but could not price (no USD price in the "
+        "cycle's price table): left out of equity_usd, never counted as 0.",
+    )
 
     def get_in_total(self, row: Any) -> bool:
         return not row.is_demo and row.equity_usd is not None
@@ -104,6 +109,10 @@ class TotalsSerializer(serializers.Serializer):
     accounts = serializers.IntegerField(help_text="Active accounts of this environment.")
     counted = serializers.IntegerField(help_text="How many of them equity_usd covers.")
     not_in_total = NotInTotalSerializer(many=True, help_text="The accounts equity_usd leaves out, and why.")
+    unpriced_holdings = serializers.IntegerField(
+        help_text="Holdings (one per account and currency) of the counted accounts that have no USD "
+        "price and are left out of equity_usd."
+    )
 
 
 class AccountsSerializer(serializers.Serializer):
@@ -157,7 +166,29 @@ class BalancesSerializer(SnapshotHeadSerializer):
     unpriced_funding = serializers.ListField(
         child=serializers.CharField(), source="snapshot.unpriced_funding", default=list
     )
+    prices_note = serializers.CharField(
+        source="snapshot.prices_note",
+        default="",
+        help_text="Why the funding prices are not this cycle's own (the last table read within 15 min "
+        'is used and this says how old), or why there were none; "" when they are this cycle\'s.',
+    )
+    earn_usd = money(
+        source="snapshot.earn_usd",
+        default=None,
+        help_text="Earn (simple earn / savings) in USD: OKX's GET /api/v5/asset/asset-valuation "
+        "details.earn; included in total_equity_usd. null when not read (earn_unknown_reason).",
+    )
+    earn_unknown_reason = serializers.SerializerMethodField(
+        help_text='Why earn_usd is null ("not readable through the master key", "not read this '
+        'cycle (rate limit)", "never read"), or a note on the value used; else null.'
+    )
     balances = BalanceLineSerializer(many=True)
+
+    def get_earn_unknown_reason(self, data: Any) -> str | None:
+        snapshot = data["snapshot"]
+        if snapshot is None:
+            return "never read"
+        return snapshot.earn_unread or (None if snapshot.earn_usd is not None else "not read")
 
 
 class PositionsSerializer(SnapshotHeadSerializer):
@@ -194,7 +225,7 @@ class KeySerializer(serializers.Serializer):
     label = serializers.CharField(source="credential.label")  # type: ignore[assignment]
     fingerprint = serializers.CharField(source="credential.display_fingerprint")
     status = serializers.ChoiceField(choices=KEY_HEALTH, help_text="unchecked: not yet checked with OKX")
-    health_message = serializers.CharField(source="credential.health_message")
+    health_message = serializers.CharField(source="credential.health_reason")
     health_checked_at = utc_time(source="credential.health_checked_at", allow_null=True)
     warnings = WarningSerializer(many=True, help_text="As of now: date rules are recomputed on each read.")
     deadline = serializers.DateField(allow_null=True, help_text="The nearest idle deletion or expiry.")
