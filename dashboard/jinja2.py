@@ -4,7 +4,8 @@ Django template language renders several times slower (figures in dashboard/page
 
 Django's Jinja2 backend builds it with autoescape on and gives each render csrf_input and
 csrf_token when it has the request. Templates get Django's url and static, url_for_id for a link
-on every row, and one filter for times in the current (display) zone.
+on every row, one filter for times in the current (display) zone, and the number filters of
+snapshots.numbers (amount, money, percent).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from jinja2 import Environment, StrictUndefined
+
+from snapshots import numbers
 
 _ID = 987654321  # stands for the id in a reversed URL; no route has these digits elsewhere
 
@@ -50,5 +53,11 @@ def environment(**options: Any) -> Environment:
     options.update(undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env = Environment(autoescape=True, **options)
     env.globals.update(url=url, url_for_id=url_for_id, static=static)
-    env.filters.update(localtime=localtime)
+    env.filters.update(
+        localtime=localtime,
+        # Numbers as people read them (snapshots.numbers; the same as {% load amounts %}).
+        amount=numbers.format_amount,
+        money=numbers.format_money,
+        percent=numbers.format_percent,
+    )
     return env

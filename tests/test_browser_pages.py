@@ -5,6 +5,7 @@ and fails on any Content-Security-Policy violation the browser reports."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -67,7 +68,8 @@ def page(demo_site, facts) -> Iterator[object]:
 
 
 def _money(text: str) -> Decimal:
-    return Decimal(text.replace("USD", "").replace(",", "").strip())
+    """A page's amount ("1,234.50 USD", "\u22125.00": pages write the minus sign) as a Decimal."""
+    return Decimal(text.replace("USD", "").replace(",", "").replace("\u2212", "-").strip())
 
 
 def test_the_overview_total_is_the_sum_of_the_live_account_rows(page, facts):
@@ -161,3 +163,72 @@ def test_the_reports_and_alerts_pages_show_what_was_sent(report_and_alerts, page
     page.wait_for_url("**/alerts/")
     page.screenshot(path=str(screenshot_path("alerts")), full_page=True)
     assert "zeta-frozen" in page.locator("main").inner_text()
+
+
+# -- Issue 18 items 4, 5: on any screen ------------------------------------------------------------
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 900}
+# The smallest chart text on screen, in CSS px: font size times the drawing's scale.
+SMALLEST_CHART_TEXT = """() => {
+  const svg = [...document.querySelectorAll("svg.chart")].find(s => s.getBoundingClientRect().width > 0);
+  const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+  const sizes = [...svg.querySelectorAll("text")].map(t => parseFloat(getComputedStyle(t).fontSize));
+  return Math.min(...sizes) * scale;
+}"""
+
+
+def test_overview_and_account_read_at_1366_and_390_px(page, facts):
+    account = facts["position_account"]
+    for name, path in (("overview", "/"), ("account", f"/accounts/{account.pk}/")):
+        for size in (DESKTOP, PHONE):
+            page.set_viewport_size(size)
+            page.goto(f"{page.base}{path}")
+            page.screenshot(path=str(screenshot_path(f"{name}-{size['width']}")), full_page=True)
+            assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+            # The chart opens on a range with data (the demo's history is hours old) ...
+            assert page.locator(".ranges a.current").inner_text() == "1d"
+            # ... and its text is readable at this width.
+            assert page.evaluate(SMALLEST_CHART_TEXT) >= 10
+            # Every menu item is on screen, Admin too.
+            admin = page.locator(".topbar a:text-is('Admin')").bounding_box()
+            assert admin is not None and admin["x"] >= 0 and admin["x"] + admin["width"] <= size["width"]
+            # Each change has an amount and a percentage.
+            change = page.locator("#change-24h, #account-change-24h").first.inner_text()
+            assert re.fullmatch(r"[+\u2212]?[\d,]+\.\d\d USD [+\u2212]?\d+\.\d\d%", change), change
+    # At phone width the overview's equity column is on screen (lesser columns step aside).
+    page.goto(f"{page.base}/")
+    equity = page.locator("#accounts tbody td.equity").first.bounding_box()
+    assert equity["x"] + equity["width"] <= PHONE["width"]
+    assert not page.locator("#accounts thead th.opt").first.is_visible()
+    # The frozen key's row keeps its reason on a phone: a compact status under the name.
+    status = page.locator("#accounts tbody tr", has_text="zeta-frozen").locator(".row-status")
+    assert status.is_visible() and "key failing" in status.inner_text()
+    box = status.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= PHONE["width"]
+    page.screenshot(path=str(screenshot_path("overview-390-rows")), full_page=False)
+    page.set_viewport_size(DESKTOP)
+    assert not status.is_visible()  # the key column says it at this width
+
+
+def test_at_phone_width_no_page_scrolls_sideways(report_and_alerts, page, facts):
+    page.set_viewport_size(PHONE)
+    paths = {
+        "overview": "/",
+        "account": f"/accounts/{facts['position_account'].pk}/",
+        "keys": "/keys/",
+        "errors": "/errors/",
+        "alerts": "/alerts/",
+        "reports": "/reports/",
+        "balances-at": "/reports/balances-at/",
+    }
+    too_wide = {}
+    for name, path in paths.items():
+        page.goto(f"{page.base}{path}")
+        if name == "balances-at":
+            page.click("main form button[type=submit]")
+            page.wait_for_url("**/reports/balances-at/?*")
+        page.screenshot(path=str(screenshot_path(f"phone-{name}")), full_page=True)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > PHONE["width"]:
+            too_wide[name] = width
+    assert too_wide == {}

@@ -85,7 +85,7 @@ def test_keys_come_failing_first_then_by_days_to_deletion_or_expiry(client):
     html = client.get(KEYS_URL).content.decode()
     assert _order(html) == ["zz-failing", "idle-trader", "expiring-desk", "grace-desk", "calm-desk"]
     deletion = (timezone.now() + timedelta(days=4)).date().isoformat()
-    assert f"Deleted by OKX in 4 days ({deletion})" in html
+    assert f"Deleted by OKX in 4 days (on {deletion})" in html
     assert "Expires in 10 days" in html
 
 
@@ -286,3 +286,172 @@ def test_the_keys_page_test_button_posts_with_the_pages_csrf_token(sim_key):
     viewer = Client()
     viewer.force_login(make_user("viewer"))
     assert "Test this key now" not in viewer.get(KEYS_URL).content.decode()
+
+
+# --- Which key dies when (issue 18 items 2, 3, 6) ---------------------------------------------
+def _table_order(html: str) -> list[str]:
+    return re.findall(r'<tr id="key-row-\d+" data-name="([^"]+)"', html)
+
+
+def _row(html: str, name: str) -> str:
+    return html.split(f'data-name="{name}"')[1].split("</tr>")[0]
+
+
+def test_an_unchecked_key_says_not_checked_yet_and_what_happens_never_healthy(client):
+    _key("new-desk", 20, health_status="", permissions=[], ip_binding=[])
+    client.force_login(make_user("viewer"))
+    html = client.get(KEYS_URL).content.decode()
+    card = html.split('data-account="new-desk"')[1].split("</article>")[0]
+    assert "healthy" not in card
+    assert "not checked yet" in card and "Wait for the first check" in card
+    assert "a worker checks a key as soon as it is added" in card
+    row = _row(html, "new-desk")
+    assert "not checked yet" in row and "not read yet" in row
+    assert "1 key not checked yet" in html
+
+
+def test_an_unchecked_keys_overdue_rotation_shows_before_any_check(client):
+    """The rotation rule reads nothing from OKX: a key stored 100 days ago and never checked is
+    already overdue, on the card, in the table and in the top bar's count."""
+    credential = _key("old-unchecked", 21, health_status="", permissions=[], ip_binding=[])
+    Credential.objects.filter(pk=credential.pk).update(activated_at=timezone.now() - timedelta(days=100))
+    client.force_login(make_user("viewer"))
+    html = client.get(KEYS_URL).content.decode()
+    card = html.split('data-account="old-unchecked"')[1].split("</article>")[0]
+    assert "90-day rotation policy" in card and "rotation due since" in card
+    assert "overdue" in _row(html, "old-unchecked")
+    assert re.search(r'<span class="count">1</span>', html)
+
+
+def test_an_overdue_rotation_counts_the_same_on_the_top_bar_the_overview_and_the_keys_page(client):
+    now = timezone.now()
+    _key("calm-desk", 22)
+    _key("rotate-desk", 23, okx_created_at=now - timedelta(days=120))
+    paused = _key("paused-desk", 24, okx_created_at=now - timedelta(days=120))
+    Account.objects.filter(pk=paused.account_id).update(active=False)
+    client.force_login(make_user("viewer"))
+
+    overview = client.get(reverse("pages:overview")).content.decode()
+    top_bar = re.search(
+        r'<a class="warn-count" href="/keys/"[^>]*>\s*<span class="count">(\d+)</span>', overview
+    )
+    block = overview[overview.index('id="key-warnings-title"') :]
+    block = block[: block.index("</section>")]
+    listed = re.findall(r'<a href="/accounts/\d+/">([^<]+)</a>', block)
+    keys = client.get(KEYS_URL).content.decode()
+    marked = [name for name in _table_order(keys) if "needs attention" in _row(keys, name)]
+
+    assert int(top_bar.group(1)) == len(listed) == len(marked) == 1
+    assert listed == marked == ["rotate-desk"]
+    assert "1 key needs attention" in keys and "rotation due" in block
+    # Each surface says which warnings it shows.
+    assert "Advice such as a missing IP binding is on the keys page" in block
+    assert "the same keys the top bar counts and the overview lists" in keys
+
+
+def test_the_table_says_which_key_dies_when(client):
+    keys = _urgency_set()
+    now = timezone.now()
+    client.force_login(make_user("viewer"))
+    html = client.get(KEYS_URL).content.decode()
+    header = html.split('id="key-table"')[1].split("</thead>")[0]
+    for label in ("Account", "Key", "Permissions", "IP bound", "Age", "Rotate by", "OKX deletes it on",
+                  "Expires", "Status", "Last success"):  # fmt: skip
+        assert f">{label}</a></th>" in header
+    idle = _row(html, "idle-trader")
+    deletion = (now + timedelta(days=4)).date().isoformat()
+    assert f'>{deletion}</time> <span class="note">unless used</span>' in idle
+    assert "read_only, trade" in idle and '<td data-label="IP bound">no</td>' in idle
+    calm = _row(html, "calm-desk")
+    assert "never: bound to an IP" in calm and "yes (1 IP)" in calm
+    rotate_by = (keys["calm"].activated_at + timedelta(days=90)).date().isoformat()
+    assert f">{rotate_by}</time>" in calm
+    assert (now + timedelta(days=10)).date().isoformat() in _row(html, "expiring-desk")
+    assert "needs attention" in _row(html, "zz-failing") and "needs attention" not in calm
+
+
+@override_settings(DISPLAY_TIME_ZONE="Asia/Tokyo")
+def test_the_tables_dates_are_in_the_display_zone(client):
+    # The last signed call at 20:00 UTC: OKX's deletion 14 days later is the next day in Tokyo.
+    used = (timezone.now() - timedelta(days=10)).replace(hour=20, minute=0, second=0, microsecond=0)
+    _key("night-trader", 25, permissions=["read_only", "trade"], ip_binding=[], last_success_at=used)
+    client.force_login(make_user("viewer"))
+    html = client.get(KEYS_URL).content.decode()
+    tokyo_day = (used + timedelta(days=14, hours=9)).date().isoformat()
+    assert f">{tokyo_day}</time>" in _row(html, "night-trader")
+    assert "Times and dates are in Asia/Tokyo" in html
+    # The card's deadline is the same day as the table's.
+    card = html.split('data-account="night-trader"')[1].split("</article>")[0]
+    assert f"(on {tokyo_day})" in card
+
+
+def test_the_table_sorts_by_a_columns_link(client):
+    now = timezone.now()
+    _key("b-young", 26, okx_created_at=now - timedelta(days=5))
+    _key("a-old", 27, okx_created_at=now - timedelta(days=60))
+    _key("c-middle", 28, okx_created_at=now - timedelta(days=30))
+    client.force_login(make_user("viewer"))
+    html = client.get(KEYS_URL).content.decode()
+    link = re.search(r'<a href="([^"]+)">Rotate by</a>', html).group(1).replace("&amp;", "&")
+    assert link == "?sort=rotate_by&dir=asc"
+    ascending = client.get(KEYS_URL + link).content.decode()
+    assert _table_order(ascending) == ["a-old", "c-middle", "b-young"]
+    flipped = re.search(r'<a href="([^"]+)" class="sorted asc">Rotate by</a>', ascending).group(1)
+    descending = client.get(KEYS_URL + flipped.replace("&amp;", "&")).content.decode()
+    assert _table_order(descending) == ["b-young", "c-middle", "a-old"]
+    assert _table_order(client.get(KEYS_URL + "?sort=account").content.decode()) == [
+        "a-old",
+        "b-young",
+        "c-middle",
+    ]
+    # The cards keep their order of urgency whatever the table's.
+    assert _order(descending) == _order(ascending)
+
+
+@pytest.mark.parametrize("query", ["?sort=secret_key_enc", "?sort=age&dir=sideways", "?sort=%00"])
+def test_an_unknown_sort_is_a_clear_400(client, query):
+    _key("desk", 29)
+    client.force_login(make_user("viewer"))
+    response = client.get(KEYS_URL + query)
+    assert response.status_code == 400
+    assert "Use one of" in response.content.decode() or "Use asc or desc" in response.content.decode()
+
+
+def test_a_failing_keys_steps_start_with_words_not_an_endpoint(client):
+    _urgency_set()
+    client.force_login(make_user("viewer"))
+    html = client.get(KEYS_URL).content.decode()
+    failing = html.split('data-account="zz-failing"')[1].split("</article>")[0]
+    steps = re.findall(r"<li>([^<]*)</li>", failing.split("What to do")[1])
+    assert steps and all(not step.strip().startswith("/api") for step in steps)
+    # A message stored with its endpoint ("/api/v5/account/balance: ...") is shown without it.
+    assert "The API key is frozen." in steps and "/api/v5" not in failing
+
+
+def test_a_frozen_keys_failed_test_is_a_check(client, sim_key):
+    simulator, account, keys = sim_key
+    simulator.freeze_key(keys["api_key"])
+    client.force_login(make_user("operator"))
+    client.post(reverse("pages:test_key", args=[account.pk]))
+    html = client.get(KEYS_URL).content.decode()
+    card = html.split(f'data-account="{account.name}"')[1].split("</article>")[0]
+    assert "not checked yet" not in card and "last checked" in card and "the check failed" in card
+    assert "failing" in card and "healthy" not in card
+
+
+def test_testing_a_key_names_its_warnings_in_words(client, sim_key):
+    _, account, _ = sim_key
+    client.force_login(make_user("operator"))
+    response = client.post(reverse("pages:test_key", args=[account.pk]))
+    [message] = [str(m) for m in get_messages(response.wsgi_request)]
+    assert "This key is not bound to an IP address." in message
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", message), message  # no codes like no_ip_binding
+
+
+def test_the_account_page_says_an_unchecked_keys_warnings_are_not_known(client):
+    credential = _key("fresh-add", 30, health_status="", permissions=[], ip_binding=[])
+    client.force_login(make_user("viewer"))
+    html = client.get(reverse("pages:account", args=[credential.account_id])).content.decode()
+    section = html[html.index('id="credential"') :]
+    assert "not checked yet" in section and "Not known yet: this key has not been checked" in section
+    assert "healthy" not in section

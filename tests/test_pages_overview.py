@@ -88,15 +88,23 @@ def test_the_overview_total_is_the_sum_of_the_rows(client, team):
     assert total == "51,534.75 USD"  # 1,234.50 + 300.00 + 50,000.25
     equities = [Decimal(cells(html, a.pk)[3].replace(",", "")) for a in team.values()]
     assert sum(equities) == Decimal("51534.75")
-    assert re.search(r'id="change-24h">\+234.50 USD<', html)  # only the master has a day of history
-    assert re.search(r'id="change-7d">—<', html)
+    # Only the master has a day of history; the subs count from their first snapshot (no change).
+    assert 'id="change-24h">+234.50 USD <span class="pct">+0.46%</span><' in html  # of 51,300.25
+    basis = re.search(r'id="change-24h-basis">(.*?)</div>', html, re.S).group(1)
+    assert "accounts with less history since their first data" in basis
+    # Nobody has a week: the 7 d change is since the first data (the master's, a day ago).
+    assert 'id="change-7d">+234.50 USD <span class="pct">+0.46%</span><' in html
+    first = (timezone.now() - timedelta(days=1, minutes=2)).strftime("%Y-%m-%d %H:%M")
+    basis = re.search(r'id="change-7d-basis">(.*?)</div>', html, re.S).group(1)
+    assert "since first data" in basis and first in basis and "less than 7 d of history" in basis
 
 
 def test_each_row_shows_every_column_of_the_issue(client, team):
     html = signed_in(client, "viewer").get(OVERVIEW).content.decode()
     name, kind, env, equity, share, change, upl, positions, key, refreshed = cells(html, team["master"].pk)
     assert (name, kind, env) == ("Alpha master", "master", "live")
-    assert (equity, share, change, upl, positions, key) == ("1,234.50", "2.4%", "+234.50", "24.50", "2", "ok")
+    assert (equity, share, upl, positions, key) == ("1,234.50", "2.4%", "+24.50", "2", "ok")
+    assert change == "+234.50 +23.45%"  # from 1,000.00 a day ago
     local = (timezone.now() - timedelta(seconds=20)).strftime("%Y-%m-%d")
     assert refreshed.startswith(local)
     assert cells(html, team["via"].pk)[8] == "via master"
@@ -171,7 +179,7 @@ def test_an_unknown_sort_or_range_is_a_400_that_says_what_is_allowed(client, tea
 
 def test_the_chart_draws_the_total_and_every_range_links(client, team):
     html = signed_in(client, "viewer").get(OVERVIEW + "?range=1d").content.decode()
-    assert '<svg class="chart"' in html
+    assert '<svg class="chart wide"' in html and '<svg class="chart narrow"' in html
     # The newest bucket: every account's latest value (Gamma's, 3 hours old, carried forward).
     assert re.search(r"last( / high)? 51,534.75 USD", html)
     for key in ("1d", "7d", "30d", "90d", "all"):
@@ -240,12 +248,12 @@ def test_the_account_page_shows_balances_positions_and_its_chart(client, team):
     )
     html = signed_in(client, "viewer").get(f"/accounts/{master.pk}/").content.decode()
     balances = html[html.index('id="balances"') : html.index("</table>", html.index('id="balances"'))]
-    assert re.search(r"<td>trading</td><td>USDT</td><td class=\"num\">1,234.5</td>", balances)
+    assert re.search(r"<td>trading</td><td>USDT</td><td class=\"num\">1,234.50</td>", balances)
     assert re.search(r"<td>funding</td><td>BTC</td><td class=\"num\">0.000123</td>.*12.30", balances)
     assert re.search(r"<td>funding</td><td>ZZZ</td>.*unpriced", balances)
     positions = html[html.index('id="positions"') :]
-    assert "BTC-USDT-SWAP-0" in positions and "30.00" in positions and "-5.50" in positions
-    assert '<svg class="chart"' in html
+    assert "BTC-USDT-SWAP-0" in positions and "30.00" in positions and "\u22125.50" in positions
+    assert '<svg class="chart wide"' in html
     assert f'href="/api/v1/accounts/{master.pk}/balances.csv"' in html
     assert "Data last refreshed" in html
 

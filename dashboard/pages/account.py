@@ -3,6 +3,7 @@ snapshot, the health of its key and its recent errors. It reads rows; it never c
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,8 +18,9 @@ from accounts.history import ApiError
 from accounts.models import Account
 from accounts.roles import OPERATE, viewer_required
 from dashboard.pages import charts
-from dashboard.pages.common import BadQuery, amount, bad_request, chart_range, render_page
-from snapshots import queries
+from dashboard.pages.common import BadQuery, ChangeText, amount, bad_request, chart_range, render_page
+from dashboard.pages.overview import key_badge
+from snapshots import numbers, queries
 from snapshots.models import Snapshot, Wallet
 
 RECENT_ERRORS = 10
@@ -30,27 +32,40 @@ POSITION_AMOUNTS = ("quantity", "avg_price", "mark_price", "upl", "upl_usd_price
 @viewer_required
 def account(request: HttpRequest, pk: int) -> HttpResponse:
     account = get_object_or_404(Account.objects.select_related("master"), pk=pk)
-    try:
-        range_key = chart_range(request)
-    except BadQuery as error:
-        return bad_request(error)
     snapshot = queries.latest_snapshot(account)
+    changes = _changes(account, snapshot)
+    try:
+        range_key = chart_range(request, queries.default_range(changes["first_data_at"]))
+    except BadQuery as error:
+        return bad_request(error, request)
     credential = account.active_credential()
-    series = queries.equity_series(account, range_key)
     now = timezone.now()
+    warnings = credential.warnings_at(now) if credential else []
+    equity = snapshot.total_equity_usd if snapshot else None
+    last = (snapshot.taken_at, equity.quantize(queries.CENT)) if snapshot and equity is not None else None
+    points, readings = charts.anchored(
+        queries.equity_series(account, range_key),
+        first=charts.chart_start(
+            range_key, {"24h": changes["raw_24h"], "7d": changes["raw_7d"]}, last[1] if last else None
+        ),
+        last=last,
+    )
     context = {
         **_holdings(snapshot),
+        **changes,
         "account": account,
         "snapshot": snapshot,
         "stale": snapshot is None or now - snapshot.taken_at > queries.stale_after(),
         "stale_minutes": int(queries.stale_after().total_seconds() // 60),
         "credential": credential,
-        "warnings": credential.warnings_at(now) if credential else [],
+        "warnings": warnings,
+        # The key's one word, as in the overview's key column ("rotation due", not "ok").
+        "key_badge": key_badge(credential.health_status, warnings) if credential else None,
         "errors": ApiError.objects.filter(account=account).order_by("-last_seen", "-pk")[:RECENT_ERRORS],
         "errors_url": f"{reverse('pages:errors')}?{urlencode({'account': account.pk})}",
         "can_operate": request.user.has_perm(OPERATE),
-        "chart": charts.line_chart(series, label=f"Equity of {account.name}"),
-        "chart_values": charts.values_table(series),
+        "chart": charts.line_chart(points, label=f"Equity of {account.name}", readings=readings),
+        "chart_values": charts.values_table(points, readings=readings),
         "ranges": [(key, "?" + urlencode({"range": key})) for key in queries.RANGES],
         "range_key": range_key,
         "balances_csv": f"/api/v1/accounts/{account.pk}/balances.csv",
@@ -66,6 +81,23 @@ def account(request: HttpRequest, pk: int) -> HttpResponse:
     return render_page(request, "dashboard/account.html", context)
 
 
+def _changes(account: Account, snapshot: Snapshot | None) -> dict[str, Any]:
+    """The account's 24 h and 7 d changes as the overview shows them (queries.changes_since: the
+    same rule, with percentages and "since <first data>"), and its first data time."""
+    equity = snapshot.total_equity_usd if snapshot else None
+    found = {
+        period: queries.changes_since({account.pk: equity}, span).get(account.pk)
+        for period, span in (("24h", timedelta(days=1)), ("7d", timedelta(days=7)))
+    }
+    return {
+        "change_24h": ChangeText.of(found["24h"]),
+        "change_7d": ChangeText.of(found["7d"]),
+        "raw_24h": found["24h"],  # the chart starts on their baseline (charts.chart_start)
+        "raw_7d": found["7d"],
+        "first_data_at": queries.first_data_at(account),
+    }
+
+
 def _holdings(snapshot: Snapshot | None) -> dict[str, Any]:
     """Balance and position lines with their amounts as text (crypto amounts keep every digit
     OKX sent, without trailing zeros or exponents; USD values stay Decimal for the template)."""
@@ -74,14 +106,20 @@ def _holdings(snapshot: Snapshot | None) -> dict[str, Any]:
     positions = [p for p in snapshot.positions.all() if p.size != 0] if snapshot else []
     return {
         "balances": [
-            {"wallet": line.wallet, "ccy": line.ccy, "usd": line.usd_value, **_amounts(line, BALANCE_AMOUNTS)}
+            {
+                "wallet": line.wallet,
+                "ccy": line.ccy,
+                "usd": line.usd_value,
+                **_amounts(line, BALANCE_AMOUNTS, line.ccy),
+            }
             for line in sorted(lines, key=lambda line: (line.wallet != Wallet.TRADING, line.ccy))
         ],
         "positions": [
             {
                 "line": p,
-                "upl_pct": None if p.upl_ratio is None else p.upl_ratio * 100,
                 **_amounts(p, POSITION_AMOUNTS),
+                # A PnL carries its sign and its currency's decimals (BTC for an inverse swap).
+                "upl": numbers.format_amount(p.upl, p.upl_ccy, sign=True, minus=numbers.MINUS),
             }
             for p in positions
         ],
@@ -91,5 +129,5 @@ def _holdings(snapshot: Snapshot | None) -> dict[str, Any]:
     }
 
 
-def _amounts(line: Any, names: tuple[str, ...]) -> dict[str, str]:
-    return {name: amount(getattr(line, name)) for name in names}
+def _amounts(line: Any, names: tuple[str, ...], ccy: str | None = None) -> dict[str, str]:
+    return {name: amount(getattr(line, name), ccy) for name in names}

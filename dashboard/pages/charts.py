@@ -5,50 +5,78 @@ Decimal in, strings out: this module computes the geometry and the labels; the m
 templates/jinja2/dashboard/_line_chart.html and _chart_values.html (autoescaped). Shapes are
 styled by classes (charts.css) and presentation attributes, never by style attributes, which the
 Content-Security-Policy forbids.
+
+Each chart is drawn twice, for a wide and for a narrow (phone) layout; charts.css shows one of
+them by the screen's width. An SVG scales its text with its width, so the phone's drawing has a
+smaller canvas (its 12-unit labels render at about 11 px on a 390 px screen) and fewer ticks.
+Time ticks fall on round times in the display zone, at a step chosen from the span (1 min ...
+1 day ... months), so no two labels read alike.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from dashboard.pages.common import render_partial
+from snapshots import numbers, queries
 
-WIDTH, HEIGHT = 800, 260
-LEFT, RIGHT, TOP, BOTTOM = 92, 24, 28, 34  # room for the value and time labels
-Y_TICKS = 4
-X_TICKS = 8  # 7 days: one label a day
-CENT = Decimal("0.01")
+
+@dataclass(frozen=True)
+class Layout:
+    """The canvas of one drawing, in SVG units (the CSS px of a screen as wide as `width`)."""
+
+    name: str
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+    y_ticks: int
+    x_ticks: int  # at most this many time labels
+
+
+WIDE = Layout("wide", 800, 260, 92, 24, 28, 34, 4, 8)
+NARROW = Layout("narrow", 360, 240, 70, 10, 28, 32, 4, 4)
+LAYOUTS = (WIDE, NARROW)
+# Time-axis steps: seconds within a day, then days, then months.
+SECOND_STEPS = (10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200)
+DAY_STEPS = (1, 2, 7, 14)
+MONTH_STEPS = (1, 2, 3, 6, 12)
 
 
 def money(value: Decimal | None, *, sign: bool = False) -> str:
-    """12345.6 -> "12,345.60"; with sign, a leading + on gains. None -> "—"."""
-    if value is None:
-        return "—"
-    text = f"{value.quantize(CENT):,.2f}"
-    return f"+{text}" if sign and value > 0 else text
+    """12345.6 -> "12,345.60"; with sign, a leading + on gains; a loss with the minus sign
+    ("\u22125.00"). None -> "—" (snapshots.numbers.format_amount in USD)."""
+    return numbers.format_amount(value, "USD", sign=sign, minus=numbers.MINUS)
 
 
 @dataclass(frozen=True)
 class _Scale:
+    layout: Layout
     t0: float
     t1: float
     low: Decimal
     high: Decimal
+    step: Decimal  # between grid lines: 1, 2 or 5 x 10^n, so every axis label is a round value
 
     def x(self, when: datetime) -> Decimal:
         span = self.t1 - self.t0
         share = Decimal(str((when.timestamp() - self.t0) / span)) if span else Decimal("0.5")
-        return Decimal(LEFT) + share * (WIDTH - LEFT - RIGHT)
+        return Decimal(self.layout.left) + share * (self.layout.width - self.layout.left - self.layout.right)
 
     def y(self, value: Decimal) -> Decimal:
         share = (value - self.low) / (self.high - self.low)
-        return Decimal(TOP) + (1 - share) * (HEIGHT - TOP - BOTTOM)
+        plot = self.layout.height - self.layout.top - self.layout.bottom
+        return Decimal(self.layout.top) + (1 - share) * plot
 
 
 @dataclass(frozen=True)
@@ -68,39 +96,103 @@ class _Mark:
     label: _Label
 
 
-def line_chart(points: list[tuple[datetime, Decimal]], *, label: str, unit: str = "USD") -> SafeString:
-    """The SVG for points (oldest first); a plain note when there are none. The geometry is
-    computed here; the markup is templates/jinja2/dashboard/_line_chart.html."""
+Point = tuple[datetime, Decimal]
+
+
+def anchored(
+    series: list[Point], *, first: Point | None, last: Point | None
+) -> tuple[list[Point], frozenset[int]]:
+    """The chart's points and the indexes of those that are real readings.
+
+    `series` is snapshots.queries.equity_series: one point per time slot, each the mean of the
+    readings in the slot drawn at the slot's start (the newest one the latest total). `first`
+    (the reading a change figure on the page counts from: its baseline at its time) replaces the
+    slots up to its time; `last` (the newest reading: the total the page shows, at the time it was
+    read) replaces the newest slot. So the line starts and ends on the figures beside it, and only
+    the points in between are means. (time aware, value Decimal USD)"""
+    inner = series[:-1] if last is not None else list(series)
+    if first is not None:
+        inner = [point for point in inner if point[0] > first[0]]
+    if last is not None:
+        inner = [point for point in inner if point[0] < last[0]]
+    points = [*([first] if first else []), *inner]
+    if last is not None and not (points and points[0][0] >= last[0]):
+        points.append(last)
+    readings = {0} if first is not None else set()
+    if last is not None and points:
+        readings.add(len(points) - 1)
+    return points, frozenset(readings)
+
+
+def chart_start(
+    range_key: str, changes: dict[str, queries.Change | None], latest: Decimal | None = None
+) -> Point | None:
+    """The reading a chart of `range_key` starts on: the baseline of the change figure of the same
+    span ("1d": the 24 h change, "7d": the 7 d change), at its time (the first data's when the
+    history is shorter; else the start of the span). With `latest` (the total the chart ends on,
+    as the page shows it), the value is latest minus the change, in cents, so the line's two ends
+    differ by exactly the change printed beside it (a sum of rounded rows and an exact baseline
+    could differ by a cent). None for the other ranges, or without that change: the chart then
+    starts on its first slot's mean. (time aware, value Decimal USD)"""
+    span = queries.RANGES.get(range_key)
+    period = {timedelta(days=1): "24h", timedelta(days=7): "7d"}.get(span) if span else None
+    change = changes.get(period) if period else None
+    if change is None or span is None:
+        return None
+    at = change.since if change.since is not None and not change.mixed else timezone.now() - span
+    value = change.baseline_usd if latest is None else latest - change.usd.quantize(queries.CENT)
+    return at, value.quantize(queries.CENT)
+
+
+def line_chart(
+    points: list[Point], *, label: str, unit: str = "USD", readings: frozenset[int] | None = None
+) -> SafeString:
+    """The SVGs (wide and narrow) for points (oldest first); a plain note when there are none.
+    `readings`: the indexes of the points that are real readings (see anchored); the others are
+    means over their time slot and their labels say so. None: every point is a reading.
+    The geometry is computed here; the markup is templates/jinja2/dashboard/_line_chart.html."""
     if not points:
-        return render_partial(None, "dashboard/_line_chart.html", {"label": label, "points": None})
+        return render_partial(None, "dashboard/_line_chart.html", {"label": label, "drawings": None})
+    if readings is None:
+        readings = frozenset(range(len(points)))
     values = [value for _, value in points]
-    low, high = _nice_bounds(min(values), max(values))
-    scale = _Scale(points[0][0].timestamp(), points[-1][0].timestamp(), low, high)
+    drawings = []
+    for layout in LAYOUTS:
+        low, high, step = _nice_bounds(min(values), max(values), layout.y_ticks)
+        scale = _Scale(layout, points[0][0].timestamp(), points[-1][0].timestamp(), low, high, step)
+        drawings.append(
+            {
+                "layout": layout,
+                "right_edge": layout.width - layout.right,
+                "bottom_edge": layout.height - layout.bottom,
+                "grid": _y_axis(scale),
+                "x_labels": _x_axis(scale, points[0][0], points[-1][0]),
+                "line": _line(scale, points),
+                "marks": _markers(scale, points, unit, readings),
+            }
+        )
     context = {
         "label": label,
-        "points": points,
-        "width": WIDTH,
-        "height": HEIGHT,
-        "left": LEFT,
-        "right_edge": WIDTH - RIGHT,
-        "bottom_edge": HEIGHT - BOTTOM,
-        "grid": _y_axis(scale),
-        "x_labels": _x_axis(scale, points[0][0], points[-1][0]),
-        "line": _line(scale, points),
-        "marks": _markers(scale, points, unit),
+        "drawings": drawings,
+        "means": len(readings) < len(points),
+        "first_reading": 0 in readings,
+        "last_reading": len(points) - 1 in readings,
     }
     return render_partial(None, "dashboard/_line_chart.html", context)
 
 
-def _nice_bounds(low: Decimal, high: Decimal) -> tuple[Decimal, Decimal]:
-    """Round the value range out to a step of 1, 2 or 5 x 10^n so the axis labels read easily."""
+def _nice_bounds(low: Decimal, high: Decimal, ticks: int) -> tuple[Decimal, Decimal, Decimal]:
+    """(low, high, step): the value range rounded out to a step of 1, 2 or 5 x 10^n (about `ticks`
+    steps), so the axis labels read easily."""
     if high == low:
         pad = abs(high) / 100 or Decimal(1)
         low, high = low - pad, high + pad
-    step = _nice_step((high - low) / Y_TICKS)
-    return (low / step).to_integral_value(ROUND_FLOOR) * step, (high / step).to_integral_value(
-        ROUND_CEILING
-    ) * step
+    step = _nice_step((high - low) / ticks)
+    return (
+        (low / step).to_integral_value(ROUND_FLOOR) * step,
+        (high / step).to_integral_value(ROUND_CEILING) * step,
+        step,
+    )
 
 
 def _nice_step(raw: Decimal) -> Decimal:
@@ -116,13 +208,15 @@ def _label(css_class: str, x: float | Decimal, y: float | Decimal, anchor: str, 
 
 
 def _y_axis(scale: _Scale) -> list[tuple[str, _Label]]:
-    """(y of a grid line, its value label) for each tick."""
+    """(y of a grid line, its value label) for each multiple of the scale's step (round values:
+    "841,550", not "841,587.50")."""
     ticks = []
-    step = (scale.high - scale.low) / Y_TICKS
-    for i in range(Y_TICKS + 1):
-        value = scale.low + step * i
+    layout = scale.layout
+    count = int((scale.high - scale.low) / scale.step)
+    for i in range(count + 1):
+        value = scale.low + scale.step * i
         y = scale.y(value)
-        ticks.append((f"{y:.1f}", _label("axis", LEFT - 8, y + 4, "end", _short(value))))
+        ticks.append((f"{y:.1f}", _label("axis", layout.left - 6, y + 4, "end", _short(value))))
     return ticks
 
 
@@ -134,20 +228,91 @@ def _short(value: Decimal) -> str:
 
 
 def _x_axis(scale: _Scale, start: datetime, end: datetime) -> list[_Label]:
+    layout = scale.layout
     zone = ZoneInfo(settings.DISPLAY_TIME_ZONE)
-    span = end - start
-    fmt = "%H:%M" if span <= timedelta(hours=26) else "%b %d" if span <= timedelta(days=120) else "%Y-%m-%d"
-    bottom = HEIGHT - BOTTOM
-    labels = []
-    ticks = 1 if span.total_seconds() == 0 else X_TICKS
-    for i in range(ticks):
-        when = start + span * (i / max(ticks - 1, 1)) if ticks > 1 else start
-        labels.append(
-            _label("axis", scale.x(when), bottom + 18, "middle", when.astimezone(zone).strftime(fmt))
-        )
+    bottom = layout.height - layout.bottom
+    labels = [
+        _label("axis", scale.x(when), bottom + 18, _anchor(scale.x(when), layout), text)
+        for when, text in time_ticks(start, end, zone, layout.x_ticks)
+    ]
     zone_label = f"times in {settings.DISPLAY_TIME_ZONE}"
-    labels.append(_label("axis zone", WIDTH - RIGHT, TOP - 12, "end", zone_label))
+    labels.append(_label("axis zone", layout.width - layout.right, layout.top - 12, "end", zone_label))
     return labels
+
+
+def _anchor(x: Decimal, layout: Layout) -> str:
+    """Labels near an edge grow inwards, so none is cut off by the canvas."""
+    if x < layout.left + 24:
+        return "start"
+    return "end" if x > layout.width - layout.right - 24 else "middle"
+
+
+def time_ticks(start: datetime, end: datetime, zone: ZoneInfo, most: int) -> list[tuple[datetime, str]]:
+    """At most `most` (time, label) pairs on round times of `zone` between start and end (aware),
+    at the smallest step of SECOND_STEPS, DAY_STEPS or MONTH_STEPS that fits; labels are
+    distinct: "09:00", a day's start as "Nov 29", "Nov 29", "Nov 2026". One point: its time."""
+    span = (end - start).total_seconds()
+    if span <= 0:
+        return [(start, start.astimezone(zone).strftime("%Y-%m-%d %H:%M"))]
+    local_start, local_end = start.astimezone(zone), end.astimezone(zone)
+    step = next((s for s in SECOND_STEPS if span / s < most), None)
+    if step is not None:
+        return _labelled(_clock_ticks(local_start, local_end, step), "%H:%M:%S" if step < 60 else "%H:%M")
+    days = next((d for d in DAY_STEPS if span / 86400 / d < most), None)
+    if days is not None:
+        return _labelled(_day_ticks(local_start, local_end, days), "%b %d")
+    years = math.ceil(span / 86400 / 365 / most)
+    months = next((m for m in MONTH_STEPS if span / (86400 * 30.44) / m < most), 12 * years)
+    return _labelled(_month_ticks(local_start, local_end, months), "%b %Y")
+
+
+def _clock_ticks(start: datetime, end: datetime, step: int) -> list[datetime]:
+    midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    offset = math.ceil((start - midnight).total_seconds() / step) * step
+    when = midnight + timedelta(seconds=offset)
+    found = []
+    while when <= end:
+        found.append(when)
+        when += timedelta(seconds=step)
+    return found
+
+
+def _day_ticks(start: datetime, end: datetime, days: int) -> list[datetime]:
+    when = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    if when < start:
+        when += timedelta(days=1)
+    # Weeks start on Mondays; other steps on days whose ordinal the step divides.
+    while (when.weekday() if days == 7 else when.toordinal()) % days:
+        when += timedelta(days=1)
+    found = []
+    while when <= end:
+        found.append(when)
+        when += timedelta(days=days)
+    return found
+
+
+def _month_ticks(start: datetime, end: datetime, months: int) -> list[datetime]:
+    when = start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    found = []
+    while when <= end:
+        if when >= start and (when.month - 1) % months == 0:
+            found.append(when)
+        when = when.replace(year=when.year + when.month // 12, month=when.month % 12 + 1)
+    return found
+
+
+def _labelled(ticks: list[datetime], fmt: str) -> list[tuple[datetime, str]]:
+    """Labels in `fmt`; a day's start by its date; with the date too if two would read alike."""
+
+    def text(when: datetime, with_date: bool) -> str:
+        if fmt.startswith("%H") and when.hour == when.minute == when.second == 0:
+            return when.strftime("%b %d")
+        return when.strftime(f"%b %d {fmt}" if with_date else fmt)
+
+    labels = [text(when, False) for when in ticks]
+    if len(set(labels)) < len(labels):
+        labels = [text(when, True) for when in ticks]
+    return list(zip(ticks, labels, strict=True))
 
 
 def _line(scale: _Scale, points: list[tuple[datetime, Decimal]]) -> dict[str, str]:
@@ -158,11 +323,18 @@ def _line(scale: _Scale, points: list[tuple[datetime, Decimal]]) -> dict[str, st
     return {"points": " ".join(f"{scale.x(when):.1f},{scale.y(value):.1f}" for when, value in points)}
 
 
-def _markers(scale: _Scale, points: list[tuple[datetime, Decimal]], unit: str) -> list[_Mark]:
+def _markers(
+    scale: _Scale, points: list[tuple[datetime, Decimal]], unit: str, readings: frozenset[int]
+) -> list[_Mark]:
     """High, low and last written beside their points, so nobody has to hover to read them; a
-    point that is both (the last is the high) gets one label naming both."""
+    point that is both (the last is the high) gets one label naming both; a point that is a
+    slot's mean, not a reading, says "(mean)". On a chart of means between readings, the first
+    reading is labelled too ("first": what the change figure counts from)."""
+    layout = scale.layout
     last = len(points) - 1
     names: dict[int, list[str]] = {last: ["last"]}
+    if last > 0 and 0 in readings and len(readings) < len(points):
+        names[0] = ["first"]
     if last > 0:
         values = [value for _, value in points]
         names.setdefault(values.index(max(values)), []).append("high")
@@ -171,11 +343,12 @@ def _markers(scale: _Scale, points: list[tuple[datetime, Decimal]], unit: str) -
     for index, labels in sorted(names.items()):
         when, value = points[index]
         x, y = scale.x(when), scale.y(value)
-        anchor = "end" if x > WIDTH * 2 / 3 else "start" if x < WIDTH / 3 else "middle"
+        anchor = "end" if x > layout.width * 2 / 3 else "start" if x < layout.width / 3 else "middle"
         # Above the point, except a low point (below it) unless that would hit the time axis.
-        below = (labels == ["low"] and y < HEIGHT - BOTTOM - 18) or y < TOP + 14
+        below = (labels == ["low"] and y < layout.height - layout.bottom - 18) or y < layout.top + 14
         dy = 16 if below else -8
-        text = f"{' / '.join(labels)} {money(value)} {unit}"
+        kind_of = "" if index in readings else " (mean)"
+        text = f"{' / '.join(labels)}{kind_of} {money(value)} {unit}"
         kind = labels[0]
         marks.append(
             _Mark(kind, f"{x:.1f}", f"{y:.1f}", _label(f"mark-label {kind}", x, y + dy, anchor, text))
@@ -183,8 +356,14 @@ def _markers(scale: _Scale, points: list[tuple[datetime, Decimal]], unit: str) -
     return marks
 
 
-def values_table(points: list[tuple[datetime, Decimal]], *, unit: str = "USD") -> SafeString:
-    """The chart's points as a table, folded away: the numbers behind the picture, newest first."""
-    rows = [(when, money(value)) for when, value in reversed(points)]
+def values_table(
+    points: list[Point], *, unit: str = "USD", readings: frozenset[int] | None = None
+) -> SafeString:
+    """The chart's points as a table, folded away: the numbers behind the picture, newest first,
+    each marked a reading or a slot's mean (`readings` as for line_chart; None: all readings)."""
+    rows = [
+        (when, money(value), readings is None or index in readings)
+        for index, (when, value) in reversed(list(enumerate(points)))
+    ]
     context = {"rows": rows, "unit": unit, "zone": settings.DISPLAY_TIME_ZONE}
     return render_partial(None, "dashboard/_chart_values.html", context)

@@ -17,6 +17,8 @@ it. The errors filter's options cost about the same either way (its accounts que
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,7 +30,7 @@ from django.template import engines
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
-from snapshots import queries
+from snapshots import numbers, queries
 
 
 def render_page(
@@ -52,21 +54,60 @@ class BadQuery(ValueError):
     """A query parameter the page does not know: answered with 400 and the allowed values."""
 
 
-def bad_request(error: BadQuery) -> HttpResponse:
-    return HttpResponseBadRequest(str(error), content_type="text/plain; charset=utf-8")
+def bad_request(error: BadQuery, request: HttpRequest | None = None) -> HttpResponse:
+    """400 naming the allowed values: with the request, the project's 400 page (templates/400.html,
+    with the top bar and menu); without it, the message as plain text."""
+    if request is None:
+        return HttpResponseBadRequest(str(error), content_type="text/plain; charset=utf-8")
+    return render_page(request, "400.html", {"message": str(error)}, status=400)
 
 
-def chart_range(request: HttpRequest) -> str:
-    """The ?range= of a chart ("7d" when absent); BadQuery for a range the charts do not have."""
-    range_key = queries.range_or_none(request.GET.get("range"))
+def chart_range(request: HttpRequest, default: str = queries.DEFAULT_RANGE) -> str:
+    """The ?range= of a chart (`default` when absent: the pages pass queries.default_range, the
+    shortest range that holds all the history); BadQuery for a range the charts do not have."""
+    range_key = queries.range_or_none(request.GET.get("range"), default)
     if range_key is None:
         raise BadQuery(f"Unknown range. Use one of: {', '.join(queries.RANGES)}.")
     return range_key
 
 
-def amount(value: Decimal | None) -> str:
-    """Every digit OKX sent, without trailing zeros or exponents: 1234.500000 -> "1,234.5";
-    1E+2 -> "100"; None -> "—"."""
-    if value is None:
-        return "—"
-    return f"{value.normalize():,f}"
+def amount(value: Decimal | None, ccy: str | None = None) -> str:
+    """An amount as people read it (snapshots.numbers.format_amount): USD-like currencies with 2
+    places, other currencies and plain numbers with at most 8, trailing zeros trimmed:
+    1234.500000 -> "1,234.5"; ("0.000123000000", "BTC") -> "0.000123"; -2 -> "\u22122" (the minus
+    sign, as on every page); None -> "—"."""
+    return numbers.format_amount(value, ccy, minus=numbers.MINUS)
+
+
+@dataclass(frozen=True)
+class ChangeText:
+    """A change as the pages show it: "+12.30 USD", "+1.23%" ("\u22125.50 USD", "\u22120.50%": the minus
+    sign), and since when when the history is shorter than the period (queries.Change.since, aware
+    UTC; the template shows it in the zone). Unknown: value "—", percent "" (one dash, not two)."""
+
+    value: str
+    percent: str
+    since: datetime | None
+    css_class: str
+    amount: str = numbers.UNKNOWN  # the value without its currency, for a table's USD column
+    mixed: bool = False  # some accounts over the whole period, some since their first data
+
+    @classmethod
+    def of(cls, change: queries.Change | None) -> ChangeText:
+        """None (unknown) -> value and amount "—", no percent (the page says why beside it); a
+        known change over a baseline of zero or below has no percentage either."""
+        if change is None:
+            return cls(numbers.UNKNOWN, "", None, "")
+        ratio = change.ratio
+        return cls(
+            numbers.format_money(change.usd, "USD", sign=True, minus=numbers.MINUS),
+            "" if ratio is None else numbers.format_percent(ratio, minus=numbers.MINUS),
+            change.since,
+            numbers.sign_class(change.usd),
+            numbers.format_amount(change.usd, "USD", sign=True, minus=numbers.MINUS),
+            change.mixed,
+        )
+
+    @property
+    def known(self) -> bool:
+        return self.value != numbers.UNKNOWN

@@ -1,4 +1,5 @@
-"""The top bar's facts on every signed-in page: the warnings count, when data was last refreshed,
+"""The top bar's facts on every signed-in page: how many keys need attention ("3 keys need
+attention": failing keys count too, so it is no "warnings" count), when data was last refreshed,
 and whether it may be stale (old snapshots, or the Redis broker not answering).
 
 It runs on every page, so it makes a fixed number of queries (two) and never raises: a page must
@@ -47,7 +48,7 @@ def _facts() -> dict[str, Any]:
     old = is_stale(refreshed_at, now)
     broker_ok = broker_answers(settings.REDIS_URL)
     return {
-        "warnings": warnings_count(now),
+        "warnings": warnings_count(now),  # keys needing attention (attention_ids), not warnings
         "refreshed_at": refreshed_at,
         "refreshed_note": _refreshed_note(refreshed_at, now),
         "stale": old or not broker_ok,
@@ -63,12 +64,20 @@ def newest_refresh() -> datetime | None:
     return rows.aggregate(newest=Max("latest"))["newest"]
 
 
-def warnings_count(now: datetime) -> int:
-    """Keys of active accounts a person must act on (Credential.needs_action), in one query over
-    plain columns (CredentialQuerySet.needing_action): the set the overview lists, alerts and
-    reports watch. A paused account's key is on the keys page, marked "account paused"."""
+def attention_ids(now: datetime) -> list[int]:
+    """Ids of the keys needing attention at `now`: active keys of active accounts a person must act
+    on (Credential.needs_action: failing, or a warning of severity warning/danger; "info" advice
+    such as a missing IP binding is not counted), in one query over plain columns
+    (CredentialQuerySet.needing_action). The one set the top bar counts, the overview lists and
+    the keys page marks "needs attention"; alerts and reports watch the same keys. A paused
+    account's key is on the keys page, marked "account paused", and not in the set."""
     keys = Credential.objects.filter(status=CredentialStatus.ACTIVE, account__active=True)
-    return len(keys.needing_action(now))
+    return keys.needing_action(now)
+
+
+def warnings_count(now: datetime) -> int:
+    """How many keys need attention (attention_ids): the top bar's count."""
+    return len(attention_ids(now))
 
 
 def broker_answers(url: str) -> bool:

@@ -1,9 +1,10 @@
 """The errors page (the diagnosed history of failed calls to OKX, filtered and paginated) and the
-operator's POST that acknowledges one error row."""
+operator's POSTs that acknowledge a kind of error of an account, or all its open kinds, until it
+recovers or for a snooze (accounts.history.ErrorAcknowledgement)."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,13 +22,24 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.history import ApiError
+from accounts.history import ApiError, ErrorAcknowledgement
 from accounts.models import Account
 from accounts.roles import OPERATE, operator_required, viewer_required
-from dashboard.pages.common import render_page, render_partial
+from dashboard.pages.common import BadQuery, bad_request, render_page, render_partial
 from okxapi import CATEGORIES
 
 ERRORS_PER_PAGE = 50
+# Whole days whose start and end exist as aware times in any zone (UTC-12 to UTC+14): outside
+# them, datetime overflows (?until=9999-12-31 answered 500).
+EARLIEST_DAY, LATEST_DAY = date(1, 1, 2), date(9999, 12, 30)
+OUT_OF_RANGE = f"Enter a date from {EARLIEST_DAY.isoformat()} to {LATEST_DAY.isoformat()}."
+# How long an acknowledgement lasts at most: it always ends when the kind recovers.
+SNOOZES: dict[str, tuple[str, timedelta | None]] = {
+    "recovery": ("until it recovers", None),
+    "1h": ("1 hour, or until it recovers", timedelta(hours=1)),
+    "1d": ("1 day, or until it recovers", timedelta(days=1)),
+    "1w": ("1 week, or until it recovers", timedelta(weeks=1)),
+}
 
 
 class QuickSelect(forms.Select):
@@ -69,6 +81,12 @@ class ErrorFilter(forms.Form):
         required=False, input_formats=["%Y-%m-%d"], widget=forms.DateInput(attrs={"type": "date"})
     )
 
+    def clean_since(self) -> date | None:
+        return _in_range(self.cleaned_data.get("since"))
+
+    def clean_until(self) -> date | None:
+        return _in_range(self.cleaned_data.get("until"))
+
     def clean(self) -> dict[str, Any]:
         super().clean()
         since, until = self.cleaned_data.get("since"), self.cleaned_data.get("until")
@@ -93,6 +111,25 @@ class ErrorFilter(forms.Form):
         return rows
 
 
+def _in_range(day: date | None) -> date | None:
+    if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise forms.ValidationError(OUT_OF_RANGE)
+    return day
+
+
+class AcknowledgeForm(forms.Form):
+    snooze = forms.ChoiceField(
+        choices=[(key, label) for key, (label, _) in SNOOZES.items()],
+        required=False,
+        error_messages={"invalid_choice": "Choose how long: until it recovers, 1 hour, 1 day or 1 week."},
+    )
+
+    def until(self, now: datetime) -> datetime | None:
+        """When the acknowledgement ends at the latest (None: only when the kind recovers)."""
+        length = SNOOZES[self.cleaned_data.get("snooze") or "recovery"][1]
+        return None if length is None else now + length
+
+
 @require_GET
 @viewer_required
 def errors(request: HttpRequest) -> HttpResponse:
@@ -106,6 +143,7 @@ def errors(request: HttpRequest) -> HttpResponse:
     elif form.is_bound:
         rows = form.apply(rows)
     page = Paginator(rows, ERRORS_PER_PAGE).get_page(request.GET.get("page"))
+    _attach_acknowledgements(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -114,20 +152,77 @@ def errors(request: HttpRequest) -> HttpResponse:
         "filters": query.urlencode(),
         "here": request.get_full_path(),
         "can_operate": request.user.has_perm(OPERATE),
+        "snoozes": [(key, label) for key, (label, _) in SNOOZES.items()],
     }
     return render_page(request, "dashboard/errors.html", context, status=status)
+
+
+def _attach_acknowledgements(rows: Any) -> None:
+    """Each acknowledged row gets `acknowledgement`: the acknowledgement in force that covers it
+    (which says until when), or None when it ended (recovered, snooze over). One query."""
+    rows = list(rows)
+    accounts = {row.account_id for row in rows if row.acknowledged}
+    live = {
+        (ack.account_id, ack.category, ack.code, ack.at): ack
+        for ack in ErrorAcknowledgement.objects.active().filter(account_id__in=accounts)
+    }
+    for row in rows:
+        row.acknowledgement = live.get((row.account_id, row.category, row.code, row.acknowledged_at))
 
 
 @require_POST
 @operator_required
 def acknowledge_error(request: HttpRequest, pk: int) -> HttpResponse:
-    error = get_object_or_404(ApiError, pk=pk)
-    changed = ApiError.objects.filter(pk=error.pk, acknowledged=False).update(
-        acknowledged=True, acknowledged_by=request.user, acknowledged_at=timezone.now()
+    """Acknowledge the kind (category + OKX code) of this row for its account: its open rows and
+    its next failures show as acknowledged until it recovers or the snooze ends."""
+    error = get_object_or_404(ApiError.objects.select_related("account"), pk=pk)
+    form = AcknowledgeForm(request.POST)
+    if not form.is_valid():
+        return _refused(form, request)
+    now = timezone.now()
+    until = form.until(now)
+    ErrorAcknowledgement.acknowledge(
+        error.account_id, [(error.category, error.code)], request.user.pk, until, now
     )
-    if changed:
-        messages.success(request, f"Acknowledged: {error.account.name} {error.endpoint} {error.code}.")
+    kind = f"{error.code or 'no code'} ({error.category})"
+    messages.success(request, f"Acknowledged {kind} errors of {error.account.name} {_how_long(until)}.")
     return _back(request, reverse("pages:errors"))
+
+
+@require_POST
+@operator_required
+def acknowledge_account(request: HttpRequest, pk: int) -> HttpResponse:
+    """Acknowledge every kind of error the account has open (unacknowledged rows), each until it
+    recovers or the snooze ends. A kind that first fails later is news."""
+    account = get_object_or_404(Account, pk=pk)
+    form = AcknowledgeForm(request.POST)
+    if not form.is_valid():
+        return _refused(form, request)
+    kinds = set(ApiError.objects.filter(account=account, acknowledged=False).values_list("category", "code"))
+    if not kinds:
+        messages.info(request, f"{account.name} has no open errors to acknowledge.")
+        return _back(request, reverse("pages:errors"))
+    now = timezone.now()
+    until = form.until(now)
+    marked = ErrorAcknowledgement.acknowledge(account.pk, kinds, request.user.pk, until, now)
+    messages.success(
+        request,
+        f"Acknowledged {len(kinds)} kind{'s' if len(kinds) != 1 else ''} of error of {account.name} "
+        f"({marked} row{'s' if marked != 1 else ''}) {_how_long(until)}.",
+    )
+    return _back(request, reverse("pages:errors"))
+
+
+def _how_long(until: datetime | None) -> str:
+    if until is None:
+        return "until they recover"
+    local = timezone.localtime(until, ZoneInfo(settings.DISPLAY_TIME_ZONE))
+    return f"until {local:%Y-%m-%d %H:%M} ({settings.DISPLAY_TIME_ZONE}) or until they recover"
+
+
+def _refused(form: AcknowledgeForm, request: HttpRequest) -> HttpResponse:
+    problems = " ".join(str(problem) for problems in form.errors.values() for problem in problems)
+    return bad_request(BadQuery(f"Not acknowledged: {problems}"), request)
 
 
 def _back(request: HttpRequest, default: str) -> HttpResponse:

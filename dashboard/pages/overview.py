@@ -25,8 +25,15 @@ from accounts.health import ACTION_SEVERITIES, DEADLINE_CODES, HealthStatus, Sev
 from accounts.models import Account
 from accounts.roles import viewer_required
 from dashboard.pages import charts
-from dashboard.pages.common import BadQuery, bad_request, chart_range, render_page, render_partial
-from snapshots import queries
+from dashboard.pages.common import (
+    BadQuery,
+    ChangeText,
+    bad_request,
+    chart_range,
+    render_page,
+    render_partial,
+)
+from snapshots import numbers, queries
 
 STATUS_ORDER = {"failing": 0, "grace": 1, "unchecked": 2, "none": 3, "ok": 4}
 
@@ -37,19 +44,20 @@ class Column:
     label: str
     sort_key: Callable[[queries.AccountRow], Any]
     numeric: bool = False
+    optional: bool = False  # hidden on a phone (class "opt" in app.css)
 
 
 COLUMNS = (
     Column("name", "account", lambda r: r.account.name.lower()),
-    Column("kind", "master/sub", lambda r: r.account.kind),
-    Column("environment", "environment", lambda r: r.account.environment),
+    Column("kind", "master/sub", lambda r: r.account.kind, optional=True),
+    Column("environment", "environment", lambda r: r.account.environment, optional=True),
     Column("equity", "equity (USD)", lambda r: r.equity_usd, numeric=True),
-    Column("share", "share", lambda r: r.share, numeric=True),
-    Column("change", "24 h change (USD)", lambda r: r.change_24h_usd, numeric=True),
-    Column("upl", "unrealised PnL (USD)", lambda r: r.upl_usd, numeric=True),
-    Column("positions", "open positions", lambda r: r.open_positions, numeric=True),
-    Column("key", "key status", lambda r: STATUS_ORDER.get(r.key_status, 9)),
-    Column("refreshed", "last refresh", lambda r: r.last_refresh_at, numeric=True),
+    Column("share", "share", lambda r: r.share, numeric=True, optional=True),
+    Column("change", "24 h change (USD)", lambda r: r.change_24h.usd if r.change_24h else None, numeric=True),
+    Column("upl", "unrealised PnL (USD)", lambda r: r.upl_usd, numeric=True, optional=True),
+    Column("positions", "open positions", lambda r: r.open_positions, numeric=True, optional=True),
+    Column("key", "key status", lambda r: _key_order(r), optional=True),
+    Column("refreshed", "last refresh", lambda r: r.last_refresh_at, numeric=True, optional=True),
 )
 COLUMN_BY_KEY = {column.key: column for column in COLUMNS}
 DEFAULT_SORT = ("equity", "desc")
@@ -84,7 +92,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     try:
         context = _overview_context(request)
     except BadQuery as error:
-        return bad_request(error)
+        return bad_request(error, request)
     return render_page(request, "dashboard/overview.html", context)
 
 
@@ -95,16 +103,17 @@ def overview_fragment(request: HttpRequest) -> HttpResponse:
     try:
         context = _overview_context(request)
     except BadQuery as error:
-        return bad_request(error)
+        return bad_request(error, request)
     return render_page(request, "dashboard/_overview_fragment.html", context)
 
 
 def _overview_context(request: HttpRequest) -> dict[str, Any]:
-    range_key = chart_range(request)
     sort, direction = _sort(request)
     zone = ZoneInfo(settings.DISPLAY_TIME_ZONE)
     rows = queries.account_rows()
-    series = queries.equity_series(None, range_key)
+    # Without ?range=, the shortest range that holds the live accounts' history.
+    firsts = [row.first_data_at for row in rows if row.first_data_at is not None and not row.is_demo]
+    range_key = chart_range(request, queries.default_range(min(firsts) if firsts else None))
     query = {"range": range_key, "sort": sort, "dir": direction}
     # Demo-trading accounts are paper money: their own table and subtotal, never in the team's
     # total or chart (snapshots.queries.totals and equity_series leave them out too).
@@ -113,13 +122,25 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
     table_rows = [TableRow.of(row, zone) for row in sort_rows(live, sort, direction)]
     demo_rows = [TableRow.of(row, zone) for row in sort_rows(demo, sort, direction)]
     totals = queries.totals(rows)
+    total_shown = _shown_sum(live)
+    # The chart starts on the reading its change figure counts from and ends on the total shown.
+    last = (totals.last_refresh_at, total_shown) if totals.counted and totals.last_refresh_at else None
+    points, readings = charts.anchored(
+        queries.equity_series(None, range_key),
+        first=charts.chart_start(
+            range_key, {"24h": totals.change_24h, "7d": totals.change_7d}, last[1] if last else None
+        ),
+        last=last,
+    )
     return {
         "rows": table_rows,
         "table_body": render_partial(request, "dashboard/_account_rows.html", {"rows": table_rows}),
         "totals": totals,
         # The sum of the rows as shown (each rounded to cents), so the figure adds up on screen;
         # the exact sum is in the API.
-        "total_shown": _shown_sum(live),
+        "total_shown": total_shown,
+        # Before any live account was read there is no total: "—" and why, never 0.00.
+        "no_total_reason": "" if totals.counted else no_total_reason(live),
         # "gamma never read": the accounts the count has and the total has not, and why.
         "not_in_total": ", ".join(f"{out.account.name} {out.reason}" for out in totals.not_in_total),
         "demo_rows": demo_rows,
@@ -128,10 +149,14 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
         else "",
         # The demo subtotal sums its rows as shown; no 7 d change (it would cost a query).
         "demo_total_shown": _shown_sum(demo),
-        "demo_change_24h": _sum_known([r.change_24h_usd for r in demo]),
+        "demo_change_24h": ChangeText.of(queries.Change.combined([r.change_24h for r in demo])),
+        "change_24h": ChangeText.of(totals.change_24h),
+        "change_7d": ChangeText.of(totals.change_7d),
         "keys_needing_attention": keys_needing_attention(rows),
-        "chart": charts.line_chart(series, label="Total equity of the team's live accounts"),
-        "chart_values": charts.values_table(series),
+        "chart": charts.line_chart(
+            points, label="Total equity of the team's live accounts", readings=readings
+        ),
+        "chart_values": charts.values_table(points, readings=readings),
         "ranges": [(key, _link(query, range=key)) for key in queries.RANGES],
         "range_key": range_key,
         "headers": _headers(query, sort, direction),
@@ -144,13 +169,28 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
     }
 
 
+def no_total_reason(rows: list[queries.AccountRow]) -> str:
+    """Why there is no total yet: no account read ("the first refresh runs within a minute"),
+    or no account with a total in its latest snapshot."""
+    if not rows:
+        return "no live account yet"
+    if any(row.last_refresh_at is not None for row in rows):
+        return f"no live account has a total yet ({queries.NO_TOTAL})"
+    return f"no account read yet: the first refresh runs within {_interval()}"
+
+
+def _interval() -> str:
+    """REFRESH_INTERVAL_SECONDS in words: "a minute", "5 minutes", "90 seconds"."""
+    seconds = settings.REFRESH_INTERVAL_SECONDS
+    if seconds == 60:
+        return "a minute"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} minutes"
+    return f"{seconds} seconds"
+
+
 def _shown_sum(rows: list[queries.AccountRow]) -> Decimal:
     return sum((r.equity_usd.quantize(queries.CENT) for r in rows if r.equity_usd is not None), Decimal(0))
-
-
-def _sum_known(values: list[Decimal | None]) -> Decimal | None:
-    known = [v for v in values if v is not None]
-    return sum(known, Decimal(0)) if known else None
 
 
 @dataclass(frozen=True)
@@ -163,34 +203,58 @@ class TableRow:
     equity: str
     share: str
     change: str
+    change_pct: str  # "+1.23%"; "" when unknown (the change's one "—" has change_reason beside it)
+    change_since: str  # "since 07:10" when the account has less than a day of history, else ""
+    change_reason: str  # why the change is unknown ("never read"), else ""
     upl: str
     refreshed: str
     refreshed_iso: str
+    key_badge: str  # CSS class of the key's badge
+    key_label: str  # its word: the most urgent reason when it needs attention, else its status
 
     @classmethod
     def of(cls, row: queries.AccountRow, zone: ZoneInfo) -> TableRow:
         refreshed = row.last_refresh_at.astimezone(zone) if row.last_refresh_at else None
+        change = row.change_24h
+        since = change.since.astimezone(zone) if change is not None and change.since else None
+        ratio = change.ratio if change else None
+        badge, label = key_badge(row.key_status, row.warnings)
         return cls(
             row=row,
             equity=charts.money(row.equity_usd),
-            share="—" if row.share is None else f"{row.share * 100:.1f}%",
-            change=charts.money(row.change_24h_usd, sign=True),
-            upl=charts.money(row.upl_usd),  # "—" when unknown; the row says why
+            share="—" if row.share is None else numbers.format_percent(row.share, sign=False, places=1),
+            change=charts.money(change.usd if change else None, sign=True),
+            change_pct="" if ratio is None else numbers.format_percent(ratio, minus=numbers.MINUS),
+            change_since=f"since {since:%H:%M}" if since else "",
+            change_reason="" if change else row.equity_unknown_reason or "no earlier snapshot",
+            # "—" when unknown; the row says why
+            upl=numbers.format_amount(row.upl_usd, "USD", sign=True, minus=numbers.MINUS),
             refreshed=refreshed.strftime("%Y-%m-%d %H:%M") if refreshed else "never",
             refreshed_iso=refreshed.isoformat() if refreshed else "",
+            key_badge=badge,
+            key_label=label,
         )
 
     @property
+    def phone_status(self) -> list[tuple[str, str]]:
+        """What the phone layout shows under the account's name, as (CSS class, text) badges, since
+        it hides the key, PnL, positions and refresh columns: a key that is not fine, and "stale"
+        with the time of the last reading (why an unknown equity is unknown is in the change cell,
+        which a phone shows)."""
+        found = []
+        if self.key_badge not in ("ok", "none"):
+            found.append((self.key_badge, f"key {self.key_label}"))
+        if self.row.stale and self.row.last_refresh_at is not None:
+            found.append(("grace", f"stale: read {self.refreshed}"))
+        return found
+
+    @property
     def change_class(self) -> str:
-        return _sign_class(self.row.change_24h_usd)
+        return numbers.sign_class(self.row.change_24h.usd if self.row.change_24h else None)
 
     @property
     def upl_class(self) -> str:
-        return _sign_class(self.row.upl_usd)
-
-
-def _sign_class(value: Decimal | None) -> str:
-    return "" if not value else "pos" if value > 0 else "neg"
+        return numbers.sign_class(self.row.upl_usd)
 
 
 def _link(query: dict[str, str], **changes: str) -> str:
@@ -228,20 +292,46 @@ def keys_needing_attention(rows: list[queries.AccountRow]) -> list[dict[str, Any
     """The overview's first block: one line per account whose own key needs action (the keys the
     top bar counts: AccountRow.needs_action), with its most urgent reason. Failing keys first,
     then the nearest deletion or expiry, then the rest."""
-    found = []
-    for row in rows:
-        credentials = getattr(row.account, "active_credentials", None) or []
-        if not row.needs_action or not credentials:
-            continue
-        if row.key_status == HealthStatus.FAILING:
-            badge, message = WARNING_BADGES["failing"], credentials[0].health_message
-            found.append(_line(row.account, badge, message, None, (0, date.min)))
-            continue
-        warning = min((w for w in row.warnings if w.get("severity") in ACTION_SEVERITIES), key=_urgency)
-        on = date.fromisoformat(warning["date"]) if warning.get("date") else None
-        order = (1, on or date.max) if warning["code"] in DEADLINE_CODES else (2, date.max)
-        found.append(_line(row.account, _badge(warning), warning.get("message", ""), on, order))
+    found = [line for line in map(_attention, rows) if line is not None]
     return sorted(found, key=lambda item: (item["order"], item["account"].name))
+
+
+def _attention(row: queries.AccountRow) -> dict[str, Any] | None:
+    """The row's line in "Keys needing attention" (badge, label, message, date, order), None when
+    its key needs no action; the table's key column shows the same badge and word."""
+    credentials = getattr(row.account, "active_credentials", None) or []
+    if not row.needs_action or not credentials:
+        return None
+    if row.key_status == HealthStatus.FAILING:
+        badge, message = WARNING_BADGES["failing"], credentials[0].health_reason
+        return _line(row.account, badge, message, None, (0, date.min))
+    warning = min((w for w in row.warnings if w.get("severity") in ACTION_SEVERITIES), key=_urgency)
+    on = date.fromisoformat(warning["date"]) if warning.get("date") else None
+    order = (1, on or date.max) if warning["code"] in DEADLINE_CODES else (2, date.max)
+    return _line(row.account, _badge(warning), warning.get("message", ""), on, order)
+
+
+def key_badge(status: str, warnings: list[dict[str, Any]]) -> tuple[str, str]:
+    """(CSS class, word) of a key's one badge (the overview's key column, the account page): "failing";
+    else its most urgent warning a person must act on, in the words "Keys needing attention" uses
+    ("rotation due", "deletion due", "expires soon"); else its status ("ok", "grace", "unchecked";
+    "none", no key of its own: "via master"). `warnings`: Credential.warnings_at(now)."""
+    if status == HealthStatus.FAILING:
+        return WARNING_BADGES["failing"]
+    acting = [w for w in warnings if w.get("severity") in ACTION_SEVERITIES]
+    if acting:
+        return _badge(min(acting, key=_urgency))
+    status = status or "unchecked"
+    return status, "via master" if status == "none" else status
+
+
+def _key_order(row: queries.AccountRow) -> tuple[int, date]:
+    """The key column's order: keys needing attention first, as the block above lists them
+    (failing, nearest deadline, the rest), then by status (STATUS_ORDER)."""
+    attention = _attention(row)
+    if attention is not None:
+        return attention["order"]
+    return 3 + STATUS_ORDER.get(row.key_status, 9), date.max
 
 
 def _urgency(warning: dict[str, Any]) -> tuple:

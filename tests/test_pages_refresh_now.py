@@ -1,0 +1,81 @@
+"""The account page's "Refresh now" (issue 18, item 9): operators only, POST with CSRF, queued to
+the broker as the scheduled refresh is (the worker side is in tests/test_browser_errors_refresh.py)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+import redis
+from django.conf import settings
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import Account
+from snapshots.refresh import current_cycle
+from tests.accounts_support import make_user
+
+pytestmark = pytest.mark.django_db
+# Celery's default queue, under the broker's key prefix (settings.CELERY_BROKER_TRANSPORT_OPTIONS).
+QUEUE = settings.CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] + "celery"
+
+
+@pytest.fixture
+def broker(redis_client) -> redis.Redis:
+    """The Celery broker (the test Redis, settings.CELERY_BROKER_URL), its default queue emptied."""
+    redis_client.delete(QUEUE)
+    yield redis_client
+    redis_client.delete(QUEUE)
+
+
+def _queued(broker: redis.Redis) -> list[tuple[str, list, dict]]:
+    messages = [json.loads(raw) for raw in broker.lrange(QUEUE, 0, -1)]
+    bodies = [json.loads(base64.b64decode(m["body"])) for m in messages]
+    return [(m["headers"]["task"], body[0], body[1]) for m, body in zip(messages, bodies, strict=True)]
+
+
+def _url(account: Account) -> str:
+    return reverse("pages:refresh_now", args=[account.pk])
+
+
+def test_an_operator_queues_a_refresh_now_and_the_page_says_so(client, broker):
+    account = Account.objects.create(name="alpha-desk")
+    client.force_login(make_user("operator"))
+    cycle = current_cycle()
+
+    response = client.post(_url(account), follow=True)
+
+    assert response.redirect_chain[-1][0] == reverse("pages:account", args=[account.pk])
+    assert "Refresh of alpha-desk queued at" in response.content.decode()
+    ((task, args, kwargs),) = _queued(broker)
+    assert task == "snapshots.tasks.refresh_account"
+    assert args[0] == account.pk and args[1] in (cycle, cycle + 1) and kwargs == {"on_demand": True}
+
+
+@pytest.mark.parametrize("role", ["viewer", "stranger"])
+def test_others_cannot_refresh_now(client, broker, role):
+    account = Account.objects.create(name="alpha-desk")
+    client.force_login(make_user(role))
+    assert client.post(_url(account)).status_code == 403
+    assert _queued(broker) == []
+
+
+def test_refresh_now_takes_a_post_with_a_csrf_token(broker):
+    account = Account.objects.create(name="alpha-desk")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_user("operator"))
+    assert client.get(_url(account)).status_code == 405
+    assert client.post(_url(account)).status_code == 403
+    response = Client().post(_url(account))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+    assert _queued(broker) == []
+
+
+def test_a_paused_account_is_not_queued_and_the_page_says_why(client, broker):
+    account = Account.objects.create(name="gamma-mm", active=False)
+    client.force_login(make_user("operator"))
+    response = client.post(_url(account), follow=True)
+    assert "gamma-mm is paused: it is not refreshed" in response.content.decode()
+    assert _queued(broker) == []
+    assert client.post(reverse("pages:refresh_now", args=[999999])).status_code == 404
