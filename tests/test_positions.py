@@ -143,7 +143,7 @@ def test_item_one_two_and_three_on_the_account_page(sim, client):
     refresh_account(account.pk, cycle=1)
     html = client_as(client, "viewer").get(f"/accounts/{account.pk}/").content.decode()
     assert "1,033.53 USD" in html  # item 1: 200.2 + 0.0128205128 x 65000
-    assert "0.0128205128 BTC" in html and "833.33" in html  # the coin amount beside its USD value
+    assert "+0.01282051 BTC" in html and "833.33" in html  # the coin amount (8 places) beside its USD value
     assert "2 open positions" in html
 
     sim.clear_faults()
@@ -157,7 +157,7 @@ def test_item_one_two_and_three_on_the_account_page(sim, client):
     serve_positions(sim, [MARGIN_SHORT])
     refresh_account(account.pk, cycle=3)
     html = client_as(client, "viewer").get(f"/accounts/{account.pk}/").content.decode()
-    assert '<td class="side">short' in html  # item 3
+    assert '<td class="side" data-label="side">short' in html  # item 3
     assert "1,500 USDT" in html
 
 
