@@ -45,7 +45,8 @@ _STEP = Decimal(1).scaleb(-PLACES)
 _EXACT = Context(prec=60)  # room for 20 + 18 digits and the exponent's trailing zeros: no rounding
 TEXT_LIMIT = 64  # a field without a limit of its own (codes like acctLv, posMode, type)
 
-# ASCII digits only: \d also matches "١٢٣" and "１２３", which Decimal() reads as 123.
+# ASCII digits only: \d also matches Arabic-Indic and fullwidth digits, which Decimal() reads as
+# numbers ("123" in either script is 123).
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,4})?", re.ASCII)
 _MILLIS = re.compile(r"\d{1,16}", re.ASCII)
 _repr = reprlib.Repr()

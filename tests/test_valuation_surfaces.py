@@ -220,3 +220,14 @@ def test_an_earn_balance_left_unread_is_not_an_equity_drop():
     snap(-1, "1000", None)  # a real drop among the totals without Earn: 1200 -> 1000 is 16.7 %
     evaluate(now=now + timedelta(minutes=1))
     assert "16.7 % below its 24-hour high of 1,200.00 USD" in Alert.objects.get().message
+
+
+def test_the_overview_total_says_whose_earn_it_cannot_include(client, sim):
+    master = add_account(sim, "main")
+    sub = add_account(sim, "delta-nokey", master=master, keyless=True)
+    refresh_account(master.pk, cycle=1)
+    refresh_account(sub.pk, cycle=1)
+
+    page = client_as(client, "viewer").get("/").content.decode()
+
+    assert "without the Earn of delta-nokey (not readable through the master key)" in page

@@ -143,6 +143,9 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
         "no_total_reason": "" if totals.counted else no_total_reason(live),
         # "gamma never read": the accounts the count has and the total has not, and why.
         "not_in_total": ", ".join(f"{out.account.name} {out.reason}" for out in totals.not_in_total),
+        # Counted accounts read through their master: their Earn is in no total (OKX has no master
+        # endpoint for a sub-account's Earn), and the total says so.
+        "earn_unread": [r.account.name for r in live if r.via_master and r.equity_usd is not None],
         "demo_rows": demo_rows,
         "demo_table_body": render_partial(request, "dashboard/_account_rows.html", {"rows": demo_rows})
         if demo_rows
