@@ -19,14 +19,16 @@ demo: $(VENV)/.installed-runtime
 	exec $(PY) -m dashboard.runtime.launcher demo
 
 # The import contracts first (under a second: a wrong-way import fails before the suite runs);
-# mypy after pytest (10-15 s from cold), so a type error still shows the test results.
+# mypy after pytest (10-15 s from cold), so a type error still shows the test results. mypy's
+# Django plugin and the migrations check load the settings: in the embedded mode, as the tests
+# do (with DATABASE_URL set, the deployment mode would ask for SECRET_KEY and the other secrets).
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/lint-imports
 	$(PY) -m dashboard.runtime.launcher run -- $(PY) -m pytest $(PYTEST_ARGS)
-	$(PY) -m mypy
+	EMBEDDED=1 $(PY) -m mypy
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) manage.py makemigrations --check --dry-run
+	EMBEDDED=1 $(PY) manage.py makemigrations --check --dry-run
 
 # Outages and load, minutes each (tests/soak): a private Redis via the launcher, as for `test`.
 soak: $(VENV)/.installed-dev
@@ -39,7 +41,7 @@ bench: $(VENV)/.installed-dev
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/lint-imports
-	$(PY) -m mypy
+	EMBEDDED=1 $(PY) -m mypy
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
