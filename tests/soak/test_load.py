@@ -6,7 +6,9 @@ Why not locust: it is not a dependency, and what it would add (a UI, distributed
 needed for 50 users on one machine; 50 threads with one requests.Session each make the same
 requests (keep-alive, cookies) and time each response end to end.
 
-Promises: p95 under 500 ms, no error, and zero 50011 from the exchange."""
+Promises: no error, zero 50011 from the exchange, and the workers keep refreshing under the load.
+The latency figures are printed, not asserted: speed belongs in benchmarks (the team's rule), and
+the pages' p95 under load is issue 22's bar (docs/reliability.md has the last figures)."""
 
 from __future__ import annotations
 
@@ -36,7 +38,6 @@ USERS = 50
 ACCOUNTS = 100
 SECONDS = 120
 INTERVAL = 10
-P95_LIMIT_S = 0.5
 THINK_SECONDS = (4.0, 12.0)  # how long a person reads a page before the next click
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -132,7 +133,6 @@ def test_fifty_users_browse_while_workers_refresh_a_hundred_accounts(
     assert not errors, errors[:10]
     assert sim.total_rejected() == 0
     assert cycles >= SECONDS // INTERVAL - 2  # the workers kept refreshing under the load
-    assert p95 < P95_LIMIT_S
 
 
 def page_kind(url: str) -> str:
