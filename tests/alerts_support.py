@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from alerts.models import AlertChannel, ChannelKind
+from django.utils import timezone
+
+from accounts.models import Account
+from alerts.models import Alert, AlertChannel, ChannelKind, Delivery, DeliveryEvent, new_delivery
 
 # Obvious fakes, long enough that a leak of any part of them is easy to search for.
 WEBHOOK_SECRET = "FAKE-WEBHOOK-SECRET-0000-aaaa"
@@ -87,3 +90,23 @@ def make_channels(hook: Receiver) -> dict[str, AlertChannel]:
     for channel in (webhook, slack, telegram):
         channel.save()
     return {"email": email, "webhook": webhook, "slack": slack, "telegram": telegram}
+
+
+def firing_delivery(channel: AlertChannel) -> Delivery:
+    """A firing "account stale" alert on a new account "desk", and its delivery to `channel`
+    (saved, due now): what the delivery tests send through deliver_due()."""
+    now = timezone.now()
+    account = Account.objects.create(name="desk")
+    alert = Alert.objects.create(
+        rule="account_stale",
+        subject=f"account:{account.pk}",
+        stage="stale",
+        account=account,
+        title="Account stale: desk",
+        message="desk has not been refreshed.",
+        opened_at=now,
+        changed_at=now,
+    )
+    delivery = new_delivery(alert, channel, DeliveryEvent.FIRING, "Account stale: desk", "text")
+    delivery.save()
+    return delivery

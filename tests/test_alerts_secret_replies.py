@@ -23,11 +23,10 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from accounts.models import Account
 from alerts.engine import deliver_due
-from alerts.models import Alert, AlertChannel, ChannelKind, Delivery, DeliveryEvent, new_delivery
+from alerts.models import AlertChannel, ChannelKind, Delivery
 from tests.accounts_support import make_user
-from tests.alerts_support import Receiver, receiver
+from tests.alerts_support import Receiver, firing_delivery, receiver
 
 pytestmark = pytest.mark.django_db
 
@@ -101,24 +100,6 @@ def hook_channel(hook: Receiver) -> AlertChannel:
     return channel
 
 
-def one_alert(channel: AlertChannel) -> Delivery:
-    now = timezone.now()
-    account = Account.objects.create(name="desk")
-    alert = Alert.objects.create(
-        rule="account_stale",
-        subject=f"account:{account.pk}",
-        stage="stale",
-        account=account,
-        title="Account stale: desk",
-        message="desk has not been refreshed.",
-        opened_at=now,
-        changed_at=now,
-    )
-    delivery = new_delivery(alert, channel, DeliveryEvent.FIRING, "Account stale: desk", "text")
-    delivery.save()
-    return delivery
-
-
 def test_the_leak_finder_of_these_tests_sees_every_reply_form():
     url = f"http://127.0.0.1:8000/hooks/{TOKEN}"
     for name, reply in REPLIES.items():
@@ -129,7 +110,7 @@ def test_the_leak_finder_of_these_tests_sees_every_reply_form():
 def test_a_reply_quoting_the_secret_in_any_form_is_shown_nowhere(client, hook, caplog, form):
     caplog.set_level(logging.DEBUG)
     channel = hook_channel(hook)
-    delivery = one_alert(channel)
+    delivery = firing_delivery(channel)
     hook.status, hook.reply = 404, REPLIES[form](channel.secret_url())
 
     assert deliver_due() == {delivery.pk: "failed"}
@@ -162,7 +143,7 @@ def test_a_reply_quoting_the_secret_in_any_form_is_shown_nowhere(client, hook, c
 
 def test_a_reply_without_the_secret_is_kept_to_explain_the_failure(client, hook):
     channel = hook_channel(hook)
-    delivery = one_alert(channel)
+    delivery = firing_delivery(channel)
     hook.status, hook.reply = 400, '{"ok": false, "error": "invalid_payload"}'
     deliver_due()
     delivery.refresh_from_db()
@@ -175,7 +156,7 @@ def test_a_long_token_like_run_in_a_kept_reply_is_masked(hook):
     """Whatever a receiver does to a secret that is not recognised (a hash; base64 is: see
     REPLIES), a long run of token characters is not kept."""
     channel = hook_channel(hook)
-    delivery = one_alert(channel)
+    delivery = firing_delivery(channel)
     digest = hashlib.sha256(TOKEN.encode()).hexdigest()
     hook.status, hook.reply = 403, f"denied for session {digest}"
     deliver_due()

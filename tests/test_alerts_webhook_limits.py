@@ -18,21 +18,17 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.utils import timezone
 
-from accounts.models import Account
 from alerts.channels import DEADLINE_SECONDS, REPLY_READ_BYTES
 from alerts.engine import deliver_due
 from alerts.models import (
-    Alert,
     AlertChannel,
     ChannelKind,
     Delivery,
-    DeliveryEvent,
     DeliveryStatus,
-    new_delivery,
 )
 from tests.accounts_support import make_user
+from tests.alerts_support import firing_delivery
 from tests.browser import chromium, screenshot_path
 
 pytestmark = pytest.mark.django_db
@@ -103,21 +99,7 @@ def one_delivery(url: str) -> Delivery:
     channel = AlertChannel(name="ops hook", kind=ChannelKind.WEBHOOK)
     channel.set_url(url)
     channel.save()
-    now = timezone.now()
-    account = Account.objects.create(name="desk")
-    alert = Alert.objects.create(
-        rule="account_stale",
-        subject=f"account:{account.pk}",
-        stage="stale",
-        account=account,
-        title="Account stale: desk",
-        message="desk has not been refreshed.",
-        opened_at=now,
-        changed_at=now,
-    )
-    delivery = new_delivery(alert, channel, DeliveryEvent.FIRING, "Account stale: desk", "text")
-    delivery.save()
-    return delivery
+    return firing_delivery(channel)
 
 
 def timed_delivery(delivery: Delivery) -> float:
