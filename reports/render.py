@@ -224,6 +224,9 @@ def _earn_line(data: ReportData, p: Presenter) -> dict:
     """Earn as one line of the per-currency table (OKX values it in USD, not per coin), so the
     table adds up to the total; the accounts whose Earn is unknown are named."""
     unknown = "; ".join(f"{name}: {reason}" for name, reason in data.earn_unknown)
+    if len(data.earn_unknown) == len(data.accounts):  # no Earn read at all: unknown, never 0.00
+        # Each account's reason is on its own line of the per-account balances.
+        return {"ccy": "Earn", "amount": "USD valuation", "value": "— (no account's Earn was read)"}
     value = p.show(data.earn_usd) + (f" (excludes {unknown})" if unknown else "")
     return {"ccy": "Earn", "amount": "USD valuation", "value": value}
 

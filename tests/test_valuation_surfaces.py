@@ -231,3 +231,21 @@ def test_the_overview_total_says_whose_earn_it_cannot_include(client, sim):
     page = client_as(client, "viewer").get("/").content.decode()
 
     assert "without the Earn of delta-nokey (not readable through the master key)" in page
+
+
+def test_a_report_whose_accounts_have_no_earn_read_says_unknown_not_zero(sim):
+    from django.utils import timezone
+
+    from accounts.models import Account
+    from reports.build import build
+    from reports.render import render
+
+    master = add_account(sim, "main")
+    sub = add_account(sim, "delta-nokey", master=master, keyless=True)
+    refresh_account(sub.pk, cycle=1)
+
+    data = build(Account.objects.filter(pk=sub.pk), timezone.now() + timedelta(seconds=1))
+    text = render(data, "Daily", "UTC").text
+
+    assert "Earn: USD valuation = — (no account's Earn was read)" in text
+    assert "Earn: USD valuation = 0.00" not in text
