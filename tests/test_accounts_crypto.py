@@ -102,7 +102,8 @@ def test_tampered_ciphertext_raises_and_sends_no_request(simulator, caplog):
         assert arrived_before > 0
         prefix, token = credential.secret_key_enc.split("$")
         Credential.objects.filter(pk=credential.pk).update(
-            secret_key_enc=f"{prefix}${token[:20]}x{token[21:]}"
+            # One character changed; never the same one (a 1-in-64 chance would make this pass untouched).
+            secret_key_enc=f"{prefix}${token[:20]}{'x' if token[20] != 'x' else 'y'}{token[21:]}"
         )
         with pytest.raises(crypto.DecryptionError):
             Account.objects.get(pk=account.pk).build_client()
