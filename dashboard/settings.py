@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     # The product's apps, lowest layer first (docs/architecture.md).
     "accounts",
     "snapshots",
+    "ledger",  # cash flows and PnL net of them (above snapshots, below alerts and reports)
     "alerts",
     "reports",
     "dashboard",
