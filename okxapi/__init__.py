@@ -25,16 +25,21 @@ from okxapi.errors import (
 )
 from okxapi.ratelimit import ENDPOINT_LIMITS, Limit, Limiter, LocalLimiter, RedisLimiter, Rule, limit_for
 from okxapi.results import (
+    AccountBill,
     AccountConfig,
     AssetValuation,
     Balance,
     CurrencyBalance,
+    Deposit,
     FundingBalance,
+    IndexCandle,
     IndexTicker,
     Position,
     SubAccount,
     SubAccountApiKey,
+    SubAccountTransfer,
     Ticker,
+    Withdrawal,
 )
 from okxapi.transport import InvalidCredential
 
@@ -44,6 +49,7 @@ __all__ = [
     "HOSTS",
     "IDLE_DELETION_DAYS",
     "TRANSIENT_CATEGORIES",
+    "AccountBill",
     "AccountConfig",
     "AssetValuation",
     "Balance",
@@ -51,8 +57,10 @@ __all__ = [
     "Client",
     "Connection",
     "CurrencyBalance",
+    "Deposit",
     "Diagnosis",
     "FundingBalance",
+    "IndexCandle",
     "IndexTicker",
     "InvalidCredential",
     "Limit",
@@ -72,7 +80,9 @@ __all__ = [
     "Rule",
     "SubAccount",
     "SubAccountApiKey",
+    "SubAccountTransfer",
     "Ticker",
+    "Withdrawal",
     "diagnose",
     "limit_for",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,18 +22,32 @@ from okxapi import signing, transport
 from okxapi.connection import Connection
 from okxapi.errors import RETRIED_CATEGORIES, MalformedResponse, OkxError, RateLimitTimeout
 from okxapi.results import (
+    CANDLE_COLUMNS,
+    AccountBill,
     AccountConfig,
     AssetValuation,
     Balance,
+    Deposit,
     FundingBalance,
+    IndexCandle,
     IndexTicker,
     Position,
     SubAccount,
     SubAccountApiKey,
+    SubAccountTransfer,
     Ticker,
+    Withdrawal,
 )
 from okxapi.transport import InvalidCredential, Reply, clean_credential
-from okxapi.validation import MalformedData, objects_in, one_object
+from okxapi.validation import (
+    EARLIEST_MS,
+    LATEST_MS,
+    Fields,
+    MalformedData,
+    arrays_in,
+    objects_in,
+    one_object,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +62,16 @@ BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 8.0
 MAX_RETRY_AFTER_SECONDS = 30.0  # a longer Retry-After is not waited for inside one call
 SUBACCOUNT_PAGE = 100
+MAX_PAGE = 100  # every ledger endpoint: "The maximum is 100. The default is 100."
+# Bar sizes of OKX's "Get index candlesticks history" (`bar`; "6H" and longer open at UTC+8).
+INDEX_CANDLE_BARS = frozenset(
+    {"1m", "3m", "5m", "15m", "30m", "1H", "2H", "4H", "6H", "12H", "1D", "1W", "1M"}
+    | {"6Hutc", "12Hutc", "1Dutc", "1Wutc", "1Mutc"}
+)
 PUBLIC_SCOPE = "ip"  # public endpoints are limited per IP; one shared window is conservative
 
 TIME_PATH = "/api/v5/public/time"
+_BILL_ID = re.compile(r"[0-9]{1,32}", re.ASCII)
 
 T = TypeVar("T")
 
@@ -207,7 +229,7 @@ class Client:
         """GET /api/v5/account/positions: open positions; [] when there are none (documented)."""
         return self._get(
             "/api/v5/account/positions",
-            lambda r: [Position.from_okx(row) for row in objects_in(r.data)],
+            _rows(Position.from_okx),
             _only(instType=inst_type),
         )
 
@@ -232,7 +254,7 @@ class Client:
         SOL-USDT `last` 150.1 (USDT per SOL). A list of objects; MalformedResponse otherwise."""
         return self._get(
             "/api/v5/market/tickers",
-            lambda r: [Ticker.from_okx(row) for row in objects_in(r.data)],
+            _rows(Ticker.from_okx),
             {"instType": inst_type},
             signed=False,
         )
@@ -244,7 +266,7 @@ class Client:
         USDC-USD 0.9994. A list of objects; MalformedResponse otherwise."""
         return self._get(
             "/api/v5/market/index-tickers",
-            lambda r: [IndexTicker.from_okx(row) for row in objects_in(r.data)],
+            _rows(IndexTicker.from_okx),
             {"quoteCcy": quote_ccy},
             signed=False,
         )
@@ -278,9 +300,81 @@ class Client:
         """GET /api/v5/users/subaccount/apikey (master only): a sub-account's API keys."""
         return self._get(
             "/api/v5/users/subaccount/apikey",
-            lambda r: [SubAccountApiKey.from_okx(row) for row in objects_in(r.data)],
+            _rows(SubAccountApiKey.from_okx),
             {"subAcct": sub_acct},
         )
+
+    # --- the ledger (okx-reference.md 8.7); paging: `after` = older than, `before` = newer than ---
+
+    def get_subaccount_transfers(
+        self, *, after_ms: int | None = None, before_ms: int | None = None, limit: int = MAX_PAGE
+    ) -> list[SubAccountTransfer]:
+        """GET /api/v5/asset/subaccount/bills (master only; "6 requests per second", User ID):
+        transfers between the master and its sub-accounts, one page. `after_ms` / `before_ms`
+        (epoch ms, exclusive) page on the transfer's creation `ts`; `limit` 1..100. Fields:
+        results.SubAccountTransfer. ValueError for bad paging before anything is sent."""
+        params = _page(limit, after=_ms("after_ms", after_ms), before=_ms("before_ms", before_ms))
+        return self._get("/api/v5/asset/subaccount/bills", _rows(SubAccountTransfer.from_okx), params)
+
+    def get_deposit_history(
+        self, *, after_ms: int | None = None, before_ms: int | None = None, limit: int = MAX_PAGE
+    ) -> list[Deposit]:
+        """GET /api/v5/asset/deposit-history (own account; "6 requests per second", User ID): the
+        calling account's deposits, newest first ("The 100 most recent records are returned by
+        default"). `after_ms` / `before_ms` (epoch ms) page on `ts`; `limit` 1..100. Fields and
+        states: results.Deposit. ValueError for bad paging before anything is sent."""
+        params = _page(limit, after=_ms("after_ms", after_ms), before=_ms("before_ms", before_ms))
+        return self._get("/api/v5/asset/deposit-history", _rows(Deposit.from_okx), params)
+
+    def get_withdrawal_history(
+        self, *, after_ms: int | None = None, before_ms: int | None = None, limit: int = MAX_PAGE
+    ) -> list[Withdrawal]:
+        """GET /api/v5/asset/withdrawal-history (own account; "6 requests per second", User ID):
+        the calling account's withdrawals, newest first. `after_ms` / `before_ms` (epoch ms) page
+        on `ts`; `limit` 1..100. Fields and states: results.Withdrawal. ValueError for bad paging
+        before anything is sent."""
+        params = _page(limit, after=_ms("after_ms", after_ms), before=_ms("before_ms", before_ms))
+        return self._get("/api/v5/asset/withdrawal-history", _rows(Withdrawal.from_okx), params)
+
+    def get_history_index_candles(
+        self, inst_id: str, *, after_ms: int | None = None, bar: str = "1H", limit: int = MAX_PAGE
+    ) -> list[IndexCandle]:
+        """GET /api/v5/market/history-index-candles (public, works on Client.public; "10 requests
+        per 2 seconds", IP): candles of the index `inst_id` (e.g. "BTC-USD", "Same as uly") "from
+        recent years", newest first. `after_ms` returns candles opened before it (epoch ms);
+        `bar` one of INDEX_CANDLE_BARS; `limit` 1..100. Fields: results.IndexCandle. ValueError
+        for a bad argument before anything is sent."""
+        if not inst_id.strip():
+            raise ValueError("inst_id must name an index, e.g. 'BTC-USD'")
+        if bar not in INDEX_CANDLE_BARS:
+            raise ValueError(f"bar must be one of OKX's bar sizes, e.g. '1H', not {bar!r}")
+        params = {"instId": inst_id, "bar": bar, **_page(limit, after=_ms("after_ms", after_ms))}
+        return self._get("/api/v5/market/history-index-candles", _candles, params, signed=False)
+
+    def get_account_bills(
+        self,
+        *,
+        archive: bool = False,
+        after_bill_id: str | None = None,
+        before_bill_id: str | None = None,
+        begin_ms: int | None = None,
+        end_ms: int | None = None,
+        limit: int = MAX_PAGE,
+    ) -> list[AccountBill]:
+        """GET /api/v5/account/bills (last 7 days; "5 requests per second") or, with `archive`,
+        /api/v5/account/bills-archive (last 3 months; "5 requests per 2 seconds"), both User ID:
+        the trading account's bills, newest first. `after_bill_id` / `before_bill_id` page on
+        `billId` (older / newer than); `begin_ms` / `end_ms` (epoch ms) filter on `ts`; `limit`
+        1..100. Fields: results.AccountBill. ValueError for bad paging before anything is sent."""
+        path = "/api/v5/account/bills-archive" if archive else "/api/v5/account/bills"
+        params = _page(
+            limit,
+            after=_bill_id("after_bill_id", after_bill_id),
+            before=_bill_id("before_bill_id", before_bill_id),
+            begin=_ms("begin_ms", begin_ms),
+            end=_ms("end_ms", end_ms),
+        )
+        return self._get(path, _rows(AccountBill.from_okx), params)
 
     # --- one call: retries, clock re-sync -------------------------------------------------
 
@@ -451,6 +545,11 @@ class Client:
 # --- parsers: OKX's data rows -> typed results (okxapi.validation checks each field) ---------
 
 
+def _rows(result: Callable[[Fields], T]) -> Callable[[Reply], list[T]]:
+    """A parser of OKX's `data` array of objects, one `result` per object."""
+    return lambda reply: [result(row) for row in objects_in(reply.data)]
+
+
 def _timed(reply: Reply) -> tuple[Reply, int]:
     """/public/time: one object, `ts` "System time, Unix timestamp format in milliseconds"."""
     moment = one_object(reply.data).time("ts", required=True)
@@ -462,12 +561,39 @@ def _balance(reply: Reply) -> Balance:
     return Balance.from_okx(one_object(reply.data))
 
 
-def _funding(reply: Reply) -> list[FundingBalance]:
-    return [FundingBalance.from_okx(row) for row in objects_in(reply.data)]
+_funding = _rows(FundingBalance.from_okx)
+_subaccount_page = _rows(SubAccount.from_okx)
 
 
-def _subaccount_page(reply: Reply) -> list[SubAccount]:
-    return [SubAccount.from_okx(row) for row in objects_in(reply.data)]
+def _candles(reply: Reply) -> list[IndexCandle]:
+    return [IndexCandle.from_okx(row) for row in arrays_in(reply.data, CANDLE_COLUMNS)]
+
+
+def _page(limit: object, **params: str | None) -> dict[str, str]:
+    """Paging parameters as OKX names them (`limit`, `after`, `before`, `begin`, `end`), unset
+    ones left out. ValueError unless 1 <= limit <= 100 ("The maximum is 100")."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be a whole number from 1 to {MAX_PAGE}, not {limit!r}")
+    return _only(limit=limit, **params)
+
+
+def _ms(name: str, value: object) -> str | None:
+    """An epoch-millisecond paging bound, checked: an int within 2010..2100 (a seconds value or a
+    float would silently ask OKX for the wrong window)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not EARLIEST_MS <= value < LATEST_MS:
+        raise ValueError(f"{name} must be epoch milliseconds (an int within 2010..2100), not {value!r}")
+    return str(value)
+
+
+def _bill_id(name: str, value: object) -> str | None:
+    """A bill id to page from: OKX's `billId` as it sent it (ASCII digits)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _BILL_ID.fullmatch(value):
+        raise ValueError(f"{name} must be a billId as OKX sends it (digits), not {value!r}")
+    return value
 
 
 # What a parser may raise on an answer no check foresaw (a bug in a parser, or a shape beyond the

@@ -78,6 +78,17 @@ ENDPOINT_LIMITS: dict[str, Limit] = {
     # "Get index tickers" both read "Rate Limit: 20 requests per 2 seconds", rule "IP".
     "/api/v5/market/tickers": Limit(20, 2, Rule.IP),
     "/api/v5/market/index-tickers": Limit(20, 2, Rule.IP),
+    # The ledger (okx-reference.md 8.1), each page's "Rate Limit" and "Rate limit rule" lines:
+    # "Get history of sub-account transfer" (master only), "Get deposit history" and "Get
+    # withdrawal history": 6 requests per second, User ID.
+    "/api/v5/asset/subaccount/bills": Limit(6, 1, Rule.UID),
+    "/api/v5/asset/deposit-history": Limit(6, 1, Rule.UID),
+    "/api/v5/asset/withdrawal-history": Limit(6, 1, Rule.UID),
+    # "Get index candlesticks history": 10 requests per 2 seconds, IP (USD value of past flows).
+    "/api/v5/market/history-index-candles": Limit(10, 2, Rule.IP),
+    # "Get bills details (last 7 days)": 5 per second; "(last 3 months)": 5 per 2 seconds; User ID.
+    "/api/v5/account/bills": Limit(5, 1, Rule.UID),
+    "/api/v5/account/bills-archive": Limit(5, 2, Rule.UID),
 }
 
 

@@ -14,11 +14,13 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from okxapi.validation import Fields
+from okxapi.validation import Fields, MalformedData
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 # Text limits: the columns that store these fields (BalanceLine.ccy 32, Account.uid 32, labels
 # and sub-account names 100, PositionLine inst_type/margin_mode 16, pos_side 8) and OKX's own
@@ -371,3 +373,239 @@ class IndexTicker:
             idx_px=row.number("idxPx"),
             ts=row.time("ts"),
         )
+
+
+# --- the ledger (okx-reference.md 8.7): flows between accounts, in and out of OKX, and bills ---
+
+# The CashFlow columns these go to (okx_id 64, state 8, counterparty_name 100); a chain's
+# transaction hash is 66 characters on EVM chains, longer elsewhere.
+OKX_ID_CHARS = 64
+STATE_CHARS = 8
+TX_ID_CHARS = 200
+# The master's sub-account transfer history documents only these two `type`s: the sign of every
+# flow depends on it, so another value is refused rather than guessed.
+TRANSFER_TYPES = {"0": "master to sub-account", "1": "sub-account to master"}
+# Deposit states that put the money in the account ("1" deposit credited, "2" deposit successful);
+# withdrawal state "2" is "Success", its only final state in which money left.
+CREDITED_STATES = frozenset({"1", "2"})
+COMPLETED_STATE = "2"
+
+
+@dataclass(frozen=True)
+class SubAccountTransfer:
+    """One row of GET /api/v5/asset/subaccount/bills, master key only (OKX "Get history of
+    sub-account transfer", https://www.okx.com/docs-v5/en/#sub-account-rest-api-get-history-of-sub-account-transfer;
+    "Transfer records are available from September 28, 2022 onwards"):
+
+    - `bill_id` "Bill ID"; `ccy` "Transfer currency"; `amount` `amt` "Transfer amount", in `ccy`,
+      always above 0 (the direction is in `type`).
+    - `type` "0": "Transfers from master account to sub-account", "1": "Transfers from
+      sub-account to master account" (see `to_sub`).
+    - `sub_acct` "Sub-account name" (the other side; the master is the caller).
+    - `ts` "Bill ID creation time", aware UTC.
+    """
+
+    bill_id: str
+    ccy: str
+    amount: Decimal
+    type: str
+    sub_acct: str
+    ts: datetime
+
+    @property
+    def to_sub(self) -> bool:
+        """True when the money went from the master to `sub_acct` (type "0")."""
+        return self.type == "0"
+
+    @classmethod
+    def from_okx(cls, row: Fields) -> SubAccountTransfer:
+        """Every field is required: OKX's response table lists these six and nothing else, and a
+        flow without its id, currency, amount, direction, sub-account or time cannot be booked."""
+        kind = row.text("type", required=True, limit=STATE_CHARS)
+        if kind not in TRANSFER_TYPES:
+            raise MalformedData(f"{row.where}.type", kind, "not 0 (master to sub) or 1 (sub to master)")
+        return cls(
+            bill_id=row.text("billId", required=True, limit=OKX_ID_CHARS),
+            ccy=row.text("ccy", required=True, limit=CCY_CHARS),
+            amount=_present(row.amount("amt", required=True, strict=True)),
+            type=kind,
+            sub_acct=row.text("subAcct", required=True, limit=NAME_CHARS),
+            ts=_present(row.time("ts", required=True)),
+        )
+
+
+@dataclass(frozen=True)
+class Deposit:
+    """One row of GET /api/v5/asset/deposit-history, the calling account's own (OKX "Get deposit
+    history", https://www.okx.com/docs-v5/en/#funding-account-rest-api-get-deposit-history):
+
+    - `dep_id` "Deposit ID"; `ccy` "Currency"; `amount` `amt` "Deposit amount", in `ccy`, >= 0.
+    - `state` "Status of deposit", kept as sent: "0" waiting for confirmation, "1" deposit
+      credited, "2" deposit successful, "8" pending (deposits of the coin suspended), "11"
+      address blacklisted, "12" account or deposit frozen, "13" sub-account deposit interception,
+      "14" KYC limit, "17" (request table only) Travel Rule vendor. A state OKX may add later is
+      kept too: it simply is not `credited`.
+    - `ts` "The timestamp that the deposit record is created", aware UTC.
+    - `tx_id` "Hash record of the deposit" ("" for an internal transfer); `chain` "Chain name".
+    """
+
+    dep_id: str
+    ccy: str
+    amount: Decimal
+    state: str
+    ts: datetime
+    tx_id: str
+    chain: str
+
+    @property
+    def credited(self) -> bool:
+        """The money is in the account: state "1" (credited) or "2" (successful)."""
+        return self.state in CREDITED_STATES
+
+    @classmethod
+    def from_okx(cls, row: Fields) -> Deposit:
+        """`depId`, `ccy`, `amt`, `state` and `ts` are required (what a deposit is and whether it
+        counts); `txId` and `chain` may be "" (internal transfers have no chain)."""
+        return cls(
+            dep_id=row.text("depId", required=True, limit=OKX_ID_CHARS),
+            ccy=row.text("ccy", required=True, limit=CCY_CHARS),
+            amount=_present(row.amount("amt", required=True)),
+            state=row.text("state", required=True, limit=STATE_CHARS),
+            ts=_present(row.time("ts", required=True)),
+            tx_id=row.text("txId", limit=TX_ID_CHARS),
+            chain=row.text("chain"),
+        )
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """One row of GET /api/v5/asset/withdrawal-history, the calling account's own (OKX "Get
+    withdrawal history", https://www.okx.com/docs-v5/en/#funding-account-rest-api-get-withdrawal-history):
+
+    - `wd_id` "Withdrawal ID"; `ccy` "Currency"; `amount` `amt` "Withdrawal amount", in `ccy`,
+      >= 0, without the fee (okx-reference.md 8.7.4).
+    - `fee` "Withdrawal fee amount", >= 0, in `fee_ccy` "Withdrawal fee currency" (0 for
+      internal transfers).
+    - `state` "Status of withdrawal", kept as sent: pending "19"/"17"/"10"/"0", review
+      "4"/"5"/"6"/"8"/"9"/"12", approved "7", in progress "1"/"15"/"16", cancelling "-3", final
+      "-2" cancelled, "-1" failed, "2" success (see `completed`). An unknown state is kept.
+    - `ts` "Time the withdrawal request was submitted", aware UTC.
+    - `tx_id` "Hash record of the withdrawal" ("" for internal transfers).
+    """
+
+    wd_id: str
+    ccy: str
+    amount: Decimal
+    fee: Decimal
+    fee_ccy: str
+    state: str
+    ts: datetime
+    tx_id: str
+
+    @property
+    def completed(self) -> bool:
+        """The money has left: state "2" ("Success")."""
+        return self.state == COMPLETED_STATE
+
+    @classmethod
+    def from_okx(cls, row: Fields) -> Withdrawal:
+        """`wdId`, `ccy`, `amt`, `fee`, `state` and `ts` are required (what a withdrawal is and what
+        left the account); `feeCcy` too when the fee is above 0, else the fee's currency is unknown."""
+        fee = _present(row.amount("fee", required=True))
+        return cls(
+            wd_id=row.text("wdId", required=True, limit=OKX_ID_CHARS),
+            ccy=row.text("ccy", required=True, limit=CCY_CHARS),
+            amount=_present(row.amount("amt", required=True)),
+            fee=fee,
+            fee_ccy=row.text("feeCcy", required=fee > 0, limit=CCY_CHARS),
+            state=row.text("state", required=True, limit=STATE_CHARS),
+            ts=_present(row.time("ts", required=True)),
+            tx_id=row.text("txId", limit=TX_ID_CHARS),
+        )
+
+
+# OKX's candle rows are arrays: "[ts,o,h,l,c,confirm]".
+CANDLE_COLUMNS = ("ts", "o", "h", "l", "c", "confirm")
+CONFIRM_STATES = {"0": False, "1": True}
+
+
+@dataclass(frozen=True)
+class IndexCandle:
+    """One row of GET /api/v5/market/history-index-candles (public; OKX "Get index candlesticks
+    history", https://www.okx.com/docs-v5/en/#public-data-rest-api-get-index-candlesticks-history):
+
+    - `ts` "Opening time of the candlestick", aware UTC (the candle covers [ts, ts + bar)).
+    - `close` `c` "Close price", in the index's quote currency (USD for "BTC-USD"), above 0.
+    - `confirmed` `confirm` "1": "completed", "0": "uncompleted" (its close is the latest price).
+    """
+
+    ts: datetime
+    close: Decimal
+    confirmed: bool
+
+    @classmethod
+    def from_okx(cls, row: Fields) -> IndexCandle:
+        """`ts`, `c` and `confirm` are required: a price needs its time and whether it is final."""
+        confirm = row.text("confirm", required=True)
+        if confirm not in CONFIRM_STATES:
+            raise MalformedData(f"{row.where}.confirm", confirm, "not 0 (uncompleted) or 1 (completed)")
+        return cls(
+            ts=_present(row.time("ts", required=True)),
+            close=_present(row.amount("c", required=True, strict=True)),
+            confirmed=CONFIRM_STATES[confirm],
+        )
+
+
+@dataclass(frozen=True)
+class AccountBill:
+    """One row of GET /api/v5/account/bills (last 7 days) or /account/bills-archive (last 3
+    months), the trading account's own ledger (OKX "Get bills details (last 7 days)",
+    https://www.okx.com/docs-v5/en/#trading-account-rest-api-get-bills-details-last-7-days, and
+    "(last 3 months)": the same fields). Amounts are in `ccy` "Account balance currency":
+
+    - `bill_id` "Bill ID"; `type` "Bill type" and `sub_type` "Bill subtype", kept as sent
+      (okx-reference.md 8.7.3: "1" transfer, "2" trade, "8" funding fee, ...; an unknown code is
+      kept, to be shown as "other").
+    - `bal_chg` "Change in balance amount at the account level", signed (+ in, - out).
+    - `fee` "Fee": negative = charged by the platform, positive = rebate; None when "".
+    - `pnl` "Profit and loss" (also the funding fee's amount for subType "173"); None when "".
+    - `interest` "Interest"; None when "".
+    - `inst_id` "Instrument ID" and `inst_type` "Instrument type" ("" when not from trading).
+    - `ts` "The time when the balance complete update", aware UTC.
+    """
+
+    bill_id: str
+    type: str
+    sub_type: str
+    ccy: str
+    bal_chg: Decimal
+    fee: Decimal | None
+    pnl: Decimal | None
+    interest: Decimal | None
+    inst_id: str
+    inst_type: str
+    ts: datetime
+
+    @classmethod
+    def from_okx(cls, row: Fields) -> AccountBill:
+        """`billId`, `type`, `ccy`, `balChg` and `ts` are required (what a bill is, and the
+        balance change it made); the others may be "" where OKX says they do not apply."""
+        return cls(
+            bill_id=row.text("billId", required=True, limit=OKX_ID_CHARS),
+            type=row.text("type", required=True, limit=STATE_CHARS),
+            sub_type=row.text("subType", limit=STATE_CHARS),
+            ccy=row.text("ccy", required=True, limit=CCY_CHARS),
+            bal_chg=_present(row.number("balChg", required=True)),
+            fee=row.number("fee"),
+            pnl=row.number("pnl"),
+            interest=row.number("interest"),
+            inst_id=row.text("instId"),
+            inst_type=row.text("instType", limit=16),
+            ts=_present(row.time("ts", required=True)),
+        )
+
+
+def _present(value: T | None) -> T:
+    """The value of a required field (Fields raises MalformedData before returning None)."""
+    assert value is not None
+    return value

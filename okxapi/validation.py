@@ -166,6 +166,14 @@ class Fields:
     def number(self, key: str, *, required: bool = False) -> Decimal | None:
         return decimal_of(self._value(key, required), self._path(key))
 
+    def amount(self, key: str, *, required: bool = False, strict: bool = False) -> Decimal | None:
+        """A number OKX documents as a quantity that is never negative (a deposit's `amt`, a
+        withdrawal's `fee`): >= 0, or > 0 when `strict` (a transfer of nothing is no transfer)."""
+        number = self.number(key, required=required)
+        if number is not None and (number <= 0 if strict else number < 0):
+            raise MalformedData(self._path(key), self.row[key], "must be above 0" if strict else "negative")
+        return number
+
     def time(self, key: str, *, required: bool = False) -> datetime | None:
         return datetime_of(self._value(key, required), self._path(key))
 
@@ -202,6 +210,23 @@ def objects_in(data: Any, where: str = "data") -> list[Fields]:
         if not isinstance(row, Mapping):
             raise MalformedData(f"{where}[{index}]", row, "not an object")
         rows.append(Fields(row, f"{where}[{index}]"))
+    return rows
+
+
+def arrays_in(data: Any, columns: tuple[str, ...], where: str = "data") -> list[Fields]:
+    """Each element of an array of arrays (OKX's candles: `[ts, o, h, l, c, confirm]`), read as
+    an object whose keys are `columns` in order, so a problem names the column ("data[3].c").
+    A row shorter than `columns` is malformed; extra trailing columns are ignored (OKX appends
+    new columns at the end, as it did for the trading candles' volume fields)."""
+    if not isinstance(data, list):
+        raise MalformedData(where, data, "not an array")
+    rows = []
+    for index, row in enumerate(data):
+        if not isinstance(row, list):
+            raise MalformedData(f"{where}[{index}]", row, "not an array")
+        if len(row) < len(columns):
+            raise MalformedData(f"{where}[{index}]", row, f"fewer than {len(columns)} columns")
+        rows.append(Fields(dict(zip(columns, row, strict=False)), f"{where}[{index}]"))
     return rows
 
 
