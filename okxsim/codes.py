@@ -41,6 +41,7 @@ OFFICIAL: dict[str, tuple[int, str]] = {
     "50119": (401, "API key doesn't exist"),
     "50120": (200, "This API key doesn't have permission to use this function"),
     "51000": (400, "Parameter {0} error"),
+    "51001": (200, "Instrument ID, Instrument ID code or Spread ID doesn't exist."),
     "58115": (200, "Sub-account does not exist."),
     "59500": (200, "Only the API key of the main account has permission."),
     "59510": (200, "Sub-account does not exist"),

@@ -6,6 +6,7 @@ import logging
 import random
 import threading
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 from .exchange import DAY_MS, Exchange, LiveKey
@@ -94,6 +95,7 @@ class Simulator:
     def advance(self, seconds: float = 0, days: float = 0) -> list[str]:
         """Move the simulated calendar forward; returns the api keys deleted for idleness."""
         self.exchange.clock.advanced_ms += int(seconds * 1000 + days * DAY_MS)
+        self.exchange.ledger.catch_up(self.now_ms())
         return self.exchange.sweep_idle_keys()
 
     def set_clock_offset(self, ms: int) -> None:
@@ -176,6 +178,39 @@ class Simulator:
 
     def reset_stats(self) -> None:
         self.limiter.reset()
+
+    # -- money movements (docs/simulator.md "Money") ----------------------------------------------
+    def transfer(self, ccy: str, amount: Decimal | str, source: str, target: str) -> str:
+        """Move `amount` of `ccy` from the funding account of `source` to that of `target`
+        (names or uids). Master <-> sub: the master's sub-account transfer history gets a row
+        (type "0" to the sub, "1" from it) and both sides a funding bill (20/21 on the master,
+        23/22 on the sub); returns that row's billId. Sub -> sub: the balances move and nothing
+        is recorded (OKX documents no record of it); returns "". ValueError when the source's
+        funding balance is short, KeyError for an unknown account."""
+        return self.exchange.ledger.transfer(ccy, Decimal(amount), source, target)
+
+    def deposit(self, account: str, ccy: str, amount: Decimal | str, state: str = "2") -> str:
+        """An on-chain deposit into `account`'s funding account, now; returns its depId. It is
+        credited (balance, funding bill type 1) when `state` is "1" or "2", else when
+        `set_deposit_state` makes it so."""
+        return self.exchange.ledger.deposit(account, ccy, Decimal(amount), state)
+
+    def withdraw(
+        self, account: str, ccy: str, amount: Decimal | str, fee: Decimal | str = "0", state: str = "2"
+    ) -> str:
+        """An on-chain withdrawal from the master's funding account, now; returns its wdId. The
+        balance drops by amount + fee (funding bill type 2, the fee in `ccy`); a cancelled or
+        failed one ("-2", "-1") gives it back (type 13). Sub-accounts cannot withdraw (OKX
+        59504): ValueError."""
+        return self.exchange.ledger.withdraw(account, ccy, Decimal(amount), Decimal(fee), state)
+
+    def set_deposit_state(self, dep_id: str, state: str) -> None:
+        """Move a deposit to an OKX deposit state; credits it on reaching "1" or "2"."""
+        self.exchange.ledger.set_deposit_state(dep_id, state)
+
+    def set_withdrawal_state(self, wd_id: str, state: str) -> None:
+        """Move a pending withdrawal to an OKX withdrawal state; "-2"/"-1" give the money back."""
+        self.exchange.ledger.set_withdrawal_state(wd_id, state)
 
     # -- keys ------------------------------------------------------------------------------------
     def add_key(self, key: Key | None = None, **fields: Any) -> Key:

@@ -3,15 +3,27 @@ the handler that builds each response's data list."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import parse_qsl
 
-from . import views
+from . import candles, views
 from .codes import ApiError
-from .exchange import Exchange, LiveKey
+from .exchange import DAY_MS, Exchange, LiveKey
+from .ledger import (
+    FUNDING,
+    TRADING,
+    account_bill_row,
+    deposit_row,
+    funding_bill_row,
+    sub_transfer_row,
+    withdrawal_row,
+)
 from .market import instrument_row
 from .scenario import Account
+
+T = TypeVar("T")
 
 MAX_CCYS = 20
 
@@ -72,7 +84,7 @@ def instruments(req: Request) -> list:
             continue
         if family and f"{inst.base}-{inst.quote}" != family:
             continue
-        rows.append(instrument_row(inst, req.exchange.start_ms - 400 * 86_400_000))
+        rows.append(instrument_row(inst, req.exchange.listed_ms))
     return rows
 
 
@@ -183,21 +195,13 @@ def account_rate_limit(req: Request) -> list:
 
 def subaccount_list(req: Request) -> list:
     ex = req.exchange
-    rows = sorted(ex.subaccounts(), key=lambda a: ex.account_created_ms[a.uid], reverse=True)
-    q = req.query
+    rows, q = ex.subaccounts(), req.query
     if q.get("enable") in ("true", "false"):
         rows = [a for a in rows if a.enable == (q["enable"] == "true")]
     if q.get("subAcct"):
         rows = [a for a in rows if a.name == q["subAcct"]]
     # after = created earlier than, before = created later than (creation-ts pagination).
-    if q.get("after"):
-        rows = [a for a in rows if ex.account_created_ms[a.uid] < _int_param(q, "after")]
-    if q.get("before"):
-        rows = [a for a in rows if ex.account_created_ms[a.uid] > _int_param(q, "before")]
-    limit = _int_param(q, "limit") if q.get("limit") else 100
-    if not 1 <= limit <= 100:
-        raise ApiError("51000", "limit")
-    return [_subaccount_row(ex, a) for a in rows[:limit]]
+    return [_subaccount_row(ex, a) for a in _page(q, rows, lambda a: ex.account_created_ms[a.uid])]
 
 
 def _subaccount_row(ex: Exchange, a: Account) -> dict[str, object]:
@@ -284,6 +288,132 @@ def market_index_tickers(req: Request) -> list:
     return [views.index_row(ex, b, quote, now) for b in bases]
 
 
+# -- money movements and candles (okx-reference 8.7) --------------------------------------------
+ASSET_BILLS_MS = 30 * DAY_MS  # "Query the billing record in the past month"
+BILLS_MS = 7 * DAY_MS  # "This endpoint can retrieve data from the last 7 days"
+BILLS_ARCHIVE_MS = 90 * DAY_MS  # "... from the last 3 months"
+INST_TYPES = ("SPOT", "MARGIN", "SWAP", "FUTURES", "OPTION")
+
+
+def subaccount_transfers(req: Request) -> list:
+    """GET /api/v5/asset/subaccount/bills ("Get history of sub-account transfer", master only):
+    filters `ccy`, `type` ("0" master -> sub, "1" sub -> master), `subAcct`; paged on `ts`."""
+    q = _enum(req.query, type=("0", "1"))
+    ledger = req.exchange.ledger
+    with ledger.lock:
+        rows = [t for t in ledger.sub_transfers if _matches(q, ccy=t.ccy, type=t.type, subAcct=t.sub)]
+    return [sub_transfer_row(t) for t in _page(q, rows, lambda t: t.ts)]
+
+
+def deposit_history(req: Request) -> list:
+    """GET /api/v5/asset/deposit-history: the caller's deposits, newest first, paged on `ts`;
+    filters `ccy`, `depId`, `fromWdId`, `txId`, `type` (every one here is "4", on-chain), `state`."""
+    q, ledger, uid = _enum(req.query, type=("3", "4")), req.exchange.ledger, req.account.uid
+    with ledger.lock:
+        rows = [deposit_row(d) for d in ledger.deposits if d.uid == uid]
+    keys = ("ccy", "depId", "fromWdId", "txId", "state")
+    return _page(q, [r for r in rows if _matches(q, **_fields(r, *keys), type="4")], lambda r: int(r["ts"]))
+
+
+def withdrawal_history(req: Request) -> list:
+    """GET /api/v5/asset/withdrawal-history: the caller's withdrawals, newest first, paged on
+    `ts`; filters `ccy`, `wdId`, `clientId`, `txId`, `type` (here "4", on-chain), `state`."""
+    q, ledger, uid = _enum(req.query, type=("3", "4")), req.exchange.ledger, req.account.uid
+    with ledger.lock:
+        rows = [withdrawal_row(w) for w in ledger.withdrawals if w.uid == uid]
+    keys = ("ccy", "wdId", "clientId", "txId", "state")
+    return _page(q, [r for r in rows if _matches(q, **_fields(r, *keys), type="4")], lambda r: int(r["ts"]))
+
+
+def asset_bills(req: Request) -> list:
+    """GET /api/v5/asset/bills ("Asset bills details"): the caller's funding bills of the past
+    month; filters `ccy`, `type`, `clientId`; paged on `ts`."""
+    q, ledger, uid = req.query, req.exchange.ledger, req.account.uid
+    since = req.exchange.clock.sim_ms() - ASSET_BILLS_MS
+    with ledger.lock:
+        rows = [b for b in ledger.bills if b.uid == uid and b.wallet == FUNDING and b.ts >= since]
+    rows = [b for b in rows if _matches(q, ccy=b.ccy, type=b.type, clientId="")]
+    return [funding_bill_row(b) for b in _page(q, rows, lambda b: b.ts)]
+
+
+def account_bills(window_ms: int) -> Callable[[Request], list]:
+    """GET /api/v5/account/bills (7 days) and bills-archive (3 months): the caller's trading
+    bills, newest first, paged on `billId`; filters `instType`, `instId`, `ccy`, `mgnMode`,
+    `ctType` (FUTURES/SWAP), `type`, `subType`, and `begin`/`end` on `ts` (inclusive)."""
+
+    def handler(req: Request) -> list:
+        q = _enum(req.query, instType=INST_TYPES, mgnMode=("isolated", "cross"), ctType=("linear", "inverse"))
+        ex, uid = req.exchange, req.account.uid
+        begin = max(_int_param(q, "begin") if q.get("begin") else 0, ex.clock.sim_ms() - window_ms)
+        end = _int_param(q, "end") if q.get("end") else None
+        with ex.ledger.lock:
+            bills = [b for b in ex.ledger.bills if b.uid == uid and b.wallet == TRADING and b.ts >= begin]
+        rows = [account_bill_row(b) for b in bills if end is None or b.ts <= end]
+        keys = ("instType", "instId", "ccy", "mgnMode", "type", "subType")
+        rows = [r for r in rows if _matches(q, **_fields(r, *keys), ctType=_ct_type(ex, r))]
+        return _page(q, rows, lambda r: int(r["billId"]))
+
+    return handler
+
+
+def _ct_type(ex: Exchange, row: dict[str, str]) -> str:
+    if row["instType"] not in ("FUTURES", "SWAP"):
+        return ""
+    return "linear" if ex.instrument(row["instId"]).linear else "inverse"
+
+
+def history_index_candles(req: Request) -> list:
+    """GET /api/v5/market/history-index-candles (public): `instId` an index such as BTC-USD
+    (required; unknown -> 51001), `bar` (default 1m), `after`/`before` on the candle's `ts`,
+    `limit` <= 100; rows [ts,o,h,l,c,confirm], newest first (okxsim/candles.py)."""
+    ex, q = req.exchange, req.query
+    base, _, quote = req.required("instId").partition("-")
+    if quote not in INDEX_QUOTES or base == quote or base not in ex.prices.currencies():
+        raise ApiError("51001")
+    bar = q.get("bar") or "1m"
+    if bar not in candles.BARS:
+        raise ApiError("51000", "bar")
+    after, before = (_int_param(q, name) if q.get(name) else None for name in ("after", "before"))
+    now = ex.clock.sim_ms()
+    return candles.history(
+        ex.prices, base, quote, bar, now=now, listed=ex.listed_ms, after=after, before=before, limit=_limit(q)
+    )
+
+
+def _page(query: dict[str, str], rows: list[T], key: Callable[[T], int]) -> list[T]:
+    """OKX's paging (okx-reference 8.7.5): newest first; `after` = older than, `before` = newer
+    than (both exclusive, on the endpoint's key); at most `limit` (1..100, default 100), so
+    `before` alone gives the newest rows newer than it."""
+    after, before = (_int_param(query, name) if query.get(name) else None for name in ("after", "before"))
+    limit = _limit(query)
+    found = [r for r in rows if (after is None or key(r) < after) and (before is None or key(r) > before)]
+    return sorted(found, key=key, reverse=True)[:limit]
+
+
+def _limit(query: dict[str, str]) -> int:
+    limit = _int_param(query, "limit") if query.get("limit") else 100
+    if not 1 <= limit <= 100:
+        raise ApiError("51000", "limit")
+    return limit
+
+
+def _matches(query: dict[str, str], **fields: str) -> bool:
+    """Every filter the request gives equals the row's field (absent or empty filters pass)."""
+    return all(not query.get(name) or query[name] == value for name, value in fields.items())
+
+
+def _fields(row: Mapping[str, object], *names: str) -> dict[str, str]:
+    return {name: str(row[name]) for name in names}
+
+
+def _enum(query: dict[str, str], **allowed: tuple[str, ...]) -> dict[str, str]:
+    """The query, after refusing (51000) a parameter outside the values OKX lists for it."""
+    for name, values in allowed.items():
+        if query.get(name) and query[name] not in values:
+            raise ApiError("51000", name)
+    return query
+
+
 def _ccys(req: Request) -> set[str] | None:
     wanted = req.ccys()
     if wanted is not None and len(wanted) > MAX_CCYS:
@@ -314,4 +444,11 @@ ENDPOINTS: dict[str, Endpoint] = {
     "/api/v5/users/subaccount/apikey": Endpoint(subaccount_apikeys, master_only=True),
     "/api/v5/market/tickers": Endpoint(market_tickers, private=False, perm=None),
     "/api/v5/market/index-tickers": Endpoint(market_index_tickers, private=False, perm=None),
+    "/api/v5/market/history-index-candles": Endpoint(history_index_candles, private=False, perm=None),
+    "/api/v5/asset/subaccount/bills": Endpoint(subaccount_transfers, master_only=True),
+    "/api/v5/asset/deposit-history": Endpoint(deposit_history),
+    "/api/v5/asset/withdrawal-history": Endpoint(withdrawal_history),
+    "/api/v5/asset/bills": Endpoint(asset_bills),
+    "/api/v5/account/bills": Endpoint(account_bills(BILLS_MS)),
+    "/api/v5/account/bills-archive": Endpoint(account_bills(BILLS_ARCHIVE_MS)),
 }

@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 
+from .ledger import Ledger
 from .market import Instrument, PriceWalk, catalog
 from .scenario import Account, Key, Scenario, resolve_time
 
@@ -14,6 +15,7 @@ log = logging.getLogger(__name__)
 
 IDLE_DELETION_DAYS = 14
 DAY_MS = 86_400_000
+LISTED_DAYS = 400  # instruments and indexes are listed (and have candles) this long before the start
 
 
 class Clock:
@@ -67,6 +69,8 @@ class Exchange:
         self.prices = PriceWalk(scenario.prices, scenario.seed, start, scenario.price_step_s)
         position_ids = [p.instId for a in scenario.accounts for p in a.positions]
         self.instruments: dict[str, Instrument] = catalog(self.prices.currencies(), position_ids)
+        self.listed_ms = start - LISTED_DAYS * DAY_MS
+        self.ledger = Ledger(self)  # last: it books the history of the state above
 
     # -- keys ------------------------------------------------------------------------------
     def add_key(self, key: Key) -> LiveKey:

@@ -45,6 +45,18 @@ class PriceWalk:
         price = self._base[ccy] * math.exp(self._log_return(ccy, step))
         return Decimal(f"{price:.8g}")
 
+    def index(self, base: str, quote: str, at_ms: int) -> Decimal:
+        """The index BASE-QUOTE (e.g. BTC-USD, SOL-USDT): base's USD price over quote's."""
+        return self.usd(base, at_ms) / (self.usd(quote, at_ms) or Decimal(1))
+
+    def step_starts(self, from_ms: int, to_ms: int) -> list[int]:
+        """The moments in (from_ms, to_ms) where the walk takes a step: the price is constant
+        between two of them (and before the start), so these are the only ones a candle's high
+        and low need."""
+        first = max(from_ms + 1, self._start_ms + self._step_ms)
+        k = -(-(first - self._start_ms) // self._step_ms)
+        return list(range(self._start_ms + k * self._step_ms, to_ms, self._step_ms))
+
     def _log_return(self, ccy: str, step: int) -> float:
         path = self._paths[ccy]
         if step >= len(path):
@@ -84,8 +96,7 @@ class Instrument:
         """Futures and swaps: the index (base in quote). Options (coin-margined, quoted in the
         base coin as OKX quotes BTC-USD options): intrinsic value in the base coin plus a fixed
         time value, a stand-in for a pricing model that keeps upl moving with the walk."""
-        quote_usd = prices.usd(self.quote, at_ms) or Decimal(1)
-        index = prices.usd(self.base, at_ms) / quote_usd
+        index = prices.index(self.base, self.quote, at_ms)
         if self.inst_type != "OPTION" or self.strike is None or not index:
             return index
         intrinsic = (

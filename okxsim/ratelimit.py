@@ -93,6 +93,28 @@ LIMITS: dict[str, Limit] = {
     # https://www.okx.com/docs-v5/en/#sub-account-rest-api-query-the-api-key-of-a-sub-account
     # "20 request per 2 seconds" (sic), rule "User ID"
     "/api/v5/users/subaccount/apikey": Limit(20, 2, Rule.USER_ID),
+    # The ledger (okx-reference 8.1, read in coincise docs/okx/endpoints/private/*.md):
+    # https://www.okx.com/docs-v5/en/#sub-account-rest-api-get-history-of-sub-account-transfer
+    # "6 requests per second", rule "User ID" (get_history_of_sub_account_transfer.md)
+    "/api/v5/asset/subaccount/bills": Limit(6, 1, Rule.USER_ID),
+    # https://www.okx.com/docs-v5/en/#funding-account-rest-api-get-deposit-history
+    # "6 requests per second", rule "User ID" (get_api_v5_asset_deposit_history.md)
+    "/api/v5/asset/deposit-history": Limit(6, 1, Rule.USER_ID),
+    # https://www.okx.com/docs-v5/en/#funding-account-rest-api-get-withdrawal-history
+    # "6 requests per second", rule "User ID" (get_api_v5_asset_withdrawal_history.md)
+    "/api/v5/asset/withdrawal-history": Limit(6, 1, Rule.USER_ID),
+    # https://www.okx.com/docs-v5/en/#funding-account-rest-api-asset-bills-details
+    # "6 Requests per second", rule "User ID" (funding_account.md "Asset bills details")
+    "/api/v5/asset/bills": Limit(6, 1, Rule.USER_ID),
+    # https://www.okx.com/docs-v5/en/#trading-account-rest-api-get-bills-details-last-7-days
+    # "5 requests per second", rule "User ID" (get_api_v5_account_bills.md)
+    "/api/v5/account/bills": Limit(5, 1, Rule.USER_ID),
+    # https://www.okx.com/docs-v5/en/#trading-account-rest-api-get-bills-details-last-3-months
+    # "5 requests per 2 seconds", rule "User ID" (get_api_v5_account_bills_archive.md)
+    "/api/v5/account/bills-archive": Limit(5, 2, Rule.USER_ID),
+    # https://www.okx.com/docs-v5/en/#public-data-rest-api-get-index-candlesticks-history
+    # "10 requests per 2 seconds", rule "IP" (get_api_v5_market_history_index_candles.md)
+    "/api/v5/market/history-index-candles": Limit(10, 2, Rule.IP),
 }
 
 

@@ -99,6 +99,25 @@ class Fault:
 
 
 @dataclass
+class Flow:
+    """A money movement the exchange books on its own, every `every` (a duration: "1h", "30m")
+    at `at` past each period counted from the simulator's start. `since` (a time: "-1d") books
+    the occurrences before the start too, as history: today's balances are the scenario's, the
+    history's rows lead up to them. kind "transfer" moves `amount` of `ccy` between funding
+    accounts (`source` -> `target`, names or uids); kind "deposit" credits `account`."""
+
+    kind: str
+    ccy: str
+    amount: str
+    every: str = "1h"
+    at: str = "0m"
+    since: TimeSpec = None
+    source: str = ""
+    target: str = ""
+    account: str = ""
+
+
+@dataclass
 class Scenario:
     name: str = "custom"
     seed: int = 1
@@ -110,6 +129,7 @@ class Scenario:
     accounts: list[Account] = field(default_factory=list)
     keys: list[Key] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    flows: list[Flow] = field(default_factory=list)
 
     # -- lookups for tests and the demo seeding ------------------------------------------
     @property
@@ -156,6 +176,7 @@ class Scenario:
             accounts=accounts,
             keys=keys,
             faults=[Fault(**f) for f in raw.get("faults", [])],
+            flows=[Flow(**f) for f in raw.get("flows", [])],
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -244,5 +265,13 @@ def resolve_time(spec: TimeSpec, start_ms: int) -> int | None:
         return spec
     text = spec.strip()
     if text[0] in "+-" and text[-1] in _UNITS_MS:
-        return start_ms + int(float(text[:-1]) * _UNITS_MS[text[-1]])
+        return start_ms + duration_ms(text)
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def duration_ms(spec: str) -> int:
+    """Milliseconds of a duration: "1h", "30m", "-2d", "+90s"."""
+    text = spec.strip()
+    if not text or text[-1] not in _UNITS_MS:
+        raise ValueError(f"not a duration: {spec!r} (use e.g. 30s, 15m, 1h, 2d)")
+    return int(float(text[:-1]) * _UNITS_MS[text[-1]])

@@ -64,6 +64,7 @@ def process(sim: Simulator, method: str, target: str, headers: Headers, body: st
         subject = subject_for(path, key.key.uid if key else None, client_ip, params.get("instType", ""))
         if not sim.limiter.admit(path, subject):
             raise ApiError("50011")
+        ex.ledger.catch_up(ex.clock.sim_ms())  # the scheduled money movements due by now
         data = endpoint.handler(Request(ex, params, key))
         if fault is not None and (fault.envelope is not None or fault.fields):
             return Reply(200, _malformed(fault, data))

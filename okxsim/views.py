@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from .exchange import Exchange
 from .scenario import Account, Position
+
+if TYPE_CHECKING:  # annotations only: the exchange's ledger uses these rows
+    from .exchange import Exchange
 
 ZERO = Decimal(0)
 DETAIL_FIELDS = [
@@ -446,8 +449,7 @@ def index_row(ex: Exchange, base: str, quote: str, now: int) -> dict[str, str]:
     """One row of GET /api/v5/market/index-tickers ("Get index tickers"): index `BASE-QUOTE`,
     `idxPx` the walk's USD price of base over quote's (a stablecoin off its peg shows here:
     USDC-USD 0.9994)."""
-    quote_usd = ex.prices.usd(quote, now) or Decimal(1)
-    px = num(ex.prices.usd(base, now) / quote_usd)
+    px = num(ex.prices.index(base, quote, now))
     return {
         "instId": f"{base}-{quote}",
         "idxPx": px,
