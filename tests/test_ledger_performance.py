@@ -1,0 +1,263 @@
+"""PnL net of cash flows from real rows (ledger/performance.py): Account, Snapshot and CashFlow
+rows written directly, known answers a person can check by hand."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import Account, AccountKind, Environment
+from ledger.models import CashFlow, FlowKind, FlowSource
+from ledger.performance import account_pnl, daily_pnl, pnl_series, team_pnl
+from ledger.pnl import SUB_ACCOUNT_NOTE, period
+from tests.test_pages_queries import make_account, snap
+
+pytestmark = pytest.mark.django_db
+
+CENT = Decimal("0.01")
+DAY = date(2026, 11, 20)
+MIDNIGHT = datetime(2026, 11, 20, tzinfo=UTC)
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+_ids = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _utc_and_frozen(settings):
+    settings.DISPLAY_TIME_ZONE = "UTC"
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+def at(hours: float, day: datetime = MIDNIGHT) -> datetime:
+    return day + timedelta(hours=hours)
+
+
+def flow(account: Account, kind: str, usd: str | None, when: datetime, **fields) -> CashFlow:
+    """A counted flow of `usd` USD (USDT at 1), or an unpriced one (usd None)."""
+    source = {
+        FlowKind.DEPOSIT: FlowSource.DEPOSIT_HISTORY,
+        FlowKind.WITHDRAWAL: FlowSource.WITHDRAWAL_HISTORY,
+    }.get(kind, FlowSource.SUBACCOUNT_BILLS)
+    fields.setdefault("ccy", "USDT")
+    return CashFlow.objects.create(
+        account=account,
+        kind=kind,
+        source=source,
+        okx_id=str(next(_ids)),
+        occurred_at=when,
+        amount=Decimal(usd) if usd is not None else Decimal(1),
+        usd_price=None if usd is None else Decimal(1),
+        usd_value=None if usd is None else Decimal(usd),
+        usd_basis="USDT-USD index 1" if usd is not None else "no USD price for XYZ",
+        **fields,
+    )
+
+
+def the_day() -> object:
+    """20 November 2026 (the display zone's day), as a custom period."""
+    return period("custom", NOW, start=DAY, end=DAY)
+
+
+def readings(account: Account, *values: tuple[float, str], **fields) -> None:
+    for hours, equity in values:
+        snap(account, equity, at=at(hours), **fields)
+
+
+@pytest.fixture
+def team():
+    master = make_account("alpha")
+    sub = make_account("alpha-sub", kind=AccountKind.SUB, master=master, sub_acct_name="alphasub")
+    return master, sub
+
+
+def test_a_transfer_from_master_to_sub_is_no_profit_for_either_nor_for_the_team(team):
+    master, sub = team
+    readings(master, (0, "50000"), (11, "50000"), (13, "40000"), (24, "40000"))
+    readings(sub, (0, "5000"), (11, "5000"), (13, "15000"), (24, "15000"))
+    flow(master, FlowKind.TRANSFER_OUT, "-10000", at(12), counterparty=sub)
+    flow(sub, FlowKind.TRANSFER_IN, "10000", at(12), counterparty=master)
+    figures = account_pnl([master.pk, sub.pk], the_day())
+    assert (figures[master.pk].pnl, figures[master.pk].net_inflow) == (0, Decimal(-10000))
+    assert (figures[sub.pk].pnl, figures[sub.pk].net_inflow) == (0, Decimal(10000))
+    assert figures[master.pk].return_pct == 0 == figures[sub.pk].return_pct
+    assert SUB_ACCOUNT_NOTE in figures[sub.pk].notes
+    assert SUB_ACCOUNT_NOTE not in figures[master.pk].notes
+    whole = team_pnl(the_day())
+    assert (whole.start_equity, whole.end_equity) == (Decimal(55000), Decimal(55000))
+    assert (whole.pnl, whole.net_inflow, whole.return_pct) == (0, 0, 0)
+    assert [(d.pnl, d.net_inflow, d.return_pct) for d in daily_pnl(None, DAY, DAY)] == [(0, 0, 0)]
+    series = pnl_series(None, the_day())  # hourly for a day
+    assert [t for t, _ in series] == [at(h) for h in range(25)]
+    assert all(value == 0 for _, value in series)
+
+
+def test_a_deposit_is_no_profit_and_shows_as_net_inflow(team):
+    master, _ = team
+    readings(master, (0, "20000"), (24, "25000"))
+    flow(master, FlowKind.DEPOSIT, "5000", at(9), state="2")
+    figure = account_pnl([master.pk], the_day())[master.pk]
+    assert (figure.pnl, figure.net_inflow, figure.return_pct) == (0, Decimal(5000), 0)
+    assert team_pnl(the_day()).net_inflow == Decimal(5000)
+
+
+def test_a_deposit_not_yet_credited_is_not_a_flow(team):
+    master, _ = team
+    readings(master, (0, "20000"), (24, "20000"))
+    flow(master, FlowKind.DEPOSIT, "5000", at(9), state="0", counts=False)
+    assert account_pnl([master.pk], the_day())[master.pk].net_inflow == 0
+
+
+def test_a_ten_percent_move_of_btc_is_ten_percent_of_the_btc_value(team):
+    # 2 BTC at 50,000 plus 20,000 USDT; BTC rises 10 % to 55,000: equity 120,000 -> 130,000.
+    master, _ = team
+    readings(master, (0, str(2 * 50000 + 20000)), (24, str(2 * 55000 + 20000)))
+    figure = account_pnl([master.pk], the_day())[master.pk]
+    assert figure.pnl == Decimal("0.10") * 2 * 50000 == Decimal(10000)
+    assert figure.return_pct.quantize(CENT) == Decimal("8.33")  # 10,000 / 120,000
+
+
+def test_the_published_modified_dietz_example_to_the_cent(team):
+    """https://fincyclopedia.net/investing/tutorials/modified-dietz-return-an-example: 500 to 600
+    with a flow of 60 on day 25 of 30 (weight 5/30) is 7.84 %. One day is the sub-period here: a
+    flow at 20:00 has the same weight, (24 - 20) / 24 = 5/30."""
+    master, _ = team
+    readings(master, (0, "500"), (24, "600"))
+    flow(master, FlowKind.DEPOSIT, "60", at(20), state="2")
+    figure = account_pnl([master.pk], the_day())[master.pk]
+    assert (figure.pnl, figure.net_inflow) == (Decimal(40), Decimal(60))
+    assert figure.return_pct.quantize(CENT) == Decimal("7.84")
+    assert figure.max_drawdown_pct == 0
+
+
+def test_demo_accounts_stay_out_and_a_transfer_to_an_untracked_sub_leaves_the_team(team):
+    master, _ = team
+    readings(master, (0, "50000"), (24, "40000"))
+    flow(master, FlowKind.TRANSFER_OUT, "-10000", at(12), counterparty_name="not-on-the-dashboard")
+    demo = make_account("paper", environment=Environment.DEMO)
+    readings(demo, (0, "100000"), (24, "150000"))
+    assert account_pnl([master.pk], the_day())[master.pk].pnl == 0
+    assert account_pnl([demo.pk], the_day())[demo.pk].pnl == Decimal(50000)  # its own figure stands
+    whole = team_pnl(the_day())
+    assert (whole.end_equity, whole.pnl, whole.net_inflow) == (Decimal(40000), 0, Decimal(-10000))
+
+
+def test_a_transfer_to_an_inactive_account_leaves_the_team(team):
+    master, sub = team
+    Account.objects.filter(pk=sub.pk).update(active=False)
+    readings(master, (0, "50000"), (24, "40000"))
+    readings(sub, (0, "0"), (24, "10000"))
+    flow(master, FlowKind.TRANSFER_OUT, "-10000", at(12), counterparty=sub)
+    flow(sub, FlowKind.TRANSFER_IN, "10000", at(12), counterparty=master)
+    whole = team_pnl(the_day())
+    assert (whole.pnl, whole.net_inflow) == (0, Decimal(-10000))
+
+
+def test_today_starts_at_midnight_in_the_display_zone(settings, team):
+    settings.DISPLAY_TIME_ZONE = "Asia/Tokyo"  # UTC+9: 25 November begins at 24 November 15:00 UTC
+    master, _ = team
+    tokyo_midnight = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+    for hours, equity in ((-1, "1000"), (0, "1100"), (1, "1200"), (17, "1300")):
+        snap(master, equity, at=tokyo_midnight + timedelta(hours=hours))
+    figure = account_pnl([master.pk], period("today", NOW))[master.pk]
+    assert figure.started_at == tokyo_midnight
+    assert (figure.start_equity, figure.end_equity, figure.pnl) == (
+        Decimal(1100),
+        Decimal(1300),
+        Decimal(200),
+    )
+    # Month and year to date start before the first reading: since it, and they say so.
+    month = account_pnl([master.pk], period("mtd", NOW))[master.pk]
+    assert (month.start_equity, month.pnl) == (Decimal(1000), Decimal(300))
+    assert month.notes == ("since the first reading, 2026-11-24 23:00",)  # Tokyo time
+
+
+def test_a_flow_without_usd_value_makes_the_pnl_unknown_never_zero(team):
+    master, _ = team
+    readings(master, (0, "1000"), (24, "2000"))
+    flow(master, FlowKind.DEPOSIT, None, at(5), state="2", ccy="XYZ")
+    figure = account_pnl([master.pk], the_day())[master.pk]
+    assert (figure.pnl, figure.net_inflow, figure.return_pct) == (None, None, None)
+    assert figure.unknown_reason == "a cash flow has no USD value (no USD price for XYZ)"
+    whole = team_pnl(the_day())
+    assert whole.pnl is None
+    assert whole.unknown_reason == "alpha: a cash flow has no USD value (no USD price for XYZ)"
+
+
+def test_an_account_never_read_is_unknown_and_left_out_of_the_team(team):
+    master, sub = team
+    readings(master, (0, "1000"), (24, "1100"))
+    figures = account_pnl([master.pk, sub.pk], the_day())
+    assert (figures[sub.pk].pnl, figures[sub.pk].unknown_reason) == (None, "never read")
+    whole = team_pnl(the_day())
+    assert whole.pnl == Decimal(100)
+    assert "leaves out alpha-sub (never read)" in whole.notes
+
+
+def test_earn_missing_at_one_end_compares_like_with_like(team):
+    master, _ = team
+    snap(master, "1500", at=at(0), earn_usd=Decimal(500))
+    snap(master, "1100", at=at(24), earn_unread="rate limit")  # Earn not read: not in the total
+    figure = account_pnl([master.pk], the_day())[master.pk]
+    assert (figure.start_equity, figure.end_equity, figure.pnl) == (
+        Decimal(1000),
+        Decimal(1100),
+        Decimal(100),
+    )
+    assert "without Earn" in figure.notes
+
+
+def test_the_calendar_the_time_weighted_return_and_the_drawdown_over_three_days(team):
+    # Daily returns +20 %, -25 %, +10 % (the third day after a 10 deposit at its start):
+    # TWR 1.2 x 0.75 x 1.1 - 1 = -1 %; the index 1, 1.2, 0.9, 0.99 fell 25 % from its high.
+    master, _ = team
+    readings(master, (0, "100"), (24, "120"), (48, "90"), (72, "110"))
+    flow(master, FlowKind.DEPOSIT, "10", at(48, MIDNIGHT) + timedelta(seconds=1), state="2")
+    days = daily_pnl(master.pk, DAY, DAY + timedelta(days=2))
+    assert [d.day for d in days] == [DAY, DAY + timedelta(days=1), DAY + timedelta(days=2)]
+    assert [d.pnl for d in days] == [Decimal(20), Decimal(-30), Decimal(10)]
+    assert [d.net_inflow for d in days] == [0, 0, Decimal(10)]
+    assert [d.return_pct.quantize(CENT) for d in days] == [
+        Decimal("20.00"),
+        Decimal("-25.00"),
+        Decimal("10.00"),
+    ]
+    three = period("custom", NOW, start=DAY, end=DAY + timedelta(days=2))
+    figure = account_pnl([master.pk], three)[master.pk]
+    assert (figure.pnl, figure.net_inflow) == (Decimal(0), Decimal(10))
+    assert figure.return_pct.quantize(CENT) == Decimal("-1.00")
+    assert figure.max_drawdown_pct.quantize(CENT) == Decimal("25.00")
+    # The chart: the cumulative PnL at each midnight, ending on the period's figure.
+    assert pnl_series(master.pk, three) == [
+        (at(0), 0),
+        (at(24), Decimal(20)),
+        (at(48), Decimal(-10)),
+        (at(72), Decimal(0)),
+    ]
+    # A day before the first reading is unknown, never 0.
+    before = daily_pnl(master.pk, DAY - timedelta(days=1), DAY - timedelta(days=1))
+    assert (before[0].pnl, before[0].unknown_reason) == (None, "no reading yet")
+
+
+def _queries(ids: list[int]) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        account_pnl(ids, period("7d", NOW))
+    return len(captured.captured_queries)
+
+
+def test_the_query_count_does_not_grow_with_the_number_of_accounts(django_assert_max_num_queries):
+    accounts = [make_account(f"acct-{n:02d}") for n in range(30)]
+    for n, account in enumerate(accounts):
+        snap(account, "1000", at=NOW - timedelta(days=8))
+        snap(account, str(1000 + n), at=NOW - timedelta(minutes=1))
+        flow(account, FlowKind.DEPOSIT, "5", NOW - timedelta(days=3), state="2")
+    few, many = _queries([a.pk for a in accounts[:3]]), _queries([a.pk for a in accounts])
+    assert few == many
+    with django_assert_max_num_queries(3):  # accounts, the 9 boundaries' readings, the flows
+        figures = account_pnl([a.pk for a in accounts], period("7d", NOW))
+    assert figures[accounts[29].pk].pnl == Decimal(29 - 5)
