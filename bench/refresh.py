@@ -104,8 +104,56 @@ def measure(workers: harness.Workers, setup: str, n: int, own_keys: bool, *, rec
     return result
 
 
-def run(sizes: list[int], keyless: int, worker_counts: list[int], concurrency: int) -> list[Result]:
-    results = []
+LEDGER_HEADERS = ["workers", "case", "ledger syncs", "ledger run", "extra requests", "50011", "wall time"]
+
+
+def run_ledger(queue: str, sim) -> tuple[int, int, float | None]:
+    """One ledger run as ledger.tasks.sync_all enqueues it (its accounts; countdowns dropped, the
+    limiter still paces them): (requests, 50011 answers, seconds until every sync stored)."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from ledger.models import LedgerSync
+    from ledger.tasks import ledger_accounts, sync_ledger
+
+    ids = ledger_accounts()
+    started_at, started = timezone.now(), time.monotonic()
+    before = sim_totals(sim)
+    for account_id in ids:
+        sync_ledger.apply_async((account_id,), expires=settings.REFRESH_INTERVAL_SECONDS - 1, queue=queue)
+    synced = LedgerSync.objects.filter(account_id__in=ids, last_synced_at__gte=started_at)
+    done = harness.wait_until(lambda: synced.count() >= len(ids), CYCLE_TIMEOUT_S)
+    after = sim_totals(sim)
+    return after[0] - before[0], after[1] - before[1], (time.monotonic() - started if done else None)
+
+
+def measure_ledger(workers: harness.Workers, setup: str, n: int) -> list[list[object]]:
+    """Issue 19, decision 8: with the ledger on, what a refresh cycle costs besides the refresh,
+    for N keyless sub-accounts through one master (only the master's key is read: its
+    sub-account transfer history covers them all). The first run also backfills (a few older
+    pages per source); the second is a cycle's steady cost."""
+    from bench.accounts import create_accounts
+    from okxsim import Scenario, Simulator
+
+    sim = Simulator(Scenario.generate(n, own_keys=False), latency_ms=LATENCY_MS).start()
+    rows = []
+    try:
+        create_accounts(sim.scenario, sim.url, prefix=f"{setup}-{n}-ledger", own_keys=False)
+        run_cycle(workers.queue, n + 1)
+        for label in ("first (backfill)", "second (a cycle)"):
+            requests, rejected, wall = run_ledger(workers.queue, sim)
+            shown = "did not finish" if wall is None else f"{wall:.1f} s"
+            rows.append([setup, f"{n} subs via master key", 1, label, requests, rejected, shown])
+            print(harness.table(LEDGER_HEADERS, [rows[-1]]).splitlines()[-1], flush=True)
+    finally:
+        sim.stop()
+    return rows
+
+
+def run(
+    sizes: list[int], keyless: int, worker_counts: list[int], concurrency: int
+) -> tuple[list[Result], list[list[object]]]:
+    results, ledger = [], []
     for count in worker_counts:
         setup = f"{count} x -c {concurrency}"
         with harness.Workers(count, concurrency) as workers:
@@ -116,10 +164,13 @@ def run(sizes: list[int], keyless: int, worker_counts: list[int], concurrency: i
                 results.append(measure(workers, setup, n, True))
             if keyless:
                 results.append(measure(workers, setup, keyless, False))
-    return results
+                ledger.extend(measure_ledger(workers, setup, keyless))
+    return results, ledger
 
 
-def report(results: list[Result], database: str, concurrency: int, started: float) -> str:
+def report(
+    results: list[Result], ledger: list[list[object]], database: str, concurrency: int, started: float
+) -> str:
     return "\n\n".join(
         [
             "## Refresh: one full cycle against OKX's limits",
@@ -128,6 +179,9 @@ def report(results: list[Result], database: str, concurrency: int, started: floa
             f"Latency {LATENCY_MS[0]:.0f} ms + uniform(0, {LATENCY_MS[1]:.0f}) ms per request "
             f"(mean {MEAN_LATENCY_S * 1000:.0f} ms, used in the bound); OKX's published limits on.",
             harness.table(HEADERS, [r.row() for r in results]),
+            "With the ledger on (`ledger.tasks.sync_all` each cycle): the requests it adds and the "
+            "simulator's 50011 answers while it runs.",
+            harness.table(LEDGER_HEADERS, ledger),
             f"Run time of this benchmark: {time.monotonic() - started:.0f} s.",
         ]
     )
@@ -147,8 +201,8 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",") if s]
     worker_counts = [int(w) for w in args.workers.split(",") if w]
     print(harness.table(HEADERS, []), flush=True)
-    results = run(sizes, args.keyless, worker_counts, WORKER_CONCURRENCY)
-    text = report(results, database, WORKER_CONCURRENCY, started)
+    results, ledger = run(sizes, args.keyless, worker_counts, WORKER_CONCURRENCY)
+    text = report(results, ledger, database, WORKER_CONCURRENCY, started)
     print(text)
     if not args.no_docs:
         harness.write_section("refresh", text)

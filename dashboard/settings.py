@@ -202,6 +202,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(REFRESH_INTERVAL_SECONDS),
         "options": {"expires": REFRESH_INTERVAL_SECONDS * 0.9},
     },
+    # Deposits, withdrawals, master<->sub transfers and the fee bills of every own-key account.
+    "sync-ledger": {
+        "task": "ledger.tasks.sync_all",
+        "schedule": float(REFRESH_INTERVAL_SECONDS),
+        "options": {"expires": REFRESH_INTERVAL_SECONDS * 0.9},
+    },
     "warm-charts": {
         "task": "snapshots.tasks.warm_charts",
         "schedule": float(REFRESH_INTERVAL_SECONDS),

@@ -10,6 +10,8 @@ minus the net inflow of the counted flows (ledger/pnl.py); okx-reference.md 8.7 
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import models
 
 from accounts.models import Account
@@ -103,3 +105,40 @@ class LedgerSync(models.Model):
     @property
     def backfill_done(self) -> bool:
         return self.backfill_done_at is not None
+
+
+class BillDay(models.Model):
+    """One account's trading fees, funding fees and interest of one UTC day in one currency,
+    summed from its trading-account bills (GET /api/v5/account/bills, last 7 days, and
+    /api/v5/account/bills-archive, last 3 months; okx-reference.md 8.7.3), own key only.
+
+    Signs as OKX sends them (negative = charged, positive = received or rebated):
+    - `trading_fees`: the bills' `fee` ("negative = charged, positive = rebate"), every bill type
+      except 7 (interest) and 8 (funding fee), whose amounts are below.
+    - `funding_fees`: `balChg` of type 8 bills (subType 173 expense, 174 income).
+    - `interest`: `balChg` of type 7 bills (interest deduction, negative).
+    Each bill is summed once: ledger.sync keeps the range of billIds already summed (billIds grow
+    with time) in LedgerSync.progress["account_bills"]. The USD columns add each bill's USD value
+    at its time (ledger/valuation.py); a bill that could not be priced makes them null, with the
+    reason in `usd_basis`, for good."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="bill_days")
+    day = models.DateField(help_text="UTC day of the bills' ts.")
+    ccy = models.CharField(max_length=32)
+    trading_fees = MoneyField(**MONEY, default=Decimal(0))
+    funding_fees = MoneyField(**MONEY, default=Decimal(0))
+    interest = MoneyField(**MONEY, default=Decimal(0))
+    trading_fees_usd = MoneyField(**MONEY, null=True, blank=True, default=Decimal(0))
+    funding_fees_usd = MoneyField(**MONEY, null=True, blank=True, default=Decimal(0))
+    interest_usd = MoneyField(**MONEY, null=True, blank=True, default=Decimal(0))
+    usd_basis = models.CharField(max_length=200, blank=True, default="", help_text="Why USD is unknown.")
+    bills = models.PositiveIntegerField(default=0, help_text="Bills summed into this row.")
+
+    class Meta:
+        ordering = ["-day", "ccy"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "day", "ccy"], name="one_bill_day_per_account_ccy")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.day} {self.ccy}"

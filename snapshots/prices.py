@@ -50,6 +50,8 @@ POLL_SECONDS = 0.05
 PLACES = Decimal(1).scaleb(-18)  # the money columns' 18 decimals
 # How old a price table may be when this cycle's cannot be read: older, funding is unpriced.
 PRICE_CARRY_SECONDS = 15 * 60
+# Rule 1: the unit every table prices in (also ledger.valuation's, for flows priced by candles).
+UNIT = "USD"
 
 
 @dataclass(frozen=True)
@@ -78,10 +80,10 @@ class PriceTable:
 def build_table(indexes: list[IndexTicker], spots: list[Ticker]) -> dict[str, Decimal]:
     """The table from OKX's answers (rules 1-4 above). Zero, negative or empty prices are not
     prices: that currency stays out of the table (unpriced), never priced at 0."""
-    table: dict[str, Decimal] = {"USD": Decimal(1)}
+    table: dict[str, Decimal] = {UNIT: Decimal(1)}
     for index in indexes:
         base, _, quote = index.inst_id.partition("-")
-        if quote == "USD" and base and index.idx_px is not None and index.idx_px > 0:
+        if quote == UNIT and base and index.idx_px is not None and index.idx_px > 0:
             table[base] = index.idx_px
     usdt = table.get("USDT")
     if usdt is not None:

@@ -134,4 +134,10 @@ def test_every_scheduled_task_is_found_by_autodiscovery_alone():
     app.loader.import_default_modules()
     scheduled = {entry["task"] for entry in django_settings.CELERY_BEAT_SCHEDULE.values()}
     assert scheduled <= set(app.tasks)
-    assert {name.split(".")[0] for name in scheduled} == {"snapshots", "accounts", "alerts", "reports"}
+    assert {name.split(".")[0] for name in scheduled} == {
+        "snapshots",
+        "accounts",
+        "alerts",
+        "reports",
+        "ledger",
+    }

@@ -1,0 +1,437 @@
+"""One account's ledger sync: its cash flows (CashFlow) and its bill days (BillDay) from OKX's own
+records, read through the account's OWN key (issue 19, decisions 1, 2, 4 and 8).
+
+Sources (okx-reference.md 8.1, 8.7; all GET, "Permission: Read", limited per User ID):
+- a master: GET /api/v5/asset/subaccount/bills, its transfers with its sub-accounts ("6 requests
+  per second"): each record is one row on the master and one on the sub-account when the
+  dashboard tracks it, so sub-accounts without a key of their own cost nothing.
+- every own-key account: GET /api/v5/asset/deposit-history and /asset/withdrawal-history (each
+  "6 requests per second"), and its trading bills for the PnL breakdown: GET
+  /api/v5/account/bills (last 7 days, "5 requests per second") and /account/bills-archive
+  (last 3 months, "5 requests per 2 seconds").
+A keyless sub-account is never read here: its flows are the master's transfers.
+
+Each run reads the newest page of each source, then pages back (the backfill) at most
+`backfill_pages` pages per source until OKX returns a short page; LedgerSync.progress says how
+far it got, and the next run resumes there. Flows are upserted by (account, source, okx_id): a
+record read again updates its state (a pending deposit becomes credited), never a duplicate.
+Every call goes through the shared client and its Redis limiter and is observed by the
+CallRecorder (failures in the error history, the key's health moved as for a refresh); a failed
+source is named in LedgerSync.last_problem and the other sources go on.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.calls import CallRecorder
+from accounts.crypto import DecryptionError
+from accounts.jobs import JobOutcome
+from accounts.models import Account, AccountKind, Credential, NoCredential
+from accounts.okx import shared_connection
+from ledger.models import BillDay, CashFlow, FlowKind, FlowSource, LedgerSync
+from ledger.valuation import IndexCandles, flow_usd
+from okxapi import AccountBill, Client, Deposit, OkxError, SubAccountTransfer, Withdrawal
+from snapshots.prices import cycle_table, read_table, scope_of
+from snapshots.refresh import current_cycle, refresh_time_limits
+
+logger = logging.getLogger(__name__)
+
+PAGE = 100  # OKX's maximum `limit` on every ledger endpoint (okx-reference.md 8.7.5)
+BILLS = "account_bills"  # LedgerSync.progress key of the trading bills (not a flow source)
+LOCK_PREFIX = "ledger:lock:"
+Record = SubAccountTransfer | Deposit | Withdrawal
+Price = Callable[[str, Decimal, datetime], tuple[Decimal | None, Decimal | None, str]]
+
+
+@dataclass
+class SyncOutcome(JobOutcome):
+    """A JobOutcome (accounts/jobs.py: how the task retries) with what the run stored: flow rows
+    created and updated, and bills summed into BillDay."""
+
+    created: int = 0
+    updated: int = 0
+    bills: int = 0
+
+
+@dataclass
+class _Run:
+    """What one run shares: the account, its client, the pricing and the progress it moves."""
+
+    account: Account
+    client: Client
+    price: Price
+    sync: LedgerSync
+    outcome: SyncOutcome
+
+
+def sync_account(account_id: int, *, backfill_pages: int = 3) -> SyncOutcome:
+    """1. Skip an inactive account, one without an own active key (a keyless sub-account's flows
+       come from its master), or one whose sync is running elsewhere (a Redis lock per account).
+    2. Build its client as the refresh does (CallRecorder in batch mode, the shared connection
+       with a rate-limit wait within the time limit) and a public client for prices.
+    3. Per source: newest page, then up to `backfill_pages` older pages; rows stored per page.
+    4. Store the progress; `last_problem` names the sources that failed ("" when none).
+    Returns counts; "failed" (transient) when any source failed, so the task retries it."""
+    account = Account.objects.filter(pk=account_id, active=True).select_related("master").first()
+    if account is None:
+        return SyncOutcome(str(account_id), "skipped", detail="inactive or deleted")
+    credential = account.active_credential()
+    if credential is None:
+        return SyncOutcome(
+            account.name, "skipped", detail="no key of its own: its transfers come from its master"
+        )
+    _, hard = refresh_time_limits()
+    if not cache.add(f"{LOCK_PREFIX}{account.pk}", "1", timeout=hard + 2):
+        return SyncOutcome(account.name, "skipped", detail="another ledger sync of this account is running")
+    try:
+        return _sync(account, credential, backfill_pages)
+    finally:
+        cache.delete(f"{LOCK_PREFIX}{account.pk}")
+
+
+def _sync(account: Account, credential: Credential, backfill_pages: int) -> SyncOutcome:
+    soft, _ = refresh_time_limits()
+    connection = shared_connection().with_rate_limit_timeout(soft / 2)
+    recorder = CallRecorder(account, credential, batch=True)
+    market = CallRecorder(account, None, batch=True)  # a market-data outage is not the key's fault
+    outcome = SyncOutcome(account.name, "ok")
+    try:
+        client = credential.build_client(on_call=recorder, stamp_successes=False, connection=connection)
+    except DecryptionError as error:
+        credential.fail_closed(error)
+        return SyncOutcome(account.name, "failed", "decryption", "a stored secret cannot be decrypted")
+    except NoCredential as error:  # HostNotAllowed
+        return SyncOutcome(account.name, "failed", "no_credential", str(error))
+    sync, _ = LedgerSync.objects.get_or_create(account=account)
+    sync.backfill_started_at = sync.backfill_started_at or timezone.now()
+    problems: list[str] = []
+    with (
+        client,
+        Client.public(
+            demo=client.demo, base_url=client.base_url, connection=connection, on_call=market
+        ) as public,
+    ):
+        run = _Run(account, client, _pricing(client, public), sync, outcome)
+        for source, read in _sources(account):
+            try:
+                read(run, backfill_pages)
+            except OkxError as error:
+                problems.append(f"{source}: {error.category} on {error.endpoint}")
+    recorder.flush()
+    market.flush()
+    _finish(sync, problems)
+    if problems:
+        outcome.status, outcome.category, outcome.transient = "failed", "okx", True
+        outcome.detail = sync.last_problem
+    return outcome
+
+
+def _pricing(client: Client, public: Client) -> Price:
+    """flow_usd with this run's moment, the cycle's price table (shared with the refresh through
+    the cache: usually no call) and the run's candle cache."""
+    scope = scope_of(client.base_url, client.demo)
+    table = cycle_table(current_cycle(), scope, lambda: read_table(public))
+    return functools.partial(flow_usd, now=timezone.now(), price_table=table, candles=IndexCandles(public))
+
+
+Reader = Callable[[_Run, int], None]
+
+
+def _sources(account: Account) -> list[tuple[str, Reader]]:
+    own: list[tuple[str, Reader]] = [
+        (FlowSource.DEPOSIT_HISTORY.value, _read_deposits),
+        (FlowSource.WITHDRAWAL_HISTORY.value, _read_withdrawals),
+        (BILLS, _read_bills),
+    ]
+    if account.kind == AccountKind.MASTER:
+        return [(FlowSource.SUBACCOUNT_BILLS.value, _read_transfers), *own]
+    return own
+
+
+def _finish(sync: LedgerSync, problems: list[str]) -> None:
+    now = timezone.now()
+    sync.last_synced_at = now
+    sync.last_problem = "; ".join(problems)[:300]
+    if sync.backfill_done_at is None and all(p.get("done") for p in sync.progress.values()) and sync.progress:
+        sync.backfill_done_at = now
+    sync.save()
+
+
+# -- flows: transfers, deposits, withdrawals ------------------------------------------------------
+
+
+def _read_transfers(run: _Run, pages: int) -> None:
+    _read_flows(run, FlowSource.SUBACCOUNT_BILLS, run.client.get_subaccount_transfers, pages)
+
+
+def _read_deposits(run: _Run, pages: int) -> None:
+    _read_flows(run, FlowSource.DEPOSIT_HISTORY, run.client.get_deposit_history, pages)
+
+
+def _read_withdrawals(run: _Run, pages: int) -> None:
+    _read_flows(run, FlowSource.WITHDRAWAL_HISTORY, run.client.get_withdrawal_history, pages)
+
+
+def _read_flows(run: _Run, source: FlowSource, fetch: Callable[..., Sequence[Record]], pages: int) -> None:
+    """1. Newest pages until one holds a record already stored (new records since the last run
+       are all read) or is short (the whole history is read: done), at most `pages`.
+    2. The backfill from progress["oldest_ms"], at most `pages`, until a short page (done).
+    All three endpoints page on `ts` in ms, `after` = older than, exclusive (okx-reference.md
+    8.7.5): the cursor is the oldest ts + 1, so records sharing that millisecond are read again
+    (upserted, not lost); a full page of one millisecond moves the cursor past it."""
+    progress = run.sync.progress.setdefault(source.value, {"oldest_ms": None, "done": False, "rows": 0})
+    after: int | None = None
+    for _ in range(pages):
+        page = fetch(after_ms=after)
+        known = _store_flows(run, source, page, progress)
+        progress["done"] = progress["done"] or len(page) < PAGE
+        if known or len(page) < PAGE:
+            break
+        after = _next_after(after, page)
+    read = 0
+    while not progress["done"] and progress["oldest_ms"] is not None and read < pages:
+        after = progress["oldest_ms"] + 1
+        page = fetch(after_ms=after)
+        read += 1
+        _store_flows(run, source, page, progress)
+        progress["done"] = len(page) < PAGE
+        if progress["oldest_ms"] == after - 1 and not progress["done"]:
+            progress["oldest_ms"] -= 1  # a full page of one millisecond
+    run.sync.save(update_fields=["progress", "backfill_started_at"])
+
+
+def _next_after(after: int | None, page: Sequence[Record]) -> int:
+    oldest = min(_ms(record.ts) for record in page)
+    return oldest + 1 if after is None or oldest + 1 < after else oldest
+
+
+def _store_flows(run: _Run, source: FlowSource, page: Sequence[Record], progress: dict[str, Any]) -> int:
+    """Upsert the page's rows; count new records in progress["rows"]; returns how many of the
+    page's records were already stored for this account."""
+    if not page:
+        return 0
+    rows = _flow_rows(run.account, source, page)
+    ids = {row.okx_id for row in rows}
+    existing = {
+        (flow.account_id, flow.okx_id): flow
+        for flow in CashFlow.objects.filter(
+            source=source, okx_id__in=ids, account_id__in={row.account_id for row in rows}
+        )
+    }
+    known = {okx_id for account_id, okx_id in existing if account_id == run.account.pk}
+    new = [row for row in rows if (row.account_id, row.okx_id) not in existing]
+    for row in new:
+        _value(run.price, row)
+    changed = [
+        flow for row in rows if (flow := _changed(existing.get((row.account_id, row.okx_id)), row, run))
+    ]
+    with transaction.atomic():
+        CashFlow.objects.bulk_create(new, ignore_conflicts=True)
+        for flow in changed:
+            flow.save(update_fields=[*UPDATED_FIELDS])
+    oldest = min(_ms(record.ts) for record in page)
+    progress["oldest_ms"] = oldest if progress["oldest_ms"] is None else min(progress["oldest_ms"], oldest)
+    progress["rows"] += len(ids - known)
+    run.outcome.created += len(new)
+    run.outcome.updated += len(changed)
+    return len(known)
+
+
+UPDATED_FIELDS = ("state", "counts", "amount", "fee", "usd_price", "usd_value", "usd_basis")
+
+
+def _changed(stored: CashFlow | None, read: CashFlow, run: _Run) -> CashFlow | None:
+    """The stored row with what OKX says now (state, counts, amount, fee), revalued when its
+    amount changed or it had no USD value; None when nothing changed."""
+    if stored is None:
+        return None
+    fresh = (read.state, read.counts, read.amount, read.fee)
+    if fresh == (stored.state, stored.counts, stored.amount, stored.fee) and stored.usd_value is not None:
+        return None
+    stored.state, stored.counts, stored.amount, stored.fee = fresh
+    _value(run.price, stored)
+    return stored
+
+
+def _value(price: Price, flow: CashFlow) -> None:
+    flow.usd_price, flow.usd_value, flow.usd_basis = price(flow.ccy, flow.amount, flow.occurred_at)
+
+
+def _flow_rows(account: Account, source: FlowSource, page: Sequence[Record]) -> list[CashFlow]:
+    """Unsaved CashFlow rows for one page (decisions 1 and 2 of issue 19)."""
+    rows: list[CashFlow] = []
+    names = {record.sub_acct for record in page if isinstance(record, SubAccountTransfer)}
+    subs = (
+        {sub.sub_acct_name: sub for sub in Account.objects.filter(master=account, sub_acct_name__in=names)}
+        if names
+        else {}
+    )
+    for record in page:
+        if isinstance(record, SubAccountTransfer):
+            rows.extend(_transfer_rows(account, record, subs.get(record.sub_acct)))
+        elif isinstance(record, Deposit):
+            rows.append(_flow(account, source, record.dep_id, record, FlowKind.DEPOSIT, record.amount))
+            rows[-1].state, rows[-1].counts = record.state, record.credited
+        else:
+            # What left the account: the amount plus the fee when the fee is in the same currency.
+            fee_in_ccy = record.fee_ccy in ("", record.ccy)
+            left = record.amount + record.fee if fee_in_ccy else record.amount
+            rows.append(_flow(account, source, record.wd_id, record, FlowKind.WITHDRAWAL, -left))
+            rows[-1].state, rows[-1].counts, rows[-1].fee = record.state, record.completed, record.fee
+    return rows
+
+
+def _transfer_rows(master: Account, record: SubAccountTransfer, sub: Account | None) -> list[CashFlow]:
+    """The master's side (counterparty the tracked sub-account, else None with OKX's subAcct),
+    and the sub-account's side when it is tracked (the opposite sign, counterparty the master)."""
+    sign = -1 if record.to_sub else 1
+    out, into = FlowKind.TRANSFER_OUT, FlowKind.TRANSFER_IN
+    source = FlowSource.SUBACCOUNT_BILLS
+    own = _flow(master, source, record.bill_id, record, out if record.to_sub else into, sign * record.amount)
+    own.counterparty, own.counterparty_name = sub, record.sub_acct
+    if sub is None:
+        return [own]
+    other = _flow(sub, source, record.bill_id, record, into if record.to_sub else out, -sign * record.amount)
+    other.counterparty, other.counterparty_name = master, master.name[:100]
+    return [own, other]
+
+
+def _flow(
+    account: Account, source: FlowSource, okx_id: str, record: Record, kind: str, amount: Decimal
+) -> CashFlow:
+    return CashFlow(
+        account=account,
+        kind=kind,
+        source=source,
+        okx_id=okx_id,
+        occurred_at=record.ts,
+        ccy=record.ccy,
+        amount=amount,
+    )
+
+
+def _ms(ts: datetime) -> int:
+    return int(ts.timestamp() * 1000)
+
+
+# -- trading bills: the PnL breakdown ----------------------------------------------------------------
+
+
+def _read_bills(run: _Run, pages: int) -> None:
+    """Sum each bill once into BillDay. progress["account_bills"] = {"newest_id", "gaps",
+    "oldest_ms", "done", "rows"}: every bill with an id up to `newest_id` is summed except those
+    inside a gap [after_id, floor_id] still to read (floor None: the backfill, down to OKX's
+    oldest). billIds grow with time (okx-reference.md 8.7.5: `after`/`before` page on billId).
+    1. The newest page (7-day endpoint; the 3-month one for a first read with nothing in 7
+       days): bills above `newest_id` are summed; a full page of new bills leaves a gap down to
+       `newest_id`, read next.
+    2. Gaps, newest first (7-day endpoint), then the backfill (3-month endpoint): `pages` pages
+       at most."""
+    progress = run.sync.progress.setdefault(
+        BILLS, {"newest_id": None, "gaps": [], "oldest_ms": None, "done": False, "rows": 0}
+    )
+    newest = progress["newest_id"]
+    page = run.client.get_account_bills()
+    if newest is None and not page and not progress["done"]:
+        page = run.client.get_account_bills(archive=True)
+        progress["done"] = not page  # no bills in 3 months: nothing to go back to
+    fresh = [bill for bill in page if newest is None or _no(bill.bill_id) > _no(newest)]
+    if fresh:
+        progress["newest_id"] = _edge(fresh, max)
+        if newest is None:
+            progress["gaps"] = [[_edge(page, min), None]]
+        elif len(fresh) == PAGE:
+            progress["gaps"].insert(0, [_edge(page, min), newest])
+    _sum_bills(run, fresh, progress)
+    for _ in range(pages):
+        if not progress["gaps"]:
+            break
+        after, floor = progress["gaps"][0]
+        page = run.client.get_account_bills(archive=floor is None, after_bill_id=after)
+        fresh = [bill for bill in page if floor is None or _no(bill.bill_id) > _no(floor)]
+        if len(page) < PAGE or len(fresh) < len(page):
+            progress["gaps"].pop(0)
+            progress["done"] = progress["done"] or floor is None
+        else:
+            progress["gaps"][0][0] = _edge(page, min)
+        _sum_bills(run, fresh, progress)
+
+
+def _edge(bills: Sequence[AccountBill], pick: Callable[..., AccountBill]) -> str:
+    """The id of the newest (max) or oldest (min) bill of a page."""
+    return pick(bills, key=lambda bill: _no(bill.bill_id)).bill_id
+
+
+def _no(bill_id: str) -> int:
+    """OKX's billId as a number (it grows with time); a non-numeric id sorts first."""
+    return int(bill_id) if bill_id.isdigit() else -1
+
+
+def _sum_bills(run: _Run, bills: Iterable[AccountBill], progress: dict[str, Any]) -> None:
+    """Add the bills to their BillDay rows and store the progress, in one transaction (a run
+    that dies in between sums nothing twice: the progress moves with the sums)."""
+    days: dict[tuple[date, str], dict[str, Any]] = {}
+    count = 0
+    for bill in bills:
+        count += 1
+        sums = days.setdefault((bill.ts.astimezone(UTC).date(), bill.ccy), _empty_day())
+        sums["bills"] += 1
+        for name, amount in _bill_amounts(bill):
+            _, usd, basis = run.price(bill.ccy, amount, bill.ts)
+            sums[name] += amount
+            sums["usd"][name] = None if usd is None or sums["usd"][name] is None else sums["usd"][name] + usd
+            sums["basis"] = sums["basis"] or ("" if usd is not None else basis)
+        oldest = _ms(bill.ts)
+        progress["oldest_ms"] = (
+            oldest if progress["oldest_ms"] is None else min(progress["oldest_ms"], oldest)
+        )
+    progress["rows"] += count
+    with transaction.atomic():
+        for (day, ccy), day_sums in days.items():
+            _add_day(run.account, day, ccy, day_sums)
+        run.sync.save(update_fields=["progress", "backfill_started_at"])
+    run.outcome.bills += count
+
+
+BILL_FIELDS = ("trading_fees", "funding_fees", "interest")
+
+
+def _empty_day() -> dict[str, Any]:
+    zero = Decimal(0)
+    return {
+        **dict.fromkeys(BILL_FIELDS, zero),
+        "usd": dict.fromkeys(BILL_FIELDS, zero),
+        "basis": "",
+        "bills": 0,
+    }
+
+
+def _bill_amounts(bill: AccountBill) -> list[tuple[str, Decimal]]:
+    """(BillDay field, amount in bill.ccy) of one bill (BillDay's docstring: which field, which sign)."""
+    if bill.type == "8":
+        return [("funding_fees", bill.bal_chg)]
+    if bill.type == "7":
+        return [("interest", bill.bal_chg)]
+    return [("trading_fees", bill.fee)] if bill.fee else []
+
+
+def _add_day(account: Account, day: date, ccy: str, sums: dict[str, Any]) -> None:
+    row, _ = BillDay.objects.select_for_update().get_or_create(account=account, day=day, ccy=ccy)
+    for name in BILL_FIELDS:
+        setattr(row, name, getattr(row, name) + sums[name])
+        stored, added = getattr(row, f"{name}_usd"), sums["usd"][name]
+        setattr(row, f"{name}_usd", None if stored is None or added is None else stored + added)
+    row.usd_basis = row.usd_basis or sums["basis"][:200]
+    row.bills += sums["bills"]
+    row.save()
