@@ -173,6 +173,51 @@ def _finish(sync: LedgerSync, problems: list[str]) -> None:
 
 def _read_transfers(run: _Run, pages: int) -> None:
     _read_flows(run, FlowSource.SUBACCOUNT_BILLS, run.client.get_subaccount_transfers, pages)
+    run.outcome.created += adopt_subaccounts(run.account)
+
+
+def adopt_subaccounts(master: Account) -> int:
+    """Transfers stored before their sub-account was added to the dashboard: the master's rows
+    name it (counterparty_name, OKX's subAcct) with no counterparty, and the newest-page read
+    never meets them again. Make the sub-account's side from them (the opposite amount and USD
+    value; no call to OKX: the master's record holds it all) and link the master's rows to it.
+    Returns the rows created."""
+    orphans = list(
+        CashFlow.objects.filter(
+            account=master, source=FlowSource.SUBACCOUNT_BILLS, counterparty__isnull=True
+        ).exclude(counterparty_name="")
+    )
+    names = {flow.counterparty_name for flow in orphans}
+    subs = {sub.sub_acct_name: sub for sub in Account.objects.filter(master=master, sub_acct_name__in=names)}
+    adopted = [flow for flow in orphans if flow.counterparty_name in subs]
+    sides = []
+    for flow in adopted:
+        flow.counterparty = subs[flow.counterparty_name]
+        side = _flow_on(flow.counterparty, flow)
+        side.counterparty, side.counterparty_name = master, master.name[:100]
+        sides.append(side)
+    with transaction.atomic():
+        CashFlow.objects.bulk_create(sides, ignore_conflicts=True)
+        CashFlow.objects.bulk_update(adopted, ["counterparty"])
+    return len(sides)
+
+
+def _flow_on(sub: Account, master_side: CashFlow) -> CashFlow:
+    """The sub-account's side of a stored master-side transfer row."""
+    into = master_side.kind == FlowKind.TRANSFER_OUT
+    side = CashFlow(
+        account=sub,
+        kind=FlowKind.TRANSFER_IN if into else FlowKind.TRANSFER_OUT,
+        source=master_side.source,
+        okx_id=master_side.okx_id,
+        occurred_at=master_side.occurred_at,
+        ccy=master_side.ccy,
+        amount=-master_side.amount,
+        usd_price=master_side.usd_price,
+        usd_basis=master_side.usd_basis,
+    )
+    side.usd_value = None if master_side.usd_value is None else -master_side.usd_value
+    return side
 
 
 def _read_deposits(run: _Run, pages: int) -> None:

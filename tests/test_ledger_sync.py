@@ -77,6 +77,22 @@ def test_a_transfer_back_to_the_master_and_one_with_an_untracked_sub(sim):
     ]
 
 
+def test_a_sub_account_added_after_its_transfers_were_read_gets_its_side_of_them(sim):
+    master = add_account(sim, "main")
+    earlier = sim.transfer("USDT", "700", "main", "alpha-desk")
+    sync_account(master.pk)  # alpha-desk is not in the dashboard yet: the master's row only
+    sub = add_account(sim, "alpha-desk", master=master)
+
+    sync_account(master.pk)
+    sync_account(master.pk)  # a second run adds nothing
+
+    assert [(f.okx_id, f.kind, f.amount, f.usd_value, f.counterparty) for f in flows(sub)] == [
+        (earlier, FlowKind.TRANSFER_IN, Decimal("700"), Decimal("700"), master)
+    ]
+    (out,) = flows(master, FlowSource.SUBACCOUNT_BILLS)
+    assert (out.counterparty, out.amount) == (sub, Decimal("-700"))
+
+
 def test_a_credited_deposit_is_stored_and_counted(sim):
     master = add_account(sim, "main")
     dep_id = sim.deposit("main", "USDT", "5000", state="2")
