@@ -17,6 +17,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from django.core.cache import cache
+
 from okxapi import Client, OkxError
 from snapshots.models import quantize
 from snapshots.prices import UNIT, PriceTable
@@ -25,6 +27,11 @@ RECENT = timedelta(minutes=15)
 HOUR = timedelta(hours=1)
 BAR = "1H"
 BASIS_CHARS = 200  # CashFlow.usd_basis
+# A currency OKX refused candles for (no such index: a bad_request answer such as 51001) is not
+# asked again for this long by any run, so an unpriceable coin costs one call and one error
+# history row an hour, not one a cycle; other failures (rate limit, network) are retried next run.
+NO_INDEX_TTL_SECONDS = 3600
+NO_INDEX_KEY = "ledger:no-index:{ccy}"
 
 
 class IndexCandles:
@@ -44,6 +51,8 @@ class IndexCandles:
         (None, why) when OKX has none or the read failed."""
         hour = ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         key = (ccy, hour)
+        if ccy not in self._failed and (known := cache.get(NO_INDEX_KEY.format(ccy=ccy))):
+            self._failed[ccy] = known
         if ccy in self._failed:
             return None, self._failed[ccy]
         if key not in self._closes:
@@ -66,6 +75,8 @@ class IndexCandles:
             self._failed[ccy] = (
                 f"no USD price of {ccy}: its index candles could not be read ({error.category})"
             )
+            if error.category == "bad_request":
+                cache.set(NO_INDEX_KEY.format(ccy=ccy), self._failed[ccy], NO_INDEX_TTL_SECONDS)
             return
         for candle in candles:
             if candle.close > 0:  # a zero price is not a price (snapshots/prices.py)

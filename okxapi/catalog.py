@@ -174,6 +174,7 @@ _BAD_REQUEST = {
     "50115": _e("bad_request", "Invalid request method.", "Report a client bug: the HTTP method is not allowed for this route."),
     "50116": _e("bad_request", "Fast API is allowed to create only one API key.", "Not expected for reads: report it."),
     "50122": _e("bad_request", "Order amount must exceed the minimum amount.", "Not expected for reads: report it."),
+    "51001": _e("bad_request", "The instrument or index does not exist at OKX.", "Check the instrument or index name (e.g. BTC-USD).", "A coin without a USD index at OKX cannot be priced from its index candles: its flows stay unpriced, with this reason."),
     "51000": _e("bad_request", "A parameter is in error.", "Check the parameter named in OKX's message (e.g. a currency or sub-account name)."),
     "58115": _e("bad_request", "Sub-account does not exist.", "Check the sub-account's name in the dashboard against OKX > Sub-accounts; it may have been renamed or deleted."),
     "59510": _e("bad_request", "Sub-account does not exist.", "Check the sub-account's name in the dashboard against OKX > Sub-accounts; it may have been renamed or deleted."),

@@ -239,3 +239,18 @@ def test_each_cycle_syncs_the_accounts_with_a_key_of_their_own_only(sim, setting
     entry = settings.CELERY_BEAT_SCHEDULE["sync-ledger"]
     assert entry["task"] == "ledger.tasks.sync_all"
     assert entry["options"]["expires"] < entry["schedule"] == settings.REFRESH_INTERVAL_SECONDS
+
+
+def test_a_coin_without_a_usd_index_is_asked_for_once_an_hour_not_every_cycle(sim):
+    master = add_account(sim, "main")
+    sim.deposit("main", "ZZZ", "10", state="2")
+
+    sync_account(master.pk)
+    sync_account(master.pk)  # the next cycle: the unpriced row is in the newest page again
+
+    (row,) = flows(master, FlowSource.DEPOSIT_HISTORY)
+    assert row.usd_value is None and row.counts
+    assert "no USD price of ZZZ" in row.usd_basis
+    candle_errors = ApiError.objects.filter(endpoint="/api/v5/market/history-index-candles")
+    (error,) = candle_errors
+    assert (error.code, error.count) == ("51001", 1)  # one call, not one per run
