@@ -101,7 +101,9 @@ class AlertRule(models.TextChoices):
     EXPIRES_SOON = "expires_soon", "key expires soon"
     ACCOUNT_STALE = "account_stale", "account stale"
     REFRESH_STOPPED = "refresh_stopped", "refresh stopped"
-    EQUITY_DROP = "equity_drop", "equity drop"
+    # The value and the settings' field names are kept from the rule this one replaced (an equity
+    # drop from the 24-hour high): stored alerts and settings keep working.
+    EQUITY_DROP = "equity_drop", "loss over 24 h"
 
 
 # (rule, its threshold's field, the unit after the value)
@@ -130,14 +132,16 @@ class AlertSettings(models.Model):
             f"({REFRESH_STOPPED_MINUTES_MIN} to {REFRESH_STOPPED_MINUTES_MAX} minutes, a week)."
         ),
     )
-    equity_drop = models.BooleanField("an account's equity drops", default=False)
+    equity_drop = models.BooleanField("an account loses money over 24 h (net of transfers)", default=False)
     equity_drop_percent = models.DecimalField(
+        "loss threshold (%)",
         max_digits=5,
         decimal_places=2,
         default=Decimal("20"),
         validators=[MinValueValidator(EQUITY_DROP_PERCENT_MIN), MaxValueValidator(EQUITY_DROP_PERCENT_MAX)],
         help_text=(
-            "Fires when equity is this many percent below its 24-hour high "
+            "Fires when an account's loss over the last 24 hours, net of deposits, withdrawals and "
+            "transfers, is more than this many percent of its equity at the start of those 24 hours "
             f"(more than 0, at most {EQUITY_DROP_PERCENT_MAX})."
         ),
     )

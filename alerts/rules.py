@@ -15,19 +15,20 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Max, Q
+from django.db.models import Max
 
 from accounts.health import HealthStatus, idle_since
 from accounts.history import ApiError
 from accounts.models import Account, Credential, CredentialStatus, Environment
 from alerts.models import AlertRule, AlertSettings
+from ledger.performance import account_pnl
+from ledger.pnl import PnL, period
 from snapshots.models import Snapshot
-from snapshots.money import MoneyMax
 from snapshots.queries import is_stale, stale_after
 
 IDLE_STAGES = ((1, "1d"), (3, "3d"))  # days before OKX's deletion date: remind at 3, again at 1
 EXPIRY_STAGES = ((1, "1d"), (7, "7d"))
-EQUITY_WINDOW = timedelta(hours=24)
+LOSS_PERIOD = "24h"  # ledger.pnl.period key: the 24 hours before now
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def find(now: datetime, rules: AlertSettings) -> Findings:
     elif rules.account_stale:
         account_stale(now, credentials, findings)
     if rules.equity_drop and AlertRule.EQUITY_DROP not in findings.skipped:
-        findings.conditions.update((c.key, c) for c in equity_drop(now, rules.equity_drop_percent))
+        loss(now, rules.equity_drop_percent, findings)
     return findings
 
 
@@ -244,40 +245,43 @@ def _keyed(credentials: list[Credential]) -> set[int]:
     return {c.account_id for c in credentials}
 
 
-def equity_drop(now: datetime, percent: Decimal) -> Iterable[Condition]:
-    """An account whose latest equity is more than `percent` below its highest point of the
-    last 24 hours (a peak, not the value 24 h ago: a drop and partial recovery still counts).
-    Demo-trading accounts are paper money: their equity never raises an alert."""
-    window = Snapshot.objects.filter(taken_at__gte=now - EQUITY_WINDOW, account__active=True).exclude(
-        account__environment=Environment.DEMO
+def loss(now: datetime, percent: Decimal, findings: Findings) -> None:
+    """An account whose loss over the last 24 hours is more than `percent` % of its equity at the
+    start of that window, the loss being its PnL net of transfers (ledger.performance: the change
+    in equity minus the net inflow of deposits, withdrawals and transfers), so a transfer out
+    never fires it and a deposit never hides a loss. Like with like: when one end of the window
+    lacks Earn, both ends leave it out (the PnL's note says "without Earn"), so an unread Earn
+    balance is not a loss. An account whose PnL cannot be judged (unknown: an unpriced flow, no
+    reading; or no reading since the window began) is held: its alert neither opens nor
+    resolves. Demo-trading accounts are paper money: their losses never raise an alert."""
+    window = period(LOSS_PERIOD, now)
+    accounts = Account.objects.filter(active=True).exclude(environment=Environment.DEMO)
+    names = dict(accounts.values_list("pk", "name"))
+    for account_id, pnl in account_pnl(list(names), window).items():
+        key = (AlertRule.EQUITY_DROP, f"account:{account_id}")
+        start, loss_usd = pnl.start_equity, None if pnl.pnl is None else -pnl.pnl
+        if loss_usd is None or not start or start <= 0 or pnl.ended_at is None or is_stale(pnl.ended_at, now):
+            findings.held.add(key)
+            continue
+        lost = loss_usd / start * 100
+        if lost > percent:
+            findings.add(_loss_condition(account_id, names[account_id], pnl, lost, percent))
+
+
+def _loss_condition(account_id: int, name: str, pnl: PnL, lost: Decimal, percent: Decimal) -> Condition:
+    # loss() calls this only for a known PnL and start equity.
+    assert pnl.pnl is not None and pnl.start_equity is not None
+    inflow = pnl.net_inflow or Decimal(0)
+    notes = "".join(f"\nNote: {note}." for note in pnl.notes)
+    since = f" at {_local(pnl.started_at)}" if pnl.started_at else ""
+    return Condition(
+        AlertRule.EQUITY_DROP,
+        f"account:{account_id}",
+        "loss",
+        f"Loss: {name} lost {lost:.1f} % in 24 h, net of transfers",
+        f"{name} lost {-pnl.pnl:,.2f} USD over the last 24 hours, net of transfers: {lost:.1f} % of its "
+        f"equity of {pnl.start_equity:,.2f} USD{since} (threshold {percent} %).\n"
+        f"Net inflow in the window (deposits, withdrawals and transfers, not counted as loss): "
+        f"{inflow:+,.2f} USD.{notes}",
+        account_id,
     )
-    # Like with like: a total without Earn (not read for longer than snapshots.refresh.EARN_CARRY)
-    # is compared with the peak of the totals that also lack it, never with totals that held it:
-    # an unread Earn balance is not a drop. MoneyMax compares as numbers on SQLite too.
-    peaks = {
-        account_id: (with_earn, without_earn)
-        for account_id, with_earn, without_earn in window.values("account_id")
-        .annotate(
-            with_earn=MoneyMax("total_equity_usd", filter=Q(earn_usd__isnull=False)),
-            without_earn=MoneyMax("total_equity_usd", filter=Q(earn_usd__isnull=True)),
-        )
-        .values_list("account_id", "with_earn", "without_earn")
-    }
-    for account_id, (with_earn, without_earn) in peaks.items():
-        latest = window.filter(account_id=account_id).order_by("-taken_at").select_related("account").first()
-        if latest is None or latest.total_equity_usd is None:
-            continue
-        peak = with_earn if latest.earn_usd is not None else without_earn
-        if not peak or peak <= 0:
-            continue
-        drop = (peak - latest.total_equity_usd) / peak * 100
-        if drop > percent:
-            yield Condition(
-                AlertRule.EQUITY_DROP,
-                f"account:{account_id}",
-                "drop",
-                f"Equity drop: {latest.account.name} down {drop:.1f} %",
-                f"{latest.account.name}'s equity is {latest.total_equity_usd:,.2f} USD, {drop:.1f} % below "
-                f"its 24-hour high of {peak:,.2f} USD (threshold {percent} %).",
-                account_id,
-            )

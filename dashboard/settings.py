@@ -337,6 +337,11 @@ SPECTACULAR_SETTINGS = {
     # files: nothing from another origin, so the strict CSP holds.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Two choice sets share the field name "kind" (an account's master/sub, a flow's kind).
+    "ENUM_NAME_OVERRIDES": {
+        "AccountKindEnum": "accounts.models.AccountKind",
+        "FlowKindEnum": "ledger.models.FlowKind",
+    },
 }
 
 # --- E-mail: SMTP when EMAIL_HOST is set, else files under var/mail/ (reports, alerts) --------

@@ -3,6 +3,10 @@
 Every figure is taken from each account's nearest snapshot at or before the moment, found with a
 correlated Subquery, so the number of queries does not grow with the number of accounts.
 
+The PnL of a report is over its period, from the schedule's previous slot to this one (24 hours
+when there is none): per account and for the team, net of transfers (ledger.performance), so a
+deposit is not a gain and a transfer out is not a loss.
+
 A change over a window follows the overview's rule (snapshots.queries.Change): the equity at the
 moment minus the equity at the window's start; an account with less history than the window
 counts from its first snapshot with a total (Change.since says when), so a young desk's report
@@ -21,6 +25,8 @@ from django.db.models import OuterRef, QuerySet, Subquery
 
 from accounts.health import ACTION_SEVERITIES, HealthStatus, Severity
 from accounts.models import Account, Credential, CredentialStatus, Environment
+from ledger.performance import account_pnl, team_pnl
+from ledger.pnl import Period, PnL
 from snapshots.models import BalanceLine, PositionLine, Snapshot
 from snapshots.queries import NEVER_READ, NOT_READABLE_VIA_MASTER, Change, is_stale
 
@@ -41,6 +47,8 @@ class SnapshotAt(TypedDict):
 
 CHANGE_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 USD = "USD"
+# A report's PnL period when its schedule has no earlier slot (a report made on demand).
+DEFAULT_PNL_SPAN = timedelta(hours=24)
 
 
 def _latest(field_name: str, moment: datetime) -> Subquery:
@@ -122,6 +130,9 @@ class AccountFigures:
     # figure, no amounts per currency); None when not read, earn_note says why.
     earn_usd: Decimal | None = None
     earn_note: str = ""
+    account_id: int | None = None
+    # PnL over the report's period, net of transfers (ledger.performance); live accounts only.
+    pnl: PnL | None = None
 
     @property
     def earn_reason(self) -> str:
@@ -155,6 +166,11 @@ class ReportData:
     # `accounts`, total_usd, the changes, balances and positions are the live accounts' only.
     demo_accounts: list[AccountFigures] = field(default_factory=list)
     demo_total_usd: Decimal = Decimal(0)
+    # The PnL period (report_period) and the team's PnL over it (every live account, transfers
+    # between them cancelling); `team_scope` says so when the report lists only some of them.
+    period: Period | None = None
+    team_pnl: PnL | None = None
+    team_scope: str = ""
 
     @property
     def stale(self) -> list[AccountFigures]:
@@ -241,6 +257,7 @@ def account_figures(accounts: QuerySet[Account], slot: datetime) -> list[Account
     for row in rows:
         pk, equity = row["pk"], row["snapshot_equity"]
         figure = AccountFigures(row["name"], row["snapshot_at"], equity, is_stale(row["snapshot_at"], slot))
+        figure.account_id = pk
         figure.demo = row["environment"] == Environment.DEMO
         figure.via_master = bool(row["snapshot_via_master"])
         figure.earn_usd, figure.earn_note = row["snapshot_earn"], row["snapshot_earn_unread"] or ""
@@ -288,18 +305,45 @@ def warnings_needing_action(accounts: QuerySet[Account], moment: datetime) -> li
     return found
 
 
+def report_period(slot: datetime, since: datetime | None = None) -> Period:
+    """What a report's PnL covers: from `since` (its schedule's previous slot) to `slot`; the
+    DEFAULT_PNL_SPAN before `slot` without one."""
+    start = since if since is not None and since < slot else slot - DEFAULT_PNL_SPAN
+    return Period("custom", start, slot, f"{start:%Y-%m-%d %H:%M} to {slot:%Y-%m-%d %H:%M} UTC")
+
+
+def with_pnl(figures: list[AccountFigures], window: Period) -> None:
+    """Set each account's PnL over `window` (ledger.performance.account_pnl: a fixed number of
+    queries for any number of accounts)."""
+    found = account_pnl([f.account_id for f in figures if f.account_id is not None], window)
+    for figure in figures:
+        figure.pnl = found.get(figure.account_id) if figure.account_id is not None else None
+
+
+def _team_scope(figures: list[AccountFigures]) -> str:
+    """ "" when the report lists every active live account, else what the team's PnL covers."""
+    team = Account.objects.filter(active=True).exclude(environment=Environment.DEMO).count()
+    if len(figures) >= team:
+        return ""
+    return f"all {team} live accounts, not only the {len(figures)} in this report"
+
+
 def build(
     accounts: QuerySet[Account],
     slot: datetime,
     currency: str = USD,
     previous: tuple[datetime, Decimal] | None = None,
+    since: datetime | None = None,
 ) -> ReportData:
-    """Everything a report shows, as of `slot`. `previous` is the last report's (slot, total USD).
-    The total, its changes, balances and positions cover the live accounts; demo-trading ones
+    """Everything a report shows, as of `slot`. `previous` is the last report's (slot, total USD);
+    `since` the schedule's previous slot, where the PnL period starts (report_period). The total,
+    its changes, the PnL, balances and positions cover the live accounts; demo-trading ones
     (paper money) come as demo_accounts with their own demo_total_usd."""
     every = account_figures(accounts, slot)
     figures = [f for f in every if not f.demo]
     demo = [f for f in every if f.demo]
+    window = report_period(slot, since)
+    with_pnl(figures, window)
     total = sum((f.equity_usd for f in figures if f.equity_usd is not None), Decimal(0))
     changes = total_changes(figures)
     changes["since previous report"] = Change(total - previous[1], previous[1]) if previous else None
@@ -319,4 +363,7 @@ def build(
         currency_note=note,
         demo_accounts=demo,
         demo_total_usd=sum((f.equity_usd for f in demo if f.equity_usd is not None), Decimal(0)),
+        period=window,
+        team_pnl=team_pnl(window),
+        team_scope=_team_scope(figures),
     )

@@ -93,7 +93,10 @@ def produce(report: Report) -> None:
     schedule = report.schedule
     if schedule is None:  # deleted since deliver() looked (the foreign key is SET_NULL)
         raise LookupError(f"the schedule of report {report.pk} was deleted")
-    data = build.build(schedule.included_accounts(), report.slot, schedule.currency, previous_total(report))
+    since = schedule.latest_slot(report.slot - timedelta(seconds=1))  # the PnL period's start
+    data = build.build(
+        schedule.included_accounts(), report.slot, schedule.currency, previous_total(report), since
+    )
     rendered = render.render(data, schedule.name, schedule.time_zone)
     report.subject, report.text, report.html, report.csv = (
         rendered.subject,

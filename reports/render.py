@@ -16,7 +16,10 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.template.loader import render_to_string
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
+from ledger.pnl import PnL, since_first_note
 from reports import csvfile
 from reports.build import USD, AccountFigures, ReportData
 from snapshots import numbers
@@ -26,8 +29,10 @@ from snapshots.queries import Change
 # One kind of figure per column, so a spreadsheet's SUM of a column counts nothing twice: balance
 # lines in usd_value, each account's equity in account_equity_usd, the team's total in `total`
 # (in `currency`), the team's changes in change_usd and each account's in account_change_usd,
-# positions in their own columns, demo trading's paper money in demo_equity_usd only. `section`
-# says what a row is; a change counted from an account's first data says so in `note`.
+# positions in their own columns, the team's PnL over the report's period in pnl_usd (with its
+# net inflow) and each account's in account_pnl_usd (and account_net_inflow_usd), returns in
+# return_pct, demo trading's paper money in demo_equity_usd only. `section` says what a row is; a
+# change counted from an account's first data says so in `note`, an unknown PnL why.
 CSV_COLUMNS = (
     "section",
     "account",
@@ -43,12 +48,18 @@ CSV_COLUMNS = (
     "total",
     "change_usd",
     "account_change_usd",
+    "pnl_usd",
+    "net_inflow_usd",
+    "account_pnl_usd",
+    "account_net_inflow_usd",
+    "return_pct",
     "demo_equity_usd",
     "note",
 )
 # Why a change is "—" (as the overview says it), and why "since previous report" is.
 NO_BASELINE = "no snapshot to compare with yet"
 NO_PREVIOUS = "no previous report"
+NO_PNL = "not computed"  # an account without a PnL figure at all (not expected; never shown as 0)
 SINCE_PREVIOUS = "since previous report"
 # The change windows (reports.build.CHANGE_WINDOWS) as people read them.
 WINDOW_LABELS = {"24h": "24 h", "7d": "7 d", "30d": "30 d"}
@@ -113,6 +124,19 @@ class Presenter:
 
     def __init__(self, data: ReportData, zone: ZoneInfo) -> None:
         self.currency, self.rate, self.zone = data.currency, data.rate, zone
+        # The PnL notes give an account's first reading in the display zone; the report speaks
+        # its schedule's zone, with the zone's name, like every other time in it.
+        firsts = {row.pnl.started_at for row in data.accounts if row.pnl and row.pnl.started_at}
+        self.first_readings = {
+            since_first_note(at): f"since the first reading, {local(at, zone)}" for at in firsts
+        }
+
+    def notes(self, pnl: PnL) -> str:
+        """The PnL's notes as one phrase, times in the report's zone."""
+        text = "; ".join(pnl.notes)
+        for display, here in self.first_readings.items():
+            text = text.replace(display, here)
+        return text
 
     def value(self, usd: Decimal | None) -> Decimal | None:
         return None if usd is None else usd / self.rate
@@ -134,6 +158,32 @@ class Presenter:
             "unknown": unknown if change is None else "",  # why the figure is "—"
             "tone": _tone(usd),
         }
+
+    def pnl(self, pnl: PnL | None) -> dict[str, str]:
+        """A PnL net of transfers as the report shows it: {"text": "+1,234.56", "percent": the
+        time-weighted return "+1.23%", "inflow": the net inflow "-500.00", "notes": "without
+        Earn; ...", "unknown": why the figure is "—" ("" when known), "tone": a colour}."""
+        usd = pnl.pnl if pnl is not None else None
+        ratio = pnl.return_pct / 100 if pnl is not None and pnl.return_pct is not None else None
+        notes = self.notes(pnl) if pnl is not None else ""
+        return {
+            "text": self.show(usd, sign=True),
+            "percent": numbers.format_percent(ratio),
+            "inflow": self.show(pnl.net_inflow if pnl is not None else None, sign=True),
+            "notes": notes,
+            "notes_html": unbroken(notes),
+            "unknown": pnl_unknown(pnl),
+            "unknown_html": unbroken(pnl_unknown(pnl)),
+            "tone": _tone(usd),
+        }
+
+
+def unbroken(text: str) -> SafeString:
+    """`text` as HTML in which a hyphenated word ("2026-06-10", "sub-accounts") never breaks at
+    its hyphen in a narrow cell; lines still break between words."""
+    nowrap = '<span style="white-space:nowrap;">{}</span>'
+    words = ((format_html(nowrap, word) if "-" in word else word,) for word in text.split(" "))
+    return format_html_join(" ", "{}", words)
 
 
 def render(data: ReportData, schedule_name: str, zone_name: str) -> Rendered:
@@ -164,6 +214,7 @@ def _context(data: ReportData, schedule_name: str, zone: ZoneInfo) -> dict:
                 {"label": WINDOW_LABELS.get(label, label), **p.change(change)}
                 for label, change in row.changes.items()
             ],
+            "pnl": p.pnl(row.pnl),
             "bar": _bar_width(row.equity_usd, largest),
             "colour": BAR_COLOURS[i % len(BAR_COLOURS)],
         }
@@ -185,6 +236,10 @@ def _context(data: ReportData, schedule_name: str, zone: ZoneInfo) -> dict:
             for label, change in data.changes.items()
         ],
         "previous": local(data.previous_slot, zone) if data.previous_slot else "",
+        "pnl_period": _period_text(data, zone),
+        "pnl_period_html": unbroken(_period_text(data, zone)),
+        "team_pnl": p.pnl(data.team_pnl),
+        "team_scope": data.team_scope,
         "accounts": accounts,
         "balances": [
             {
@@ -206,6 +261,13 @@ def _context(data: ReportData, schedule_name: str, zone: ZoneInfo) -> dict:
         "demo_total": p.show(data.demo_total_usd),
         "warnings": data.warnings,
     }
+
+
+def _period_text(data: ReportData, zone: ZoneInfo) -> str:
+    """The PnL period in the reader's zone: "2026-06-09 08:00 CEST to 2026-06-10 08:00 CEST"."""
+    if data.period is None:
+        return ""
+    return f"{local(data.period.start, zone)} to {local(data.period.end, zone)}"
 
 
 def _bar_width(value: Decimal | None, largest: Decimal) -> int:
@@ -294,8 +356,22 @@ def _csv_rows(data: ReportData) -> Iterator[tuple]:
     for label, change in data.changes.items():
         note = _basis(change, _unknown_change(label))
         yield _row("change", None, at, label, currency=USD, change_usd=_usd(change), note=note)
+    if data.team_pnl is not None:
+        team = data.team_pnl
+        note = "; ".join(filter(None, (_pnl_note(team), data.team_scope)))
+        yield _row(
+            "pnl",
+            None,
+            at,
+            _pnl_item(data),
+            currency=USD,
+            pnl_usd=team.pnl,
+            net_inflow_usd=team.net_inflow,
+            return_pct=team.return_pct,
+            note=note,
+        )
     for row in data.accounts:
-        yield from _account_rows(row)
+        yield from _account_rows(row, _pnl_item(data))
     # Demo trading: paper money, its own column, outside every total above.
     for row in data.demo_accounts:
         note = "demo trading; not in the total" if row.snapshot_at else "demo trading; never read"
@@ -312,11 +388,43 @@ def _csv_rows(data: ReportData) -> Iterator[tuple]:
         yield _row("warning", warning["account"], None, warning["severity"], note=warning["message"])
 
 
-def _account_rows(row: AccountFigures) -> Iterator[tuple]:
+def _pnl_item(data: ReportData) -> str:
+    """The CSV's item of a PnL row: its period in UTC ISO times."""
+    if data.period is None:
+        return "pnl"
+    start, end = (moment.astimezone(UTC).isoformat() for moment in (data.period.start, data.period.end))
+    return f"pnl net of transfers {start} to {end}"
+
+
+def pnl_unknown(pnl: PnL | None) -> str:
+    """Why a PnL is "—" (its amount cells empty, never 0); "" when it is known."""
+    if pnl is None:
+        return NO_PNL
+    return (pnl.unknown_reason or NO_PNL) if pnl.pnl is None else ""
+
+
+def _pnl_note(pnl: PnL | None) -> str:
+    """The CSV's note on a PnL: why it is unknown, and its notes ("without Earn")."""
+    return "; ".join(filter(None, (pnl_unknown(pnl), *(pnl.notes if pnl is not None else ()))))
+
+
+def _account_rows(row: AccountFigures, pnl_item: str) -> Iterator[tuple]:
     taken = row.snapshot_at
     note = "no snapshot at or before the report time" if taken is None else ""
     yield _row(
         "equity", row.name, taken, "total equity", currency=USD, account_equity_usd=row.equity_usd, note=note
+    )
+    pnl = row.pnl
+    yield _row(
+        "account pnl",
+        row.name,
+        taken,
+        pnl_item,
+        currency=USD,
+        account_pnl_usd=pnl.pnl if pnl else None,
+        account_net_inflow_usd=pnl.net_inflow if pnl else None,
+        return_pct=pnl.return_pct if pnl else None,
+        note=_pnl_note(pnl),
     )
     for label, change in row.changes.items():
         yield _row(
@@ -406,6 +514,12 @@ def totals(data: ReportData) -> dict:
         "changes_since": {
             label: change.since.isoformat() if change is not None and change.since else None
             for label, change in data.changes.items()
+        },
+        # PnL net of transfers over the report's period (UTC ISO times); None when unknown.
+        "pnl_period": [data.period.start.isoformat(), data.period.end.isoformat()] if data.period else None,
+        "pnl_usd": exact(data.team_pnl.pnl if data.team_pnl else None) or None,
+        "accounts_pnl_usd": {
+            row.name: exact(row.pnl.pnl if row.pnl else None) or None for row in data.accounts
         },
         "upl_usd": exact(data.upl_usd),
         "upl_unpriced_positions": data.upl_unpriced,

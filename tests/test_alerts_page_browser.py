@@ -109,6 +109,6 @@ def test_a_skipped_rule_and_a_failed_delivery_read_clearly_at_each_width(live_se
         tab.screenshot(path=str(screenshot_path(f"alerts-attention-{width}")), full_page=True)
         banner = tab.locator("main [role=alert]", has_text="Alerting needs attention")
         assert banner.is_visible()
-        assert 'the rule "equity drop" is skipped' in banner.inner_text()
+        assert 'the rule "loss over 24 h" is skipped' in banner.inner_text()
         assert error in tab.locator("main table.alerts").inner_text()
         assert tab.evaluate("document.documentElement.scrollWidth") <= width

@@ -1,6 +1,7 @@
 """The refresh rules on real snapshots (real refreshes against the simulator): an account goes
-stale, the refresh as a whole stops (one alert, not one per account), equity drops (off by
-default); each opens once and resolves once."""
+stale, the refresh as a whole stops (one alert, not one per account), an account loses money
+(off by default; tests/test_alerts_loss.py has the rule's cases); each opens once and resolves
+once."""
 
 from __future__ import annotations
 
@@ -80,11 +81,11 @@ def snapshot(account: Account, minutes_ago: int, equity: str) -> None:
     )
 
 
-def test_equity_drop_is_off_by_default_and_fires_past_the_threshold_when_on():
+def test_the_loss_rule_is_off_by_default_and_fires_past_the_threshold_when_on():
     desk = Account.objects.create(name="desk")
-    snapshot(desk, 600, "100000")
-    snapshot(desk, 300, "120000")  # the 24-hour high
-    snapshot(desk, 0, "95000")  # 20.8 % below it
+    snapshot(desk, 25 * 60, "120000")  # the equity when the last 24 hours began
+    snapshot(desk, 300, "100000")
+    snapshot(desk, 0, "95000")  # 25,000 lost: 20.8 % of 120,000
     evaluate()
     assert firing() == []
 
@@ -94,7 +95,7 @@ def test_equity_drop_is_off_by_default_and_fires_past_the_threshold_when_on():
     AlertSettings.objects.filter(pk=1).update(equity_drop_percent=20)
     evaluate()
     assert firing() == [("equity_drop", f"account:{desk.pk}")]
-    assert "20.8 % below its 24-hour high of 120,000.00 USD" in Alert.objects.get().message
+    assert "net of transfers: 20.8 % of its equity of 120,000.00 USD" in Alert.objects.get().message
 
     AlertSettings.objects.filter(pk=1).update(equity_drop=False)
     evaluate()

@@ -133,7 +133,7 @@ def test_a_stored_out_of_range_threshold_skips_its_rule_and_alerting_goes_on(cli
     status, body = readyz(client)
     assert status == 503 and body["components"]["alerts"] == "failing"
     assert 'the rule "refresh stopped" is skipped' in body["reasons"]["alerts"]
-    assert 'the rule "equity drop" is skipped' in body["reasons"]["alerts"]
+    assert 'the rule "loss over 24 h" is skipped' in body["reasons"]["alerts"]
     samples = scrape(client)
     assert samples[("okxdash_alert_rule_skipped", (("rule", "refresh_stopped"),))] == 1
     assert samples[("okxdash_alert_rule_skipped", (("rule", "equity_drop"),))] == 1

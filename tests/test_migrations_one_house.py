@@ -45,7 +45,7 @@ MOVED = {
     "reportschedule": ("dashboard", "reports"),
     "report": ("dashboard", "reports"),
 }
-NEW_APPS = ("alerts", "snapshots", "reports")
+NEW_APPS = ("alerts", "snapshots", "reports", "ledger")
 # The last release's leaf nodes of the apps the models left.
 OLD_LEAVES = {"accounts": ("accounts", "0004_alerts"), "dashboard": ("dashboard", "0002_reports")}
 # The migrations that move the models: state only.

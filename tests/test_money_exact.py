@@ -18,7 +18,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from accounts.models import Account, AccountKind, Environment
-from alerts.rules import equity_drop
+from alerts.rules import Findings, loss
 from okxsim import Scenario
 from reports.build import usd_rate
 from snapshots.models import BalanceLine, PositionLine, Snapshot, Wallet
@@ -122,17 +122,19 @@ def test_aggregates_are_numeric(tricky):
 
 
 @pytest.mark.django_db
-def test_the_equity_drop_alert_finds_the_peak_of_10_not_9():
+def test_the_loss_alert_counts_from_10_not_9():
     account = _account()
     now = timezone.now()
-    snapshot(account, now - timedelta(hours=3), "9")
-    snapshot(account, now - timedelta(hours=2), "10")
-    snapshot(account, now - timedelta(hours=1), "8.5")  # 15 % below the peak of 10
+    snapshot(account, now - timedelta(hours=25), "10")  # the equity when the 24 hours began
+    snapshot(account, now - timedelta(hours=2), "9")
+    snapshot(account, now - timedelta(seconds=30), "8.5")  # 1.5 lost: 15 % of 10
 
-    conditions = list(equity_drop(now, Decimal(10)))
+    findings = Findings()
+    loss(now, Decimal(10), findings)
+    conditions = list(findings.conditions.values())
 
     assert [c.account_id for c in conditions] == [account.pk]
-    assert "15.0 %" in conditions[0].text
+    assert "15.0 % of its equity of 10.00 USD" in conditions[0].text
 
 
 @pytest.mark.django_db

@@ -190,7 +190,7 @@ def test_the_account_page_says_when_earn_and_prices_come_from_an_earlier_read(cl
     assert "the prices read 1 min earlier are used." in page
 
 
-def test_an_earn_balance_left_unread_is_not_an_equity_drop():
+def test_an_earn_balance_left_unread_is_not_a_loss():
     from django.utils import timezone
 
     from accounts.models import Account
@@ -217,9 +217,14 @@ def test_an_earn_balance_left_unread_is_not_an_equity_drop():
     evaluate()
     assert not Alert.objects.exists()
 
-    snap(-1, "1000", None)  # a real drop among the totals without Earn: 1200 -> 1000 is 16.7 %
+    snap(-1, "1000", None)  # a real loss among the totals without Earn: 1200 -> 1000 is 16.7 %
     evaluate(now=now + timedelta(minutes=1))
-    assert "16.7 % below its 24-hour high of 1,200.00 USD" in Alert.objects.get().message
+    message = Alert.objects.get().message
+    assert (
+        "lost 200.00 USD over the last 24 hours, net of transfers: 16.7 % of its equity of 1,200.00 USD"
+        in (message)
+    )
+    assert "Note: without Earn." in message
 
 
 def test_the_overview_total_says_whose_earn_it_cannot_include(client, sim):

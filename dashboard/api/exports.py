@@ -1,5 +1,6 @@
-"""CSV exports: the overview's accounts table and one account's balances, with the same access
-rules as the JSON API (session or token, accounts.view_dashboard). Errors answer in JSON."""
+"""CSV exports: the overview's accounts table, one account's balances and the cash-flow ledger,
+with the same access rules as the JSON API (session or token, accounts.view_dashboard). Errors
+answer in JSON."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from dashboard.api.params import account_from_path
+from dashboard.api.params import FlowParams, account_from_path
 from dashboard.api.permissions import CanViewDashboard
 from dashboard.api.renderers import CSVRenderer, JsonErrorsMixin, Table
-from dashboard.api.views import ACCOUNT_ID, FOR_ACCOUNT, REFUSALS
+from dashboard.api.serializers import counterparty_name
+from dashboard.api.views import ACCOUNT_ID, FOR_ACCOUNT, REFUSALS, VALIDATION_ERROR, flow_rows
+from ledger.models import CashFlow
 from snapshots import queries
 from snapshots.models import Snapshot
 
@@ -47,6 +50,10 @@ ACCOUNT_COLUMNS = (
 BALANCE_COLUMNS = (
     "account", "taken_at", "wallet", "ccy", "equity", "usd_value", "available", "frozen",
     "usd_value_unknown_reason",
+)  # fmt: skip
+FLOW_COLUMNS = (
+    "id", "account", "occurred_at", "kind", "ccy", "amount", "fee", "state", "counts", "usd_price",
+    "usd_value", "usd_value_unknown_reason", "counterparty", "source", "okx_id",
 )  # fmt: skip
 # Why a balance line has no USD value: a funding coin the cycle's price table could not price;
 # a trading line for which OKX sent no eqUsd.
@@ -151,3 +158,37 @@ def _balance_cells(name: str, snapshot: Snapshot | None) -> Iterator[list[Any]]:
     earn = snapshot.earn_usd
     note = snapshot.earn_unread or ("" if earn is not None else "not read")
     yield [name, snapshot.taken_at, EARN_WALLET, "USD", earn, earn, None, None, note]
+
+
+class FlowsCsvView(CsvView):
+    @extend_schema(
+        operation_id="flows_csv",
+        summary="The cash-flow ledger as CSV, with the filters of /api/v1/flows (all rows, newest first)",
+        parameters=[FlowParams],
+        responses=_csv_responses({400: VALIDATION_ERROR, **REFUSALS}),
+    )
+    def get(self, request: Request) -> Response:
+        rows = flow_rows(request)
+        table = Table(FLOW_COLUMNS, (_flow_cells(flow) for flow in rows.iterator(chunk_size=500)))
+        return self.attachment(table, f"flows-{_stamp(timezone.now())}.csv")
+
+
+def _flow_cells(flow: CashFlow) -> list[Any]:
+    # An unpriced flow is an empty usd_value beside its reason, never 0.
+    return [
+        flow.pk,
+        flow.account.name,
+        flow.occurred_at,
+        flow.kind,
+        flow.ccy,
+        flow.amount,
+        flow.fee,
+        flow.state,
+        flow.counts,
+        flow.usd_price,
+        flow.usd_value,
+        flow.usd_basis if flow.usd_value is None else "",
+        counterparty_name(flow),
+        flow.source,
+        flow.okx_id,
+    ]

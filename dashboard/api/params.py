@@ -7,17 +7,21 @@ bigint is refused before it reaches a query.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 
 from accounts.models import Account
+from ledger import pnl
+from ledger.models import FlowKind
+from ledger.pnl import PERIODS, period
 from okxapi import CATEGORIES
 from snapshots.queries import DEFAULT_RANGE, RANGES
 
@@ -96,6 +100,83 @@ class ErrorParams(serializers.Serializer):
 
 def day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, UTC)
+
+
+DEFAULT_PERIOD = "24h"
+LOCAL_DAY = "YYYY-MM-DD, a day in the dashboard's display time zone (DISPLAY_TIME_ZONE)"
+
+
+class PnlParams(serializers.Serializer):
+    """The period of /api/v1/pnl (ledger.pnl.period): a named one ending now, or `custom` from
+    the start of `start` to the end of `end`, days in the display time zone, both included. The
+    validated data carries the Period as `window`."""
+
+    period = serializers.ChoiceField(
+        choices=list(PERIODS),
+        default=DEFAULT_PERIOD,
+        help_text="today: since midnight (display time zone); 24h, 7d, 30d: the last 24 hours, 7 or 30 "
+        "days; mtd, ytd: since the month's or the year's first day; custom: start to end (both needed).",
+    )
+    start = serializers.DateField(
+        required=False, help_text=f"period=custom only: the first day ({LOCAL_DAY})"
+    )
+    end = serializers.DateField(
+        required=False,
+        help_text=f"period=custom only: the last day, included ({LOCAL_DAY}); not before start (else 400)",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        dates = {"start": attrs.get("start"), "end": attrs.get("end")}
+        try:
+            attrs["window"] = period(attrs["period"], timezone.now(), **dates)
+        except ValueError as exc:  # the reason in words: dates without custom, start after end, ...
+            reason = str(exc)
+            raise ValidationError({"period": [f"{reason[:1].upper()}{reason[1:]}."]}) from None
+        except OverflowError:  # a day so near year 1 or 9999 that UTC cannot hold it
+            raise ValidationError({"period": ["The dates are out of range."]}) from None
+        return attrs
+
+
+class FlowParams(serializers.Serializer):
+    """Filters of the cash-flow ledger (/api/v1/flows and flows.csv): an account, a kind, and
+    days in the display time zone (the Transfers page's days): a flow matches when it occurred
+    on or after the start of `start` and before the end of `end`."""
+
+    account = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    kind = serializers.ChoiceField(choices=FlowKind.choices, required=False)
+    start = serializers.DateField(required=False, help_text=f"{LOCAL_DAY}: flows on or after this day")
+    end = serializers.DateField(
+        required=False, help_text=f"{LOCAL_DAY}: flows on or before this day; not before `start` (else 400)"
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        start, end = attrs.get("start"), attrs.get("end")
+        if start and end and start > end:
+            raise ValidationError({"end": ["end must be on or after start."]})
+        return attrs
+
+    @staticmethod
+    def apply(queryset: QuerySet, params: dict[str, Any]) -> QuerySet:
+        if "account" in params:
+            queryset = queryset.filter(account_id=params["account"])
+        if "kind" in params:
+            queryset = queryset.filter(kind=params["kind"])
+        if "start" in params and (since := local_midnight(params["start"])) is not None:
+            queryset = queryset.filter(occurred_at__gte=since)
+        # The end of `end` is the next day's midnight; 9999-12-31 has none: no bound.
+        following = params["end"] + timedelta(days=1) if params.get("end", date.max) < date.max else None
+        if following is not None and (until := local_midnight(following)) is not None:
+            queryset = queryset.filter(occurred_at__lt=until)
+        return queryset
+
+
+def local_midnight(day: date) -> datetime | None:
+    """The start of `day` in the display time zone, in UTC; None for a day so near year 1 or
+    9999 that UTC cannot hold it (nothing is recorded that early or late, so no bound is needed)."""
+    try:
+        return pnl.local_midnight(day, pnl.display_zone()).astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 class StrictLimitOffsetPagination(LimitOffsetPagination):

@@ -12,6 +12,7 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts.models import AccountKind, Environment
+from ledger.models import CashFlow, FlowKind, FlowSource
 from snapshots.models import Wallet
 
 KEY_HEALTH = ("ok", "grace", "failing", "unchecked")
@@ -259,6 +260,138 @@ class ApiErrorSerializer(serializers.Serializer):
     count = serializers.IntegerField()
     acknowledged = serializers.BooleanField()
     acknowledged_at = utc_time(allow_null=True)
+
+
+class ReasonField(serializers.CharField):
+    """A reason or note that is "" when there is none, sent as null (as equity_unknown_reason)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_null=True, **kwargs)
+
+    def to_representation(self, value: Any) -> Any:  # str | None (the stubs say str)
+        return str(value) if value else None
+
+
+class PeriodSerializer(serializers.Serializer):
+    """ledger.pnl.Period: what the figures cover."""
+
+    key = serializers.CharField(help_text="The period asked for: today, 24h, 7d, 30d, mtd, ytd or custom.")
+    # See KeySerializer.label.
+    label = serializers.CharField(  # type: ignore[assignment]
+        help_text='In words: "Last 24 hours", "Month to date", or a custom period\'s two days.'
+    )
+    start = utc_time()
+    end = utc_time(help_text="Now, or the end of a custom period's last day when that is earlier.")
+
+
+class PnlFiguresSerializer(serializers.Serializer):
+    """ledger.performance.PnL: the profit or loss over the period net of transfers, i.e. the
+    change in equity minus the net inflow (deposits, withdrawals and transfers counted in USD at
+    their time). Unknown figures are null, with the reason in unknown_reason: never 0."""
+
+    pnl_usd = money(
+        source="pnl",
+        help_text="end_equity_usd - start_equity_usd - net_inflow_usd; null when unknown (unknown_reason).",
+    )
+    return_pct = money(
+        help_text="Time-weighted return in percent: daily Modified Dietz returns (days in the display "
+        "time zone) chain-linked; null when unknown."
+    )
+    net_inflow_usd = money(
+        source="net_inflow",
+        help_text="Money that entered (+) or left (-) during the period: deposits credited, withdrawals "
+        "completed and transfers, each in USD at its time.",
+    )
+    max_drawdown_pct = money(
+        help_text="The largest peak-to-trough fall of the time-weighted return index over the period, "
+        "in percent (0 when none); null when unknown."
+    )
+    start_equity_usd = money(
+        source="start_equity", help_text="Total equity at started_at (less Earn when a note says so)."
+    )
+    end_equity_usd = money(
+        source="end_equity", help_text="Total equity at ended_at (less Earn when a note says so)."
+    )
+    started_at = utc_time(
+        allow_null=True,
+        help_text="When the figures start: the period's start, or the account's first reading when "
+        'that is later (a note says "since the first reading, ...").',
+    )
+    ended_at = utc_time(
+        allow_null=True, help_text="The time of the last reading at or before the period's end."
+    )
+    unknown_reason = ReasonField(
+        help_text="Why pnl_usd is null (e.g. a flow without a USD price); else null."
+    )
+    notes = serializers.ListField(
+        child=serializers.CharField(),
+        help_text='How the figures were made when it matters: "without Earn", "since the first reading, '
+        '...", "may include transfers with other sub-accounts ...".',
+    )
+
+
+class AccountPnlSerializer(PnlFiguresSerializer):
+    id = serializers.IntegerField(source="account.id")
+    name = serializers.CharField(source="account.name")
+    kind = serializers.ChoiceField(source="account.kind", choices=AccountKind.choices)
+    environment = serializers.ChoiceField(source="account.environment", choices=Environment.choices)
+    in_team = serializers.BooleanField(
+        help_text="Whether the account is in the team's figures: demo-trading accounts never are."
+    )
+
+
+class PnlSerializer(serializers.Serializer):
+    period = PeriodSerializer()
+    team = PnlFiguresSerializer(
+        help_text="The team (live accounts): transfers between its tracked accounts cancel out; "
+        "deposits, withdrawals and transfers with accounts the dashboard does not track count."
+    )
+    accounts = AccountPnlSerializer(many=True, help_text="Every active account, by name.")
+
+
+class FlowSerializer(serializers.Serializer):
+    """One row of the cash-flow ledger (ledger.models.CashFlow), signed from the account's side."""
+
+    id = serializers.IntegerField()
+    account = serializers.IntegerField(source="account_id")
+    account_name = serializers.CharField(source="account.name")
+    kind = serializers.ChoiceField(choices=FlowKind.choices)
+    # See KeySerializer.label: a declared field, not Field.source.
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=FlowSource.choices, help_text="The OKX history the flow was read from."
+    )
+    okx_id = serializers.CharField(help_text="OKX's billId, depId or wdId.")
+    occurred_at = utc_time(help_text="OKX's ts.")
+    ccy = serializers.CharField(help_text="The currency of amount.")
+    amount = money(
+        allow_null=False,
+        help_text="In ccy: + into the account, - out of it. A withdrawal's includes its fee when OKX "
+        "charged the fee in ccy.",
+    )
+    fee = money(help_text="A withdrawal's fee as OKX reports it (fee); null for other flows.")
+    state = serializers.CharField(help_text='OKX\'s state of a deposit or withdrawal; "" for transfers.')
+    counts = serializers.BooleanField(
+        help_text="Whether the state moves money (deposits credited, withdrawals completed, transfers): "
+        "only these enter PnL."
+    )
+    usd_price = money(help_text="USD per unit of ccy at occurred_at; null when unpriced.")
+    usd_value = money(help_text="amount in USD at occurred_at; null when unpriced (usd_basis says why).")
+    usd_basis = serializers.CharField(help_text="How usd_value was priced, or why it is unknown.")
+    counterparty = serializers.IntegerField(
+        source="counterparty_id", allow_null=True, help_text="The other account when the dashboard tracks it."
+    )
+    counterparty_name = serializers.SerializerMethodField(
+        help_text="The other account's name, or OKX's name for it (a sub-account the dashboard does not "
+        'track); "" for deposits and withdrawals.'
+    )
+
+    def get_counterparty_name(self, flow: CashFlow) -> str:
+        return counterparty_name(flow)
+
+
+def counterparty_name(flow: CashFlow) -> str:
+    """The tracked account's name, else the name OKX gave the other side."""
+    return flow.counterparty.name if flow.counterparty else flow.counterparty_name
 
 
 class ProblemSerializer(serializers.Serializer):

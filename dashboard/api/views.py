@@ -1,12 +1,14 @@
 """The read-only JSON API (/api/v1/): DRF generic views over the pages' read model.
 
 Rows come from snapshots.queries (the overview's accounts, equity series, latest
-snapshots) and dashboard.pages.keys (key warnings as of now, urgency), so the API always says
-what the pages say.
+snapshots), dashboard.pages.keys (key warnings as of now, urgency) and the ledger (PnL net of
+transfers from ledger.performance, the cash flows themselves), so the API always says what the
+pages say.
 """
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,12 +25,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.history import ApiError
-from accounts.models import ENCRYPTED_FIELDS, Credential, CredentialStatus, Environment
+from accounts.models import ENCRYPTED_FIELDS, Account, Credential, CredentialStatus, Environment
 from dashboard.api import serializers as s
 from dashboard.api.params import (
     MAX_ID,
     EquityParams,
     ErrorParams,
+    FlowParams,
+    PnlParams,
     StrictLimitOffsetPagination,
     account_from_path,
     validated,
@@ -36,6 +40,8 @@ from dashboard.api.params import (
 from dashboard.api.permissions import CanViewDashboard
 from dashboard.api.renderers import JsonErrorsMixin
 from dashboard.pages.keys import key_rows
+from ledger.models import CashFlow
+from ledger.performance import account_pnl, team_pnl
 from snapshots import queries
 
 # Raw schema of DRF's validation errors: {"field": ["message", ...]}.
@@ -202,6 +208,57 @@ class ErrorsView(generics.ListAPIView, ApiView):
         summary="The diagnosed error history, newest first, filtered and paginated",
         parameters=[ErrorParams],
         responses={200: s.ApiErrorSerializer(many=True), 400: VALIDATION_ERROR, **REFUSALS},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+class PnlView(ApiView):
+    serializer_class = s.PnlSerializer
+
+    @extend_schema(
+        operation_id="get_pnl",
+        summary="PnL net of transfers over a period: per active account, and the team's",
+        parameters=[PnlParams],
+        responses={200: s.PnlSerializer, 400: VALIDATION_ERROR, **REFUSALS},
+    )
+    def get(self, request: Request) -> Response:
+        window = validated(PnlParams, request)["window"]
+        accounts = list(Account.objects.filter(active=True).order_by("name", "pk"))
+        figures = account_pnl([account.pk for account in accounts], window)
+        rows = [
+            {**_as_dict(figures[account.pk]), "account": account, "in_team": not account.is_demo}
+            for account in accounts
+        ]
+        data = {"period": window, "team": team_pnl(window), "accounts": rows}
+        return Response(self.get_serializer(data).data)
+
+
+def _as_dict(figures: Any) -> dict[str, Any]:
+    """A PnL dataclass as a dict, so an account's row can carry the account beside its figures."""
+    return {field.name: getattr(figures, field.name) for field in fields(figures)}
+
+
+def flow_rows(request: Request) -> QuerySet[CashFlow]:
+    """The ledger's flows that the query string asks for (FlowParams), newest first; the JSON
+    list and flows.csv read the same rows."""
+    params = validated(FlowParams, request)
+    rows = CashFlow.objects.select_related("account", "counterparty").order_by("-occurred_at", "-pk")
+    return FlowParams.apply(rows, params)
+
+
+class FlowsView(generics.ListAPIView, ApiView):
+    serializer_class = s.FlowSerializer
+    pagination_class = StrictLimitOffsetPagination
+
+    def get_queryset(self) -> QuerySet:
+        return flow_rows(self.request)
+
+    @extend_schema(
+        operation_id="list_flows",
+        summary="The cash-flow ledger (deposits, withdrawals, transfers): newest first, filtered, paginated",
+        parameters=[FlowParams],
+        responses={200: s.FlowSerializer(many=True), 400: VALIDATION_ERROR, **REFUSALS},
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)

@@ -1,0 +1,163 @@
+"""The loss rule (AlertSettings.equity_drop): an account's loss over the last 24 hours, net of
+transfers, past X % of its equity at the start of those 24 hours. Money moved out is not a loss,
+money paid in does not hide one; a loss fires once to every channel and its recovery resolves it
+once. Snapshots and ledger rows are written as the workers write them; the channels post to a
+local receiver (tests/alerts_support.py) and e-mail goes to Django's locmem outbox."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from accounts.models import Account, AccountKind
+from alerts.engine import deliver_due, evaluate
+from alerts.models import Alert, AlertSettings, AlertState, Delivery
+from ledger.models import CashFlow, FlowKind, FlowSource
+from snapshots.models import Snapshot
+from tests.alerts_support import make_channels, receiver
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def now():
+    return timezone.now()
+
+
+@pytest.fixture
+def desks(now):
+    """ "desk" held 100,000 USD a day ago (before the 24-hour window) and "desk-sub" nothing; the
+    rule is on at 5 %."""
+    AlertSettings.objects.update_or_create(pk=1, defaults={"equity_drop": True, "equity_drop_percent": 5})
+    desk = Account.objects.create(name="desk", kind=AccountKind.MASTER)
+    sub = Account.objects.create(name="desk-sub", kind=AccountKind.SUB, master=desk, sub_acct_name="desksub")
+    snap(desk, now - timedelta(hours=25), "100000")
+    snap(sub, now - timedelta(hours=25), "0")
+    return desk, sub
+
+
+def snap(account: Account, at, equity: str) -> None:
+    Snapshot.objects.create(
+        account=account, cycle=int(at.timestamp()), taken_at=at, total_equity_usd=Decimal(equity)
+    )
+
+
+def transfer(source: Account, target: Account, at, amount: str, bill_id: str) -> None:
+    """A master-to-sub transfer as ledger.sync stores it: one row on each side (USDT at 1 USD)."""
+    for account, other, kind, sign in (
+        (source, target, FlowKind.TRANSFER_OUT, -1),
+        (target, source, FlowKind.TRANSFER_IN, 1),
+    ):
+        value = Decimal(amount) * sign
+        CashFlow.objects.create(
+            account=account,
+            kind=kind,
+            source=FlowSource.SUBACCOUNT_BILLS,
+            okx_id=bill_id,
+            occurred_at=at,
+            ccy="USDT",
+            amount=value,
+            usd_price=Decimal(1),
+            usd_value=value,
+            counterparty=other,
+        )
+
+
+def firing() -> list[tuple[str, str]]:
+    """The loss rule's firing alerts (a desk without a fresh snapshot is also "stale")."""
+    return sorted(Alert.objects.firing().filter(rule="equity_drop").values_list("rule", "subject"))
+
+
+def test_a_transfer_out_of_half_the_equity_does_not_fire(desks, now):
+    desk, sub = desks
+    transfer(desk, sub, now - timedelta(hours=2), "50000", "b1")
+    snap(desk, now - timedelta(seconds=30), "50000")  # half of it moved to the sub-account
+    snap(sub, now - timedelta(seconds=30), "50000")
+    evaluate(now=now)
+    assert firing() == []
+
+
+def test_a_real_10_percent_loss_fires_once_and_its_recovery_resolves_once(desks, now):
+    desk, sub = desks
+    with receiver() as hook:
+        channels = make_channels(hook)
+        transfer(desk, sub, now - timedelta(hours=2), "50000", "b1")
+        snap(sub, now - timedelta(seconds=30), "50000")
+        snap(desk, now - timedelta(seconds=30), "40000")  # 50,000 moved out, 10,000 lost
+        evaluate(now=now)
+        evaluate(now=now + timedelta(seconds=10))
+        deliver_due()
+        assert firing() == [("equity_drop", f"account:{desk.pk}")]
+        alert = Alert.objects.get(rule="equity_drop")
+        assert alert.title == "Loss: desk lost 10.0 % in 24 h, net of transfers"
+        assert alert.message.startswith(
+            "desk lost 10,000.00 USD over the last 24 hours, net of transfers: 10.0 % of its equity of "
+            "100,000.00 USD at "
+        )
+        assert "(threshold 5.00 %)" in alert.message
+        inflow = "Net inflow in the window (deposits, withdrawals and transfers, not counted as loss)"
+        assert f"{inflow}: -50,000.00 USD" in alert.message
+        assert Delivery.objects.filter(event="firing").count() == len(channels)  # once per channel
+        assert len(hook.to("/webhook/")) == 1 and len(mail.outbox) == 1
+        assert "net of transfers" in mail.outbox[0].subject
+
+        later = now + timedelta(minutes=1)
+        snap(desk, later - timedelta(seconds=10), "49000")  # 1,000 below: 1 %, under the threshold
+        evaluate(now=later)
+        evaluate(now=later + timedelta(seconds=10))
+        deliver_due()
+    alert.refresh_from_db()
+    assert (alert.state, alert.resolution) == (AlertState.RESOLVED, "recovered")
+    assert list(Delivery.objects.filter(channel=channels["webhook"]).values_list("event", flat=True)) == [
+        "firing",
+        "recovered",
+    ]
+    assert len(mail.outbox) == 2 and mail.outbox[1].subject.endswith("Recovered: " + alert.title)
+
+
+def test_a_deposit_does_not_hide_a_loss(desks, now):
+    desk, _ = desks
+    CashFlow.objects.create(
+        account=desk,
+        kind=FlowKind.DEPOSIT,
+        source=FlowSource.DEPOSIT_HISTORY,
+        okx_id="d1",
+        occurred_at=now - timedelta(hours=3),
+        ccy="USDC",
+        amount=Decimal(20000),
+        state="2",
+        usd_price=Decimal(1),
+        usd_value=Decimal(20000),
+    )
+    snap(desk, now - timedelta(seconds=30), "108000")  # up 8,000 on paper, 12,000 lost in fact
+    evaluate(now=now)
+    assert firing() == [("equity_drop", f"account:{desk.pk}")]
+    assert (
+        "desk lost 12,000.00 USD over the last 24 hours, net of transfers: 12.0 %"
+        in Alert.objects.get(rule="equity_drop").message
+    )
+
+
+def test_a_loss_that_cannot_be_valued_neither_fires_nor_resolves(desks, now):
+    """An unpriced flow makes the PnL unknown: the rule holds the account (never reads it as 0)."""
+    desk, _ = desks
+    snap(desk, now - timedelta(seconds=30), "80000")
+    evaluate(now=now)
+    assert firing() == [("equity_drop", f"account:{desk.pk}")]
+    CashFlow.objects.create(
+        account=desk,
+        kind=FlowKind.WITHDRAWAL,
+        source=FlowSource.WITHDRAWAL_HISTORY,
+        okx_id="w1",
+        occurred_at=now - timedelta(hours=1),
+        ccy="XYZ",
+        amount=Decimal(-5),
+        state="2",
+        usd_basis="no USD price for XYZ",
+    )
+    evaluate(now=now + timedelta(seconds=10))
+    assert firing() == [("equity_drop", f"account:{desk.pk}")]  # held, not resolved
