@@ -186,7 +186,7 @@ def test_overview_and_account_read_at_1366_and_390_px(page, facts):
             page.screenshot(path=str(screenshot_path(f"{name}-{size['width']}")), full_page=True)
             assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
             # The chart opens on a range with data (the demo's history is hours old) ...
-            assert page.locator(".ranges a.current").inner_text() == "1d"
+            assert page.locator("nav[aria-label='Chart range'] a.current").inner_text() == "1d"
             # ... and its text is readable at this width.
             assert page.evaluate(SMALLEST_CHART_TEXT) >= 10
             # Every menu item is on screen, Admin too.

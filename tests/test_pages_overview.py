@@ -101,15 +101,19 @@ def test_the_overview_total_is_the_sum_of_the_rows(client, team):
 
 def test_each_row_shows_every_column_of_the_issue(client, team):
     html = signed_in(client, "viewer").get(OVERVIEW).content.decode()
-    name, kind, env, equity, share, change, upl, positions, key, refreshed = cells(html, team["master"].pk)
+    name, kind, env, equity, share, change, pnl_24h, pnl_7d, upl, positions, key, refreshed = cells(
+        html, team["master"].pk
+    )
     assert (name, kind, env) == ("Alpha master", "master", "live")
     assert (equity, share, upl, positions, key) == ("1,234.50", "2.4%", "+24.50", "2", "ok")
     assert change == "+234.50 +23.45%"  # from 1,000.00 a day ago
+    assert pnl_24h == "+234.50 +23.45%"  # no flows: the PnL is the change
+    assert pnl_7d.startswith("+234.50 +23.45% since ")  # a day of history, not a week
     local = (timezone.now() - timedelta(seconds=20)).strftime("%Y-%m-%d")
     assert refreshed.startswith(local)
-    assert cells(html, team["via"].pk)[8] == "via master"
+    assert cells(html, team["via"].pk)[10] == "via master"
     gamma = cells(html, team["failing"].pk)
-    assert gamma[8] == "failing" and gamma[9].endswith("stale")
+    assert gamma[10] == "failing" and gamma[11].endswith("stale")
     assert "1 account stale" in html
 
 
@@ -220,8 +224,10 @@ def test_the_overview_runs_the_same_number_of_queries_for_10_and_200_accounts(cl
 
 
 # Session, user, permissions (2), the top bar (2), account rows (3), the 7 d change (1), the
-# chart (4: active ids, values at the range's start, bucket means, the latest values).
-OVERVIEW_QUERIES = 13
+# chart (4: active ids, values at the range's start, bucket means, the latest values), and the PnL
+# (ledger.performance: accounts, readings at the boundaries, flows) per account_pnl and team_pnl
+# call, for 24 h and 7 d (12).
+OVERVIEW_QUERIES = 25
 
 
 def test_the_polled_fragment_does_not_pay_for_the_top_bar_it_does_not_show(client):

@@ -94,7 +94,7 @@ def test_the_chart_starts_and_ends_on_the_readings_of_the_change_since_first_dat
         # The points between are means and are called so; no "low" names a mean as a reading.
         assert {kind for _, _, kind in values[1:-1]} == {"mean of its slot"}, path
         assert "841,541.90" not in html, path  # the first slot's mean is not drawn as a point
-        for label in mark_labels(html):
+        for label in mark_labels(html.split('id="pnl"')[0]):  # the equity chart (the PnL's is below)
             assert "(mean)" in label or "841,669.48" in label or "841,566.94" in label, label
         assert "Each point between them is a mean" in html, path
     overview = client.get("/").content.decode()
@@ -131,7 +131,8 @@ def test_before_the_first_refresh_there_is_no_total_but_the_reason(client):
     assert covers.startswith("No account read yet: the first refresh runs within a minute.")
     assert "0.00 USD" not in html and "100%" not in html
     footer = text(re.search(r"<tfoot>(.*?)</tfoot>", html, re.S).group(1))
-    assert footer == "Total — —"
+    no_reading = "— no reading at or before the period&#x27;s end"
+    assert footer == f"Total — — {no_reading} {no_reading}"  # equity, change, PnL 24 h and 7 d
     for account in (alpha, beta):
         cells = row_cells(html, account.pk)
         assert cells[3] == "—" and cells[4] == "—"  # equity, share
@@ -167,12 +168,12 @@ def test_the_top_bar_counts_keys_that_need_attention_and_the_table_says_why(clie
     html = signed_in(client).get("/").content.decode()
     assert re.search(r'<span class="count">2</span> keys need attention</a>', html)
     assert "key warning" not in html
-    assert row_cells(html, due.pk)[8] == "rotation due"
+    assert row_cells(html, due.pk)[10] == "rotation due"
     # The account page's key figure says the same word.
     page = signed_in(client).get(f"/accounts/{due.pk}/").content.decode()
     assert re.search(r'<span class="badge grace" id="account-key-badge">rotation due</span>', page)
-    assert row_cells(html, failing.pk)[8] == "failing"
-    assert row_cells(html, calm.pk)[8] == "ok"
+    assert row_cells(html, failing.pk)[10] == "failing"
+    assert row_cells(html, calm.pk)[10] == "ok"
     block = html[html.index('id="key-warnings-title"') :]
     assert "rotation due" in block[: block.index("</section>")]
     # Sorting by key status puts the keys needing attention first, failing first.
@@ -230,7 +231,7 @@ def test_losses_have_the_minus_sign_on_pages_and_the_hyphen_in_csv_and_api(clien
     assert kpi(html, "change-24h")[0] == f"{MINUS}102.54 USD {MINUS}0.01%"
     cells = row_cells(html, account.pk)
     assert cells[5] == f"{MINUS}102.54 {MINUS}0.01%"
-    assert cells[6] == f"{MINUS}5.50"
+    assert cells[8] == f"{MINUS}5.50"
     page = client.get(f"/accounts/{account.pk}/").content.decode()
     assert kpi(page, "account-change-24h")[0] == f"{MINUS}102.54 USD {MINUS}0.01%"
     assert f"{MINUS}5.50" in page

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts.models import Account, AccountKind, Environment
 from alerts.models import AlertSettings
-from alerts.rules import equity_drop
+from alerts.rules import Findings, loss
 from reports.build import build
 from reports.render import render, to_csv
 from snapshots import queries
@@ -92,11 +92,11 @@ def _cells(html: str, pk: int) -> list[str]:
 
 def test_unknown_positions_and_pnl_are_a_dash_with_the_reason_on_the_overview(client, team):
     html = client_as(client, "viewer").get("/").content.decode()
-    upl, positions = _cells(html, team["beta"].pk)[6:8]
+    upl, positions = _cells(html, team["beta"].pk)[8:10]
     assert (upl, positions) == (f"— {NOT_VIA_MASTER}", f"— {NOT_VIA_MASTER}")
-    upl, positions = _cells(html, team["gamma"].pk)[6:8]
+    upl, positions = _cells(html, team["gamma"].pk)[8:10]
     assert (upl, positions) == ("— never read", "— never read")
-    upl, positions = _cells(html, team["alpha"].pk)[6:8]
+    upl, positions = _cells(html, team["alpha"].pk)[8:10]
     assert (upl, positions) == ("+120.50", "1")
 
 
@@ -192,13 +192,14 @@ def test_the_report_total_leaves_demo_out_and_says_which_positions_are_unknown(t
     ]
 
 
-def test_a_demo_account_s_equity_drop_raises_no_alert(team):
+def test_a_demo_account_s_loss_raises_no_alert(team):
     AlertSettings.objects.update_or_create(pk=1, defaults={"equity_drop": True, "equity_drop_percent": 10})
     now = timezone.now()
-    snap(team["demo"], "40000", at=now)  # 60 % below its high of 100,000
-    snap(team["alpha"], "300000", at=now)  # 50 % below its high of 600,000
-    found = [condition.key for condition in equity_drop(now, Decimal(10))]
-    assert found == [("equity_drop", f"account:{team['alpha'].pk}")]
+    snap(team["demo"], "40000", at=now)  # 60 % lost since its first reading of 100,000
+    snap(team["alpha"], "300000", at=now)  # 50 % lost since 600,000
+    findings = Findings()
+    loss(now, Decimal(10), findings)
+    assert list(findings.conditions) == [("equity_drop", f"account:{team['alpha'].pk}")]
 
 
 def test_a_demo_accounts_paper_price_never_converts_a_live_report(team):

@@ -1,5 +1,6 @@
-"""The account page: one account's equity and its chart, balances and positions of its latest
-snapshot, the health of its key and its recent errors. It reads rows; it never calls the exchange."""
+"""The account page: one account's equity and its chart, its profit and loss net of transfers
+(dashboard/pages/pnl.py), balances and positions of its latest snapshot, the health of its key and
+its recent errors. It reads rows; it never calls the exchange."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from django.views.decorators.http import require_GET
 from accounts.history import ApiError
 from accounts.models import Account
 from accounts.roles import OPERATE, viewer_required
-from dashboard.pages import charts
+from dashboard.pages import charts, pnl
 from dashboard.pages.common import BadQuery, ChangeText, amount, bad_request, chart_range, render_page
 from dashboard.pages.overview import key_badge
 from snapshots import numbers, queries
@@ -36,10 +37,13 @@ def account(request: HttpRequest, pk: int) -> HttpResponse:
     changes = _changes(account, snapshot)
     try:
         range_key = chart_range(request, queries.default_range(changes["first_data_at"]))
+        pnl_key = pnl.chosen_period(request.GET.get("pnl"))
     except BadQuery as error:
         return bad_request(error, request)
     credential = account.active_credential()
     now = timezone.now()
+    # The equity chart's and the PnL section's choices each keep the other in their links.
+    kept = {name: request.GET[name] for name in ("range", "pnl") if request.GET.get(name)}
     warnings = credential.warnings_at(now) if credential else []
     equity = snapshot.total_equity_usd if snapshot else None
     last = (snapshot.taken_at, equity.quantize(queries.CENT)) if snapshot and equity is not None else None
@@ -53,6 +57,7 @@ def account(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         **_holdings(snapshot),
         **changes,
+        **pnl.account_section(account, pnl_key, now, {k: v for k, v in kept.items() if k != "pnl"}),
         "account": account,
         "snapshot": snapshot,
         "stale": snapshot is None or now - snapshot.taken_at > queries.stale_after(),
@@ -66,7 +71,7 @@ def account(request: HttpRequest, pk: int) -> HttpResponse:
         "can_operate": request.user.has_perm(OPERATE),
         "chart": charts.line_chart(points, label=f"Equity of {account.name}", readings=readings),
         "chart_values": charts.values_table(points, readings=readings),
-        "ranges": [(key, "?" + urlencode({"range": key})) for key in queries.RANGES],
+        "ranges": [(key, "?" + urlencode({**kept, "range": key})) for key in queries.RANGES],
         "range_key": range_key,
         "balances_csv": f"/api/v1/accounts/{account.pk}/balances.csv",
         # Unknown is never zero: positions and their PnL are "—" with this reason.

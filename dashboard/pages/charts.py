@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -145,14 +146,23 @@ def chart_start(
 
 
 def line_chart(
-    points: list[Point], *, label: str, unit: str = "USD", readings: frozenset[int] | None = None
+    points: list[Point],
+    *,
+    label: str,
+    unit: str = "USD",
+    readings: frozenset[int] | None = None,
+    signed: bool = False,
+    what: str = "equity",
 ) -> SafeString:
     """The SVGs (wide and narrow) for points (oldest first); a plain note when there are none.
     `readings`: the indexes of the points that are real readings (see anchored); the others are
     means over their time slot and their labels say so. None: every point is a reading.
+    `signed`: the values are gains and losses (a PnL): their labels carry a sign and the zero
+    line is drawn. `what` names the values in the note for no points ("No PnL history ...").
     The geometry is computed here; the markup is templates/jinja2/dashboard/_line_chart.html."""
     if not points:
-        return render_partial(None, "dashboard/_line_chart.html", {"label": label, "drawings": None})
+        empty: dict[str, Any] = {"label": label, "drawings": None, "what": what}
+        return render_partial(None, "dashboard/_line_chart.html", empty)
     if readings is None:
         readings = frozenset(range(len(points)))
     values = [value for _, value in points]
@@ -168,7 +178,8 @@ def line_chart(
                 "grid": _y_axis(scale),
                 "x_labels": _x_axis(scale, points[0][0], points[-1][0]),
                 "line": _line(scale, points),
-                "marks": _markers(scale, points, unit, readings),
+                "marks": _markers(scale, points, unit, readings, signed),
+                "zero": f"{scale.y(Decimal(0)):.1f}" if signed and low < 0 < high else None,
             }
         )
     context = {
@@ -324,7 +335,11 @@ def _line(scale: _Scale, points: list[tuple[datetime, Decimal]]) -> dict[str, st
 
 
 def _markers(
-    scale: _Scale, points: list[tuple[datetime, Decimal]], unit: str, readings: frozenset[int]
+    scale: _Scale,
+    points: list[tuple[datetime, Decimal]],
+    unit: str,
+    readings: frozenset[int],
+    signed: bool = False,
 ) -> list[_Mark]:
     """High, low and last written beside their points, so nobody has to hover to read them; a
     point that is both (the last is the high) gets one label naming both; a point that is a
@@ -348,7 +363,7 @@ def _markers(
         below = (labels == ["low"] and y < layout.height - layout.bottom - 18) or y < layout.top + 14
         dy = 16 if below else -8
         kind_of = "" if index in readings else " (mean)"
-        text = f"{' / '.join(labels)}{kind_of} {money(value)} {unit}"
+        text = f"{' / '.join(labels)}{kind_of} {money(value, sign=signed)} {unit}"
         kind = labels[0]
         marks.append(
             _Mark(kind, f"{x:.1f}", f"{y:.1f}", _label(f"mark-label {kind}", x, y + dy, anchor, text))
@@ -357,13 +372,19 @@ def _markers(
 
 
 def values_table(
-    points: list[Point], *, unit: str = "USD", readings: frozenset[int] | None = None
+    points: list[Point],
+    *,
+    unit: str = "USD",
+    readings: frozenset[int] | None = None,
+    signed: bool = False,
+    what: str = "equity",
 ) -> SafeString:
     """The chart's points as a table, folded away: the numbers behind the picture, newest first,
-    each marked a reading or a slot's mean (`readings` as for line_chart; None: all readings)."""
+    each marked a reading or a slot's mean (`readings` as for line_chart; None: all readings).
+    `signed` and `what` (the value column's name) as for line_chart."""
     rows = [
-        (when, money(value), readings is None or index in readings)
+        (when, money(value, sign=signed), readings is None or index in readings)
         for index, (when, value) in reversed(list(enumerate(points)))
     ]
-    context = {"rows": rows, "unit": unit, "zone": settings.DISPLAY_TIME_ZONE}
+    context = {"rows": rows, "unit": unit, "zone": settings.DISPLAY_TIME_ZONE, "what": what}
     return render_partial(None, "dashboard/_chart_values.html", context)

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET
 from accounts.health import ACTION_SEVERITIES, DEADLINE_CODES, HealthStatus, Severity, WarningCode
 from accounts.models import Account
 from accounts.roles import viewer_required
-from dashboard.pages import charts
+from dashboard.pages import charts, pnl
 from dashboard.pages.common import (
     BadQuery,
     ChangeText,
@@ -42,22 +42,30 @@ STATUS_ORDER = {"failing": 0, "grace": 1, "unchecked": 2, "none": 3, "ok": 4}
 class Column:
     key: str
     label: str
-    sort_key: Callable[[queries.AccountRow], Any]
+    sort_key: Callable[[TableRow], Any]
     numeric: bool = False
     optional: bool = False  # hidden on a phone (class "opt" in app.css)
 
 
 COLUMNS = (
-    Column("name", "account", lambda r: r.account.name.lower()),
-    Column("kind", "master/sub", lambda r: r.account.kind, optional=True),
-    Column("environment", "environment", lambda r: r.account.environment, optional=True),
-    Column("equity", "equity (USD)", lambda r: r.equity_usd, numeric=True),
-    Column("share", "share", lambda r: r.share, numeric=True, optional=True),
-    Column("change", "24 h change (USD)", lambda r: r.change_24h.usd if r.change_24h else None, numeric=True),
-    Column("upl", "unrealised PnL (USD)", lambda r: r.upl_usd, numeric=True, optional=True),
-    Column("positions", "open positions", lambda r: r.open_positions, numeric=True, optional=True),
-    Column("key", "key status", lambda r: _key_order(r), optional=True),
-    Column("refreshed", "last refresh", lambda r: r.last_refresh_at, numeric=True, optional=True),
+    Column("name", "account", lambda r: r.row.account.name.lower()),
+    Column("kind", "master/sub", lambda r: r.row.account.kind, optional=True),
+    Column("environment", "environment", lambda r: r.row.account.environment, optional=True),
+    Column("equity", "equity (USD)", lambda r: r.row.equity_usd, numeric=True),
+    Column("share", "share", lambda r: r.row.share, numeric=True, optional=True),
+    Column(
+        "change",
+        "24 h change (USD)",
+        lambda r: r.row.change_24h.usd if r.row.change_24h else None,
+        numeric=True,
+    ),
+    # PnL net of transfers (ledger.performance): what the account earned or lost, with its return.
+    Column("pnl_24h", "PnL 24 h (USD)", lambda r: r.pnl_24h.value, numeric=True),
+    Column("pnl_7d", "PnL 7 d (USD)", lambda r: r.pnl_7d.value, numeric=True, optional=True),
+    Column("upl", "unrealised PnL (USD)", lambda r: r.row.upl_usd, numeric=True, optional=True),
+    Column("positions", "open positions", lambda r: r.row.open_positions, numeric=True, optional=True),
+    Column("key", "key status", lambda r: _key_order(r.row), optional=True),
+    Column("refreshed", "last refresh", lambda r: r.row.last_refresh_at, numeric=True, optional=True),
 )
 COLUMN_BY_KEY = {column.key: column for column in COLUMNS}
 DEFAULT_SORT = ("equity", "desc")
@@ -77,8 +85,9 @@ def _first_dir(key: str) -> str:
     return "desc" if column and column.numeric else "asc"
 
 
-def sort_rows(rows: list[queries.AccountRow], key: str, direction: str) -> list[queries.AccountRow]:
-    """Rows without a value (no snapshot yet) go last in both directions; ties keep name order."""
+def sort_rows(rows: list[TableRow], key: str, direction: str) -> list[TableRow]:
+    """Rows without a value (no snapshot yet, an unknown PnL) go last in both directions; ties
+    keep name order."""
     value = COLUMN_BY_KEY[key].sort_key
     known = [row for row in rows if value(row) is not None]
     unknown = [row for row in rows if value(row) is None]
@@ -119,8 +128,11 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
     # total or chart (snapshots.queries.totals and equity_series leave them out too).
     live = [row for row in rows if not row.is_demo]
     demo = [row for row in rows if row.is_demo]
-    table_rows = [TableRow.of(row, zone) for row in sort_rows(live, sort, direction)]
-    demo_rows = [TableRow.of(row, zone) for row in sort_rows(demo, sort, direction)]
+    now = timezone.now()
+    # One account_pnl call per period for every account (live and demo), one team_pnl per period.
+    found = pnl.overview_pnl([row.account.pk for row in rows], now)
+    table_rows = sort_rows([TableRow.of(row, zone, found) for row in live], sort, direction)
+    demo_rows = sort_rows([TableRow.of(row, zone, found) for row in demo], sort, direction)
     totals = queries.totals(rows)
     total_shown = _shown_sum(live)
     # The chart starts on the reading its change figure counts from and ends on the total shown.
@@ -155,6 +167,9 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
         "demo_change_24h": ChangeText.of(queries.Change.combined([r.change_24h for r in demo])),
         "change_24h": ChangeText.of(totals.change_24h),
         "change_7d": ChangeText.of(totals.change_7d),
+        # The team's PnL (active live accounts; transfers between them cancel): the total row.
+        "team_pnl_24h": found["team"]["24h"],
+        "team_pnl_7d": found["team"]["7d"],
         "keys_needing_attention": keys_needing_attention(rows),
         "chart": charts.line_chart(
             points, label="Total equity of the team's live accounts", readings=readings
@@ -168,7 +183,7 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
         "fragment_url": f"{reverse('pages:overview_fragment')}?{urlencode(query)}",
         "refresh_seconds": settings.REFRESH_INTERVAL_SECONDS,
         "stale_minutes": int(queries.stale_after().total_seconds() // 60),
-        "now": timezone.now(),
+        "now": now,
     }
 
 
@@ -214,9 +229,12 @@ class TableRow:
     refreshed_iso: str
     key_badge: str  # CSS class of the key's badge
     key_label: str  # its word: the most urgent reason when it needs attention, else its status
+    pnl_24h: pnl.PnLText  # PnL net of transfers with its time-weighted return
+    pnl_7d: pnl.PnLText
 
     @classmethod
-    def of(cls, row: queries.AccountRow, zone: ZoneInfo) -> TableRow:
+    def of(cls, row: queries.AccountRow, zone: ZoneInfo, found: dict[str, Any]) -> TableRow:
+        """`found`: dashboard.pages.pnl.overview_pnl (each period's PnLText per account id)."""
         refreshed = row.last_refresh_at.astimezone(zone) if row.last_refresh_at else None
         change = row.change_24h
         since = change.since.astimezone(zone) if change is not None and change.since else None
@@ -236,12 +254,14 @@ class TableRow:
             refreshed_iso=refreshed.isoformat() if refreshed else "",
             key_badge=badge,
             key_label=label,
+            pnl_24h=found["24h"].get(row.account.pk) or pnl.PnLText.of(None, zone),
+            pnl_7d=found["7d"].get(row.account.pk) or pnl.PnLText.of(None, zone),
         )
 
     @property
     def phone_status(self) -> list[tuple[str, str]]:
         """What the phone layout shows under the account's name, as (CSS class, text) badges, since
-        it hides the key, PnL, positions and refresh columns: a key that is not fine, and "stale"
+        it hides the key, unrealised PnL, positions and refresh columns: a key that is not fine, and "stale"
         with the time of the last reading (why an unknown equity is unknown is in the change cell,
         which a phone shows)."""
         found = []

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from dashboard.pages import account, errors, keys, overview, refresh_now
+from dashboard.pages import account, errors, keys, overview, refresh_now, transfers
 
 app_name = "pages"
 urlpatterns = [
@@ -13,6 +13,8 @@ urlpatterns = [
     path("accounts/<int:pk>/refresh/", refresh_now.refresh_now, name="refresh_now"),
     path("keys/", keys.keys, name="keys"),
     path("errors/", errors.errors, name="errors"),
+    path("transfers/", transfers.transfers, name="transfers"),
+    path("transfers/transfers.csv", transfers.transfers_csv, name="transfers_csv"),
     path("errors/<int:pk>/acknowledge/", errors.acknowledge_error, name="acknowledge_error"),
     path("errors/account/<int:pk>/acknowledge/", errors.acknowledge_account, name="acknowledge_account"),
 ]

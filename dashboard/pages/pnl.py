@@ -1,0 +1,288 @@
+"""PnL net of transfers as the pages show it. ledger.performance computes every figure (change in
+equity minus the counted flows, the time-weighted return, the drawdown); this module only turns
+them into text and lays them out: a figure with its return and why it is unknown (the overview's
+"PnL 24 h" / "PnL 7 d" cells, the account page's period table), and the account page's
+"Profit and loss" section (periods, cumulative PnL chart, daily calendar, breakdown, notes, the
+ledger's backfill, the newest flows). It reads rows; it never calls the exchange.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils.http import urlencode
+
+from accounts.models import Account
+from dashboard.pages import charts, transfers
+from dashboard.pages.common import BadQuery
+from ledger import breakdown, performance
+from ledger.models import CashFlow, FlowSource, LedgerSync
+from ledger.pnl import Period, PnL, period
+from ledger.sync import BILLS
+from snapshots import numbers
+
+OVERVIEW_PERIODS = ("24h", "7d")
+ACCOUNT_PERIODS = ("today", "24h", "7d", "30d", "mtd", "ytd")
+DEFAULT_PERIOD = "7d"  # the account page's chart and breakdown without ?pnl=
+CALENDAR_WEEKS = 5
+NEWEST_FLOWS = 50
+# The ledger's sources by name, as the backfill line says them (LedgerSync.progress keys).
+SOURCE_LABELS = {**dict(FlowSource.choices), BILLS: "trading bills (fees, funding, interest)"}
+NEEDS_OWN_KEY = (
+    "it needs the account's own key (OKX gives an account's bills, with its fees, funding and "
+    "interest, only to that account's key)"
+)
+
+
+@dataclass(frozen=True)
+class PnLText:
+    """One PnL figure as a page shows it: "+12.30" (USD, sign always; the minus sign on a loss),
+    its time-weighted return "+1.23%", the CSS class of its sign, "since 07:10" when the account's
+    history starts inside the period, and why it is unknown ("—" and the reason, never 0.00)."""
+
+    value: Decimal | None  # the PnL in USD, for sorting
+    amount: str
+    percent: str  # "" when the return is unknown (its amount may still be known)
+    css_class: str
+    since: str
+    reason: str
+    notes: tuple[str, ...]
+
+    @classmethod
+    def of(cls, pnl: PnL | None, zone: ZoneInfo) -> PnLText:
+        if pnl is None:
+            return cls(None, numbers.UNKNOWN, "", "", "", "no PnL for this account", ())
+        value = pnl.pnl
+        return cls(
+            value,
+            numbers.format_amount(value, "USD", sign=True, minus=numbers.MINUS),
+            percent(pnl.return_pct),
+            numbers.sign_class(value),
+            _since(pnl, zone),
+            "" if value is not None else pnl.unknown_reason or "unknown",
+            tuple(pnl.notes),
+        )
+
+    @property
+    def title(self) -> str:
+        """The notes, for a cell's tooltip (the account page prints them)."""
+        return "; ".join(self.notes)
+
+
+def percent(value_pct: Decimal | None, *, sign: bool = True) -> str:
+    """A figure ledger.performance gives in percent (1.23 = 1.23 %) as "+1.23%"; None -> ""."""
+    if value_pct is None:
+        return ""
+    return numbers.format_percent(value_pct / 100, sign=sign, minus=numbers.MINUS)
+
+
+def _since(pnl: PnL, zone: ZoneInfo) -> str:
+    """ "since 07:10" (today) or "since Nov 28 07:10" when the period counts from the account's first
+    reading, after the period's start (decision 5 of issue 19)."""
+    started = pnl.started_at
+    if started is None or started <= pnl.period.start:
+        return ""
+    local, end = started.astimezone(zone), pnl.period.end.astimezone(zone)
+    return f"since {local:%H:%M}" if local.date() == end.date() else f"since {local:%b %d %H:%M}"
+
+
+def overview_pnl(account_ids: list[int], now: datetime) -> dict[str, Any]:
+    """The overview's PnL: {"24h": {account id: PnLText}, "7d": ...} and the team's per period
+    ("team": {"24h": PnLText, ...}). One account_pnl call per period, whatever the number of
+    accounts (its query count is flat in N), and one team_pnl call per period."""
+    zone = ZoneInfo(settings.DISPLAY_TIME_ZONE)
+    found: dict[str, Any] = {"team": {}}
+    for key in OVERVIEW_PERIODS:
+        span = period(key, now)
+        found[key] = {
+            pk: PnLText.of(pnl, zone) for pk, pnl in performance.account_pnl(account_ids, span).items()
+        }
+        found["team"][key] = PnLText.of(performance.team_pnl(span), zone)
+    return found
+
+
+# --- The account page's "Profit and loss" section ----------------------------------------------
+def chosen_period(value: str | None) -> str:
+    """The account page's ?pnl= (the chart's and the breakdown's period); BadQuery for another."""
+    key = value or DEFAULT_PERIOD
+    if key not in ACCOUNT_PERIODS:
+        raise BadQuery(f"Unknown PnL period. Use pnl= one of: {', '.join(ACCOUNT_PERIODS)}.")
+    return key
+
+
+def account_section(account: Account, chosen: str, now: datetime, query: dict[str, str]) -> dict[str, Any]:
+    """The context of the account page's "Profit and loss" section. `chosen`: a key of
+    ACCOUNT_PERIODS (chosen_period); `query`: the page's other parameters, kept by the links."""
+    zone = ZoneInfo(settings.DISPLAY_TIME_ZONE)
+    figures = []
+    for key in ACCOUNT_PERIODS:
+        span = period(key, now)
+        found = performance.account_pnl([account.pk], span).get(account.pk)
+        figures.append({**_figure(key, span, found, zone), "href": _link(query, pnl=key)})
+    current = next(figure for figure in figures if figure["key"] == chosen)
+    points = performance.pnl_series(account.pk, current["period"])
+    notes = list(dict.fromkeys(note for figure in figures for note in figure["text"].notes))
+    return {
+        "pnl_figures": figures,
+        "pnl_current": current,
+        "pnl_periods": [(f["key"], f["period"].label, f["href"]) for f in figures],
+        "pnl_chart": charts.line_chart(
+            points,
+            label=f"Cumulative PnL of {account.name}, {current['period'].label}",
+            signed=True,
+            what="PnL",
+        ),
+        "pnl_chart_values": charts.values_table(points, signed=True, what="cumulative PnL"),
+        "pnl_calendar": calendar(performance.daily_pnl(account.pk, *_calendar_days(now, zone)), now, zone),
+        "pnl_breakdown": _breakdown(account, current["period"], current["pnl"]),
+        "pnl_notes": notes,
+        "ledger_sync": ledger_progress(account),
+        "flow_lines": transfers.flow_lines(
+            CashFlow.objects.filter(account=account).select_related("counterparty")[:NEWEST_FLOWS]
+        ),
+        "newest_flows": NEWEST_FLOWS,
+        "flows_url": f"{reverse('pages:transfers')}?{urlencode({'account': account.pk})}",
+    }
+
+
+def _figure(key: str, span: Period, pnl: PnL | None, zone: ZoneInfo) -> dict[str, Any]:
+    inflow = pnl.net_inflow if pnl is not None else None
+    drawdown = pnl.max_drawdown_pct if pnl is not None else None
+    return {
+        "key": key,
+        "period": span,
+        "pnl": pnl,
+        "text": PnLText.of(pnl, zone),
+        "net_inflow": _signed(inflow),
+        "drawdown": percent(drawdown, sign=False) or numbers.UNKNOWN,
+    }
+
+
+def _link(query: dict[str, str], **changes: str) -> str:
+    return "?" + urlencode({**query, **changes}) + "#pnl"
+
+
+def _breakdown(account: Account, span: Period, pnl: PnL | None) -> dict[str, Any]:
+    """Trading fees, funding fees, interest (OKX's signs: negative = paid) and the rest of the
+    period's PnL, in USD; only an account's own key reads its bills."""
+    if account.active_credential() is None:
+        return {"reason": NEEDS_OWN_KEY, "lines": []}
+    found = breakdown.breakdown(account.pk, span.start, span.end)
+    if found.unknown_reason:
+        return {"reason": found.unknown_reason, "lines": []}
+    parts = {
+        "trading fees": found.trading_fees_usd,
+        "funding fees": found.funding_fees_usd,
+        "interest": found.interest_usd,
+    }
+    total = pnl.pnl if pnl is not None else None
+    # Known together: breakdown() gives all three or none (unknown_reason).
+    rest = None if total is None else total - sum((v or Decimal(0) for v in parts.values()), Decimal(0))
+    lines = [(name, _signed(value), numbers.sign_class(value)) for name, value in parts.items()]
+    lines.append(("the rest (trading and price moves)", _signed(rest), numbers.sign_class(rest)))
+    return {
+        "reason": "",
+        "days": (found.first_day, found.last_day),  # whole UTC days: OKX's bills are summed per day
+        "lines": lines,
+        "rest_reason": "" if rest is not None else "the period's PnL is unknown",
+    }
+
+
+def _signed(value: Decimal | None) -> str:
+    return numbers.format_amount(value, "USD", sign=True, minus=numbers.MINUS)
+
+
+def ledger_progress(account: Account) -> dict[str, Any]:
+    """Where the ledger's backfill stands for this account's flows: its own LedgerSync (own key),
+    or, for a sub-account read through its master, the master's (its transfers come from the
+    master's sub-account transfer history). Each source: records read, back to which day, done."""
+    own = account.active_credential() is not None
+    holder = account if own or account.master_id is None else account.master
+    sync = LedgerSync.objects.filter(account=holder).first() if holder is not None else None
+    sources = [FlowSource.SUBACCOUNT_BILLS] if not own else None
+    lines = []
+    for source, state in sorted((sync.progress if sync else {}).items()):
+        if sources is not None and source not in sources:
+            continue
+        oldest = state.get("oldest_ms")
+        lines.append(
+            {
+                "source": SOURCE_LABELS.get(source, source),
+                "rows": state.get("rows", 0),
+                "oldest": datetime.fromtimestamp(oldest / 1000, tz=ZoneInfo("UTC")) if oldest else None,
+                "done": bool(state.get("done")),
+            }
+        )
+    return {"holder": holder, "through_master": holder != account, "sync": sync, "lines": lines}
+
+
+# --- The daily calendar -------------------------------------------------------------------------
+def _calendar_days(now: datetime, zone: ZoneInfo) -> tuple[date, date]:
+    """(first, last): from the Monday CALENDAR_WEEKS - 1 weeks before this week's, through today
+    (display zone)."""
+    today = now.astimezone(zone).date()
+    first = today - timedelta(days=today.weekday(), weeks=CALENDAR_WEEKS - 1)
+    return first, today
+
+
+def calendar(days: list[Any], now: datetime, zone: ZoneInfo) -> list[list[dict[str, Any]]]:
+    """Weeks (Monday first) of cells: each {"day", "amount" ("+1,234.56"), "short" ("+1.2k", for
+    a phone), "css" (pos/neg/unknown/future), "title" (the return or why unknown)}; days after
+    today are empty cells. `days`: ledger.performance.daily_pnl's DayPnL list."""
+    first, today = _calendar_days(now, zone)
+    by_day = {day.day: day for day in days}
+    weeks = []
+    for week in range(CALENDAR_WEEKS):
+        cells = []
+        for offset in range(7):
+            day = first + timedelta(weeks=week, days=offset)
+            cells.append(_calendar_cell(day, by_day.get(day), day > today))
+        weeks.append(cells)
+    return weeks
+
+
+def _calendar_cell(day: date, found: Any, future: bool) -> dict[str, Any]:
+    if future:
+        return {"day": day, "amount": "", "short": "", "css": "future", "title": ""}
+    value = found.pnl if found is not None else None
+    if value is None:
+        reason = (found.unknown_reason if found is not None else "") or "no reading that day"
+        return {
+            "day": day,
+            "amount": numbers.UNKNOWN,
+            "short": numbers.UNKNOWN,
+            "css": "unknown",
+            "title": reason,
+        }
+    title = f"return {percent(found.return_pct)}" if found.return_pct is not None else "return unknown"
+    if found.net_inflow:
+        title += f"; net inflow {_signed(found.net_inflow)} USD"
+    return {
+        "day": day,
+        "amount": _signed(value),
+        "short": compact(value),
+        "css": numbers.sign_class(value) or "flat",
+        "title": title,
+    }
+
+
+# (from which size, divisor, unit): from 999.5 on, "1.0k" rather than "1000"
+UNITS = ((Decimal(999_950), Decimal(10) ** 6, "M"), (Decimal("999.5"), Decimal(1000), "k"))
+
+
+def compact(value: Decimal) -> str:
+    """A day's PnL in a phone's calendar cell: "+12", "\u22121.2k", "+35k", "+1.2M" (whole USD
+    below a thousand; one decimal below ten of a unit; the minus sign as on every page)."""
+    size = abs(value)
+    divisor, unit = next(((d, u) for start, d, u in UNITS if size >= start), (Decimal(1), ""))
+    scaled = size / divisor
+    text = f"{scaled:.1f}" if unit and scaled < 10 else f"{scaled:.0f}"
+    if text.rstrip("0.") == "":
+        return "0"
+    return ("+" if value > 0 else numbers.MINUS) + text + unit
