@@ -16,9 +16,10 @@ from django.utils import timezone
 from accounts.models import Account, AccountKind
 from alerts.engine import deliver_due, evaluate
 from alerts.models import Alert, AlertSettings, AlertState, Delivery
-from ledger.models import CashFlow, FlowKind, FlowSource
+from ledger.models import FlowKind
 from snapshots.models import Snapshot
 from tests.alerts_support import make_channels, receiver
+from tests.ledger_support import stored_flow
 
 pytestmark = pytest.mark.django_db
 
@@ -52,19 +53,7 @@ def transfer(source: Account, target: Account, at, amount: str, bill_id: str) ->
         (source, target, FlowKind.TRANSFER_OUT, -1),
         (target, source, FlowKind.TRANSFER_IN, 1),
     ):
-        value = Decimal(amount) * sign
-        CashFlow.objects.create(
-            account=account,
-            kind=kind,
-            source=FlowSource.SUBACCOUNT_BILLS,
-            okx_id=bill_id,
-            occurred_at=at,
-            ccy="USDT",
-            amount=value,
-            usd_price=Decimal(1),
-            usd_value=value,
-            counterparty=other,
-        )
+        stored_flow(account, kind, str(Decimal(amount) * sign), at, bill_id, counterparty=other)
 
 
 def firing() -> list[tuple[str, str]]:
@@ -121,18 +110,7 @@ def test_a_real_10_percent_loss_fires_once_and_its_recovery_resolves_once(desks,
 
 def test_a_deposit_does_not_hide_a_loss(desks, now):
     desk, _ = desks
-    CashFlow.objects.create(
-        account=desk,
-        kind=FlowKind.DEPOSIT,
-        source=FlowSource.DEPOSIT_HISTORY,
-        okx_id="d1",
-        occurred_at=now - timedelta(hours=3),
-        ccy="USDC",
-        amount=Decimal(20000),
-        state="2",
-        usd_price=Decimal(1),
-        usd_value=Decimal(20000),
-    )
+    stored_flow(desk, FlowKind.DEPOSIT, "20000", now - timedelta(hours=3), "d1", ccy="USDC", state="2")
     snap(desk, now - timedelta(seconds=30), "108000")  # up 8,000 on paper, 12,000 lost in fact
     evaluate(now=now)
     assert firing() == [("equity_drop", f"account:{desk.pk}")]
@@ -148,14 +126,14 @@ def test_a_loss_that_cannot_be_valued_neither_fires_nor_resolves(desks, now):
     snap(desk, now - timedelta(seconds=30), "80000")
     evaluate(now=now)
     assert firing() == [("equity_drop", f"account:{desk.pk}")]
-    CashFlow.objects.create(
-        account=desk,
-        kind=FlowKind.WITHDRAWAL,
-        source=FlowSource.WITHDRAWAL_HISTORY,
-        okx_id="w1",
-        occurred_at=now - timedelta(hours=1),
+    stored_flow(
+        desk,
+        FlowKind.WITHDRAWAL,
+        "-5",
+        now - timedelta(hours=1),
+        "w1",
+        usd=None,
         ccy="XYZ",
-        amount=Decimal(-5),
         state="2",
         usd_basis="no USD price for XYZ",
     )

@@ -19,16 +19,18 @@ import time_machine
 from django.urls import reverse
 
 from accounts.models import Account, AccountKind, Environment
-from ledger.models import CashFlow, FlowKind, FlowSource
+from ledger.models import FlowKind
 from ledger.pnl import SUB_ACCOUNT_NOTE
 from tests.accounts_support import make_user
 from tests.api_support import WHO, client_as, snapshot, token_for
+from tests.ledger_support import stored_flow
 
 pytestmark = pytest.mark.django_db
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 BEFORE = NOW - timedelta(hours=25)  # the readings the last 24 hours start from
 LATEST = NOW - timedelta(minutes=1)
+STABLECOIN = "stablecoin at 1 USD"  # the usd_basis the flows listing shows for the team's flows
 
 
 @pytest.fixture(autouse=True)
@@ -40,24 +42,6 @@ def _frozen():
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def flow(account: Account, kind: str, at: datetime, amount: str, okx_id: str, **fields: object) -> CashFlow:
-    """A ledger row as ledger.sync stores it (USDT at 1 USD)."""
-    source = FlowSource.SUBACCOUNT_BILLS if kind.startswith("transfer") else FlowSource.DEPOSIT_HISTORY
-    fields.setdefault("usd_value", Decimal(amount))
-    fields.setdefault("usd_price", Decimal(1) if fields["usd_value"] is not None else None)
-    fields.setdefault("usd_basis", "stablecoin at 1 USD")
-    return CashFlow.objects.create(
-        account=account,
-        kind=kind,
-        source=source,
-        okx_id=okx_id,
-        occurred_at=at,
-        ccy="USDT",
-        amount=Decimal(amount),
-        **fields,
-    )
 
 
 @pytest.fixture
@@ -74,10 +58,11 @@ def team() -> dict[str, Account]:
         snapshot(account, BEFORE, start)
         snapshot(account, LATEST, end)
     nine, ten = NOW - timedelta(hours=3), NOW - timedelta(hours=2)
-    flow(master, FlowKind.TRANSFER_OUT, nine, "-1000", "b1", counterparty=sub)
-    flow(sub, FlowKind.TRANSFER_IN, nine, "1000", "b1", counterparty=master)
-    flow(master, FlowKind.DEPOSIT, ten, "3000", "d1", state="2")
-    flow(master, FlowKind.DEPOSIT, ten, "7", "d2", state="0", counts=False)  # pending: not counted
+    stored_flow(master, FlowKind.TRANSFER_OUT, "-1000", nine, "b1", counterparty=sub, usd_basis=STABLECOIN)
+    stored_flow(sub, FlowKind.TRANSFER_IN, "1000", nine, "b1", counterparty=master, usd_basis=STABLECOIN)
+    stored_flow(master, FlowKind.DEPOSIT, "3000", ten, "d1", state="2", usd_basis=STABLECOIN)
+    # pending: not counted
+    stored_flow(master, FlowKind.DEPOSIT, "7", ten, "d2", state="0", counts=False, usd_basis=STABLECOIN)
     return {"master": master, "sub": sub, "demo": demo}
 
 
@@ -138,14 +123,8 @@ def test_the_pnl_of_each_account_and_the_team_is_net_of_transfers(viewer, team):
 
 
 def test_an_unpriced_flow_makes_the_pnl_unknown_with_the_reason_never_zero(viewer, team):
-    flow(
-        team["sub"],
-        FlowKind.DEPOSIT,
-        NOW - timedelta(hours=1),
-        "2",
-        "d9",
-        usd_value=None,
-        usd_basis="no price",
+    stored_flow(
+        team["sub"], FlowKind.DEPOSIT, "2", NOW - timedelta(hours=1), "d9", usd=None, usd_basis="no price"
     )
     rows = {row["name"]: row for row in viewer.get(reverse("api:pnl")).json()["accounts"]}
     sub = rows["Desk sub"]
@@ -235,13 +214,13 @@ def test_the_flows_filter_by_account_kind_and_days(viewer, team):
 
 
 def test_the_flows_csv_has_the_same_rows_and_an_unpriced_flow_says_why(viewer, team):
-    flow(
+    stored_flow(
         team["sub"],
         FlowKind.WITHDRAWAL,
-        NOW - timedelta(minutes=30),
         "-2",
+        NOW - timedelta(minutes=30),
         "w1",
-        usd_value=None,
+        usd=None,
         usd_basis="no price",
     )
     response = viewer.get(reverse("api:flows_csv"), {"account": team["sub"].pk})
@@ -256,7 +235,9 @@ def test_the_flows_csv_has_the_same_rows_and_an_unpriced_flow_says_why(viewer, t
 
 
 def test_a_name_that_looks_like_a_formula_is_defused_in_the_flows_csv(viewer, team):
-    flow(team["master"], FlowKind.TRANSFER_OUT, LATEST, "-5", "b9", counterparty_name="=cmd|' /C calc'!A0")
+    stored_flow(
+        team["master"], FlowKind.TRANSFER_OUT, "-5", LATEST, "b9", counterparty_name="=cmd|' /C calc'!A0"
+    )
     rows = list(csv.DictReader(io.StringIO(viewer.get(reverse("api:flows_csv")).content.decode())))
     assert rows[0]["counterparty"] == "'=cmd|' /C calc'!A0" and rows[0]["amount"] == "-5"
 
@@ -302,7 +283,7 @@ def _desks(start: int, count: int) -> None:
         account = Account.objects.create(name=f"Fake Desk {n:03d}")
         snapshot(account, BEFORE, "100")
         snapshot(account, LATEST, f"{100 + n}.5")
-        flow(account, FlowKind.DEPOSIT, NOW - timedelta(hours=1), "10", f"d-{n}", state="2")
+        stored_flow(account, FlowKind.DEPOSIT, "10", NOW - timedelta(hours=1), f"d-{n}", state="2")
 
 
 def _queries(client, url: str) -> int:

@@ -16,30 +16,16 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import AccountKind
-from ledger.models import CashFlow, FlowKind, FlowSource, LedgerSync
+from ledger.models import FlowKind, FlowSource, LedgerSync
 from tests.accounts_support import PASSWORD, ensure_roles, make_user
 from tests.browser import chromium, screenshot_path
+from tests.ledger_support import stored_flow
 from tests.test_pages_queries import give_key, make_account, snap
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SIZES = ({"width": 1366, "height": 900}, {"width": 390, "height": 844})
 STEPS = 48  # readings every 6 hours: 12 days
-
-
-def _flow(account, kind, amount, at, okx_id, source=FlowSource.SUBACCOUNT_BILLS, **fields) -> None:
-    CashFlow.objects.create(
-        account=account,
-        kind=kind,
-        source=source,
-        okx_id=okx_id,
-        occurred_at=at,
-        ccy="USDT",
-        amount=Decimal(amount),
-        usd_price=Decimal(1),
-        usd_value=Decimal(amount) - Decimal(fields.get("fee_value", 0)),
-        **{k: v for k, v in fields.items() if k != "fee_value"},
-    )
 
 
 def _history(account, start: Decimal, gain, flows: list[tuple[float, Decimal]], **fields) -> None:
@@ -82,20 +68,10 @@ def pnl_site(live_server) -> dict:
     )
     _history(gamma, Decimal("50000"), lambda i: Decimal(-250 if i > STEPS - 4 else (i % 5 - 2) * 30), [])
     _history(delta, Decimal("20000"), lambda i: Decimal(20 + i % 4 * 5), [])
-    _flow(alpha, FlowKind.TRANSFER_OUT, "-10000", transfer_at, "58311001", counterparty=beta)
-    _flow(beta, FlowKind.TRANSFER_IN, "10000", transfer_at, "58311001", counterparty=alpha)
-    _flow(alpha, FlowKind.DEPOSIT, "5000", deposit_at, "70455", FlowSource.DEPOSIT_HISTORY, state="2")
-    _flow(
-        alpha,
-        FlowKind.WITHDRAWAL,
-        "-1001",
-        withdrawal_at,
-        "30988",
-        FlowSource.WITHDRAWAL_HISTORY,
-        state="2",
-        fee=Decimal(1),
-        counterparty_name="",
-    )
+    stored_flow(alpha, FlowKind.TRANSFER_OUT, "-10000", transfer_at, "58311001", counterparty=beta)
+    stored_flow(beta, FlowKind.TRANSFER_IN, "10000", transfer_at, "58311001", counterparty=alpha)
+    stored_flow(alpha, FlowKind.DEPOSIT, "5000", deposit_at, "70455", state="2")
+    stored_flow(alpha, FlowKind.WITHDRAWAL, "-1001", withdrawal_at, "30988", state="2", fee=Decimal(1))
     LedgerSync.objects.create(
         account=alpha,
         progress={

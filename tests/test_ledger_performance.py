@@ -3,7 +3,6 @@ rows written directly, known answers a person can check by hand."""
 
 from __future__ import annotations
 
-import itertools
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -13,9 +12,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Account, AccountKind, Environment
-from ledger.models import CashFlow, FlowKind, FlowSource
+from ledger.models import FlowKind
 from ledger.performance import account_pnl, daily_pnl, pnl_series, team_pnl
 from ledger.pnl import SUB_ACCOUNT_NOTE, period
+from tests.ledger_support import stored_flow
 from tests.test_pages_queries import make_account, snap
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +24,6 @@ CENT = Decimal("0.01")
 DAY = date(2026, 11, 20)
 MIDNIGHT = datetime(2026, 11, 20, tzinfo=UTC)
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-_ids = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
@@ -36,27 +35,6 @@ def _utc_and_frozen(settings):
 
 def at(hours: float, day: datetime = MIDNIGHT) -> datetime:
     return day + timedelta(hours=hours)
-
-
-def flow(account: Account, kind: str, usd: str | None, when: datetime, **fields) -> CashFlow:
-    """A counted flow of `usd` USD (USDT at 1), or an unpriced one (usd None)."""
-    source = {
-        FlowKind.DEPOSIT: FlowSource.DEPOSIT_HISTORY,
-        FlowKind.WITHDRAWAL: FlowSource.WITHDRAWAL_HISTORY,
-    }.get(kind, FlowSource.SUBACCOUNT_BILLS)
-    fields.setdefault("ccy", "USDT")
-    return CashFlow.objects.create(
-        account=account,
-        kind=kind,
-        source=source,
-        okx_id=str(next(_ids)),
-        occurred_at=when,
-        amount=Decimal(usd) if usd is not None else Decimal(1),
-        usd_price=None if usd is None else Decimal(1),
-        usd_value=None if usd is None else Decimal(usd),
-        usd_basis="USDT-USD index 1" if usd is not None else "no USD price for XYZ",
-        **fields,
-    )
 
 
 def the_day() -> object:
@@ -80,8 +58,8 @@ def test_a_transfer_from_master_to_sub_is_no_profit_for_either_nor_for_the_team(
     master, sub = team
     readings(master, (0, "50000"), (11, "50000"), (13, "40000"), (24, "40000"))
     readings(sub, (0, "5000"), (11, "5000"), (13, "15000"), (24, "15000"))
-    flow(master, FlowKind.TRANSFER_OUT, "-10000", at(12), counterparty=sub)
-    flow(sub, FlowKind.TRANSFER_IN, "10000", at(12), counterparty=master)
+    stored_flow(master, FlowKind.TRANSFER_OUT, "-10000", at(12), counterparty=sub)
+    stored_flow(sub, FlowKind.TRANSFER_IN, "10000", at(12), counterparty=master)
     figures = account_pnl([master.pk, sub.pk], the_day())
     assert (figures[master.pk].pnl, figures[master.pk].net_inflow) == (0, Decimal(-10000))
     assert (figures[sub.pk].pnl, figures[sub.pk].net_inflow) == (0, Decimal(10000))
@@ -100,7 +78,7 @@ def test_a_transfer_from_master_to_sub_is_no_profit_for_either_nor_for_the_team(
 def test_a_deposit_is_no_profit_and_shows_as_net_inflow(team):
     master, _ = team
     readings(master, (0, "20000"), (24, "25000"))
-    flow(master, FlowKind.DEPOSIT, "5000", at(9), state="2")
+    stored_flow(master, FlowKind.DEPOSIT, "5000", at(9), state="2")
     figure = account_pnl([master.pk], the_day())[master.pk]
     assert (figure.pnl, figure.net_inflow, figure.return_pct) == (0, Decimal(5000), 0)
     assert team_pnl(the_day()).net_inflow == Decimal(5000)
@@ -109,7 +87,7 @@ def test_a_deposit_is_no_profit_and_shows_as_net_inflow(team):
 def test_a_deposit_not_yet_credited_is_not_a_flow(team):
     master, _ = team
     readings(master, (0, "20000"), (24, "20000"))
-    flow(master, FlowKind.DEPOSIT, "5000", at(9), state="0", counts=False)
+    stored_flow(master, FlowKind.DEPOSIT, "5000", at(9), state="0", counts=False)
     assert account_pnl([master.pk], the_day())[master.pk].net_inflow == 0
 
 
@@ -128,7 +106,7 @@ def test_the_published_modified_dietz_example_to_the_cent(team):
     flow at 20:00 has the same weight, (24 - 20) / 24 = 5/30."""
     master, _ = team
     readings(master, (0, "500"), (24, "600"))
-    flow(master, FlowKind.DEPOSIT, "60", at(20), state="2")
+    stored_flow(master, FlowKind.DEPOSIT, "60", at(20), state="2")
     figure = account_pnl([master.pk], the_day())[master.pk]
     assert (figure.pnl, figure.net_inflow) == (Decimal(40), Decimal(60))
     assert figure.return_pct.quantize(CENT) == Decimal("7.84")
@@ -138,7 +116,7 @@ def test_the_published_modified_dietz_example_to_the_cent(team):
 def test_demo_accounts_stay_out_and_a_transfer_to_an_untracked_sub_leaves_the_team(team):
     master, _ = team
     readings(master, (0, "50000"), (24, "40000"))
-    flow(master, FlowKind.TRANSFER_OUT, "-10000", at(12), counterparty_name="not-on-the-dashboard")
+    stored_flow(master, FlowKind.TRANSFER_OUT, "-10000", at(12), counterparty_name="not-on-the-dashboard")
     demo = make_account("paper", environment=Environment.DEMO)
     readings(demo, (0, "100000"), (24, "150000"))
     assert account_pnl([master.pk], the_day())[master.pk].pnl == 0
@@ -152,8 +130,8 @@ def test_a_transfer_to_an_inactive_account_leaves_the_team(team):
     Account.objects.filter(pk=sub.pk).update(active=False)
     readings(master, (0, "50000"), (24, "40000"))
     readings(sub, (0, "0"), (24, "10000"))
-    flow(master, FlowKind.TRANSFER_OUT, "-10000", at(12), counterparty=sub)
-    flow(sub, FlowKind.TRANSFER_IN, "10000", at(12), counterparty=master)
+    stored_flow(master, FlowKind.TRANSFER_OUT, "-10000", at(12), counterparty=sub)
+    stored_flow(sub, FlowKind.TRANSFER_IN, "10000", at(12), counterparty=master)
     whole = team_pnl(the_day())
     assert (whole.pnl, whole.net_inflow) == (0, Decimal(-10000))
 
@@ -180,7 +158,9 @@ def test_today_starts_at_midnight_in_the_display_zone(settings, team):
 def test_a_flow_without_usd_value_makes_the_pnl_unknown_never_zero(team):
     master, _ = team
     readings(master, (0, "1000"), (24, "2000"))
-    flow(master, FlowKind.DEPOSIT, None, at(5), state="2", ccy="XYZ")
+    stored_flow(
+        master, FlowKind.DEPOSIT, "1", at(5), usd=None, ccy="XYZ", state="2", usd_basis="no USD price for XYZ"
+    )
     figure = account_pnl([master.pk], the_day())[master.pk]
     assert (figure.pnl, figure.net_inflow, figure.return_pct) == (None, None, None)
     assert figure.unknown_reason == "a cash flow has no USD value (no USD price for XYZ)"
@@ -217,7 +197,7 @@ def test_the_calendar_the_time_weighted_return_and_the_drawdown_over_three_days(
     # TWR 1.2 x 0.75 x 1.1 - 1 = -1 %; the index 1, 1.2, 0.9, 0.99 fell 25 % from its high.
     master, _ = team
     readings(master, (0, "100"), (24, "120"), (48, "90"), (72, "110"))
-    flow(master, FlowKind.DEPOSIT, "10", at(48, MIDNIGHT) + timedelta(seconds=1), state="2")
+    stored_flow(master, FlowKind.DEPOSIT, "10", at(48, MIDNIGHT) + timedelta(seconds=1), state="2")
     days = daily_pnl(master.pk, DAY, DAY + timedelta(days=2))
     assert [d.day for d in days] == [DAY, DAY + timedelta(days=1), DAY + timedelta(days=2)]
     assert [d.pnl for d in days] == [Decimal(20), Decimal(-30), Decimal(10)]
@@ -255,7 +235,7 @@ def test_the_query_count_does_not_grow_with_the_number_of_accounts(django_assert
     for n, account in enumerate(accounts):
         snap(account, "1000", at=NOW - timedelta(days=8))
         snap(account, str(1000 + n), at=NOW - timedelta(minutes=1))
-        flow(account, FlowKind.DEPOSIT, "5", NOW - timedelta(days=3), state="2")
+        stored_flow(account, FlowKind.DEPOSIT, "5", NOW - timedelta(days=3), state="2")
     few, many = _queries([a.pk for a in accounts[:3]]), _queries([a.pk for a in accounts])
     assert few == many
     with django_assert_max_num_queries(3):  # accounts, the 9 boundaries' readings, the flows

@@ -18,9 +18,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import AccountKind, Environment
-from ledger.models import BillDay, CashFlow, FlowKind, FlowSource, LedgerSync
+from ledger.models import BillDay, FlowKind, LedgerSync
 from ledger.sync import BILLS
 from tests.accounts_support import make_user
+from tests.ledger_support import stored_flow
 from tests.test_pages_queries import give_key, make_account, snap
 
 pytestmark = pytest.mark.django_db
@@ -36,24 +37,6 @@ def signed_in(client, role: str = "viewer"):
     return client
 
 
-def flow(account, kind, amount: str, *, at, okx_id: str, usd: str | None = None, **fields) -> CashFlow:
-    """One counted USDT flow (USD value = amount unless given; usd=None with usd_basis: unpriced)."""
-    source = fields.pop("source", FlowSource.SUBACCOUNT_BILLS)
-    value = Decimal(amount) if usd is None and "usd_basis" not in fields else usd
-    return CashFlow.objects.create(
-        account=account,
-        kind=kind,
-        source=source,
-        okx_id=okx_id,
-        occurred_at=at,
-        ccy=fields.pop("ccy", "USDT"),
-        amount=Decimal(amount),
-        usd_price=Decimal(1) if value is not None else None,
-        usd_value=None if value is None else Decimal(value),
-        **fields,
-    )
-
-
 @pytest.fixture
 def team():
     """A master moves 10,000 USDT to its keyless sub-account two hours ago (no price move: no PnL
@@ -67,8 +50,8 @@ def team():
     snap(beta, "5000", at=now - timedelta(hours=25), via_master=True)
     snap(beta, "15000", at=now - timedelta(minutes=1), via_master=True)
     moved = now - timedelta(hours=2)
-    flow(alpha, FlowKind.TRANSFER_OUT, "-10000", at=moved, okx_id="900001", counterparty=beta)
-    flow(beta, FlowKind.TRANSFER_IN, "10000", at=moved, okx_id="900001", counterparty=alpha)
+    stored_flow(alpha, FlowKind.TRANSFER_OUT, "-10000", moved, "900001", counterparty=beta)
+    stored_flow(beta, FlowKind.TRANSFER_IN, "10000", moved, "900001", counterparty=alpha)
     gamma = make_account("gamma-loser")
     give_key(gamma)
     snap(gamma, "50000", at=now - timedelta(hours=25))
@@ -153,7 +136,7 @@ def test_the_overview_query_count_is_flat_in_the_number_of_accounts(client):
             account = make_account(f"bulk-{i:04d}")
             snap(account, "100", at=now - timedelta(days=8))
             snap(account, "110", at=now - timedelta(seconds=5))
-            flow(account, FlowKind.DEPOSIT, "5", at=now - timedelta(hours=1), okx_id=f"d{i}")
+            stored_flow(account, FlowKind.DEPOSIT, "5", now - timedelta(hours=1), f"d{i}")
         client.get(OVERVIEW)
         with CaptureQueriesContext(connection) as captured:
             response = client.get(OVERVIEW)
@@ -262,15 +245,15 @@ def test_the_transfers_page_lists_every_flow_and_filters_them(client, team):
 
 def test_the_transfers_page_shows_unpriced_and_pending_flows_as_such(client, team):
     now = timezone.now()
-    flow(
+    stored_flow(
         team["gamma"],
         FlowKind.DEPOSIT,
         "0.5",
-        at=now - timedelta(hours=3),
-        okx_id="dep-7",
+        now - timedelta(hours=3),
+        "dep-7",
+        usd=None,
         ccy="ZZZ",
         usd_basis="no USD price for ZZZ",
-        source=FlowSource.DEPOSIT_HISTORY,
         state="0",
         counts=False,
     )
@@ -283,7 +266,7 @@ def test_the_transfers_page_shows_unpriced_and_pending_flows_as_such(client, tea
 def test_the_transfers_page_is_paginated(client, team):
     start = timezone.now() - timedelta(days=2)
     for i in range(55):
-        flow(team["delta"], FlowKind.TRANSFER_IN, "1", at=start + timedelta(minutes=i), okx_id=f"p{i}")
+        stored_flow(team["delta"], FlowKind.TRANSFER_IN, "1", start + timedelta(minutes=i), f"p{i}")
     signed_in(client)
     first = client.get(TRANSFERS).content.decode()
     assert first.count("data-okx-id=") == 50 and "57 flows · page 1 of 2" in first
@@ -319,13 +302,12 @@ def test_bad_filters_get_400_with_a_message(client, team, query, message):
 
 def test_the_csv_has_the_rows_and_guards_a_formula_in_an_account_name(client, team):
     hostile = make_account('=HYPERLINK("http://evil.example","x")')
-    flow(
+    stored_flow(
         hostile,
         FlowKind.DEPOSIT,
         "250",
-        at=timezone.now() - timedelta(hours=1),
-        okx_id="dep-1",
-        source=FlowSource.DEPOSIT_HISTORY,
+        timezone.now() - timedelta(hours=1),
+        "dep-1",
         state="2",
         counterparty_name="@SUM(1+1)",
     )

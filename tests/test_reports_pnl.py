@@ -12,10 +12,11 @@ import pytest
 from django.core import mail
 
 from accounts.models import Account
-from ledger.models import CashFlow, FlowKind, FlowSource
+from ledger.models import FlowKind
 from reports import delivery
 from reports.models import Report
 from snapshots.models import Wallet
+from tests.ledger_support import stored_flow
 from tests.test_reports import csv_rows, make_account, make_schedule, make_snapshot
 
 pytestmark = pytest.mark.django_db
@@ -27,22 +28,6 @@ def usdt(amount: str) -> list[tuple[str, str, str, str]]:
     return [(Wallet.TRADING, "USDT", amount, amount)]
 
 
-def deposit(account: Account, at: datetime, amount: str, okx_id: str, usd: str | None = None) -> None:
-    """A credited deposit as ledger.sync stores it; `usd` None with a reason when unpriced."""
-    CashFlow.objects.create(
-        account=account,
-        kind=FlowKind.DEPOSIT,
-        source=FlowSource.DEPOSIT_HISTORY,
-        okx_id=okx_id,
-        occurred_at=at,
-        ccy="USDT" if usd is not None else "XYZ",
-        amount=Decimal(amount),
-        state="2",
-        usd_value=Decimal(usd) if usd is not None else None,
-        usd_basis="" if usd is not None else "no USD price for XYZ",
-    )
-
-
 @pytest.fixture
 def desks() -> dict[str, Account]:
     """Fake A: 10,000 -> 11,000 with a deposit of 2,000: PnL -1,000. Fake B: 5,000 -> 5,500: +500.
@@ -52,7 +37,7 @@ def desks() -> dict[str, Account]:
         make_snapshot(account, SLOT - timedelta(days=8), usdt(then))
         make_snapshot(account, SLOT - timedelta(hours=25), usdt(then))
         make_snapshot(account, SLOT - timedelta(seconds=30), usdt(now))
-    deposit(a, SLOT - timedelta(hours=5), "2000", "d1", usd="2000")
+    stored_flow(a, FlowKind.DEPOSIT, "2000", SLOT - timedelta(hours=5), "d1", state="2")
     return {"a": a, "b": b}
 
 
@@ -98,7 +83,8 @@ def test_a_daily_report_holds_each_accounts_pnl_and_the_teams_for_its_24_hours(d
 
 def test_a_weekly_report_counts_the_pnl_of_its_week(desks):
     make_snapshot(desks["b"], SLOT - timedelta(days=3), usdt("4000"))
-    deposit(desks["b"], SLOT - timedelta(days=3, hours=1), "1000", "d2", usd="1000")  # 5,000 + 1,000 -> 4,000
+    # 5,000 + 1,000 -> 4,000
+    stored_flow(desks["b"], FlowKind.DEPOSIT, "1000", SLOT - timedelta(days=3, hours=1), "d2", state="2")
     schedule = make_schedule(time_of_day=time(8), cadence="weekly", weekday=SLOT.weekday())
 
     delivery.deliver_slot(schedule.pk, SLOT)
@@ -110,7 +96,17 @@ def test_a_weekly_report_counts_the_pnl_of_its_week(desks):
 
 
 def test_a_pnl_that_cannot_be_valued_is_a_dash_with_the_reason_never_zero(desks):
-    deposit(desks["b"], SLOT - timedelta(hours=2), "3", "d3")  # XYZ: no USD price
+    stored_flow(
+        desks["b"],
+        FlowKind.DEPOSIT,
+        "3",
+        SLOT - timedelta(hours=2),
+        "d3",
+        usd=None,
+        ccy="XYZ",
+        state="2",
+        usd_basis="no USD price for XYZ",
+    )
     schedule = make_schedule(time_of_day=time(8))
 
     delivery.deliver_slot(schedule.pk, SLOT)
