@@ -314,7 +314,8 @@ class Client:
         (epoch ms, exclusive) page on the transfer's creation `ts`; `limit` 1..100. Fields:
         results.SubAccountTransfer. ValueError for bad paging before anything is sent."""
         params = _page(limit, after=_ms("after_ms", after_ms), before=_ms("before_ms", before_ms))
-        return self._get("/api/v5/asset/subaccount/bills", _rows(SubAccountTransfer.from_okx), params)
+        records = _records(SubAccountTransfer.from_okx, "billId", limit)
+        return self._get("/api/v5/asset/subaccount/bills", records, params)
 
     def get_deposit_history(
         self, *, after_ms: int | None = None, before_ms: int | None = None, limit: int = MAX_PAGE
@@ -324,7 +325,7 @@ class Client:
         default"). `after_ms` / `before_ms` (epoch ms) page on `ts`; `limit` 1..100. Fields and
         states: results.Deposit. ValueError for bad paging before anything is sent."""
         params = _page(limit, after=_ms("after_ms", after_ms), before=_ms("before_ms", before_ms))
-        return self._get("/api/v5/asset/deposit-history", _rows(Deposit.from_okx), params)
+        return self._get("/api/v5/asset/deposit-history", _records(Deposit.from_okx, "depId", limit), params)
 
     def get_withdrawal_history(
         self, *, after_ms: int | None = None, before_ms: int | None = None, limit: int = MAX_PAGE
@@ -334,7 +335,8 @@ class Client:
         on `ts`; `limit` 1..100. Fields and states: results.Withdrawal. ValueError for bad paging
         before anything is sent."""
         params = _page(limit, after=_ms("after_ms", after_ms), before=_ms("before_ms", before_ms))
-        return self._get("/api/v5/asset/withdrawal-history", _rows(Withdrawal.from_okx), params)
+        records = _records(Withdrawal.from_okx, "wdId", limit)
+        return self._get("/api/v5/asset/withdrawal-history", records, params)
 
     def get_history_index_candles(
         self, inst_id: str, *, after_ms: int | None = None, bar: str = "1H", limit: int = MAX_PAGE
@@ -374,7 +376,7 @@ class Client:
             begin=_ms("begin_ms", begin_ms),
             end=_ms("end_ms", end_ms),
         )
-        return self._get(path, _rows(AccountBill.from_okx), params)
+        return self._get(path, _records(AccountBill.from_okx, "billId", limit), params)
 
     # --- one call: retries, clock re-sync -------------------------------------------------
 
@@ -548,6 +550,27 @@ class Client:
 def _rows(result: Callable[[Fields], T]) -> Callable[[Reply], list[T]]:
     """A parser of OKX's `data` array of objects, one `result` per object."""
     return lambda reply: [result(row) for row in objects_in(reply.data)]
+
+
+def _records(result: Callable[[Fields], T], id_field: str, limit: int) -> Callable[[Reply], list[T]]:
+    """A parser of one page of OKX records (the ledger's history endpoints): `_rows`, and the
+    page is refused (MalformedData) when it holds more rows than the `limit` asked for or one
+    record id twice: a ledger stores one row per OKX id, so either would be stored wrong."""
+
+    def parse(reply: Reply) -> list[T]:
+        rows = objects_in(reply.data)
+        if len(rows) > limit:
+            raise MalformedData("data", f"{len(rows)} rows", f"more rows than the limit of {limit} asked for")
+        records = [result(row) for row in rows]  # each row's fields first
+        seen: set[str] = set()
+        for i, row in enumerate(rows):
+            record_id = str(row.row.get(id_field))
+            if record_id in seen:
+                raise MalformedData(f"data[{i}].{id_field}", record_id, "a record id twice in one page")
+            seen.add(record_id)
+        return records
+
+    return parse
 
 
 def _timed(reply: Reply) -> tuple[Reply, int]:

@@ -294,6 +294,23 @@ def test_a_row_without_a_required_field_is_refused(path, missing):
 
 
 @pytest.mark.parametrize(
+    ("path", "id_field"),
+    [(TRANSFERS, "billId"), (DEPOSITS, "depId"), (WITHDRAWALS, "wdId"), (BILLS, "billId")],
+)
+def test_a_page_with_one_record_id_twice_is_refused(path, id_field):
+    row = _GOOD[path]
+    error, _ = _refused(path, [row, dict(row)])
+    assert error.field == f"data[1].{id_field}"
+    assert error.message.endswith(": a record id twice in one page")
+
+
+def test_a_page_longer_than_the_limit_asked_for_is_refused():
+    rows = [{**DEPOSIT_ROW, "depId": str(n)} for n in range(101)]
+    error, _ = _refused(DEPOSITS, rows)
+    assert error.field == "data" and error.message.endswith(": more rows than the limit of 100 asked for")
+
+
+@pytest.mark.parametrize(
     ("row", "field", "problem"),
     [
         (_CANDLE[:5], "data[1]", "fewer than 6 columns"),
