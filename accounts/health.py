@@ -128,15 +128,19 @@ Rule = Callable[[KeyFacts, datetime, Policy], Iterable[KeyWarning]]
 
 
 # --- "stale" and the idle-deletion clock: the one definition of each ---------------------------
-def stale_after(refresh_interval_s: float) -> timedelta:
-    """How long data may go without a successful refresh before it is stale (STALE_AFTER_INTERVALS
-    refresh intervals)."""
-    return timedelta(seconds=STALE_AFTER_INTERVALS * refresh_interval_s)
+def stale_after(refresh_interval_s: float, read_interval_s: float = 0) -> timedelta:
+    """How long an account's data may go without a successful refresh before it is stale:
+    STALE_AFTER_INTERVALS times the longer of the refresh interval and the account's own read
+    interval (read_interval_s, seconds: a sub-account read round-robin through its master's key
+    is read every snapshots.pacing.round_robin_interval, which may be longer; 0 for the others)."""
+    return timedelta(seconds=STALE_AFTER_INTERVALS * max(refresh_interval_s, read_interval_s))
 
 
-def is_stale(last_refresh_at: datetime | None, now: datetime, refresh_interval_s: float) -> bool:
+def is_stale(
+    last_refresh_at: datetime | None, now: datetime, refresh_interval_s: float, read_interval_s: float = 0
+) -> bool:
     """Whether data last refreshed at `last_refresh_at` (None: never) is stale at `now`."""
-    return last_refresh_at is None or now - last_refresh_at > stale_after(refresh_interval_s)
+    return last_refresh_at is None or now - last_refresh_at > stale_after(refresh_interval_s, read_interval_s)
 
 
 def idle_deletion_applies(facts: KeyFacts) -> bool:

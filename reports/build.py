@@ -28,6 +28,7 @@ from accounts.models import Account, Credential, CredentialStatus, Environment
 from ledger.performance import account_pnl, team_pnl
 from ledger.pnl import Period, PnL
 from snapshots.models import BalanceLine, PositionLine, Snapshot
+from snapshots.pacing import read_intervals
 from snapshots.queries import NEVER_READ, NOT_READABLE_VIA_MASTER, Change, is_stale
 
 if TYPE_CHECKING:
@@ -254,9 +255,11 @@ def account_figures(accounts: QuerySet[Account], slot: datetime) -> list[Account
     earlier = {label: equity_at(accounts, slot - span) for label, span in CHANGE_WINDOWS.items()}
     firsts = first_totals(accounts, slot)
     figures = []
+    read = read_intervals()  # keyless sub-accounts are read round-robin, maybe less often
     for row in rows:
         pk, equity = row["pk"], row["snapshot_equity"]
-        figure = AccountFigures(row["name"], row["snapshot_at"], equity, is_stale(row["snapshot_at"], slot))
+        stale = is_stale(row["snapshot_at"], slot, read.get(pk, 0))
+        figure = AccountFigures(row["name"], row["snapshot_at"], equity, stale)
         figure.account_id = pk
         figure.demo = row["environment"] == Environment.DEMO
         figure.via_master = bool(row["snapshot_via_master"])

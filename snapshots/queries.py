@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from accounts import health
 from accounts.models import KEY_HEALTH_FIELDS, Account, Credential, CredentialStatus, Environment
+from snapshots import pacing
 from snapshots.models import Snapshot
 from snapshots.money import MoneyAvg, MoneySum
 
@@ -121,7 +122,7 @@ class AccountRow:
     warnings: list[dict]  # the credential's warnings as of now (Credential.warnings_at)
     needs_action: bool  # the key is failing or has a warning/danger (accounts.health.needs_action)
     last_refresh_at: datetime | None
-    stale: bool  # no snapshot within stale_after()
+    stale: bool  # no snapshot within stale_after() of the account's read interval
     # Positions whose PnL has no USD value (snapshots.positions.upl_usd): left out of upl_usd,
     # and every surface says so.
     upl_unpriced: int = 0
@@ -190,14 +191,17 @@ class Totals:
         return self.accounts - len(self.not_in_total)
 
 
-def stale_after() -> timedelta:
-    """accounts.health.stale_after at the configured refresh interval (REFRESH_INTERVAL_SECONDS)."""
-    return health.stale_after(settings.REFRESH_INTERVAL_SECONDS)
+def stale_after(read_interval_s: float = 0) -> timedelta:
+    """accounts.health.stale_after at the configured refresh interval (REFRESH_INTERVAL_SECONDS)
+    and the account's read interval: for a keyless sub-account, its entry in
+    snapshots.pacing.read_intervals() (seconds); 0 (the default) for the others."""
+    return health.stale_after(settings.REFRESH_INTERVAL_SECONDS, read_interval_s)
 
 
-def is_stale(last_refresh_at: datetime | None, now: datetime) -> bool:
-    """accounts.health.is_stale at the configured refresh interval: None (never) is stale."""
-    return health.is_stale(last_refresh_at, now, settings.REFRESH_INTERVAL_SECONDS)
+def is_stale(last_refresh_at: datetime | None, now: datetime, read_interval_s: float = 0) -> bool:
+    """accounts.health.is_stale at the configured refresh interval and the account's read
+    interval (as stale_after): None (never) is stale."""
+    return health.is_stale(last_refresh_at, now, settings.REFRESH_INTERVAL_SECONDS, read_interval_s)
 
 
 def _latest_before(when: datetime | None = None) -> models.QuerySet:
@@ -237,7 +241,12 @@ def account_rows() -> list[AccountRow]:
         )
     )
     latest = _latest_snapshots([a.latest_id for a in accounts if a.latest_id is not None])
-    rows = [_row(account, latest.get(account.latest_id), now) for account in accounts]
+    # Keyless sub-accounts are read round-robin through their master: stale is per account.
+    keyed = ((a.pk, a.master_id, bool(a.active_credentials)) for a in accounts)
+    read = pacing.read_intervals(pacing.split_accounts(keyed)[1])
+    rows = [
+        _row(account, latest.get(account.latest_id), now, read.get(account.pk, 0)) for account in accounts
+    ]
     # A share is of the account's own environment's total: paper money is no part of the team's.
     sums: dict[bool, Decimal] = {}
     for row in rows:
@@ -272,7 +281,9 @@ def _latest_snapshots(ids: list[int]) -> dict[int, dict[str, Any]]:
     return {row["id"]: dict(row) for row in rows}
 
 
-def _row(account: Account, snapshot: dict[str, Any] | None, now: datetime) -> AccountRow:
+def _row(
+    account: Account, snapshot: dict[str, Any] | None, now: datetime, read_interval_s: float
+) -> AccountRow:
     equity = snapshot["total_equity_usd"] if snapshot else None
     taken_at = snapshot["taken_at"] if snapshot else None
     # Both set by account_rows(): an annotation and a Prefetch(to_attr=...), unknown to the stubs.
@@ -305,7 +316,7 @@ def _row(account: Account, snapshot: dict[str, Any] | None, now: datetime) -> Ac
         # The rule Credential.needs_action applies, on the warnings just computed.
         needs_action=credential is not None and health.needs_action(credential.health_status, warnings),
         last_refresh_at=taken_at,
-        stale=is_stale(taken_at, now),
+        stale=is_stale(taken_at, now, read_interval_s),
     )
 
 

@@ -1,6 +1,6 @@
-"""Celery tasks of the snapshots: the refresh of every account each cycle, the daily retention,
-and the chart warming. Thin wrappers that take ids, run one account's job and record its outcome
-(accounts/jobs.py says how they retry).
+"""Celery tasks of the snapshots: the refresh of every account (each beat, as snapshots.pacing
+plans it), the daily retention, and the chart warming. Thin wrappers that take ids, run one
+account's job and record its outcome (accounts/jobs.py says how they retry).
 """
 
 from __future__ import annotations
@@ -10,67 +10,39 @@ from dataclasses import asdict
 from typing import Any
 
 from celery import shared_task
-from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from accounts.jobs import RELIABLE_TASK, database_failure, retry_if_due
-from accounts.models import Account, Credential, CredentialStatus
-from okxapi import ENDPOINT_LIMITS
-from okxapi.ratelimit import padded_window
 from snapshots import queries, refresh
 from snapshots.models import Snapshot
+from snapshots.pacing import Planned, refresh_plan
 
 logger = logging.getLogger(__name__)
 
 SOFT_LIMIT, HARD_LIMIT = refresh.refresh_time_limits()
-# Calls through one master key are spread over at most this share of the interval, not sent in
-# a burst.
+# The ledger's syncs are spread over at most this share of the interval (ledger.tasks.sync_all).
 STAGGER_SHARE = 0.8
 THIN_LIMITS = (1700, 1800)
 
 
-def master_pace() -> float:
-    """Seconds between two sub-accounts read through one master: each of their calls (refresh.
-    VIA_MASTER_PATHS) is limited per master UID, 6 per 2 s at OKX, 6 per 2.3 s as our limiter
-    pads the window (okxapi/ratelimit.py), so one every 0.383 s keeps every call inside it."""
-    limits = [ENDPOINT_LIMITS[path] for path in refresh.VIA_MASTER_PATHS]
-    return max(padded_window(limit) / limit.count for limit in limits)
-
-
-def refresh_plan() -> list[tuple[int, float]]:
-    """(account id, countdown) for every active account: own keys at once; sub-accounts read
-    through a master one after another at the pace its budget allows (100 in ~38 s), but always
-    within 80 % of the interval, so each is read once per cycle. Spreading them over 80 % of the
-    interval whatever their number took 48 s for 100 (bench/refresh.py)."""
-    spread = settings.REFRESH_INTERVAL_SECONDS * STAGGER_SHARE
-    pace = master_pace()
-    plan: list[tuple[int, float]] = []
-    through: dict[int, list[int]] = {}
-    keyed = set(
-        Credential.objects.filter(status=CredentialStatus.ACTIVE).values_list("account_id", flat=True)
-    )
-    for pk, master_id in Account.objects.filter(active=True).order_by("pk").values_list("pk", "master_id"):
-        if pk not in keyed and master_id:
-            through.setdefault(master_id, []).append(pk)
-        else:
-            plan.append((pk, 0.0))
-    for ids in through.values():
-        step = min(spread / len(ids), pace)
-        plan.extend((pk, round(i * step, 3)) for i, pk in enumerate(ids))
-    return plan
-
-
 @shared_task(soft_time_limit=30, time_limit=40)
 def refresh_all() -> int:
-    """Enqueue one refresh per active account for the current cycle (ids and the cycle only)."""
-    cycle = refresh.current_cycle()
-    expires = settings.REFRESH_INTERVAL_SECONDS - 1
-    plan = refresh_plan()
-    for sent, (account_id, countdown) in enumerate(plan):
+    """Enqueue this beat's refreshes (snapshots.pacing.refresh_plan: own keys at once, keyless
+    sub-accounts round-robin at their master's budget), ids and the cycle only."""
+    return send_plan(refresh_plan(), refresh.current_cycle())
+
+
+def send_plan(plan: list[Planned], cycle: int, **options: Any) -> int:
+    """Send one refresh_account per planned task of `cycle`, with its countdown and expiry
+    (options: apply_async's, e.g. a queue). Returns how many were sent: fewer when the broker
+    stops answering (those accounts wait for their next turn)."""
+    for sent, task in enumerate(plan):
         try:
-            refresh_account.apply_async((account_id, cycle), countdown=countdown, expires=expires)
+            refresh_account.apply_async(
+                (task.account_id, cycle), countdown=task.countdown, expires=task.expires, **options
+            )
         except KombuOperationalError:
             logger.warning("the broker stopped answering after %d of %d refreshes", sent, len(plan))
             return sent

@@ -78,7 +78,7 @@ def test_the_plan_paces_subaccounts_read_through_one_master_at_its_budget(sim, s
     keyless = [add_account(sim, name, master=master, keyless=True) for name in names]
     own = add_account(sim, "alpha-desk", master=master)
 
-    plan = dict(refresh_plan())
+    plan = {task.account_id: task.countdown for task in refresh_plan(now=0)}
 
     assert plan[master.pk] == plan[own.pk] == 0
     # OKX allows 6 calls per 2 s per master UID on both sub-account endpoints; our limiter pads
@@ -86,8 +86,13 @@ def test_the_plan_paces_subaccounts_read_through_one_master_at_its_budget(sim, s
     # 3 spread over 80 % of 60 s (16 s apart).
     assert [plan[a.pk] for a in keyless] == [0, 0.383, 0.767]
 
-    settings.REFRESH_INTERVAL_SECONDS = 1  # a short interval: still all within 80 % of it
-    assert [dict(refresh_plan())[a.pk] for a in keyless] == [0, 0.267, 0.533]
+    # A short interval: the three take longer than a beat (1.15 s), so each beat sends what the
+    # budget allows before the next one, after where the previous beat stopped.
+    settings.REFRESH_INTERVAL_SECONDS = 1
+    ids = [a.pk for a in keyless]
+    for now, countdowns in ((10, [0, 0.383, 0.767]), (11, [0.15, 0.533, 0.917])):
+        beat = [(t.account_id, t.countdown) for t in refresh_plan(now=now) if t.account_id in ids]
+        assert beat == list(zip(ids, countdowns, strict=True))
 
 
 def test_retention_keeps_raw_for_a_week_then_hourly_then_daily(sim):

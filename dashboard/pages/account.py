@@ -21,7 +21,7 @@ from accounts.roles import OPERATE, viewer_required
 from dashboard.pages import charts, pnl
 from dashboard.pages.common import BadQuery, ChangeText, amount, bad_request, chart_range, render_page
 from dashboard.pages.overview import key_badge
-from snapshots import numbers, queries
+from snapshots import numbers, pacing, queries
 from snapshots.models import Snapshot, Wallet
 
 RECENT_ERRORS = 10
@@ -60,8 +60,7 @@ def account(request: HttpRequest, pk: int) -> HttpResponse:
         **pnl.account_section(account, pnl_key, now, {k: v for k, v in kept.items() if k != "pnl"}),
         "account": account,
         "snapshot": snapshot,
-        "stale": snapshot is None or now - snapshot.taken_at > queries.stale_after(),
-        "stale_minutes": int(queries.stale_after().total_seconds() // 60),
+        **_reading_pace(account, snapshot, now),
         "credential": credential,
         "warnings": warnings,
         # The key's one word, as in the overview's key column ("rotation due", not "ok").
@@ -136,3 +135,28 @@ def _holdings(snapshot: Snapshot | None) -> dict[str, Any]:
 
 def _amounts(line: Any, names: tuple[str, ...], ccy: str | None = None) -> dict[str, str]:
     return {name: amount(getattr(line, name), ccy) for name in names}
+
+
+def _reading_pace(account: Account, snapshot: Snapshot | None, now: Any) -> dict[str, Any]:
+    """Stale past this account's own limit (a keyless sub-account read round-robin through its
+    master is read less often than every interval: snapshots.pacing), and how often it, or each
+    keyless sub-account through this master's key, is read."""
+    through = pacing.active_accounts()[1]  # {master id: its keyless sub-accounts}
+    intervals = pacing.read_intervals(through)
+    limit = queries.stale_after(intervals.get(account.pk, 0))
+    subs = through.get(account.pk)
+    through_key = timedelta(seconds=pacing.round_robin_interval(len(subs))) if subs else None
+    return {
+        "stale": snapshot is None or now - snapshot.taken_at > limit,
+        "stale_minutes": int(limit.total_seconds() // 60),
+        "read_every": _span(timedelta(seconds=intervals[account.pk])) if account.pk in intervals else "",
+        "subs_read_every": _span(through_key) if through_key else "",
+    }
+
+
+def _span(duration: timedelta) -> str:
+    """ "5 min 40 s", "1 min", "45 s"."""
+    minutes, seconds = divmod(round(duration.total_seconds()), 60)
+    return " ".join(
+        part for part in (f"{minutes} min" if minutes else "", f"{seconds} s" if seconds else "") if part
+    )

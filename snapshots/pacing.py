@@ -1,0 +1,151 @@
+"""How often each account can be read, and what each beat of refresh_all sends.
+
+Own-key accounts are read every beat (REFRESH_INTERVAL_SECONDS). A sub-account without a key of
+its own is read through its master's key, on two endpoints OKX limits per master UID
+(GET /api/v5/account/subaccount/balances and GET /api/v5/asset/subaccount/balances, 6 requests per
+2 s each: okx-reference.md section 2.8-2.9 and the limits table of section 2). However many such
+sub-accounts a master has, they are read round-robin at that budget, without a pause between
+beats: each beat plans, per master, only the reads its budget allows before the next beat, after
+the last one the previous beat planned (a cursor per master in Redis). So every task sent can run
+before it expires, and a master with 1,000 keyless sub-accounts reads each of them every
+1,000 x master_pace() seconds instead of letting most of a cycle's tasks expire unrun.
+
+Pure planning: reads the accounts and the cursors, sends nothing (snapshots.tasks sends).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import time
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import NamedTuple
+
+from django.conf import settings
+
+from accounts.models import Account, Credential, CredentialStatus
+from okxapi import ENDPOINT_LIMITS
+from okxapi.ratelimit import padded_window
+from snapshots import refresh
+from snapshots.models import Snapshot
+
+CURSOR_PREFIX = "okxdash:refresh:cursor:"
+# A cursor nobody moved for this long belongs to a master that is gone (or a dashboard that was
+# stopped): it lapses, and the next plan resumes from the snapshots (_last_read).
+CURSOR_TTL_SECONDS = 7 * 24 * 3600
+
+
+class Planned(NamedTuple):
+    """One refresh_account task of a beat's plan."""
+
+    account_id: int
+    countdown: float  # seconds from the plan until the task is due
+    expires: float  # seconds from the plan until an unstarted task is dropped: countdown + interval - 1
+
+
+def master_pace() -> float:
+    """Seconds between two sub-accounts read through one master: each of their calls (refresh.
+    VIA_MASTER_PATHS) is limited per master UID, 6 per 2 s at OKX, 6 per 2.3 s as our limiter
+    pads the window (okxapi/ratelimit.py), so one every 0.383 s keeps every call inside it."""
+    limits = [ENDPOINT_LIMITS[path] for path in refresh.VIA_MASTER_PATHS]
+    return max(padded_window(limit) / limit.count for limit in limits)
+
+
+def round_robin_interval(subaccounts: int) -> float:
+    """Seconds between two reads of each of `subaccounts` keyless sub-accounts read through one
+    master: the refresh interval, or `subaccounts` x master_pace() when the master's budget
+    cannot read them all within it (1,000 at OKX's 6 per 2 s, padded: 383 s; OKX's own bound
+    is 333 s)."""
+    return max(float(settings.REFRESH_INTERVAL_SECONDS), subaccounts * master_pace())
+
+
+def split_accounts(rows: Iterable[tuple[int, int | None, bool]]) -> tuple[list[int], dict[int, list[int]]]:
+    """(own, through) from rows (account id, master id or None, has an active key of its own):
+    own, the ids read with their own key (a master's too: a master without a key is refused when
+    its refresh runs); through, {master id: its keyless sub-account ids in ascending order, the
+    round-robin's ring}."""
+    own: list[int] = []
+    through: dict[int, list[int]] = {}
+    for pk, master_id, keyed in sorted(rows):
+        if master_id and not keyed:
+            through.setdefault(master_id, []).append(pk)
+        else:
+            own.append(pk)
+    return own, through
+
+
+def active_accounts() -> tuple[list[int], dict[int, list[int]]]:
+    """split_accounts() of the active accounts (two queries)."""
+    keyed = set(
+        Credential.objects.filter(status=CredentialStatus.ACTIVE).values_list("account_id", flat=True)
+    )
+    rows = Account.objects.filter(active=True).values_list("pk", "master_id")
+    return split_accounts((pk, master_id, pk in keyed) for pk, master_id in rows)
+
+
+def read_intervals(through: dict[int, list[int]] | None = None) -> dict[int, float]:
+    """{keyless sub-account id: seconds between two of its reads (round_robin_interval)} for every
+    sub-account read through a master; an account not in it is read every refresh interval.
+    `through` as split_accounts() returns it; read from the database (two queries) when None."""
+    through = active_accounts()[1] if through is None else through
+    return {pk: round_robin_interval(len(ids)) for ids in through.values() for pk in ids}
+
+
+def through_master_interval(master_id: int) -> timedelta:
+    """How often each keyless sub-account of this master is read ("through this key each
+    sub-account is read every 6 min 23 s"); the refresh interval when it has none, or few."""
+    return timedelta(seconds=round_robin_interval(len(active_accounts()[1].get(master_id, []))))
+
+
+def refresh_plan(now: float | None = None) -> list[Planned]:
+    """The tasks of the beat at `now` (epoch seconds; default: the clock):
+    1. Each account with its own key (a master's too), due at once.
+    2. Per master, its keyless sub-accounts in ring order after its cursor, one every
+       master_pace() from where the previous beat's reads ended (or now), as many as are due
+       before the next beat (now + interval) and at most each once; the cursor moves past them.
+    Each task expires one interval (less a second) after it is due, as refresh_all's tasks always
+    did: a stalled worker builds no backlog, and each task planned has that long to start.
+    Raises redis.RedisError when Redis (the cursors, and the broker too) does not answer."""
+    now = time.time() if now is None else now
+    interval = settings.REFRESH_INTERVAL_SECONDS
+    own, through = active_accounts()
+    plan = [Planned(pk, 0.0, interval - 1.0) for pk in own]
+    for master_id, ring in through.items():
+        plan.extend(_master_plan(master_id, ring, now, interval))
+    return plan
+
+
+def _master_plan(master_id: int, ring: list[int], now: float, interval: int) -> list[Planned]:
+    key = f"{CURSOR_PREFIX}{master_id}"
+    # The process's Redis pool, the one the refresh's locks use.
+    cursor = refresh._redis().hgetall(key)  # {b"after": account id, b"next_at": epoch seconds}
+    after = int(cursor[b"after"]) if cursor else _last_read(ring)
+    next_at = float(cursor.get(b"next_at", 0))
+    # A cursor further ahead than a beat could have planned means the clock went back: start anew.
+    start = max(now, next_at) if next_at <= now + 2 * interval else now
+    pace = master_pace()
+    count = min(len(ring), max(0, math.ceil((now + interval - start) / pace)))
+    if not count:
+        return []
+    # The ring's ids ascend: the next is the first above the cursor, so a sub-account added or
+    # removed since joins or leaves the round where its id falls.
+    first = bisect.bisect_right(ring, after) % len(ring)
+    chosen = (ring[first:] + ring[:first])[:count]
+    planned = [
+        Planned(pk, round(start + i * pace - now, 3), round(start + i * pace - now + interval - 1, 3))
+        for i, pk in enumerate(chosen)
+    ]
+    with refresh._redis().pipeline() as pipe:
+        pipe.hset(key, mapping={"after": chosen[-1], "next_at": repr(start + count * pace)})
+        pipe.expire(key, CURSOR_TTL_SECONDS)
+        pipe.execute()
+    return planned
+
+
+def _last_read(ring: list[int]) -> int:
+    """Without a cursor (Redis lost it, or a master's first plan): the sub-account read last
+    (newest snapshot) of the ring, so the round resumes after it; -1 (the start) if none was."""
+    newest = Snapshot.objects.filter(account_id__in=ring).order_by("-taken_at").values_list("account_id")
+    row = newest.first()
+    return -1 if row is None else row[0]
