@@ -44,9 +44,13 @@ class CashFlow(models.Model):
     `amount` is signed from the account's side: a master-to-sub transfer of 10,000 USDT is -10000
     on the master's row and +10000 on the sub-account's. A withdrawal's amount is what left the
     account (OKX's `amt` plus `fee` when the fee is in the same currency; `fee` keeps the fee).
-    `counts` says whether the record's state moves money (deposits credited, state 1 or 2;
-    withdrawals completed, state 2; transfers always): a pending record is kept and its state
-    updated when read again, and only counted flows enter PnL. `usd_value` is null when the flow
+    `counts` says whether the record's state moves money (okx-reference.md 8.7.4: deposits once
+    credited, state 1 or 2; withdrawals unless failed, -1, or cancelled, -2, since OKX takes the
+    money at the request; transfers always): a pending record is kept and its state updated when
+    read again, and only counted flows enter PnL. A deposit counted only on a later read is dated
+    when that read saw it (OKX gives no credit time); a counted withdrawal OKX later fails or
+    cancels stays counted, and a reversal row (okx_id "<wdId>:returned", the amount back, dated
+    when it was seen) books the refund, so no past period changes. `usd_value` is null when the flow
     could not be priced, with the reason in `usd_basis` (then the PnL of a period holding it is
     unknown, never computed as if the flow were 0)."""
 
@@ -89,8 +93,11 @@ class CashFlow(models.Model):
 
 class LedgerSync(models.Model):
     """Where the ledger of one account stands: the backfill's progress per source and the last
-    incremental read. `progress` is {source: {"oldest_ms": int | None, "done": bool, "rows": int}}:
-    the backfill pages back from the newest record until OKX returns a short page (`done`)."""
+    incremental read. `progress` is {source: {"oldest_ms": int | None, "done": bool, "rows": int,
+    "newest_ms": int | None, "gap": {"after_ms": int, "newest_ms": int} | None}}: the backfill
+    pages back from `oldest_ms` until OKX returns a short page (`done`); each run reads the newest
+    records down to `newest_ms` (the newest ts stored), and `gap` is where that read stopped when
+    more came than one run reads (the next run goes on from `after_ms`). ledger.sync explains."""
 
     account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="ledger_sync")
     progress = models.JSONField(default=dict, blank=True)

@@ -11,13 +11,29 @@ Sources (okx-reference.md 8.1, 8.7; all GET, "Permission: Read", limited per Use
   (last 3 months, "5 requests per 2 seconds").
 A keyless sub-account is never read here: its flows are the master's transfers.
 
-Each run reads the newest page of each source, then pages back (the backfill) at most
-`backfill_pages` pages per source until OKX returns a short page; LedgerSync.progress says how
-far it got, and the next run resumes there. Flows are upserted by (account, source, okx_id): a
-record read again updates its state (a pending deposit becomes credited), never a duplicate.
+Each run reads the newest pages of each source down to the newest record stored before (however
+many came since: a run that cannot read them all leaves a cursor and the next one goes on), then
+pages back (the backfill) at most `backfill_pages` pages per source until OKX returns a short
+page; LedgerSync.progress says how far it got, and the next run resumes there. Flows are upserted
+by (account, source, okx_id): a record read again updates its state (a pending deposit becomes
+credited), never a duplicate.
+
+Time and counting (okx-reference.md 8.7.4):
+- A deposit counts once credited (state 1 or 2). OKX's deposit history has no credit time (`ts`
+  is when the record was created): a deposit first read already credited is dated at its `ts`;
+  one stored pending and later read credited is dated when that run saw it, so it is not counted
+  before a reading that holds it. Such a time is accurate to one sync cycle.
+- A withdrawal counts unless it failed (-1) or was cancelled (-2): OKX takes the money at the
+  request (funding bill type 2) and gives it back on failure or cancellation (type 13). One read
+  counted and later read -1/-2 stays counted, and a reversal row (okx_id "<wdId>:returned", the
+  amount back, dated when the run saw it) books the refund, so a past period's figure does not
+  change and the refund is no gain. One first read already -1/-2 is stored uncounted.
+
 Every call goes through the shared client and its Redis limiter and is observed by the
-CallRecorder (failures in the error history, the key's health moved as for a refresh); a failed
-source is named in LedgerSync.last_problem and the other sources go on.
+CallRecorder (failures in the error history, the key's health moved as for a refresh). A failed
+source is named in LedgerSync.last_problem and the other sources go on; so is an answer that
+passed validation but holds a figure the database cannot store (a malformed answer in the error
+history, snapshots.refresh.record_unstorable): nothing of that page is stored.
 """
 
 from __future__ import annotations
@@ -31,7 +47,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import DataError, transaction
 from django.utils import timezone
 
 from accounts.calls import CallRecorder
@@ -43,15 +59,25 @@ from ledger.models import BillDay, CashFlow, FlowKind, FlowSource, LedgerSync
 from ledger.valuation import IndexCandles, flow_usd
 from okxapi import AccountBill, Client, Deposit, OkxError, SubAccountTransfer, Withdrawal
 from snapshots.prices import cycle_table, read_table, scope_of
-from snapshots.refresh import current_cycle, refresh_time_limits
+from snapshots.refresh import current_cycle, record_unstorable, refresh_time_limits
 
 logger = logging.getLogger(__name__)
 
 PAGE = 100  # OKX's maximum `limit` on every ledger endpoint (okx-reference.md 8.7.5)
 BILLS = "account_bills"  # LedgerSync.progress key of the trading bills (not a flow source)
 LOCK_PREFIX = "ledger:lock:"
+# The endpoint each source reads (where an answer that cannot be stored is recorded).
+ENDPOINTS = {
+    FlowSource.SUBACCOUNT_BILLS.value: "/api/v5/asset/subaccount/bills",
+    FlowSource.DEPOSIT_HISTORY.value: "/api/v5/asset/deposit-history",
+    FlowSource.WITHDRAWAL_HISTORY.value: "/api/v5/asset/withdrawal-history",
+    BILLS: "/api/v5/account/bills",
+}
+RETURNED = frozenset({"-1", "-2"})  # withdrawal failed / cancelled: the money came back (8.7.4)
+RETURNED_SUFFIX = ":returned"  # okx_id of a returned withdrawal's reversal row: "<wdId>:returned"
 Record = SubAccountTransfer | Deposit | Withdrawal
 Price = Callable[[str, Decimal, datetime], tuple[Decimal | None, Decimal | None, str]]
+Fetch = Callable[..., Sequence[Record]]  # a client's history method: (after_ms=...) -> records
 
 
 @dataclass
@@ -66,13 +92,15 @@ class SyncOutcome(JobOutcome):
 
 @dataclass
 class _Run:
-    """What one run shares: the account, its client, the pricing and the progress it moves."""
+    """What one run shares: the account, its client, the pricing, the progress it moves and its
+    moment (when it observes a change of state)."""
 
     account: Account
     client: Client
     price: Price
     sync: LedgerSync
     outcome: SyncOutcome
+    now: datetime
 
 
 def sync_account(account_id: int, *, backfill_pages: int = 3) -> SyncOutcome:
@@ -80,7 +108,9 @@ def sync_account(account_id: int, *, backfill_pages: int = 3) -> SyncOutcome:
        come from its master), or one whose sync is running elsewhere (a Redis lock per account).
     2. Build its client as the refresh does (CallRecorder in batch mode, the shared connection
        with a rate-limit wait within the time limit) and a public client for prices.
-    3. Per source: newest page, then up to `backfill_pages` older pages; rows stored per page.
+    3. Per source: the newest pages (up to `backfill_pages`) down to what was stored before,
+       then up to `backfill_pages` older pages; rows stored per page. An answer that cannot be
+       stored (ArithmeticError, DataError) is recorded as malformed; the other sources go on.
     4. Store the progress; `last_problem` names the sources that failed ("" when none).
     Returns counts; "failed" (transient) when any source failed, so the task retries it."""
     account = Account.objects.filter(pk=account_id, active=True).select_related("master").first()
@@ -116,20 +146,26 @@ def _sync(account: Account, credential: Credential, backfill_pages: int) -> Sync
     sync, _ = LedgerSync.objects.get_or_create(account=account)
     sync.backfill_started_at = sync.backfill_started_at or timezone.now()
     problems: list[str] = []
-    with (
-        client,
-        Client.public(
-            demo=client.demo, base_url=client.base_url, connection=connection, on_call=market
-        ) as public,
-    ):
-        run = _Run(account, client, _pricing(client, public), sync, outcome)
-        for source, read in _sources(account):
-            try:
-                read(run, backfill_pages)
-            except OkxError as error:
-                problems.append(f"{source}: {error.category} on {error.endpoint}")
-    recorder.flush()
-    market.flush()
+    try:
+        with (
+            client,
+            Client.public(
+                demo=client.demo, base_url=client.base_url, connection=connection, on_call=market
+            ) as public,
+        ):
+            now = timezone.now()
+            run = _Run(account, client, _pricing(client, public, now), sync, outcome, now)
+            for source, read in _sources(account):
+                try:
+                    read(run, backfill_pages)
+                except OkxError as error:
+                    problems.append(f"{source}: {error.category} on {error.endpoint}")
+                except (ArithmeticError, DataError) as error:
+                    failure = record_unstorable(account, ENDPOINTS[source], error)
+                    problems.append(f"{source}: {failure.category} on {failure.endpoint}")
+    finally:
+        recorder.flush()
+        market.flush()
     _finish(sync, problems)
     if problems:
         outcome.status, outcome.category, outcome.transient = "failed", "okx", True
@@ -137,12 +173,12 @@ def _sync(account: Account, credential: Credential, backfill_pages: int) -> Sync
     return outcome
 
 
-def _pricing(client: Client, public: Client) -> Price:
+def _pricing(client: Client, public: Client, now: datetime) -> Price:
     """flow_usd with this run's moment, the cycle's price table (shared with the refresh through
     the cache: usually no call) and the run's candle cache."""
     scope = scope_of(client.base_url, client.demo)
     table = cycle_table(current_cycle(), scope, lambda: read_table(public))
-    return functools.partial(flow_usd, now=timezone.now(), price_table=table, candles=IndexCandles(public))
+    return functools.partial(flow_usd, now=now, price_table=table, candles=IndexCandles(public))
 
 
 Reader = Callable[[_Run, int], None]
@@ -228,22 +264,20 @@ def _read_withdrawals(run: _Run, pages: int) -> None:
     _read_flows(run, FlowSource.WITHDRAWAL_HISTORY, run.client.get_withdrawal_history, pages)
 
 
-def _read_flows(run: _Run, source: FlowSource, fetch: Callable[..., Sequence[Record]], pages: int) -> None:
-    """1. Newest pages until one holds a record already stored (new records since the last run
-       are all read) or is short (the whole history is read: done), at most `pages`.
+def _read_flows(run: _Run, source: FlowSource, fetch: Fetch, pages: int) -> None:
+    """1. The newest records (_read_newest), at most `pages` pages.
     2. The backfill from progress["oldest_ms"], at most `pages`, until a short page (done).
     All three endpoints page on `ts` in ms, `after` = older than, exclusive (okx-reference.md
     8.7.5): the cursor is the oldest ts + 1, so records sharing that millisecond are read again
-    (upserted, not lost); a full page of one millisecond moves the cursor past it."""
-    progress = run.sync.progress.setdefault(source.value, {"oldest_ms": None, "done": False, "rows": 0})
-    after: int | None = None
-    for _ in range(pages):
-        page = fetch(after_ms=after)
-        known = _store_flows(run, source, page, progress)
-        progress["done"] = progress["done"] or len(page) < PAGE
-        if known or len(page) < PAGE:
-            break
-        after = _next_after(after, page)
+    (upserted, not lost); a full page of one millisecond moves the cursor past it.
+    progress: {"oldest_ms", "done", "rows", "newest_ms", "gap"} (LedgerSync's docstring)."""
+    progress = run.sync.progress.setdefault(
+        source.value, {"oldest_ms": None, "done": False, "rows": 0, "newest_ms": None, "gap": None}
+    )
+    # A progress kept before newest_ms was: read the newest pages down to what is surely stored.
+    progress.setdefault("newest_ms", progress["oldest_ms"] or 0)
+    progress.setdefault("gap", None)
+    _read_newest(run, source, fetch, pages, progress)
     read = 0
     while not progress["done"] and progress["oldest_ms"] is not None and read < pages:
         after = progress["oldest_ms"] + 1
@@ -256,16 +290,42 @@ def _read_flows(run: _Run, source: FlowSource, fetch: Callable[..., Sequence[Rec
     run.sync.save(update_fields=["progress", "backfill_started_at"])
 
 
+def _read_newest(run: _Run, source: FlowSource, fetch: Fetch, pages: int, progress: dict[str, Any]) -> None:
+    """Newest pages until one reaches progress["newest_ms"] (the newest ts stored before: every
+    record since is then read) or is short (OKX has nothing older), at most `pages`. A page's
+    oldest record comes again on the next page (the cursor is its ts + 1): it is no sign of
+    having caught up, only a ts at or below newest_ms is. When `pages` run out first,
+    progress["gap"] = {"after_ms": the next page's cursor, "newest_ms": the newest ts read} and
+    the next run goes on from it; newest_ms moves only when the gap is closed, and the pages left
+    then read what came meanwhile. The first read (newest_ms None) is one page: older records are
+    the backfill's."""
+    for _ in range(pages):
+        gap = progress["gap"]
+        after = gap["after_ms"] if gap else None
+        page = fetch(after_ms=after)
+        _store_flows(run, source, page, progress)
+        stamps = [_ms(record.ts) for record in page]
+        top = max([*stamps, gap["newest_ms"] if gap else 0], default=0)
+        floor = progress["newest_ms"]
+        if floor is not None and len(page) == PAGE and min(stamps) > floor:
+            progress["gap"] = {"after_ms": _next_after(after, page), "newest_ms": top}
+            continue
+        progress["newest_ms"], progress["gap"] = max(floor or 0, top), None
+        progress["done"] = progress["done"] or len(page) < PAGE
+        if gap is None:
+            return
+
+
 def _next_after(after: int | None, page: Sequence[Record]) -> int:
     oldest = min(_ms(record.ts) for record in page)
     return oldest + 1 if after is None or oldest + 1 < after else oldest
 
 
-def _store_flows(run: _Run, source: FlowSource, page: Sequence[Record], progress: dict[str, Any]) -> int:
-    """Upsert the page's rows; count new records in progress["rows"]; returns how many of the
-    page's records were already stored for this account."""
+def _store_flows(run: _Run, source: FlowSource, page: Sequence[Record], progress: dict[str, Any]) -> None:
+    """Upsert the page's rows (with the reversal rows of withdrawals OKX gave back) in one
+    transaction; count new records in progress["rows"]."""
     if not page:
-        return 0
+        return
     rows = _flow_rows(run.account, source, page)
     ids = {row.okx_id for row in rows}
     existing = {
@@ -278,35 +338,77 @@ def _store_flows(run: _Run, source: FlowSource, page: Sequence[Record], progress
     new = [row for row in rows if (row.account_id, row.okx_id) not in existing]
     for row in new:
         _value(run.price, row)
-    changed = [
-        flow for row in rows if (flow := _changed(existing.get((row.account_id, row.okx_id)), row, run))
-    ]
+    changed, reversals = [], []
+    for row in rows:
+        stored = existing.get((row.account_id, row.okx_id))
+        if stored is None:
+            continue
+        if _returned(stored, row):
+            reversals.append(_reversal(stored, row.state, run))
+        if flow := _changed(stored, row, run):
+            changed.append(flow)
     with transaction.atomic():
-        CashFlow.objects.bulk_create(new, ignore_conflicts=True)
+        CashFlow.objects.bulk_create([*new, *reversals], ignore_conflicts=True)
         for flow in changed:
             flow.save(update_fields=[*UPDATED_FIELDS])
     oldest = min(_ms(record.ts) for record in page)
     progress["oldest_ms"] = oldest if progress["oldest_ms"] is None else min(progress["oldest_ms"], oldest)
     progress["rows"] += len(ids - known)
-    run.outcome.created += len(new)
+    run.outcome.created += len(new) + len(reversals)
     run.outcome.updated += len(changed)
-    return len(known)
 
 
-UPDATED_FIELDS = ("state", "counts", "amount", "fee", "usd_price", "usd_value", "usd_basis")
+UPDATED_FIELDS = ("state", "counts", "amount", "fee", "occurred_at", "usd_price", "usd_value", "usd_basis")
 
 
 def _changed(stored: CashFlow | None, read: CashFlow, run: _Run) -> CashFlow | None:
     """The stored row with what OKX says now (state, counts, amount, fee), revalued when its
-    amount changed or it had no USD value; None when nothing changed."""
+    amount or time changed or it had no USD value; None when nothing changed. A deposit stored
+    uncounted and now credited is dated now (never before OKX's ts); a withdrawal stored counted
+    stays counted (its refund, if OKX gives it back, is a reversal row: module docstring)."""
     if stored is None:
         return None
-    fresh = (read.state, read.counts, read.amount, read.fee)
+    counts = read.counts or (stored.counts and read.kind == FlowKind.WITHDRAWAL)
+    fresh = (read.state, counts, read.amount, read.fee)
     if fresh == (stored.state, stored.counts, stored.amount, stored.fee) and stored.usd_value is not None:
         return None
+    revalue = stored.usd_value is None or read.amount != stored.amount
+    if read.kind == FlowKind.DEPOSIT and counts and not stored.counts:
+        stored.occurred_at, revalue = max(run.now, read.occurred_at), True
     stored.state, stored.counts, stored.amount, stored.fee = fresh
-    _value(run.price, stored)
+    if revalue:
+        _value(run.price, stored)
     return stored
+
+
+def _returned(stored: CashFlow, read: CashFlow) -> bool:
+    """A withdrawal stored counted that OKX now says failed or was cancelled (its money came back)."""
+    return (
+        read.kind == FlowKind.WITHDRAWAL
+        and stored.counts
+        and stored.state not in RETURNED
+        and read.state in RETURNED
+    )
+
+
+def _reversal(withdrawal: CashFlow, state: str, run: _Run) -> CashFlow:
+    """The refund of a counted withdrawal OKX failed or cancelled (funding bill type 13,
+    okx-reference.md 8.7.2): what left comes back, dated when this run saw it, counted, valued
+    at that time."""
+    row = CashFlow(
+        account_id=withdrawal.account_id,
+        kind=FlowKind.WITHDRAWAL,
+        source=withdrawal.source,
+        okx_id=f"{withdrawal.okx_id}{RETURNED_SUFFIX}",
+        occurred_at=run.now,
+        ccy=withdrawal.ccy,
+        amount=-withdrawal.amount,
+        state=state,
+        counts=True,
+        counterparty_name="returned by OKX",
+    )
+    _value(run.price, row)
+    return row
 
 
 def _value(price: Price, flow: CashFlow) -> None:
@@ -333,7 +435,8 @@ def _flow_rows(account: Account, source: FlowSource, page: Sequence[Record]) -> 
             fee_in_ccy = record.fee_ccy in ("", record.ccy)
             left = record.amount + record.fee if fee_in_ccy else record.amount
             rows.append(_flow(account, source, record.wd_id, record, FlowKind.WITHDRAWAL, -left))
-            rows[-1].state, rows[-1].counts, rows[-1].fee = record.state, record.completed, record.fee
+            counts = record.state not in RETURNED  # taken at the request (module docstring)
+            rows[-1].state, rows[-1].counts, rows[-1].fee = record.state, counts, record.fee
     return rows
 
 

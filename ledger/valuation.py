@@ -10,6 +10,10 @@ by their own USD index, never assumed to be 1):
    ("Get index candlesticks history", public, "10 requests per 2 seconds", IP;
    okx-reference.md 8.2: rows [ts,o,h,l,c,confirm], `ts` the candle's opening time).
 4. Else no price: the value is None and the basis says why (never 0).
+Values are computed at the money column's 38 digits (snapshots/money.py CONTEXT), not Python's
+default 28: an amount of 20,000,000,000 passes validation and its value to 18 places has 29
+digits. A value that does not fit NUMERIC(38, 18) at all (more than 20 digits before the point)
+raises decimal.InvalidOperation, which the sync records as an unstorable answer.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from decimal import Decimal
 from django.core.cache import cache
 
 from okxapi import Client, OkxError
-from snapshots.models import quantize
+from snapshots.money import CONTEXT, STEP
 from snapshots.prices import UNIT, PriceTable
 
 RECENT = timedelta(minutes=15)
@@ -96,18 +100,25 @@ def flow_usd(
     amount in `ccy` at `ts` (aware). Rules 1-4 of this module; basis names the source of the
     price, or says why there is none (then price and value are None). At most BASIS_CHARS."""
     if ccy == UNIT:
-        return Decimal(1), quantize(amount), f"{UNIT} (the unit)"
+        return Decimal(1), usd_value(amount, Decimal(1)), f"{UNIT} (the unit)"
     table_reason = ""
     if now - ts <= RECENT:
         price = price_table.usd(ccy)
         if price is not None:
-            return price, quantize(amount * price), _table_basis(price_table)
+            return price, usd_value(amount, price), _table_basis(price_table)
         table_reason = price_table.missing_reason(ccy)
     price, basis = candles.close(ccy, ts)
     if price is None:
         reason = f"{table_reason}; {basis}" if table_reason else basis
         return None, None, reason[:BASIS_CHARS]
-    return price, quantize(amount * price), basis[:BASIS_CHARS]
+    return price, usd_value(amount, price), basis[:BASIS_CHARS]
+
+
+def usd_value(amount: Decimal, price: Decimal) -> Decimal:
+    """`amount` (in a currency) times its USD `price`, to the money columns' 18 places, computed
+    at their 38 digits. decimal.InvalidOperation when the value has more than 20 digits before
+    the point (NUMERIC(38, 18) cannot hold it)."""
+    return CONTEXT.multiply(amount, price).quantize(STEP, context=CONTEXT)
 
 
 def _table_basis(table: PriceTable) -> str:

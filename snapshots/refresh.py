@@ -386,10 +386,19 @@ def _unstorable(account: Account, reading: Reading, error: Exception) -> JobOutc
     the answer is still not storable as fact. Nothing is written (write_snapshot is one
     transaction); the history gets a malformed error on the balance endpoint, like a field that
     failed validation, so the account page says why it is stale."""
-    logger.warning("%s: a derived figure cannot be stored (%s)", account.name, type(error).__name__)
     path = VIA_MASTER_PATHS[0] if reading.via_master else "/api/v5/account/balance"
+    failure = record_unstorable(account, path, error)
+    return JobOutcome(account.name, "failed", failure.category, failure.diagnosis.meaning, transient=True)
+
+
+def record_unstorable(account: Account, path: str, error: Exception) -> MalformedResponse:
+    """An answer of `path` (an OKX endpoint) whose fields all passed okxapi's checks but from which
+    a derived figure cannot be stored (`error`: ArithmeticError, django.db.DataError) is recorded
+    in the account's error history as a malformed answer of that endpoint; returns the error.
+    Raises NoCredential when the account has no key to read it with."""
+    logger.warning("%s: a derived figure cannot be stored (%s)", account.name, type(error).__name__)
     problem = f"a figure derived from this answer is out of range ({type(error).__name__})"
     failure = MalformedResponse.of(path, 200, "data", "(derived)", problem)
     credential, _ = account.reading_credential()
     ApiError.record(account.pk, credential.pk, failure)
-    return JobOutcome(account.name, "failed", failure.category, failure.diagnosis.meaning, transient=True)
+    return failure
