@@ -24,6 +24,7 @@ from alerts.models import AlertRule, AlertSettings
 from ledger.performance import account_pnl
 from ledger.pnl import PnL, period
 from snapshots.models import Snapshot
+from snapshots.pacing import read_intervals
 from snapshots.queries import is_stale, stale_after
 
 IDLE_STAGES = ((1, "1d"), (3, "3d"))  # days before OKX's deletion date: remind at 3, again at 1
@@ -216,10 +217,12 @@ def account_stale(now: datetime, credentials: list[Credential], findings: Findin
     failing = {c.account_id for c in credentials if c.health_status == HealthStatus.FAILING}
     latest = Snapshot.objects.values("account_id").annotate(at=Max("taken_at"))
     last_at = {row["account_id"]: row["at"] for row in latest}
+    read = read_intervals()  # keyless sub-accounts are read round-robin, maybe less often
     for account in Account.objects.filter(active=True).select_related("master"):
         key = (AlertRule.ACCOUNT_STALE, f"account:{account.pk}")
         since = last_at.get(account.pk) or account.created_at
-        if not is_stale(since, now):
+        limit = stale_after(read.get(account.pk, 0))
+        if not is_stale(since, now, read.get(account.pk, 0)):
             continue
         if account.pk in failing or (account.master_id in failing and account.pk not in _keyed(credentials)):
             findings.held.add(key)
@@ -230,7 +233,7 @@ def account_stale(now: datetime, credentials: list[Credential], findings: Findin
                 *key,
                 "stale",
                 f"Account stale: {account.name}",
-                f"{account.name} has not been refreshed for more than {_minutes(stale_after())} minutes "
+                f"{account.name} has not been refreshed for more than {_minutes(limit)} minutes "
                 f"({what}).\nWhat to do: see its latest errors on the Errors page.",
                 account.pk,
             )
@@ -251,16 +254,19 @@ def loss(now: datetime, percent: Decimal, findings: Findings) -> None:
     in equity minus the net inflow of deposits, withdrawals and transfers), so a transfer out
     never fires it and a deposit never hides a loss. Like with like: when one end of the window
     lacks Earn, both ends leave it out (the PnL's note says "without Earn"), so an unread Earn
-    balance is not a loss. An account whose PnL cannot be judged (unknown: an unpriced flow, no
-    reading; or no reading since the window began) is held: its alert neither opens nor
-    resolves. Demo-trading accounts are paper money: their losses never raise an alert."""
+    balance is not a loss. An account whose PnL cannot be judged is held (its alert neither opens
+    nor resolves): unknown (an unpriced flow, no reading, a sub-account whose master's transfer
+    history is not read), no fresh reading, or counting from a reading more than an hour before the
+    window (ledger.pnl.PnL.starts_early: the figure spans more than 24 hours). Demo-trading
+    accounts are paper money: their losses never raise an alert."""
     window = period(LOSS_PERIOD, now)
     accounts = Account.objects.filter(active=True).exclude(environment=Environment.DEMO)
     names = dict(accounts.values_list("pk", "name"))
     for account_id, pnl in account_pnl(list(names), window).items():
         key = (AlertRule.EQUITY_DROP, f"account:{account_id}")
         start, loss_usd = pnl.start_equity, None if pnl.pnl is None else -pnl.pnl
-        if loss_usd is None or not start or start <= 0 or pnl.ended_at is None or is_stale(pnl.ended_at, now):
+        judged = pnl.ended_at is not None and not is_stale(pnl.ended_at, now) and not pnl.starts_early
+        if loss_usd is None or not start or start <= 0 or not judged:
             findings.held.add(key)
             continue
         lost = loss_usd / start * 100

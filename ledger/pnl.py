@@ -50,6 +50,12 @@ PERIODS: dict[str, str] = {
     "custom": "Custom",
 }
 _SPANS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+# The longest custom period, in days (two years): each day is a sub-period of the return, so a
+# period of centuries would tie up a worker for minutes.
+MAX_CUSTOM_DAYS = 732
+# A period counts from the reading at or before its start; one older than this is named in a note
+# ("from the reading of ...") and the loss rule does not judge the account on it.
+START_READING_SLACK = timedelta(hours=1)
 # Why a figure is unknown (the surfaces show "—" with it).
 NEVER_READ = "never read"
 NO_READING = "no reading at or before the period's end"
@@ -57,6 +63,10 @@ UNPRICED_FLOW = "a cash flow has no USD value"
 NO_CAPITAL = "the average capital is zero or below"
 WITHOUT_EARN = "without Earn"
 SUB_ACCOUNT_NOTE = "may include transfers with other sub-accounts (OKX does not report them to the master)"
+MASTER_UNREAD = (
+    "its transfers with its master are read with the master's key, which the dashboard does not have "
+    "(add the master with a read-only key)"
+)
 
 
 def display_zone() -> ZoneInfo:
@@ -95,7 +105,8 @@ def period(
     of the month; "ytd": since 1 January; "custom": the dates `start` to `end` inclusive, i.e.
     [start 00:00, end + 1 day 00:00), ending at `now` at the latest. Raises ValueError naming the
     problem for an unknown key, a naive `now`, a custom period without both dates, with start after
-    end, or starting in the future; and for dates given with another key."""
+    end, longer than MAX_CUSTOM_DAYS days, or starting in the future; and for dates given with
+    another key."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     if key not in PERIODS:
@@ -117,6 +128,10 @@ def _custom(now: datetime, start: date | None, end: date | None, zone: ZoneInfo)
         raise ValueError("a custom period needs both a start and an end date")
     if start > end:
         raise ValueError(f"the start date {start} is after the end date {end}")
+    if (end - start).days + 1 > MAX_CUSTOM_DAYS:
+        raise ValueError(
+            f"a custom period is at most {MAX_CUSTOM_DAYS} days (two years); {start} to {end} is longer"
+        )
     begins = local_midnight(start, zone)
     if begins > now:
         raise ValueError(f"the start date {start} is in the future")
@@ -279,14 +294,18 @@ class Span:
         return dietz_parts(self.start_equity, self.end_equity, flows, t0, t1)
 
 
-def span(start: Reading, end: Reading, flows: Iterable[Flow]) -> Span:
-    """The PnL from reading `start` to reading `end`: flows with start.at < at <= end.at count."""
+def span(start: Reading, end: Reading, flows: Iterable[Flow], unread: str = "") -> Span:
+    """The PnL from reading `start` to reading `end`: flows with start.at < at <= end.at count.
+    `unread`: why some of the account's flows are not read at all (MASTER_UNREAD); the PnL is then
+    unknown for that reason, whatever flows were read."""
     window = tuple(f for f in flows if start.at < f.at <= end.at)
     without_earn = (start.earn is None) != (end.earn is None)
     e0, e1 = start.equity(without_earn), end.equity(without_earn)
     unpriced = [f for f in window if f.usd is None]
-    if unpriced:
-        reason = f"{UNPRICED_FLOW} ({unpriced[0].reason})" if unpriced[0].reason else UNPRICED_FLOW
+    if unread or unpriced:
+        reason = unread or (
+            f"{UNPRICED_FLOW} ({unpriced[0].reason})" if unpriced[0].reason else UNPRICED_FLOW
+        )
         return Span(start, end, e0, e1, window, None, None, without_earn, reason)
     net = sum((f.usd for f in window if f.usd is not None), ZERO)
     return Span(start, end, e0, e1, window, net, e1 - e0 - net, without_earn)
@@ -296,12 +315,14 @@ def span(start: Reading, end: Reading, flows: Iterable[Flow]) -> Span:
 class Track:
     """One account over a period cut at `bounds` (bounds[0] = period start, bounds[-1] = its end):
     `readings[j]` the reading at or before bounds[j] (None before the first reading), `first` its
-    first reading, `flows` its counted flows. Built by ledger/performance.py."""
+    first reading, `flows` its counted flows; `unread`: why some of its flows are not read at all
+    ("" when they are; see span()). Built by ledger/performance.py."""
 
     bounds: Sequence[datetime]
     readings: Sequence[Reading | None]
     first: Reading | None
     flows: Sequence[Flow] = ()
+    unread: str = ""
 
     @property
     def unknown_reason(self) -> str:
@@ -325,12 +346,12 @@ class Track:
     def total(self) -> Span | None:
         """The span over the whole period (None when unknown_reason)."""
         start = self.start
-        return None if start is None else span(start, self.readings[-1] or start, self.flows)
+        return None if start is None else span(start, self.readings[-1] or start, self.flows, self.unread)
 
     def until(self, j: int) -> Span | None:
         """The span from the period's start to bounds[j] (None before the first reading)."""
         start, end = self.start, self.readings[j]
-        return None if start is None or end is None else span(start, end, self.flows)
+        return None if start is None or end is None else span(start, end, self.flows, self.unread)
 
     def sub_period(self, i: int) -> tuple[Span, datetime, bool] | None:
         """Sub-period i ([bounds[i], bounds[i+1]]): its span, the time it starts for this account
@@ -343,16 +364,18 @@ class Track:
         if begin is None and self.first.at >= self.bounds[i + 1]:
             return None  # first read exactly at the sub-period's end: it starts the next one
         if begin is None:  # the first reading falls in this sub-period
-            return span(self.first, end, self.flows), self.first.at, True
-        return span(begin, end, self.flows), self.bounds[i], False
+            return span(self.first, end, self.flows, self.unread), self.first.at, True
+        return span(begin, end, self.flows, self.unread), self.bounds[i], False
 
 
 @dataclass(frozen=True)
 class PnL:
     """PnL of one account (account_id) or of the team (None) over `period`, in USD.
 
-    start_equity / end_equity: total equity at `started_at` / `ended_at` (the readings counted
-    from and to; "without Earn" in `notes` when they are totals less Earn); net_inflow: the counted
+    start_equity / end_equity: total equity at `started_at` / `ended_at`, the readings counted
+    from and to (from the latest at or before the period's start, at its own time, or from the
+    first reading when that is later; the team's times are its accounts' earliest and latest;
+    "without Earn" in `notes` when they are totals less Earn); net_inflow: the counted
     flows between them (+ in); pnl = end_equity - start_equity - net_inflow; return_pct: the
     time-weighted return in percent (daily Modified Dietz, chain-linked); max_drawdown_pct: the
     largest fall of the TWR index in percent (positive; 0 when none). A None figure is unknown:
@@ -371,6 +394,12 @@ class PnL:
     ended_at: datetime | None = None
     unknown_reason: str = ""
     notes: tuple[str, ...] = field(default=())
+
+    @property
+    def starts_early(self) -> bool:
+        """The figure counts from a reading more than START_READING_SLACK before the period's
+        start (no reading nearer it): it spans more than the period (a note says from when)."""
+        return self.started_at is not None and self.started_at < self.period.start - START_READING_SLACK
 
 
 @dataclass(frozen=True)
@@ -444,6 +473,13 @@ def since_first_note(at: datetime, zone: ZoneInfo | None = None) -> str:
     return f"since the first reading, {at.astimezone(zone or display_zone()):%Y-%m-%d %H:%M}"
 
 
+def older_reading_note(at: datetime, zone: ZoneInfo | None = None) -> str:
+    """ "from the reading of 2026-11-17 09:00 (none nearer the period's start)" (display zone): the
+    period counts from a reading more than START_READING_SLACK before its start."""
+    local = at.astimezone(zone or display_zone())
+    return f"from the reading of {local:%Y-%m-%d %H:%M} (none nearer the period's start)"
+
+
 def figure(
     account_id: int | None,
     period_: Period,
@@ -466,10 +502,13 @@ def figure(
         reason = next(iter(tracks.values())).unknown_reason if tracks and not team else NO_READING
         return PnL(account_id, period_, unknown_reason=reason, notes=tuple(notes))
     spans = {name: s for name, t in known.items() if (s := t.total()) is not None}
-    late = {name: t.first.at for name, t in known.items() if t.since_first and t.first is not None}
-    notes += [
-        since_first_note(at) if not team else f"{name}: {since_first_note(at)}" for name, at in late.items()
-    ]
+    late = {name: since_first_note(t.first.at) for name, t in known.items() if t.since_first and t.first}
+    early = {
+        name: older_reading_note(s.start.at)
+        for name, s in spans.items()
+        if s.start.at < period_.start - START_READING_SLACK
+    }
+    notes += [note if not team else f"{name}: {note}" for name, note in (late | early).items()]
     if any(s.without_earn for s in spans.values()):
         notes.append(WITHOUT_EARN)
     if sub_accounts:
@@ -479,7 +518,7 @@ def figure(
         period_,
         start_equity=sum((s.start_equity for s in spans.values()), ZERO),
         end_equity=sum((s.end_equity for s in spans.values()), ZERO),
-        started_at=min(max(period_.start, s.start.at) for s in spans.values()),
+        started_at=min(s.start.at for s in spans.values()),
         ended_at=max(s.end.at for s in spans.values()),
         notes=tuple(notes),
     )

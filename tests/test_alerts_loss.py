@@ -13,13 +13,14 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from accounts.models import Account, AccountKind
+from accounts.models import Account, AccountKind, Credential, CredentialStatus
 from alerts.engine import deliver_due, evaluate
 from alerts.models import Alert, AlertSettings, AlertState, Delivery
 from ledger.models import FlowKind
 from snapshots.models import Snapshot
 from tests.alerts_support import make_channels, receiver
 from tests.ledger_support import stored_flow
+from tests.test_pages_queries import give_key
 
 pytestmark = pytest.mark.django_db
 
@@ -31,13 +32,13 @@ def now():
 
 @pytest.fixture
 def desks(now):
-    """ "desk" held 100,000 USD a day ago (before the 24-hour window) and "desk-sub" nothing; the
+    """ "desk" held 100,000 USD half an hour before the 24-hour window and "desk-sub" nothing; the
     rule is on at 5 %."""
     AlertSettings.objects.update_or_create(pk=1, defaults={"equity_drop": True, "equity_drop_percent": 5})
     desk = Account.objects.create(name="desk", kind=AccountKind.MASTER)
     sub = Account.objects.create(name="desk-sub", kind=AccountKind.SUB, master=desk, sub_acct_name="desksub")
-    snap(desk, now - timedelta(hours=25), "100000")
-    snap(sub, now - timedelta(hours=25), "0")
+    snap(desk, now - timedelta(hours=24, minutes=30), "100000")
+    snap(sub, now - timedelta(hours=24, minutes=30), "0")
     return desk, sub
 
 
@@ -139,3 +140,37 @@ def test_a_loss_that_cannot_be_valued_neither_fires_nor_resolves(desks, now):
     )
     evaluate(now=now + timedelta(seconds=10))
     assert firing() == [("equity_drop", f"account:{desk.pk}")]  # held, not resolved
+
+
+def test_a_sub_account_whose_master_key_is_gone_neither_fires_nor_resolves(desks, now):
+    """The sub-account's transfers with its master are read with the master's key only: without
+    it, 3,000 sent to the master would read as a 10 % loss. The PnL is unknown, the rule holds."""
+    desk, sub = desks
+    give_key(sub)
+    master_key = give_key(desk)
+    snap(sub, now - timedelta(hours=24, minutes=20), "30000")
+    snap(sub, now - timedelta(seconds=30), "27000")  # a loss while the master's history is read
+    snap(desk, now - timedelta(seconds=30), "100000")
+    evaluate(now=now)
+    assert firing() == [("equity_drop", f"account:{sub.pk}")]
+    Credential.objects.filter(pk=master_key.pk).update(status=CredentialStatus.RETIRED)
+    evaluate(now=now + timedelta(seconds=10))
+    assert firing() == [("equity_drop", f"account:{sub.pk}")]  # held, not resolved
+    Alert.objects.all().delete()
+    evaluate(now=now + timedelta(seconds=20))
+    assert firing() == []  # nor opened
+
+
+def test_a_start_reading_days_old_is_not_judged_as_a_24_hour_loss(now):
+    """Readings three days and one minute ago, nothing between: the 10 % fall spans three days,
+    not the last 24 hours, so the rule holds the account rather than say "lost 10.0 % in 24 h"."""
+    AlertSettings.objects.update_or_create(pk=1, defaults={"equity_drop": True, "equity_drop_percent": 5})
+    desk = Account.objects.create(name="desk", kind=AccountKind.MASTER)
+    snap(desk, now - timedelta(days=3), "100000")
+    snap(desk, now - timedelta(minutes=1), "90000")
+    evaluate(now=now)
+    assert firing() == []
+    snap(desk, now - timedelta(hours=24, minutes=20), "100000")  # one near the window's start: judged
+    snap(desk, now - timedelta(seconds=30), "90000")
+    evaluate(now=now + timedelta(seconds=10))
+    assert firing() == [("equity_drop", f"account:{desk.pk}")]

@@ -83,7 +83,7 @@ def snapshot(account: Account, minutes_ago: int, equity: str) -> None:
 
 def test_the_loss_rule_is_off_by_default_and_fires_past_the_threshold_when_on():
     desk = Account.objects.create(name="desk")
-    snapshot(desk, 25 * 60, "120000")  # the equity when the last 24 hours began
+    snapshot(desk, 24 * 60 + 30, "120000")  # the equity when the last 24 hours began
     snapshot(desk, 300, "100000")
     snapshot(desk, 0, "95000")  # 25,000 lost: 20.8 % of 120,000
     evaluate()

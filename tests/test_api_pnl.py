@@ -99,8 +99,8 @@ def test_the_pnl_of_each_account_and_the_team_is_net_of_transfers(viewer, team):
     }
     assert (desk["start_equity_usd"], desk["end_equity_usd"]) == ("10000", "12500")
     assert (desk["net_inflow_usd"], desk["pnl_usd"]) == ("2000", "500")  # the pending 7 USDT is not in
-    # From the period's start (the reading before it holds until then) to the latest reading.
-    assert (desk["started_at"], desk["ended_at"]) == (iso(NOW - timedelta(hours=24)), iso(LATEST))
+    # From the reading before the period's start (an hour before it: no note) to the latest one.
+    assert (desk["started_at"], desk["ended_at"]) == (iso(BEFORE), iso(LATEST))
     assert desk["unknown_reason"] is None and desk["notes"] == []
     # Modified Dietz over the day since midnight (the hours before it had no change): the flows
     # weigh (12:00 - their time) / 12 h in the average capital; the day before returned 0.
@@ -143,6 +143,34 @@ def test_a_custom_period_covers_whole_days_in_the_display_zone(viewer, team):
     desk = next(row for row in body["accounts"] if row["name"] == "Desk")
     assert desk["pnl_usd"] == "500" and desk["started_at"] == iso(BEFORE)  # its first reading
     assert any("first reading" in note for note in desk["notes"])  # no reading before 19 Nov 00:00
+
+
+def test_a_custom_period_of_decades_is_a_400_before_any_work(viewer, team):
+    """1990 to 2026 would be 13,000 daily sub-periods: refused as fast as an unknown period."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for params in ({"period": "2y"}, {"period": "custom", "start": "1990-01-01", "end": "2026-01-01"}):
+        with CaptureQueriesContext(connection) as captured:
+            response = viewer.get(reverse("api:pnl"), params)
+        assert response.status_code == 400
+        counts.append(len(captured))
+    assert counts[0] == counts[1]  # no reading of any figure
+    assert response.json()["period"] == [
+        "A custom period is at most 732 days (two years); 1990-01-01 to 2026-01-01 is longer."
+    ]
+
+
+def test_two_years_cost_only_the_days_that_have_readings(viewer, team, django_assert_max_num_queries):
+    """The team was first read yesterday: two years back cost what a day does."""
+    with django_assert_max_num_queries(12):
+        response = viewer.get(
+            reverse("api:pnl"), {"period": "custom", "start": "2024-11-20", "end": "2026-11-20"}
+        )
+    assert response.status_code == 200
+    desk = next(row for row in response.json()["accounts"] if row["name"] == "Desk")
+    assert desk["pnl_usd"] == "500" and desk["started_at"] == iso(BEFORE)
 
 
 @pytest.mark.parametrize(

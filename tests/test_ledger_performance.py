@@ -14,9 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import Account, AccountKind, Environment
 from ledger.models import FlowKind
 from ledger.performance import account_pnl, daily_pnl, pnl_series, team_pnl
-from ledger.pnl import SUB_ACCOUNT_NOTE, period
+from ledger.pnl import MASTER_UNREAD, SUB_ACCOUNT_NOTE, period
 from tests.ledger_support import stored_flow
-from tests.test_pages_queries import make_account, snap
+from tests.test_pages_queries import give_key, make_account, snap
 
 pytestmark = pytest.mark.django_db
 
@@ -241,3 +241,93 @@ def test_the_query_count_does_not_grow_with_the_number_of_accounts(django_assert
     with django_assert_max_num_queries(3):  # accounts, the 9 boundaries' readings, the flows
         figures = account_pnl([a.pk for a in accounts], period("7d", NOW))
     assert figures[accounts[29].pk].pnl == Decimal(29 - 5)
+
+
+def test_a_long_period_costs_only_the_days_that_have_readings(team, django_assert_max_num_queries):
+    """Two years back from today, readings only on the last few days: the days before the first
+    reading are not asked for, so the figures cost what a week does, and match the three days'."""
+    master, _ = team
+    readings(master, (0, "100"), (24, "120"), (48, "90"), (72, "110"))
+    stored_flow(master, FlowKind.DEPOSIT, "10", at(48, MIDNIGHT) + timedelta(seconds=1), state="2")
+    two_years = period("custom", NOW, start=date(2024, 11, 24), end=date(2026, 11, 22))
+    with django_assert_max_num_queries(3):  # accounts, the readings at 6 boundaries, the flows
+        figure = account_pnl([master.pk], two_years)[master.pk]
+    assert (figure.pnl, figure.net_inflow, figure.started_at) == (0, Decimal(10), at(0))
+    assert figure.return_pct.quantize(CENT) == Decimal("-1.00")
+    assert figure.max_drawdown_pct.quantize(CENT) == Decimal("25.00")
+    assert figure.notes == ("since the first reading, 2026-11-20 00:00",)
+    with django_assert_max_num_queries(3):
+        whole = team_pnl(two_years)
+    assert whole.return_pct == figure.return_pct
+    with django_assert_max_num_queries(3):
+        days = daily_pnl(master.pk, date(2024, 11, 24), DAY + timedelta(days=2))
+    assert len(days) == (DAY + timedelta(days=2) - date(2024, 11, 24)).days + 1
+    assert {d.unknown_reason for d in days[:-3]} == {"no reading yet"}
+    assert [d.pnl for d in days[-3:]] == [Decimal(20), Decimal(-30), Decimal(10)]
+    with django_assert_max_num_queries(3):
+        series = pnl_series(master.pk, two_years)
+    assert series[-1] == (two_years.end, 0)
+    assert [t for t, _ in series] == [at(h) for h in (0, 24, 48, 72)]
+
+
+def test_a_custom_period_longer_than_two_years_is_refused():
+    with pytest.raises(ValueError, match="a custom period is at most 732 days"):
+        period("custom", NOW, start=date(1990, 1, 1), end=date(2026, 1, 1))
+
+
+@pytest.mark.parametrize("master_state", ["keyless", "inactive", "absent"])
+def test_a_sub_account_whose_master_is_not_read_has_an_unknown_pnl_and_so_has_the_team(team, master_state):
+    """The sub-account's transfers with its master come only from the master's history, read with
+    the master's key: without it, a 3,000 transfer to the master would show as a loss of 3,000."""
+    master, sub = team
+    give_key(sub)
+    if master_state == "inactive":
+        give_key(master)
+        Account.objects.filter(pk=master.pk).update(active=False)
+    elif master_state == "absent":
+        Account.objects.filter(pk=sub.pk).update(master=None, sub_acct_name="")
+    readings(master, (0, "50000"), (24, "53000"))
+    readings(sub, (0, "30000"), (24, "27000"))  # 3,000 moved to the master: no row of it here
+    figure = account_pnl([sub.pk], the_day())[sub.pk]
+    assert (figure.pnl, figure.net_inflow, figure.return_pct) == (None, None, None)
+    assert figure.unknown_reason == MASTER_UNREAD
+    assert (figure.start_equity, figure.end_equity) == (Decimal(30000), Decimal(27000))
+    assert team_pnl(the_day()).unknown_reason == f"alpha-sub: {MASTER_UNREAD}"
+    assert [(d.pnl, d.unknown_reason) for d in daily_pnl(sub.pk, DAY, DAY)] == [(None, MASTER_UNREAD)]
+    assert pnl_series(sub.pk, the_day()) == []
+
+
+def test_a_sub_account_whose_master_is_read_with_its_key_has_a_pnl(team):
+    master, sub = team
+    give_key(master)
+    give_key(sub)
+    readings(master, (0, "50000"), (24, "53000"))
+    readings(sub, (0, "30000"), (24, "27000"))
+    stored_flow(master, FlowKind.TRANSFER_IN, "3000", at(12), counterparty=sub)
+    stored_flow(sub, FlowKind.TRANSFER_OUT, "-3000", at(12), counterparty=master)
+    assert account_pnl([sub.pk], the_day())[sub.pk].pnl == 0
+    assert team_pnl(the_day()).pnl == 0
+
+
+def test_a_start_reading_days_before_the_period_is_its_real_time_with_a_note(team):
+    """Readings three days and one minute before now, nothing between: the 24 hours count from the
+    reading of three days ago; the figure says so instead of passing it off as the period's start."""
+    master, _ = team
+    snap(master, "100000", at=NOW - timedelta(days=3))
+    snap(master, "90000", at=NOW - timedelta(minutes=1))
+    figure = account_pnl([master.pk], period("24h", NOW))[master.pk]
+    assert (figure.pnl, figure.started_at, figure.starts_early) == (
+        Decimal(-10000),
+        NOW - timedelta(days=3),
+        True,
+    )
+    assert figure.notes == ("from the reading of 2026-11-22 09:00 (none nearer the period's start)",)
+    team_notes = team_pnl(period("24h", NOW)).notes
+    assert "alpha: from the reading of 2026-11-22 09:00 (none nearer the period's start)" in team_notes
+    snap(master, "95000", at=NOW - timedelta(hours=24, minutes=20))  # a reading 20 minutes before it
+    figure = account_pnl([master.pk], period("24h", NOW))[master.pk]
+    assert (figure.pnl, figure.started_at, figure.notes) == (
+        Decimal(-5000),
+        NOW - timedelta(hours=24, minutes=20),
+        (),
+    )

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ledger.pnl import (
+    MASTER_UNREAD,
+    MAX_CUSTOM_DAYS,
     Flow,
     Reading,
     Track,
@@ -146,11 +148,20 @@ def test_rolling_and_custom_periods():
         ("custom", {"start": date(2026, 3, 2), "end": date(2026, 3, 1)}, "is after the end date"),
         ("custom", {"start": date(2027, 1, 1), "end": date(2027, 1, 2)}, "is in the future"),
         ("today", {"start": date(2026, 3, 1)}, "only for the custom period"),
+        # 733 days: one more than two years' worth of daily sub-periods.
+        ("custom", {"start": date(2024, 3, 1), "end": date(2026, 3, 3)}, "at most 732 days"),
+        ("custom", {"start": date(1990, 1, 1), "end": date(2026, 1, 1)}, "at most 732 days"),
     ],
 )
 def test_a_bad_period_is_refused_with_a_clear_message(key, dates, message):
     with pytest.raises(ValueError, match=message):
         period(key, utc(2026, 3, 10), zone=TOKYO, **dates)
+
+
+def test_a_custom_period_of_exactly_two_years_is_allowed():
+    longest = period("custom", utc(2026, 3, 10), start=date(2024, 3, 1), end=date(2026, 3, 2), zone=TOKYO)
+    assert MAX_CUSTOM_DAYS == 732
+    assert longest.end - longest.start == timedelta(days=732)
 
 
 def test_days_split_at_local_midnight_and_a_dst_day_has_23_hours():
@@ -208,3 +219,39 @@ def test_the_team_return_adds_gains_and_capitals_and_a_late_account_joins_like_a
     assert (team.pnl, team.net_inflow) == (Decimal(100), Decimal(0))
     assert team.return_pct.quantize(CENT) == Decimal("6.67")
     assert team.notes == ("beta: since the first reading, 2026-01-01 12:00",)
+
+
+def test_flows_that_are_not_read_make_the_pnl_unknown_even_without_a_flow_in_sight():
+    """A sub-account whose master's transfer history is not read: a drop of 3,000 may be a transfer
+    to the master, so the PnL is unknown with the reason, and the team's too (it sums it)."""
+    p = period("custom", utc(2026, 1, 3), start=date(2026, 1, 1), end=date(2026, 1, 1), zone=ZoneInfo("UTC"))
+    r0, r1 = Reading(p.start, Decimal(30000)), Reading(p.end, Decimal(27000))
+    blind = Track([p.start, p.end], [r0, r1], r0, unread=MASTER_UNREAD)
+    alone = figure(1, p, {"sub": blind})
+    assert (alone.pnl, alone.net_inflow, alone.return_pct) == (None, None, None)
+    assert alone.unknown_reason == MASTER_UNREAD
+    assert (alone.start_equity, alone.end_equity) == (Decimal(30000), Decimal(27000))
+    master = Track([p.start, p.end], [r0, r0], r0)
+    team = figure(None, p, {"master": master, "sub": blind}, team=True)
+    assert (team.pnl, team.unknown_reason) == (None, f"sub: {MASTER_UNREAD}")
+
+
+def test_a_start_reading_long_before_the_period_is_named_and_not_taken_for_its_start():
+    """Readings three days and one minute before now, nothing between: the 24 hours count from the
+    reading of three days ago, and say so; one 30 minutes before the start needs no note."""
+    now = utc(2026, 1, 10, 12, 0)
+    p = period("24h", now, zone=ZoneInfo("UTC"))
+    old, latest = (
+        Reading(now - timedelta(days=3), Decimal(100000)),
+        Reading(now - timedelta(minutes=1), Decimal(90000)),
+    )
+    bounds = day_bounds(p.start, p.end, ZoneInfo("UTC"))
+    track = Track(bounds, [old, old, latest], old)
+    found = figure(1, p, {"desk": track})
+    assert (found.pnl, found.started_at, found.starts_early) == (Decimal(-10000), old.at, True)
+    assert found.notes == ("from the reading of 2026-01-07 12:00 (none nearer the period's start)",)
+    team = figure(None, p, {"desk": track}, team=True)
+    assert team.notes == ("desk: from the reading of 2026-01-07 12:00 (none nearer the period's start)",)
+    near = Reading(p.start - timedelta(minutes=30), Decimal(100000))
+    found = figure(1, p, {"desk": Track(bounds, [near, near, latest], near)})
+    assert (found.started_at, found.starts_early, found.notes) == (near.at, False, ())

@@ -314,8 +314,9 @@ class PnlFiguresSerializer(serializers.Serializer):
     )
     started_at = utc_time(
         allow_null=True,
-        help_text="When the figures start: the period's start, or the account's first reading when "
-        'that is later (a note says "since the first reading, ...").',
+        help_text="When the figures start: the time of the last reading at or before the period's start "
+        '(a note says "from the reading of ..." when it is more than an hour earlier), or of the '
+        'account\'s first reading when that is later (a note says "since the first reading, ...").',
     )
     ended_at = utc_time(
         allow_null=True, help_text="The time of the last reading at or before the period's end."
