@@ -262,10 +262,12 @@ def loss(now: datetime, percent: Decimal, findings: Findings) -> None:
     window = period(LOSS_PERIOD, now)
     accounts = Account.objects.filter(active=True).exclude(environment=Environment.DEMO)
     names = dict(accounts.values_list("pk", "name"))
+    read = read_intervals()  # a round-robin sub-account is fresh within its own read interval
     for account_id, pnl in account_pnl(list(names), window).items():
         key = (AlertRule.EQUITY_DROP, f"account:{account_id}")
         start, loss_usd = pnl.start_equity, None if pnl.pnl is None else -pnl.pnl
-        judged = pnl.ended_at is not None and not is_stale(pnl.ended_at, now) and not pnl.starts_early
+        fresh = pnl.ended_at is not None and not is_stale(pnl.ended_at, now, read.get(account_id, 0))
+        judged = fresh and not pnl.starts_early
         if loss_usd is None or not start or start <= 0 or not judged:
             findings.held.add(key)
             continue
