@@ -1,12 +1,12 @@
 """A period's PnL split into trading fees, funding fees and interest, from the account's bills as
-ledger.sync summed them into BillDay (own key only; OKX keeps the bills 3 months). "The rest" is
-PnL minus these three, computed by the caller (ledger/pnl.py gives the PnL). Reads rows only:
-pages never call the exchange."""
+ledger.sync summed them into BillDay (own key only; OKX keeps the bills 3 months). The sums are
+of whole UTC days; "the rest" (PnL minus these three) is the caller's, and only when the days are
+exactly the PnL's window (Breakdown.covers). Reads rows only: pages never call the exchange."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from ledger.models import BillDay, LedgerSync
@@ -30,6 +30,14 @@ class Breakdown:
     unknown_reason: str
     first_day: date
     last_day: date
+
+    def covers(self, start: datetime, end: datetime) -> bool:
+        """The days are exactly the window (start, end]: it runs from a UTC midnight to a UTC
+        midnight, so no bill outside it is summed and none inside it left out. Only then may
+        the sums be set against a figure of that window (the PnL's "rest")."""
+        opens = datetime.combine(self.first_day, time(0), tzinfo=UTC)
+        closes = datetime.combine(self.last_day + timedelta(days=1), time(0), tzinfo=UTC)
+        return start == opens and end == closes
 
 
 def breakdown(account_id: int, start: datetime, end: datetime) -> Breakdown:

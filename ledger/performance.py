@@ -4,19 +4,24 @@ cash-flow ledger); the arithmetic is ledger/pnl.py's. Nothing here calls the exc
 The number of queries does not grow with the number of accounts: one for the accounts, one per
 BOUNDARIES_PER_QUERY period boundaries (each boundary's reading of every account by a correlated
 subquery, an index seek on snapshot_history_idx (account, taken_at)), one for the flows (on
-flow_account_time_idx). Sums are made in Python as Decimal (snapshots/money.py: MoneySum is a
-float on SQLite).
+flow_account_time_idx). Many figures of one account (the account page: six periods, the chart,
+the calendar) come from History instead: its rows read once (three queries, whatever the periods'
+length), each boundary's reading found in Python. Sums are made in Python as Decimal
+(snapshots/money.py: MoneySum is a float on SQLite).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import bisect
+import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Account, AccountKind, Credential, CredentialStatus, Environment
@@ -40,12 +45,23 @@ from ledger.pnl import (
 )
 from snapshots.models import Snapshot
 
-__all__ = ["DayPnL", "Period", "PnL", "account_pnl", "daily_pnl", "pnl_series", "team_pnl"]
+__all__ = [
+    "DayPnL",
+    "History",
+    "Period",
+    "PnL",
+    "account_periods",
+    "account_pnl",
+    "daily_pnl",
+    "pnl_series",
+    "team_pnl",
+]
 
 # Three correlated subqueries (time, total, Earn) per boundary: 20 boundaries make 60 per query.
 BOUNDARIES_PER_QUERY = 20
-# A chart of a period up to this long has hourly points; longer, daily (midnight, display zone).
-HOURLY_SERIES_UP_TO = timedelta(days=2)
+# A chart that spans up to this long has a point each hour (raw readings are kept 7 days); longer,
+# each midnight (display zone).
+HOURLY_SERIES_UP_TO = timedelta(days=7)
 NO_READING_YET = "no reading yet"
 
 
@@ -55,42 +71,128 @@ def account_pnl(account_ids: Iterable[int], period: Period) -> dict[int, PnL]:
     transfers with other sub-accounts; one whose master's transfer history is not read has an
     unknown PnL (ledger.pnl.MASTER_UNREAD). Queries, whatever the number of accounts: one for the
     accounts (with their first readings), one per BOUNDARIES_PER_QUERY daily boundaries from the
-    day of the first reading on (7 days have 9, a year ~366), one for the flows."""
+    day of the first reading on (7 days have 9, a year ~366), one for the flows. For several
+    periods of one account, account_periods reads its rows once."""
     ids = list(dict.fromkeys(account_ids))
     accounts = _accounts(Account.objects.filter(pk__in=ids)) if ids else {}
     tracks = _tracks(accounts, _bounds(accounts, period))
-    return {
-        pk: figure(pk, period, {one.name: tracks[pk]}, sub_accounts=one.kind == AccountKind.SUB)
-        for pk, one in accounts.items()
-    }
+    return {pk: _one(pk, one, period, tracks[pk]) for pk, one in accounts.items()}
 
 
 def team_pnl(period: Period) -> PnL:
     """The team's PnL over `period`: its active live accounts (demo-trading accounts never count)
     summed; transfers between them cancel, so its net inflow is the money that crossed the team's
-    boundary (deposits, withdrawals, transfers with accounts not on the dashboard or inactive).
-    Accounts without a reading by the period's end are left out and named in the notes; one whose
-    PnL is unknown makes the team's unknown. Queries as account_pnl."""
+    boundary (deposits, withdrawals, transfers with accounts not on the dashboard or inactive),
+    and it carries no "may include transfers with other sub-accounts" note. Accounts without a
+    reading by the period's end are left out and named in the notes; one whose PnL is unknown
+    makes the team's unknown. Queries as account_pnl."""
     accounts = _team()
     tracks = _tracks(accounts, _bounds(accounts, period))
-    return figure(
-        None,
-        period,
-        {one.name: tracks[pk] for pk, one in accounts.items()},
-        team=True,
-        sub_accounts=any(one.kind == AccountKind.SUB for one in accounts.values()),
-    )
+    return figure(None, period, {one.name: tracks[pk] for pk, one in accounts.items()}, team=True)
 
 
 def daily_pnl(account_id: int | None, first: date, last: date) -> list[DayPnL]:
     """The PnL calendar: one DayPnL per day from `first` to `last` (inclusive dates in the display
     zone) up to today, for one account or the team (account_id None). A day before the first
     reading (of any account in scope) is unknown ("no reading yet") without a query; the day of the
-    first reading counts from it."""
+    first reading counts from it. ValueError when `last` is before `first`."""
+    accounts = _scope(account_id)
+    return _daily(accounts, first, last, functools.partial(_tracks, accounts))
+
+
+def pnl_series(account_id: int | None, period: Period) -> list[tuple[datetime, Decimal]]:
+    """Cumulative PnL over `period` for a chart, oldest first: (time, PnL from the period's start
+    to that time, USD). It starts at 0 at the period's start, or at the first reading when that is
+    later (the figure counts from it); then the PnL at each whole hour (UTC) when that start is
+    at most HOURLY_SERIES_UP_TO before the period's end, else at each midnight (display zone);
+    and it ends at the period's end on the figure account_pnl / team_pnl give. A time no account
+    has a reading by, or whose PnL is unknown (an unpriced flow), has no point. One account's
+    comes from its History (three queries); the team's from each boundary's readings."""
+    if account_id is not None:
+        return History.read(account_id, period.start).series(period)
+    accounts = _team()
+    return _series(accounts, period, functools.partial(_tracks, accounts))
+
+
+def account_periods(account_id: int, periods: Iterable[Period]) -> dict[str, PnL]:
+    """{period key: the account's PnL over it}: the figures account_pnl gives, from one read of
+    the account's rows (History: three queries, whatever the periods' number and length). {} for
+    no such account."""
+    periods = list(periods)
+    if not periods:
+        return {}
+    found = History.read(account_id, min(p.start for p in periods))
+    return {p.key: pnl for p in periods if (pnl := found.pnl(p)) is not None}
+
+
+@dataclass(frozen=True)
+class History:
+    """One account's rows from `since` on, read once: its readings (the latest at or before
+    `since`, then every later one; a snapshot without a total is no reading) and its counted
+    flows after the first of them. Every figure over boundaries at or after `since` (periods, the
+    calendar, the chart) is then made in Python, each boundary's reading found by bisection, by
+    the same arithmetic as account_pnl, daily_pnl and pnl_series. A year of history after
+    retention is ~12,400 readings, read in one query."""
+
+    since: datetime
+    accounts: dict[int, Scoped]  # the account; empty when there is none
+    readings: tuple[Reading, ...]
+    flows: tuple[Flow, ...]
+
+    @classmethod
+    def read(cls, account_id: int, since: datetime) -> History:
+        """Three queries: the account (with its first reading), its readings, its flows."""
+        accounts = _accounts(Account.objects.filter(pk=account_id))
+        if not accounts:
+            return cls(since, {}, (), ())
+        kept = Snapshot.objects.filter(account_id=account_id).exclude(total_equity_usd=None)
+        opening = kept.filter(taken_at__lte=since).order_by("-taken_at").values("taken_at")[:1]
+        rows = (
+            kept.filter(taken_at__gte=Coalesce(Subquery(opening), Value(since)))
+            .order_by("taken_at")
+            .values_list("taken_at", "total_equity_usd", "earn_usd")
+        )
+        readings = tuple(Reading(at, total, earn) for at, total, earn in rows if total is not None)
+        flows = _flows([account_id], readings[0].at, readings[-1].at) if readings else {}
+        return cls(since, accounts, readings, tuple(flows.get(account_id, ())))
+
+    def pnl(self, period: Period) -> PnL | None:
+        """The account's PnL over `period` (as account_pnl); None when there is no account."""
+        tracks = self._tracks(_bounds(self.accounts, period))
+        return next((_one(pk, one, period, tracks[pk]) for pk, one in self.accounts.items()), None)
+
+    def daily(self, first: date, last: date) -> list[DayPnL]:
+        """The calendar from `first` to `last` (as daily_pnl)."""
+        return _daily(self.accounts, first, last, self._tracks)
+
+    def series(self, period: Period) -> list[tuple[datetime, Decimal]]:
+        """The cumulative PnL over `period` (as pnl_series)."""
+        return _series(self.accounts, period, self._tracks)
+
+    def _tracks(self, bounds: list[datetime]) -> dict[int, Track]:
+        """Each boundary's reading by bisection; ValueError for a boundary before `since`."""
+        if bounds and bounds[0] < self.since:
+            raise ValueError(f"the history is read from {self.since}, not from {bounds[0]}")
+        times = [r.at for r in self.readings]
+        found = [bisect.bisect_right(times, when) - 1 for when in bounds]
+        readings = [self.readings[j] if j >= 0 else None for j in found]
+        return {
+            pk: Track(bounds, readings, one.first, self.flows, one.unread)
+            for pk, one in self.accounts.items()
+        }
+
+
+Load = Callable[[list[datetime]], dict[int, Track]]
+
+
+def _one(pk: int, one: Scoped, period: Period, track: Track) -> PnL:
+    return figure(pk, period, {one.name: track}, sub_accounts=one.kind == AccountKind.SUB)
+
+
+def _daily(accounts: dict[int, Scoped], first: date, last: date, load: Load) -> list[DayPnL]:
     if last < first:
         raise ValueError(f"the first day {first} is after the last day {last}")
     now, zone = timezone.now(), display_zone()
-    accounts = _scope(account_id)
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     days = [d for d in days if local_midnight(d, zone) < now]
     read_from = _first_reading_at(accounts)
@@ -101,10 +203,10 @@ def daily_pnl(account_id: int | None, first: date, last: date) -> list[DayPnL]:
         return unread
     bounds = [local_midnight(d, zone) for d in read]
     bounds.append(min(local_midnight(last + timedelta(days=1), zone), now))
-    tracks = list(_tracks(accounts, bounds).values())
+    tracks = list(load(bounds).values())
     found = unread
     for i, day in enumerate(read):
-        got = part(tracks, i, team=account_id is None)
+        got = part(tracks, i)
         if got is None:
             found.append(DayPnL(day, None, None, None, NO_READING_YET))
         else:
@@ -112,14 +214,13 @@ def daily_pnl(account_id: int | None, first: date, last: date) -> list[DayPnL]:
     return found
 
 
-def pnl_series(account_id: int | None, period: Period) -> list[tuple[datetime, Decimal]]:
-    """Cumulative PnL over `period` for a chart, oldest first: (time, PnL from the period's start
-    to that time), hourly for periods up to two days, else at each midnight (display zone), ending
-    at the period's end on the figure account_pnl / team_pnl give. A time no account has a reading
-    by, or whose PnL is unknown (an unpriced flow), has no point."""
-    accounts = _scope(account_id)
-    hourly = period.end - period.start <= HOURLY_SERIES_UP_TO
-    tracks = list(_tracks(accounts, _bounds(accounts, period, hourly=hourly)).values())
+def _series(accounts: dict[int, Scoped], period: Period, load: Load) -> list[tuple[datetime, Decimal]]:
+    first = _first_reading_at(accounts)
+    if first is None or first > period.end:
+        return []
+    origin = max(period.start, first)  # where the figure counts from: 0 there
+    cut = hour_bounds if period.end - origin <= HOURLY_SERIES_UP_TO else day_bounds
+    tracks = list(load(cut(origin, period.end) if period.end > origin else [origin]).values())
     points = []
     for j, at in enumerate(tracks[0].bounds if tracks else ()):
         spans = [s for t in tracks if (s := t.until(j)) is not None]
@@ -173,22 +274,19 @@ def _first_reading_at(accounts: dict[int, Scoped]) -> datetime | None:
     return min((one.first.at for one in accounts.values() if one.first is not None), default=None)
 
 
-def _bounds(accounts: dict[int, Scoped], period: Period, *, hourly: bool = False) -> list[datetime]:
-    """The boundaries of `period`'s sub-periods (daily at midnight in the display zone, or
-    `hourly`) that can hold a reading: those before the midnight (hour) that opens the day (hour)
-    of the accounts' first reading are left out, so a long period costs only the days it has data
-    for (no account has a reading there: the figures are the same). The period's start stays
-    (a figure counts from the reading at or before it)."""
-    cut = hour_bounds if hourly else day_bounds
+def _bounds(accounts: dict[int, Scoped], period: Period) -> list[datetime]:
+    """The boundaries of `period`'s daily sub-periods (midnight in the display zone) that can hold
+    a reading: those before the midnight that opens the day of the accounts' first reading are
+    left out, so a long period costs only the days it has data for (no account has a reading
+    there: the figures are the same). The period's start stays (a figure counts from the reading
+    at or before it)."""
     start, end = period.start, period.end
     first = _first_reading_at(accounts)
     if first is None or first >= end:
         return [start, end] if end > start else [start]
-    if hourly:
-        opening = first.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    else:
-        opening = local_midnight(first.astimezone(display_zone()).date(), display_zone())
-    return cut(start, end) if opening <= start else [start, *cut(opening, end)]
+    zone = display_zone()
+    opening = local_midnight(first.astimezone(zone).date(), zone)
+    return day_bounds(start, end) if opening <= start else [start, *day_bounds(opening, end)]
 
 
 def _tracks(accounts: dict[int, Scoped], bounds: list[datetime]) -> dict[int, Track]:

@@ -284,8 +284,9 @@ class Span:
 
     def parts(self, t0: datetime, t1: datetime, joined: bool = False) -> tuple[Decimal, Decimal] | None:
         """The Modified Dietz (gain, average capital) of this span over the sub-period [t0, t1];
-        `joined`: the account's first reading is inside the sub-period (a team's day), so its
-        start equity enters like an inflow at that moment. None when the PnL is unknown."""
+        `joined`: the span starts at the account's first reading, after t0 (a team's sub-period
+        that began with another account's reading), so its start equity enters like an inflow at
+        that reading. None when the PnL is unknown."""
         if self.pnl is None:
             return None
         flows = [(f.at, f.usd) for f in self.flows if f.usd is not None]
@@ -353,10 +354,10 @@ class Track:
         start, end = self.start, self.readings[j]
         return None if start is None or end is None else span(start, end, self.flows, self.unread)
 
-    def sub_period(self, i: int) -> tuple[Span, datetime, bool] | None:
-        """Sub-period i ([bounds[i], bounds[i+1]]): its span, the time it starts for this account
-        (its first reading's when that falls inside), and whether the account joined inside it.
-        None when the account has no reading by bounds[i+1]."""
+    def sub_period(self, i: int) -> tuple[Span, datetime] | None:
+        """Sub-period i ([bounds[i], bounds[i+1]]): its span and the time it starts for this
+        account (bounds[i], or its first reading's time when that falls inside). None when the
+        account has no reading by bounds[i+1]."""
         end = self.readings[i + 1]
         if end is None or self.first is None:
             return None
@@ -364,8 +365,8 @@ class Track:
         if begin is None and self.first.at >= self.bounds[i + 1]:
             return None  # first read exactly at the sub-period's end: it starts the next one
         if begin is None:  # the first reading falls in this sub-period
-            return span(self.first, end, self.flows, self.unread), self.first.at, True
-        return span(begin, end, self.flows, self.unread), self.bounds[i], False
+            return span(self.first, end, self.flows, self.unread), self.first.at
+        return span(begin, end, self.flows, self.unread), self.bounds[i]
 
 
 @dataclass(frozen=True)
@@ -426,33 +427,27 @@ class Part:
     reason: str = ""
 
 
-def part(tracks: Sequence[Track], i: int, *, team: bool = False) -> Part | None:
+def part(tracks: Sequence[Track], i: int) -> Part | None:
     """Sub-period i of the tracks' common bounds; None when no track has a reading by its end.
-    One account's first sub-period starts at its first reading; for the team (`team`), the
-    accounts' gains and average capitals over the whole sub-period are added (the method is
-    money-weighted), an account read for the first time inside it entering like an inflow at that
-    reading."""
-    bounds = tracks[0].bounds
+
+    The sub-period starts at bounds[i], or, when no track has a reading by then, at the earliest
+    first reading inside it: one account's first day counts from its first reading, and so does
+    the team's when all its accounts are first read that day. The tracks' Modified Dietz gains
+    and average capitals over it are added (the method is money-weighted); an account first read
+    after the sub-period's start enters like an inflow of its equity at that reading."""
+    found = [got for track in tracks if (got := track.sub_period(i)) is not None]
+    if not found:
+        return None
+    t0, t1 = min(begins for _, begins in found), tracks[0].bounds[i + 1]
     pnl, net, gain, capital = ZERO, ZERO, ZERO, ZERO
-    reason, seen = "", False
-    for track in tracks:
-        found = track.sub_period(i)
-        if found is None:
-            continue
-        sub_span, begins, joined = found
-        seen = True
-        parts = (
-            sub_span.parts(bounds[i], bounds[i + 1], joined)
-            if team
-            else sub_span.parts(begins, bounds[i + 1])
-        )
+    reason = ""
+    for sub_span, begins in found:
+        parts = sub_span.parts(t0, t1, joined=begins > t0)
         if parts is None or sub_span.pnl is None or sub_span.net_inflow is None:
             reason = reason or sub_span.unknown_reason
             continue
         pnl, net = pnl + sub_span.pnl, net + sub_span.net_inflow
         gain, capital = gain + parts[0], capital + parts[1]
-    if not seen:
-        return None
     if reason:
         return Part(None, None, None, reason)
     if capital <= 0:
@@ -460,11 +455,11 @@ def part(tracks: Sequence[Track], i: int, *, team: bool = False) -> Part | None:
     return Part(pnl, net, gain / capital)
 
 
-def returns(tracks: Sequence[Track], *, team: bool = False) -> tuple[list[Decimal | None], str]:
+def returns(tracks: Sequence[Track]) -> tuple[list[Decimal | None], str]:
     """The Modified Dietz return (a fraction) of each sub-period some track has a reading for (see
     part()), and the first reason one is unknown ("" when all are known)."""
     bounds = tracks[0].bounds if tracks else []
-    parts = [p for i in range(len(bounds) - 1) if (p := part(tracks, i, team=team)) is not None]
+    parts = [p for i in range(len(bounds) - 1) if (p := part(tracks, i)) is not None]
     return [p.ret for p in parts], next((p.reason for p in parts if p.ret is None), "")
 
 
@@ -490,10 +485,11 @@ def figure(
 ) -> PnL:
     """The PnL of one account (one track, account_id) or of the team (account_id None, `team`:
     one track per account, keyed by the account's name) over `period_`. `sub_accounts`: the account
-    is a sub-account, or the team holds one (their transfers with other sub-accounts are not in
-    OKX's master history: decision 3 of issue 19). The team's figures are the sums of its
-    accounts' (transfers between them cancel: one side's outflow is the other's inflow); an
-    account never read, or not read by the period's end, is left out and named in the notes."""
+    is a sub-account (its transfers with other sub-accounts are not in OKX's master history:
+    decision 3 of issue 19; the team passes False: a transfer between two of its accounts
+    cancels in the sum). The team's figures are the sums of its accounts' (one
+    side's outflow is the other's inflow); an account never read, or not read by the period's
+    end, is left out and named in the notes."""
     notes: list[str] = []
     known = {name: t for name, t in tracks.items() if not t.unknown_reason}
     if team:
@@ -526,7 +522,7 @@ def figure(
     if unknown:
         name, reason = unknown[0]
         return replace(base, unknown_reason=f"{name}: {reason}" if team else reason)
-    found, why = returns(list(known.values()), team=team)
+    found, why = returns(list(known.values()))
     twr = chain(found)
     if twr is None:
         notes.append(f"return unknown: {why}")

@@ -21,6 +21,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.cache import cache
 
 from okxapi import Client, OkxError
@@ -122,5 +123,16 @@ def usd_value(amount: Decimal, price: Decimal) -> Decimal:
 
 
 def _table_basis(table: PriceTable) -> str:
-    basis = f"price table of cycle {table.cycle}"
-    return (f"{basis} ({table.problem})" if table.problem else basis)[:BASIS_CHARS]
+    """ "OKX USD index (or USDT spot) price read at 16:32 UTC (this refresh cycle's price table)":
+    the time is the start of the cycle the table was read in (a PriceTable keeps its cycle, not
+    the moment of the read, which falls within that cycle); a table carried from an earlier cycle
+    says so and why (snapshots/prices.py, PriceTable.problem)."""
+    if table.cycle is None:
+        read = "read at an unknown time"
+    else:
+        began = datetime.fromtimestamp(table.cycle * settings.REFRESH_INTERVAL_SECONDS, tz=UTC)
+        read = f"read at {began:%H:%M} UTC"
+    source = "this refresh cycle's price table"
+    if table.problem:
+        source = f"an earlier cycle's price table: {table.problem}"
+    return f"OKX USD index (or USDT spot) price {read} ({source})"[:BASIS_CHARS]

@@ -1,5 +1,6 @@
 """The PnL breakdown (issue 19): trading fees, funding fees and interest of a period from the
-account's own trading bills, summed once per bill into BillDay and valued in USD."""
+account's own trading bills, summed once per bill into BillDay and valued in USD (ledger/valuation.py,
+which values the flows too)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from decimal import Decimal
 import pytest
 
 from ledger.breakdown import NOT_READ, breakdown
-from ledger.models import BillDay, LedgerSync
+from ledger.models import BillDay, CashFlow, FlowSource, LedgerSync
 from ledger.sync import BILLS, sync_account
+from snapshots.refresh import current_cycle
 from tests.workers_support import add_account, direct_client, frozen
 
 pytestmark = pytest.mark.django_db
@@ -131,3 +133,21 @@ def test_an_account_whose_bills_were_never_read_has_no_breakdown(sim):
     result = breakdown(delta.pk, now - timedelta(days=1), now)
 
     assert (result.trading_fees_usd, result.unknown_reason) == (None, NOT_READ)
+
+
+def test_a_flow_priced_by_the_cycles_table_says_when_that_table_was_read(sim, settings):
+    """Not "price table of cycle 29932832": the time (UTC) the refresh cycle whose table priced
+    the flow began, which a person can hold against OKX's price history."""
+    master = add_account(sim, "main")
+    sim.deposit("main", "BTC", "0.5", state="2")
+    cycles = [current_cycle()]
+    sync_account(master.pk)
+    cycles.append(current_cycle())
+
+    (row,) = CashFlow.objects.filter(account=master, source=FlowSource.DEPOSIT_HISTORY)
+    assert (row.usd_price, row.usd_value) == (USD["BTC"], USD["BTC"] / 2)
+    began = [datetime.fromtimestamp(c * settings.REFRESH_INTERVAL_SECONDS, tz=UTC) for c in cycles]
+    assert row.usd_basis in {
+        f"OKX USD index (or USDT spot) price read at {at:%H:%M} UTC (this refresh cycle's price table)"
+        for at in began
+    }

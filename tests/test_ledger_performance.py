@@ -13,8 +13,9 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Account, AccountKind, Environment
 from ledger.models import FlowKind
-from ledger.performance import account_pnl, daily_pnl, pnl_series, team_pnl
-from ledger.pnl import MASTER_UNREAD, SUB_ACCOUNT_NOTE, period
+from ledger.performance import History, account_periods, account_pnl, daily_pnl, pnl_series, team_pnl
+from ledger.pnl import MASTER_UNREAD, SUB_ACCOUNT_NOTE, Period, period
+from snapshots.models import Snapshot
 from tests.ledger_support import stored_flow
 from tests.test_pages_queries import give_key, make_account, snap
 
@@ -69,6 +70,7 @@ def test_a_transfer_from_master_to_sub_is_no_profit_for_either_nor_for_the_team(
     whole = team_pnl(the_day())
     assert (whole.start_equity, whole.end_equity) == (Decimal(55000), Decimal(55000))
     assert (whole.pnl, whole.net_inflow, whole.return_pct) == (0, 0, 0)
+    assert SUB_ACCOUNT_NOTE not in whole.notes  # transfers between the team's accounts cancel
     assert [(d.pnl, d.net_inflow, d.return_pct) for d in daily_pnl(None, DAY, DAY)] == [(0, 0, 0)]
     series = pnl_series(None, the_day())  # hourly for a day
     assert [t for t, _ in series] == [at(h) for h in range(25)]
@@ -212,13 +214,12 @@ def test_the_calendar_the_time_weighted_return_and_the_drawdown_over_three_days(
     assert (figure.pnl, figure.net_inflow) == (Decimal(0), Decimal(10))
     assert figure.return_pct.quantize(CENT) == Decimal("-1.00")
     assert figure.max_drawdown_pct.quantize(CENT) == Decimal("25.00")
-    # The chart: the cumulative PnL at each midnight, ending on the period's figure.
-    assert pnl_series(master.pk, three) == [
-        (at(0), 0),
-        (at(24), Decimal(20)),
-        (at(48), Decimal(-10)),
-        (at(72), Decimal(0)),
-    ]
+    # The chart: 0 at the start, the cumulative PnL each hour (three days are hourly), ending on
+    # the period's figure.
+    series = pnl_series(master.pk, three)
+    assert [t for t, _ in series] == [at(h) for h in range(73)]
+    points = dict(series)
+    assert [points[at(h)] for h in (0, 23, 24, 47, 48, 72)] == [0, 0, 20, 20, -10, 0]
     # A day before the first reading is unknown, never 0.
     before = daily_pnl(master.pk, DAY - timedelta(days=1), DAY - timedelta(days=1))
     assert (before[0].pnl, before[0].unknown_reason) == (None, "no reading yet")
@@ -267,7 +268,7 @@ def test_a_long_period_costs_only_the_days_that_have_readings(team, django_asser
     with django_assert_max_num_queries(3):
         series = pnl_series(master.pk, two_years)
     assert series[-1] == (two_years.end, 0)
-    assert [t for t, _ in series] == [at(h) for h in (0, 24, 48, 72)]
+    assert [t for t, _ in series] == [at(h) for h in range(73)]  # from the first reading, hourly
 
 
 def test_a_custom_period_longer_than_two_years_is_refused():
@@ -331,3 +332,92 @@ def test_a_start_reading_days_before_the_period_is_its_real_time_with_a_note(tea
         NOW - timedelta(hours=24, minutes=20),
         (),
     )
+
+
+def test_the_team_first_read_today_has_the_return_of_one_account_holding_it_all(team):
+    """The demo's first refresh: both accounts first read 13 minutes ago, seconds apart, and
+    again a minute ago; -546.90 on 841,000 is about -0.065 % (never the -3 % a few minutes'
+    share of the day as capital made of it), and the calendar's day says the same."""
+    master, sub = team
+    snap(master, "800000", at=NOW - timedelta(minutes=13))
+    snap(sub, "41000", at=NOW - timedelta(minutes=13))
+    snap(master, "799500.10", at=NOW - timedelta(minutes=1))
+    snap(sub, "40953.00", at=NOW - timedelta(minutes=1))
+    whole = team_pnl(period("24h", NOW))
+    assert whole.pnl == Decimal("-546.90")
+    assert whole.return_pct.quantize(Decimal("1e-12")) == (Decimal("-546.90") / 841000 * 100).quantize(
+        Decimal("1e-12")
+    )
+    assert whole.return_pct.quantize(Decimal("0.001")) == Decimal("-0.065")
+    assert team_pnl(period("7d", NOW)).return_pct == whole.return_pct
+    [today] = daily_pnl(None, NOW.date(), NOW.date())
+    assert today.pnl == whole.pnl
+    assert today.return_pct.quantize(Decimal("1e-12")) == whole.return_pct.quantize(Decimal("1e-12"))
+
+
+def test_the_chart_of_the_first_day_starts_at_zero_and_has_a_point_each_hour(team):
+    """First read at 06:32; 7 days back hold no earlier reading: the chart starts at 0 at 06:32,
+    then the PnL at 07:00, 08:00 and 09:00 (now), not one dot at the period's end."""
+    master, _ = team
+    for when, equity in (("06:32", "1000"), ("07:10", "1010"), ("08:05", "990"), ("08:59", "1005")):
+        hours, minutes = map(int, when.split(":"))
+        snap(master, equity, at=NOW.replace(hour=hours, minute=minutes))
+    assert pnl_series(master.pk, period("7d", NOW)) == [
+        (NOW.replace(hour=6, minute=32), 0),
+        (NOW.replace(hour=7), 0),  # the reading at or before 07:00 is the first one
+        (NOW.replace(hour=8), Decimal(10)),
+        (NOW.replace(hour=9), Decimal(5)),
+    ]
+    # A period the account was read before: 0 at the period's start.
+    assert pnl_series(master.pk, period("custom", NOW, start=NOW.date(), end=NOW.date()))[0] == (
+        NOW.replace(hour=6, minute=32),
+        0,
+    )
+    later = Period("custom", NOW.replace(hour=7, minute=30), NOW, "since 07:30")
+    assert pnl_series(master.pk, later) == [
+        (later.start, 0),
+        (NOW.replace(hour=8), Decimal(0)),  # 1,010 at 07:10 is the start's reading
+        (NOW.replace(hour=9), Decimal(-5)),
+    ]
+
+
+def a_year_of_history(account: Account) -> None:
+    """Readings as retention keeps them: daily from a year back, hourly from 90 days, every 10
+    minutes for the last 7 days; the equity climbs 1 USD a reading; a deposit every 9 days."""
+    times = [NOW - timedelta(days=d) for d in range(365, 90, -1)]
+    times += [NOW - timedelta(hours=h) for h in range(90 * 24, 7 * 24, -1)]
+    times += [NOW - timedelta(minutes=m) for m in range(7 * 24 * 60, 0, -10)]
+    Snapshot.objects.bulk_create(
+        Snapshot(
+            account=account,
+            cycle=n,
+            taken_at=when,
+            total_equity_usd=Decimal(100000 + n),
+            trading_equity_usd=Decimal(100000 + n),
+            funding_usd=Decimal(0),
+        )
+        for n, when in enumerate(times)
+    )
+    for d in range(1, 365, 9):
+        stored_flow(account, FlowKind.DEPOSIT, "250", NOW - timedelta(days=d, minutes=7), state="2")
+
+
+def test_the_periods_of_one_account_from_one_read_match_account_pnl(team, django_assert_max_num_queries):
+    master, _ = team
+    a_year_of_history(master)
+    periods = [period(key, NOW) for key in ("today", "24h", "7d", "30d", "mtd", "ytd")]
+    periods.append(period("custom", NOW, start=date(2025, 11, 1), end=date(2026, 11, 25)))
+    with django_assert_max_num_queries(3):  # the account, its readings, its flows
+        found = account_periods(master.pk, periods)
+    for p in periods:
+        assert found[p.key] == account_pnl([master.pk], p)[master.pk]
+    assert found["ytd"].net_inflow == Decimal(250) * 37  # the deposits since 1 January
+    with django_assert_max_num_queries(3):
+        assert account_periods(master.pk, [period("24h", NOW)])["24h"] == found["24h"]
+    history = History.read(master.pk, period("custom", NOW, start=date(2026, 10, 19), end=DAY).start)
+    assert history.daily(date(2026, 10, 19), NOW.date()) == daily_pnl(
+        master.pk, date(2026, 10, 19), NOW.date()
+    )
+    assert history.series(periods[3]) == pnl_series(master.pk, periods[3])
+    with pytest.raises(ValueError, match="the history is read from"):
+        history.pnl(periods[-1])

@@ -255,3 +255,48 @@ def test_a_start_reading_long_before_the_period_is_named_and_not_taken_for_its_s
     near = Reading(p.start - timedelta(minutes=30), Decimal(100000))
     found = figure(1, p, {"desk": Track(bounds, [near, near, latest], near)})
     assert (found.started_at, found.starts_early, found.notes) == (near.at, False, ())
+
+
+def test_a_team_first_read_inside_a_day_starts_that_day_at_its_first_reading_like_one_account():
+    """The demo's first day: both accounts first read at 16:32 (seconds apart), read again at
+    16:45; the 24 hours hold the midnight before. The team's day starts at its first reading with
+    the accounts' equity as its capital: -546.90 on 841,000 is -0.065 %, as for one account that
+    held both, not -546.90 on the few minutes' share of the day a late inflow would weigh."""
+    now = utc(2026, 11, 29, 16, 45)
+    p = period("24h", now, zone=ZoneInfo("UTC"))
+    bounds = day_bounds(p.start, p.end, ZoneInfo("UTC"))  # yesterday 16:45, midnight, now
+    alpha_first = Reading(utc(2026, 11, 29, 16, 32, 1), Decimal(800000))
+    beta_first = Reading(utc(2026, 11, 29, 16, 32, 9), Decimal(41000))
+    alpha = Track(bounds, [None, None, Reading(now, Decimal("799500.10"))], alpha_first)
+    beta = Track(bounds, [None, None, Reading(now, Decimal("40953.00"))], beta_first)
+    team = figure(None, p, {"alpha": alpha, "beta": beta}, team=True)
+    assert team.pnl == Decimal("-546.90")
+    # beta comes 8 s after alpha, with 771 of the team day's 779 s left.
+    capital = Decimal(800000) + Decimal(41000) * Decimal(771) / Decimal(779)
+    assert team.return_pct.quantize(Decimal("1e-12")) == (Decimal("-546.90") / capital * 100).quantize(
+        Decimal("1e-12")
+    )
+    assert team.return_pct.quantize(Decimal("0.001")) == Decimal("-0.065")  # ~ -546.90 / 841,000
+    # One account holding both from the first reading gives the same return.
+    both_first = Reading(alpha_first.at, Decimal(841000))
+    both = Track(bounds, [None, None, Reading(now, Decimal("840453.10"))], both_first)
+    alone = figure(1, p, {"both": both}).return_pct
+    assert alone.quantize(Decimal("1e-12")) == (Decimal("-546.90") / Decimal(841000) * 100).quantize(
+        Decimal("1e-12")
+    )
+    assert alone.quantize(Decimal("0.001")) == Decimal("-0.065")
+
+
+def test_an_account_first_read_later_in_the_teams_day_enters_as_an_inflow_from_the_first_reading():
+    """alpha first read at 06:00 with 1,000, 1,100 at midnight; beta first read at 15:00 with
+    1,000, 1,000 at midnight. The team's day runs from 06:00 (18 h); beta enters at 15:00 like an
+    inflow with 9/18 of the day left: 100 / (1,000 + 1,000 x 1/2) = 6.67 %."""
+    p = period("custom", utc(2026, 1, 3), start=date(2026, 1, 1), end=date(2026, 1, 1), zone=ZoneInfo("UTC"))
+    alpha = Track(
+        [p.start, p.end], [None, Reading(p.end, Decimal(1100))], Reading(utc(2026, 1, 1, 6), Decimal(1000))
+    )
+    beta = Track(
+        [p.start, p.end], [None, Reading(p.end, Decimal(1000))], Reading(utc(2026, 1, 1, 15), Decimal(1000))
+    )
+    team = figure(None, p, {"alpha": alpha, "beta": beta}, team=True)
+    assert team.return_pct.quantize(CENT) == Decimal("6.67")

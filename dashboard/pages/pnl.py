@@ -23,7 +23,7 @@ from dashboard.pages import charts, transfers
 from dashboard.pages.common import BadQuery
 from ledger import breakdown, performance
 from ledger.models import CashFlow, FlowSource, LedgerSync
-from ledger.pnl import Period, PnL, period
+from ledger.pnl import Period, PnL, local_midnight, period
 from ledger.sync import BILLS
 from snapshots import numbers
 
@@ -31,6 +31,7 @@ OVERVIEW_PERIODS = ("24h", "7d")
 ACCOUNT_PERIODS = ("today", "24h", "7d", "30d", "mtd", "ytd")
 DEFAULT_PERIOD = "7d"  # the account page's chart and breakdown without ?pnl=
 CALENDAR_WEEKS = 5
+REST = "the rest (trading and price moves)"
 NEWEST_FLOWS = 50
 # The ledger's sources by name, as the backfill line says them (LedgerSync.progress keys).
 SOURCE_LABELS = {**dict(FlowSource.choices), BILLS: "trading bills (fees, funding, interest)"}
@@ -118,15 +119,20 @@ def chosen_period(value: str | None) -> str:
 
 def account_section(account: Account, chosen: str, now: datetime, query: dict[str, str]) -> dict[str, Any]:
     """The context of the account page's "Profit and loss" section. `chosen`: a key of
-    ACCOUNT_PERIODS (chosen_period); `query`: the page's other parameters, kept by the links."""
+    ACCOUNT_PERIODS (chosen_period); `query`: the page's other parameters, kept by the links.
+    The six periods, the chart and the calendar come from one read of the account's rows
+    (ledger.performance.History), so the page's queries do not grow with the periods' length."""
     zone = ZoneInfo(settings.DISPLAY_TIME_ZONE)
-    figures = []
-    for key in ACCOUNT_PERIODS:
-        span = period(key, now)
-        found = performance.account_pnl([account.pk], span).get(account.pk)
-        figures.append({**_figure(key, span, found, zone), "href": _link(query, pnl=key)})
+    spans = [period(key, now) for key in ACCOUNT_PERIODS]
+    first_day, last_day = calendar_days(now, zone)
+    since = min(local_midnight(first_day, zone), *(span.start for span in spans))
+    history = performance.History.read(account.pk, since)
+    figures = [
+        {**_figure(span.key, span, history.pnl(span), zone), "href": _link(query, pnl=span.key)}
+        for span in spans
+    ]
     current = next(figure for figure in figures if figure["key"] == chosen)
-    points = performance.pnl_series(account.pk, current["period"])
+    points = history.series(current["period"])
     notes = list(dict.fromkeys(note for figure in figures for note in figure["text"].notes))
     return {
         "pnl_figures": figures,
@@ -139,8 +145,8 @@ def account_section(account: Account, chosen: str, now: datetime, query: dict[st
             what="PnL",
         ),
         "pnl_chart_values": charts.values_table(points, signed=True, what="cumulative PnL"),
-        "pnl_calendar": calendar(performance.daily_pnl(account.pk, *_calendar_days(now, zone)), now, zone),
-        "pnl_breakdown": _breakdown(account, current["period"], current["pnl"]),
+        "pnl_calendar": calendar(history.daily(first_day, last_day), now, zone),
+        "pnl_breakdown": _breakdown(account, current["period"], current["pnl"], zone),
         "pnl_notes": notes,
         "ledger_sync": ledger_progress(account),
         "flow_lines": transfers.flow_lines(
@@ -168,12 +174,18 @@ def _link(query: dict[str, str], **changes: str) -> str:
     return "?" + urlencode({**query, **changes}) + "#pnl"
 
 
-def _breakdown(account: Account, span: Period, pnl: PnL | None) -> dict[str, Any]:
-    """Trading fees, funding fees, interest (OKX's signs: negative = paid) and the rest of the
-    period's PnL, in USD; only an account's own key reads its bills."""
+def _breakdown(account: Account, span: Period, pnl: PnL | None, zone: ZoneInfo) -> dict[str, Any]:
+    """Trading fees, funding fees, interest (OKX's signs: negative = paid) of the whole UTC days
+    that hold the PnL's own window (its readings' times, `started_at` to `ended_at`; the period's
+    bounds when the PnL has none), and the rest of the PnL only when those days are exactly that
+    window: OKX's bills are summed per UTC day, and a PnL since 16:32 less a whole day's fees
+    would mix two windows. Only an account's own key reads its bills."""
     if account.active_credential() is None:
         return {"reason": NEEDS_OWN_KEY, "lines": []}
-    found = breakdown.breakdown(account.pk, span.start, span.end)
+    start, end = span.start, span.end
+    if pnl is not None and pnl.started_at is not None and pnl.ended_at is not None:
+        start, end = pnl.started_at, pnl.ended_at
+    found = breakdown.breakdown(account.pk, start, end)
     if found.unknown_reason:
         return {"reason": found.unknown_reason, "lines": []}
     parts = {
@@ -181,16 +193,23 @@ def _breakdown(account: Account, span: Period, pnl: PnL | None) -> dict[str, Any
         "funding fees": found.funding_fees_usd,
         "interest": found.interest_usd,
     }
-    total = pnl.pnl if pnl is not None else None
-    # Known together: breakdown() gives all three or none (unknown_reason).
-    rest = None if total is None else total - sum((v or Decimal(0) for v in parts.values()), Decimal(0))
     lines = [(name, _signed(value), numbers.sign_class(value)) for name, value in parts.items()]
-    lines.append(("the rest (trading and price moves)", _signed(rest), numbers.sign_class(rest)))
+    total = pnl.pnl if pnl is not None else None
+    rest_reason = ""
+    if total is None:
+        rest_reason = "the period's PnL is unknown"
+    elif not found.covers(start, end):
+        rest_reason = "fees are counted by whole UTC days"
+    else:  # known together: breakdown() gives all three or none (unknown_reason)
+        rest = total - sum((v or Decimal(0) for v in parts.values()), Decimal(0))
+        lines.append((REST, _signed(rest), numbers.sign_class(rest)))
+    local = f"{start.astimezone(zone):%Y-%m-%d %H:%M} to {end.astimezone(zone):%Y-%m-%d %H:%M}"
     return {
         "reason": "",
-        "days": (found.first_day, found.last_day),  # whole UTC days: OKX's bills are summed per day
+        "days": (found.first_day, found.last_day),
+        "window": local,
         "lines": lines,
-        "rest_reason": "" if rest is not None else "the period's PnL is unknown",
+        "rest_reason": rest_reason,
     }
 
 
@@ -223,7 +242,7 @@ def ledger_progress(account: Account) -> dict[str, Any]:
 
 
 # --- The daily calendar -------------------------------------------------------------------------
-def _calendar_days(now: datetime, zone: ZoneInfo) -> tuple[date, date]:
+def calendar_days(now: datetime, zone: ZoneInfo) -> tuple[date, date]:
     """(first, last): from the Monday CALENDAR_WEEKS - 1 weeks before this week's, through today
     (display zone)."""
     today = now.astimezone(zone).date()
@@ -235,7 +254,7 @@ def calendar(days: list[Any], now: datetime, zone: ZoneInfo) -> list[list[dict[s
     """Weeks (Monday first) of cells: each {"day", "amount" ("+1,234.56"), "short" ("+1.2k", for
     a phone), "css" (pos/neg/unknown/future), "title" (the return or why unknown)}; days after
     today are empty cells. `days`: ledger.performance.daily_pnl's DayPnL list."""
-    first, today = _calendar_days(now, zone)
+    first, today = calendar_days(now, zone)
     by_day = {day.day: day for day in days}
     weeks = []
     for week in range(CALENDAR_WEEKS):
