@@ -155,6 +155,7 @@ class Presenter:
             "since": since_text(change, self.zone),
             "since_words": since_words,  # the HTML keeps the time on one line
             "since_at": since_at,
+            "since_at_html": unbroken(since_at),  # breaks between date and time in a narrow cell
             "unknown": unknown if change is None else "",  # why the figure is "—"
             "tone": _tone(usd),
         }
@@ -220,6 +221,7 @@ def _context(data: ReportData, schedule_name: str, zone: ZoneInfo) -> dict:
         }
         for i, row in enumerate(data.accounts)
     ]
+    pnl_footnotes = _pnl_footnotes(accounts)
     demo_accounts = [
         {"name": row.name, "equity": p.show(row.equity_usd), "taken_at": local(row.snapshot_at, zone)}
         for row in data.demo_accounts
@@ -239,6 +241,7 @@ def _context(data: ReportData, schedule_name: str, zone: ZoneInfo) -> dict:
         "pnl_period": _period_text(data, zone),
         "pnl_period_html": unbroken(_period_text(data, zone)),
         "team_pnl": p.pnl(data.team_pnl),
+        "pnl_footnotes": pnl_footnotes,
         "team_scope": data.team_scope,
         "accounts": accounts,
         "balances": [
@@ -268,6 +271,20 @@ def _period_text(data: ReportData, zone: ZoneInfo) -> str:
     if data.period is None:
         return ""
     return f"{local(data.period.start, zone)} to {local(data.period.end, zone)}"
+
+
+def _pnl_footnotes(accounts: list[dict]) -> list[dict]:
+    """The HTML's PnL table states each figure only; what qualifies one (its notes, or why it is
+    "—") is a numbered footnote under the table, once per account: [{"name", "text"}], and each
+    such account's "pnl_mark" is its footnote's number."""
+    found = []
+    for account in accounts:
+        pnl = account["pnl"]
+        text = "; ".join(filter(None, (pnl["unknown"], pnl["notes"])))
+        if text:
+            found.append({"name": account["name"], "text": unbroken(text)})
+            account["pnl_mark"] = len(found)
+    return found
 
 
 def _bar_width(value: Decimal | None, largest: Decimal) -> int:

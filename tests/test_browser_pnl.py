@@ -25,6 +25,7 @@ from tests.test_pages_queries import give_key, make_account, snap
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SIZES = ({"width": 1366, "height": 900}, {"width": 390, "height": 844})
+ALL_SIZES = (*SIZES, {"width": 1920, "height": 1000})
 STEPS = 48  # readings every 6 hours: 12 days
 
 
@@ -191,3 +192,54 @@ def test_the_transfers_page_lists_and_filters_the_flows(tab):
         assert "is after the end date" in tab.locator("#filter-problems").inner_text()
         tab.screenshot(path=str(screenshot_path(f"pnl-transfers-bad-filter-{size['width']}")), full_page=True)
         _fits(tab, size)
+
+
+# -- the demo as a newcomer sees it: every column fits, at a laptop's width and a phone's ---------
+@pytest.fixture
+def demo_tab(live_server, simulator) -> Iterator[object]:
+    """A viewer's tab on the demo scenario (tests.demo_data: the accounts `make demo` seeds, one
+    refresh each): the long names, "since" notes and unknown reasons a newcomer's table holds."""
+    from tests import demo_data
+
+    ensure_roles()
+    demo_data.seed(simulator)
+    user = make_user("viewer")
+    with chromium() as browser:
+        page = browser.new_page(viewport=SIZES[0])
+        page.goto(f"{live_server.url}/login/")
+        page.fill("#id_username", user.username)
+        page.fill("#id_password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{live_server.url}/")
+        page.base = live_server.url
+        yield page
+
+
+WIDTHS = "t => [t.scrollWidth, t.parentElement.clientWidth]"
+# The columns each row of a table shows (hidden cells have no offsetParent), counting colspans.
+SHOWN_COLUMNS = """t => [...t.rows].map(
+  r => [...r.cells].filter(c => c.offsetParent !== null).reduce((n, c) => n + c.colSpan, 0))"""
+
+
+def test_the_demo_overview_table_fits_a_laptop_and_a_phone(demo_tab):
+    """Every column shown is on screen at 1366, 390 and 1920 px (no scrolling inside the table's
+    box), each row shows as many cells as the header; a phone shows the account, its equity and its
+    PnL 24 h, and not the 24 h change (which includes transfers)."""
+    for size in ALL_SIZES:
+        demo_tab.set_viewport_size(size)
+        demo_tab.goto(f"{demo_tab.base}/?sort=pnl_24h&dir=asc")
+        demo_tab.screenshot(path=str(screenshot_path(f"pnl-demo-overview-{size['width']}")), full_page=True)
+        table, box = demo_tab.locator("#accounts").evaluate(WIDTHS)
+        assert table <= box, (size, table, box)
+        shown = demo_tab.locator("#accounts").evaluate(SHOWN_COLUMNS)
+        assert len(set(shown)) == 1, (size, shown)
+        headers = demo_tab.locator("#accounts thead th:visible").all_inner_texts()
+        phone = size["width"] <= 640
+        if phone:
+            assert [h.upper() for h in headers] == ["ACCOUNT", "EQUITY (USD)", "PNL 24 H (USD)"], headers
+        else:
+            assert "LAST REFRESH" in [h.upper() for h in headers], headers
+        assert demo_tab.locator("#accounts thead th", has_text="24 h change").is_visible() is not phone
+        last = demo_tab.locator("#accounts tbody tr").first.locator("td:visible").last.bounding_box()
+        assert last is not None and last["x"] + last["width"] <= size["width"]
+        _fits(demo_tab, size)

@@ -226,8 +226,9 @@ def test_the_overview_runs_the_same_number_of_queries_for_10_and_200_accounts(cl
 # Session, user, permissions (2), the top bar (2), account rows (3), the 7 d change (1), the
 # chart (4: active ids, values at the range's start, bucket means, the latest values), and the PnL
 # (ledger.performance: accounts, readings at the boundaries, flows) per account_pnl and team_pnl
-# call, for 24 h and 7 d (12).
-OVERVIEW_QUERIES = 25
+# call, for 24 h and 7 d (12), and the team's daily PnL calendar (3: its accounts, their readings at
+# each day's start, the flows).
+OVERVIEW_QUERIES = 28
 
 
 def test_the_polled_fragment_does_not_pay_for_the_top_bar_it_does_not_show(client):

@@ -8,19 +8,25 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import UTC, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from html import unescape
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AccountKind, Environment
 from ledger.models import BillDay, FlowKind, LedgerSync
 from ledger.sync import BILLS
+from snapshots.models import Snapshot
 from tests.accounts_support import make_user
+from tests.api_support import client_as
 from tests.ledger_support import stored_flow
 from tests.test_pages_queries import give_key, make_account, snap
 
@@ -104,6 +110,38 @@ def test_sorted_by_pnl_24h_ascending_the_loser_comes_first_and_unknown_last(clie
     assert re.search(r'<th scope="col" class="num"[^>]*><a [^>]*>PnL 24 h', html)
 
 
+def test_a_phone_keeps_the_pnl_24h_and_leaves_out_the_24h_change_and_the_caption_names_the_column(
+    client, team
+):
+    html = signed_in(client).get(OVERVIEW, {"sort": "pnl_24h", "dir": "asc"}).content.decode()
+    # Class "opt": hidden on a phone (app.css). The change in equity includes the transfers.
+    assert re.search(r'<th scope="col" class="num opt"[^>]*><a [^>]*>24 h change', html)
+    assert "Accounts, sorted by PnL 24 h (USD), ascending</caption>" in html
+    assert "pnl_24h (" not in html
+
+
+def calendar_amounts(html: str, table_id: str) -> dict[str, str]:
+    """A PnL calendar's days ("2026-06-10") with a figure, and that figure ("+500.00", "—")."""
+    table = html[html.index(f'id="{table_id}"') :]
+    table = table[: table.index("</table>")]
+    return dict(
+        re.findall(r'data-day="([\d-]+)"><span class="date">[^<]*</span><span class="full">([^<]*)<', table)
+    )
+
+
+def test_the_overview_shows_the_teams_daily_pnl_calendar(client, team):
+    html = signed_in(client).get(OVERVIEW).content.decode()
+    assert "The team's daily PnL (USD)</h2>" in unescape(html)
+    table = html[html.index('id="team-pnl-calendar"') :]
+    assert table[: table.index("</table>")].count('<td class="day') == 35  # 5 weeks, Monday first
+    days = calendar_amounts(html, "team-pnl-calendar")
+    today = timezone.localdate().isoformat()
+    assert today in days
+    # The transfer cancels inside the team: the days add up to -1,000 + 500, not to a -10,000.
+    known = [Decimal(v.replace(",", "").replace("\u2212", "-")) for v in days.values() if v != "—"]
+    assert sum(known) == Decimal(-500)
+
+
 def test_the_polled_fragment_carries_the_pnl_columns(client, team):
     html = signed_in(client).get(FRAGMENT, {"sort": "pnl_24h", "dir": "asc"}).content.decode()
     assert order(html)[0] == "gamma-loser"
@@ -115,6 +153,9 @@ def test_a_sub_account_pnl_carries_its_note(client, team):
     html = signed_in(client).get(OVERVIEW).content.decode()
     row = re.search(rf'<tr[^>]*data-account="{team["beta"].pk}">(.*?)</tr>', html, re.S).group(1)
     assert "may include transfers with other sub-accounts" in row
+    # Not on the team's figure: a transfer between two of its accounts cancels in the sum.
+    team_cell = re.search(r'<td[^>]*id="team-pnl-24h"[^>]*>', html).group(0)
+    assert "sub-accounts" not in team_cell
 
 
 def test_demo_accounts_have_pnl_but_stay_out_of_the_team(client, team):
@@ -185,7 +226,7 @@ def test_a_keyless_sub_account_says_its_breakdown_needs_its_own_key(client, team
     assert "+10,000.00" in row  # net inflow: the transfer in
 
 
-def test_an_own_key_account_splits_its_pnl_into_fees_funding_interest_and_the_rest(client, team):
+def test_the_fees_of_whole_utc_days_are_never_set_against_a_pnl_of_another_window(client, team):
     gamma = team["gamma"]
     LedgerSync.objects.create(
         account=gamma, progress={BILLS: {"oldest_ms": None, "done": True, "rows": 40, "gaps": []}}
@@ -206,15 +247,114 @@ def test_an_own_key_account_splits_its_pnl_into_fees_funding_interest_and_the_re
     html = signed_in(client).get(f"/accounts/{gamma.pk}/", {"pnl": "24h"}).content.decode()
     block = html[html.index('id="pnl-breakdown"') : html.index('id="account-flows"')]
     lines = dict(re.findall(r'<tr><th scope="row">([^<]+)</th><td class="num[^"]*">([^<]+)</td></tr>', block))
+    assert lines == {"trading fees": "\u221212.50", "funding fees": "\u22123.00", "interest": "\u22120.50"}
+    # The PnL counts from a reading 25 hours ago to one a minute ago; the fees are of two whole
+    # UTC days: their difference would mix two windows, so the rest is not shown.
+    rest = " ".join(
+        re.sub(r"<[^>]+>", " ", re.search(r'id="breakdown-rest">(.*?)</tr>', block, re.S).group(1)).split()
+    )
+    assert rest == "the rest (trading and price moves) not shown: fees are counted by whole UTC days"
+    yesterday = today - timedelta(days=1)  # the PnL's window starts in the UTC day before
+    windows = " ".join(
+        re.sub(r"<[^>]+>", " ", re.search(r'id="breakdown-windows">(.*?)</p>', block, re.S).group(1)).split()
+    )
+    assert f"Fees, funding and interest of the UTC days {yesterday:%Y-%m-%d} to {today:%Y-%m-%d}," in windows
+    started = (timezone.now() - timedelta(hours=25)).astimezone(ZoneInfo(settings.DISPLAY_TIME_ZONE))
+    assert f"The PnL runs from {started:%Y-%m-%d %H:%M} to " in windows
+    assert "trading bills (fees, funding, interest) 40 records" in " ".join(html.split())
+
+
+def test_the_rest_is_shown_when_the_pnl_runs_exactly_over_whole_utc_days(client, settings):
+    """Readings at 00:00 UTC on 24 and 25 November, 30 s before now: the 24 hours count from
+    the first to the second, exactly the UTC day of 24 November, so the rest is the PnL less that
+    day's fees: -1,000 - (-16) = -984."""
+    settings.DISPLAY_TIME_ZONE = "UTC"
+    now = datetime(2026, 11, 25, 0, 0, 30, tzinfo=UTC)
+    with time_machine.travel(now, tick=False):
+        gamma = make_account("gamma-loser")
+        give_key(gamma)
+        snap(gamma, "50000", at=datetime(2026, 11, 24, tzinfo=UTC))
+        snap(gamma, "49000", at=datetime(2026, 11, 25, tzinfo=UTC))
+        LedgerSync.objects.create(
+            account=gamma, progress={BILLS: {"oldest_ms": None, "done": True, "rows": 40, "gaps": []}}
+        )
+        for day, fee in ((date(2026, 11, 24), "-12.5"), (date(2026, 11, 25), "-99")):
+            BillDay.objects.create(
+                account=gamma,
+                day=day,
+                ccy="USDT",
+                trading_fees=Decimal(fee),
+                funding_fees=Decimal("-3"),
+                interest=Decimal("-0.5"),
+                trading_fees_usd=Decimal(fee),
+                funding_fees_usd=Decimal("-3"),
+                interest_usd=Decimal("-0.5"),
+                bills=20,
+            )
+        html = signed_in(client).get(f"/accounts/{gamma.pk}/", {"pnl": "24h"}).content.decode()
+    block = html[html.index('id="pnl-breakdown"') : html.index('id="account-flows"')]
+    lines = dict(re.findall(r'<tr><th scope="row">([^<]+)</th><td class="num[^"]*">([^<]+)</td></tr>', block))
     assert lines == {
         "trading fees": "\u221212.50",
         "funding fees": "\u22123.00",
         "interest": "\u22120.50",
-        "the rest (trading and price moves)": "\u2212984.00",  # -1,000 - (-16)
+        "the rest (trading and price moves)": "\u2212984.00",
     }
-    yesterday = today - timedelta(days=1)  # the 24 h reach into the UTC day before
-    assert f"bills of the UTC days {yesterday:%Y-%m-%d} to {today:%Y-%m-%d}:" in block
-    assert "trading bills (fees, funding, interest) 40 records" in " ".join(html.split())
+    assert 'id="breakdown-rest"' not in block
+    assert "UTC days 2026-11-24 to 2026-11-24," in block
+    assert "The PnL runs from 2026-11-24 00:00 to 2026-11-25 00:00 (UTC)." in block
+
+
+def test_the_account_page_costs_the_same_queries_for_a_day_or_a_year_of_history(client):
+    """The six periods, the chart and the calendar read the account's rows once: a year of
+    history (a reading a day, then hourly for 90 days) costs the queries a day does."""
+    signed_in(client)
+    now = timezone.now()
+    counts = []
+    for name, times in (
+        ("fresh", [now - timedelta(hours=h) for h in (20, 10, 1)]),
+        (
+            "seasoned",
+            [now - timedelta(days=d) for d in range(365, 90, -1)]
+            + [now - timedelta(hours=h) for h in range(90 * 24, 0, -1)],
+        ),
+    ):
+        account = make_account(name)
+        give_key(account)
+        Snapshot.objects.bulk_create(
+            Snapshot(
+                account=account,
+                cycle=n,
+                taken_at=when,
+                total_equity_usd=Decimal(1000 + n),
+                trading_equity_usd=Decimal(1000 + n),
+                funding_usd=Decimal(0),
+            )
+            for n, when in enumerate(times)
+        )
+        stored_flow(account, FlowKind.DEPOSIT, "5", now - timedelta(hours=2), f"q-{name}", state="2")
+        client.get(f"/accounts/{account.pk}/", {"pnl": "ytd"})
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(f"/accounts/{account.pk}/", {"pnl": "ytd"})
+        assert response.status_code == 200
+        counts.append(len(captured))
+    assert counts[0] == counts[1]
+
+
+def test_the_team_return_of_the_first_day_is_the_same_on_the_overview_and_in_the_api(client):
+    """Two accounts first read 13 minutes ago and again a minute ago: -546.90 on 841,000 is
+    -0.065 %, shown as -0.07% on the overview and given as such by the API."""
+    now = timezone.now()
+    for name, first, latest in (("alpha", "800000", "799500.10"), ("beta", "41000", "40953.00")):
+        account = make_account(name)
+        give_key(account)
+        snap(account, first, at=now - timedelta(minutes=13))
+        snap(account, latest, at=now - timedelta(minutes=1))
+    html = signed_in(client).get(OVERVIEW).content.decode()
+    cell = re.search(r'id="team-pnl-24h"[^>]*>(.*?)</td>', html, re.S).group(1)
+    assert " ".join(re.sub(r"<[^>]+>", " ", cell).split()).startswith("\u2212546.90 \u22120.07%")
+    body = client_as(client, "viewer", token=True).get(reverse("api:pnl")).json()
+    assert Decimal(body["team"]["return_pct"]).quantize(Decimal("0.001")) == Decimal("-0.065")
 
 
 def test_the_pnl_period_is_chosen_and_kept_with_the_chart_range(client, team):
@@ -241,6 +381,15 @@ def test_the_transfers_page_lists_every_flow_and_filters_them(client, team):
     last_week = (timezone.localdate() - timedelta(days=8)).isoformat()
     html = client.get(TRANSFERS, {"period": "custom", "start": last_week, "end": last_week}).content.decode()
     assert "No flows match these filters." in html
+
+
+def test_a_period_says_that_flows_before_an_accounts_first_reading_are_not_in_its_pnl(client, team):
+    html = signed_in(client).get(TRANSFERS, {"period": "7d"}).content.decode()
+    note = " ".join(unescape(re.search(r'id="period-note">(.*?)</p>', html, re.S).group(1)).split())
+    assert note.endswith(
+        "Flows before an account's first reading are listed but are not in its PnL, which starts at "
+        "that reading."
+    )
 
 
 def test_the_transfers_page_shows_unpriced_and_pending_flows_as_such(client, team):

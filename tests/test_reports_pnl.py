@@ -141,3 +141,40 @@ def test_an_account_read_first_within_the_period_counts_from_then_in_the_reports
     assert report.totals["accounts_pnl_usd"]["Fake young"] == "-100"  # not -900: its whole equity
     line = mail.outbox[0].body.split("Fake young: 900.00")[1].splitlines()[0]
     assert "PnL -100.00 -10.00%, since the first reading, 2026-06-10 03:00 CEST; snapshot" in line
+
+
+def test_the_html_email_fits_a_phone_with_the_period_once_and_the_notes_as_footnotes(desks):
+    """At 390 px (a phone's mail app) the e-mail scrolls nowhere sideways, positions too; the PnL
+    table states its period once above it, each PnL cell is a figure, and an account's notes are
+    one footnote."""
+    from tests.browser import chromium, screenshot_path
+    from tests.test_reports_read_well import write_positions
+
+    futures = make_account("delta-futures")  # an inverse swap and a MARGIN position: wide figures
+    write_positions(futures, SLOT - timedelta(days=8))
+    write_positions(futures, SLOT - timedelta(minutes=1))
+    young = make_account("epsilon-futures-desk")
+    make_snapshot(young, SLOT - timedelta(hours=5), usdt("1000"))
+    make_snapshot(young, SLOT - timedelta(seconds=30), usdt("900"))
+    schedule = make_schedule(time_of_day=time(8))
+    delivery.deliver_slot(schedule.pk, SLOT)
+    html = Report.objects.get().html
+
+    with chromium() as browser:
+        for width in (1366, 390):
+            tab = browser.new_page(viewport={"width": width, "height": 800})
+            tab.set_content(html, wait_until="load")
+            tab.screenshot(path=str(screenshot_path(f"report-email-pnl-{width}")), full_page=True)
+            assert tab.evaluate("document.documentElement.scrollWidth") <= width
+            period = tab.locator(".pnl-period").inner_text()
+            assert period == "PnL net of transfers from 2026-06-09 08:00 CEST to 2026-06-10 08:00 CEST"
+            young_pnl = tab.locator("table.account-pnl tr", has_text="epsilon-futures-desk").locator("td.pnl")
+            amount, mark, ret = young_pnl.inner_text().split()  # the figure, its footnote, its return
+            assert (amount, ret) == ("-100.00", "-10.00%")
+            notes = tab.locator("ol.pnl-notes li").all_inner_texts()
+            assert (
+                notes[int(mark) - 1] == "epsilon-futures-desk: since the first reading, 2026-06-10 03:00 CEST"
+            )
+            # Once per account: the cells carry no notes.
+            assert "since the first reading" not in tab.locator("table.account-pnl").inner_text()
+            tab.close()

@@ -92,7 +92,8 @@ def test_a_report_gives_the_overviews_changes_since_first_data_not_a_dash(client
         assert "-62.54" in boxes[0] and percent in boxes[0] and mixed in boxes[0]
         assert "-52.54" in boxes[1] and "accounts with less history" in boxes[1]
         assert "-52.54" in boxes[2] and "since first data 2026-05-31 08:00 UTC" in boxes[2]
-        account_rows = re.findall(r"<tr>\s*<td class=\"rt-title\".*?</tr>", html, re.S)
+        changes = html[html.index('class="rt account-changes"') :]  # each account on two rows
+        account_rows = re.findall(r"<tr>\s*<td class=\"rt-title\".*?</tr>\s*<tr>.*?</tr>", changes, re.S)
         young_row = next(words(row) for row in account_rows if "young-desk" in row)
         assert "-102.54" in young_row and "since first data 2026-06-10 03:00 UTC" in young_row
         old_row = next(row for row in account_rows if "old-desk" in row)

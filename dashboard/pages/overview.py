@@ -33,6 +33,7 @@ from dashboard.pages.common import (
     render_page,
     render_partial,
 )
+from ledger import performance
 from snapshots import numbers, queries
 
 STATUS_ORDER = {"failing": 0, "grace": 1, "unchecked": 2, "none": 3, "ok": 4}
@@ -45,19 +46,30 @@ class Column:
     sort_key: Callable[[TableRow], Any]
     numeric: bool = False
     optional: bool = False  # hidden on a phone (class "opt" in app.css)
+    # Also hidden below a wide screen (class "wide" in app.css): at a laptop's 1366 px the twelve
+    # columns do not fit, and the environment says least (demo trading has its own table).
+    wide_only: bool = False
+
+    @property
+    def css(self) -> str:
+        """The header's and the cells' classes: "num", "opt", "wide"."""
+        flags = (("num", self.numeric), ("opt", self.optional or self.wide_only), ("wide", self.wide_only))
+        return " ".join(name for name, on in flags if on)
 
 
 COLUMNS = (
     Column("name", "account", lambda r: r.row.account.name.lower()),
     Column("kind", "master/sub", lambda r: r.row.account.kind, optional=True),
-    Column("environment", "environment", lambda r: r.row.account.environment, optional=True),
+    Column("environment", "environment", lambda r: r.row.account.environment, wide_only=True),
     Column("equity", "equity (USD)", lambda r: r.row.equity_usd, numeric=True),
     Column("share", "share", lambda r: r.row.share, numeric=True, optional=True),
+    # The change in equity includes transfers: a phone keeps the PnL 24 h beside the equity instead.
     Column(
         "change",
         "24 h change (USD)",
         lambda r: r.row.change_24h.usd if r.row.change_24h else None,
         numeric=True,
+        optional=True,
     ),
     # PnL net of transfers (ledger.performance): what the account earned or lost, with its return.
     Column("pnl_24h", "PnL 24 h (USD)", lambda r: r.pnl_24h.value, numeric=True),
@@ -170,6 +182,8 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
         # The team's PnL (active live accounts; transfers between them cancel): the total row.
         "team_pnl_24h": found["team"]["24h"],
         "team_pnl_7d": found["team"]["7d"],
+        # The team's daily PnL, the account page's calendar (pnl.calendar) over the same weeks.
+        "team_calendar": pnl.calendar(performance.daily_pnl(None, *pnl.calendar_days(now, zone)), now, zone),
         "keys_needing_attention": keys_needing_attention(rows),
         "chart": charts.line_chart(
             points, label="Total equity of the team's live accounts", readings=readings
@@ -179,6 +193,7 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
         "range_key": range_key,
         "headers": _headers(query, sort, direction),
         "sort": sort,
+        "sort_label": COLUMN_BY_KEY[sort].label,  # the caption says the column's words
         "dir": direction,
         "fragment_url": f"{reverse('pages:overview_fragment')}?{urlencode(query)}",
         "refresh_seconds": settings.REFRESH_INTERVAL_SECONDS,
@@ -262,8 +277,8 @@ class TableRow:
     def phone_status(self) -> list[tuple[str, str]]:
         """What the phone layout shows under the account's name, as (CSS class, text) badges, since
         it hides the key, unrealised PnL, positions and refresh columns: a key that is not fine, and "stale"
-        with the time of the last reading (why an unknown equity is unknown is in the change cell,
-        which a phone shows)."""
+        with the time of the last reading (why an unknown equity is unknown, "never read", is in the
+        PnL 24 h cell, which a phone shows)."""
         found = []
         if self.key_badge not in ("ok", "none"):
             found.append((self.key_badge, f"key {self.key_label}"))

@@ -3,7 +3,8 @@ the master and its sub-accounts, deposits, withdrawals), newest first, filtered 
 and period, paginated, and the same rows as a CSV through the one CSV writer (reports.csvfile).
 
 A period keeps the flows of (start, end], the interval whose counted flows a PnL subtracts
-(ledger.performance), so the page lists exactly the flows behind a period's net inflow. Bad
+(ledger.performance); an account's PnL starts at its first reading, so the flows before that
+reading are listed but not subtracted, and the period's note says so. Bad
 filter input is answered with 400 and the reason, on the page (or as the 400 page for the CSV).
 """
 
