@@ -46,6 +46,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import redis
 from django.core.cache import cache
 from django.db import DataError, transaction
 from django.utils import timezone
@@ -112,7 +113,11 @@ def sync_account(account_id: int, *, backfill_pages: int = 3) -> SyncOutcome:
        then up to `backfill_pages` older pages; rows stored per page. An answer that cannot be
        stored (ArithmeticError, DataError) is recorded as malformed; the other sources go on.
     4. Store the progress; `last_problem` names the sources that failed ("" when none).
-    Returns counts; "failed" (transient) when any source failed, so the task retries it."""
+    Returns counts; "failed" (transient) when any source failed, so the task retries it. Redis
+    not answering (the lock, the cache, the limiter's store) is "failed" with category "redis" and
+    not retried, as for a refresh (snapshots.refresh.refresh_account): the broker is that same
+    Redis, and a task blocked sending a retry or a traceback to it outlived its time limit and
+    crashed its worker (the Redis-outage soak test)."""
     account = Account.objects.filter(pk=account_id, active=True).select_related("master").first()
     if account is None:
         return SyncOutcome(str(account_id), "skipped", detail="inactive or deleted")
@@ -122,12 +127,18 @@ def sync_account(account_id: int, *, backfill_pages: int = 3) -> SyncOutcome:
             account.name, "skipped", detail="no key of its own: its transfers come from its master"
         )
     _, hard = refresh_time_limits()
-    if not cache.add(f"{LOCK_PREFIX}{account.pk}", "1", timeout=hard + 2):
-        return SyncOutcome(account.name, "skipped", detail="another ledger sync of this account is running")
     try:
-        return _sync(account, credential, backfill_pages)
-    finally:
-        cache.delete(f"{LOCK_PREFIX}{account.pk}")
+        if not cache.add(f"{LOCK_PREFIX}{account.pk}", "1", timeout=hard + 2):
+            return SyncOutcome(
+                account.name, "skipped", detail="another ledger sync of this account is running"
+            )
+        try:
+            return _sync(account, credential, backfill_pages)
+        finally:
+            cache.delete(f"{LOCK_PREFIX}{account.pk}")
+    except redis.exceptions.RedisError as error:
+        detail = f"Redis does not answer ({type(error).__name__}); the next cycle reads again"
+        return SyncOutcome(account.name, "failed", "redis", detail)
 
 
 def _sync(account: Account, credential: Credential, backfill_pages: int) -> SyncOutcome:
