@@ -92,12 +92,11 @@ def make_channels(hook: Receiver) -> dict[str, AlertChannel]:
     return {"email": email, "webhook": webhook, "slack": slack, "telegram": telegram}
 
 
-def firing_delivery(channel: AlertChannel) -> Delivery:
-    """A firing "account stale" alert on a new account "desk", and its delivery to `channel`
-    (saved, due now): what the delivery tests send through deliver_due()."""
+def stale_alert() -> Alert:
+    """A firing "account stale" alert on a new account "desk" (saved)."""
     now = timezone.now()
     account = Account.objects.create(name="desk")
-    alert = Alert.objects.create(
+    return Alert.objects.create(
         rule="account_stale",
         subject=f"account:{account.pk}",
         stage="stale",
@@ -107,6 +106,12 @@ def firing_delivery(channel: AlertChannel) -> Delivery:
         opened_at=now,
         changed_at=now,
     )
+
+
+def firing_delivery(channel: AlertChannel) -> Delivery:
+    """stale_alert() and its delivery to `channel` (saved, due now): what the delivery tests send
+    through deliver_due()."""
+    alert = stale_alert()
     delivery = new_delivery(alert, channel, DeliveryEvent.FIRING, "Account stale: desk", "text")
     delivery.save()
     return delivery

@@ -6,10 +6,16 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from accounts.models import Account
 from alerts.models import Alert, AlertChannel, ChannelKind, Delivery, DeliveryEvent, new_delivery
 from tests.accounts_support import make_user
-from tests.alerts_support import SLACK_SECRET, TELEGRAM_TOKEN, WEBHOOK_SECRET, make_channels, receiver
+from tests.alerts_support import (
+    SLACK_SECRET,
+    TELEGRAM_TOKEN,
+    WEBHOOK_SECRET,
+    make_channels,
+    receiver,
+    stale_alert,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -19,20 +25,7 @@ CHANNELS = "/admin/alerts/alertchannel/"
 
 @pytest.fixture
 def firing_alert() -> Alert:
-    from django.utils import timezone
-
-    now = timezone.now()
-    account = Account.objects.create(name="desk")
-    alert = Alert.objects.create(
-        rule="account_stale",
-        subject=f"account:{account.pk}",
-        stage="stale",
-        account=account,
-        title="Account stale: desk",
-        message="desk has not been refreshed.",
-        opened_at=now,
-        changed_at=now,
-    )
+    alert = stale_alert()
     channel = AlertChannel.objects.create(
         name="team mail", kind=ChannelKind.EMAIL, recipients="ops@example.com"
     )
