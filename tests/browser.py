@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,6 +50,17 @@ def chromium() -> Iterator[object]:
             yield browser
         finally:
             browser.close()
+
+
+def sign_in(tab: Any, base_url: str, username: str, password: str) -> None:
+    """Sign `username` in through the login page of `base_url` in `tab` (a Playwright Page) and
+    wait for the overview; `tab.base` is set to `base_url` for the test's own navigation."""
+    tab.goto(f"{base_url}/login/")
+    tab.fill("#id_username", username)
+    tab.fill("#id_password", password)
+    tab.click("button[type=submit]")
+    tab.wait_for_url(f"{base_url}/")
+    tab.base = base_url
 
 
 def screenshot_path(name: str) -> Path:

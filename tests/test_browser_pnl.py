@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts.models import AccountKind
 from ledger.models import FlowKind, FlowSource, LedgerSync
 from tests.accounts_support import PASSWORD, ensure_roles, make_user
-from tests.browser import chromium, screenshot_path
+from tests.browser import chromium, screenshot_path, sign_in
 from tests.ledger_support import stored_flow
 from tests.test_pages_queries import give_key, make_account, snap
 
@@ -106,12 +106,7 @@ def tab(pnl_site) -> Iterator[object]:
     with chromium() as browser:
         page = browser.new_page(viewport=SIZES[0])
         page.on("console", lambda message: console.append(message.text))
-        page.goto(f"{pnl_site['url']}/login/")
-        page.fill("#id_username", user.username)
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{pnl_site['url']}/")
-        page.base = pnl_site["url"]
+        sign_in(page, pnl_site["url"], user.username, PASSWORD)
         yield page
     assert [text for text in console if "Content Security Policy" in text] == []
 
@@ -206,12 +201,7 @@ def demo_tab(live_server, simulator) -> Iterator[object]:
     user = make_user("viewer")
     with chromium() as browser:
         page = browser.new_page(viewport=SIZES[0])
-        page.goto(f"{live_server.url}/login/")
-        page.fill("#id_username", user.username)
-        page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{live_server.url}/")
-        page.base = live_server.url
+        sign_in(page, live_server.url, user.username, PASSWORD)
         yield page
 
 
