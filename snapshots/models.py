@@ -82,6 +82,17 @@ class Snapshot(models.Model):
     # Null when not read, with the reason in earn_unread ("not readable through the master key").
     earn_usd = MoneyField("Earn value (USD)", **MONEY, null=True, blank=True)
     earn_unread = models.CharField(max_length=200, blank=True, default="")
+    # Account-level risk, as OKX reports it in GET /api/v5/account/balance (and, for a sub-account
+    # read through its master, GET /api/v5/account/subaccount/balances: the same schema), see
+    # docs/valuation.md "Risk". Null when OKX sends "" (not applicable in the account's mode, e.g.
+    # Futures mode has no account-level figures) or when not read; risk_note says which.
+    adj_equity_usd = MoneyField("adjusted equity (USD)", **MONEY, null=True, blank=True)  # adjEq
+    imr_usd = MoneyField("initial margin requirement (USD)", **MONEY, null=True, blank=True)  # imr
+    mmr_usd = MoneyField("maintenance margin requirement (USD)", **MONEY, null=True, blank=True)  # mmr
+    # OKX's mgnRatio, a ratio (1.5 = 150 %; pages show percent). In Futures mode, where the account
+    # has none, the lowest of details[].mgnRatio, named in risk_note.
+    margin_ratio = MoneyField(**MONEY, null=True, blank=True)
+    risk_note = models.CharField(max_length=200, blank=True, default="")
 
     objects = SnapshotQuerySet.as_manager()
 
@@ -148,6 +159,14 @@ class PositionLine(models.Model):
     liq_price = MoneyField(**MONEY, null=True, blank=True)
     margin_mode = models.CharField(max_length=16)
     notional_usd = MoneyField(**MONEY, null=True, blank=True)
+    # OKX's adl: "Auto-deleveraging (ADL) indicator", 0..5, higher = more likely to be
+    # auto-deleveraged (FUTURES/SWAP/OPTION only; null elsewhere).
+    adl = models.PositiveSmallIntegerField("auto-deleveraging rank", null=True, blank=True)
+    margin_ratio = MoneyField(**MONEY, null=True, blank=True)  # the position's mgnRatio (a ratio)
+    # How far the mark price may move against the position before its liquidation price, in
+    # percent of the mark (snapshots.risk.liq_distance_pct); null when unknown, with the reason.
+    liq_distance_pct = MoneyField("distance to liquidation (%)", **MONEY, null=True, blank=True)
+    liq_distance_note = models.CharField(max_length=120, blank=True, default="")
 
     class Meta:
         db_table = "dashboard_positionline"  # the table this model had in the dashboard app
@@ -160,6 +179,71 @@ class PositionLine(models.Model):
     def quantity(self) -> Decimal | None:
         """The size without its sign (the side says the direction)."""
         return None if self.size is None else abs(self.size)
+
+
+class CloseType(models.TextChoices):
+    """OKX positions-history `type`: "the latest type if there are several types for the same
+    position" (GET /api/v5/account/positions-history)."""
+
+    PARTIAL_CLOSE = "1", "closed in part"
+    CLOSE = "2", "closed"
+    LIQUIDATION = "3", "liquidated"
+    PARTIAL_LIQUIDATION = "4", "liquidated in part"
+    ADL_PARTIAL = "5", "auto-deleveraged in part"
+    ADL = "6", "auto-deleveraged"
+
+
+FORCED_CLOSES = frozenset(
+    {CloseType.LIQUIDATION, CloseType.PARTIAL_LIQUIDATION, CloseType.ADL_PARTIAL, CloseType.ADL}
+)
+
+
+class ClosedPosition(models.Model):
+    """One row of OKX's positions history (GET /api/v5/account/positions-history, the last three
+    months, read with the account's own key: the master cannot read a sub-account's), stored
+    once per (position, update time, close type). Amounts are in `ccy`, OKX's margin currency;
+    `realized_pnl` = pnl + fee + funding_fee + liq_penalty + settled PnL (OKX's definition)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="closed_positions")
+    pos_id = models.CharField(max_length=64)
+    inst_id = models.CharField(max_length=64)
+    inst_type = models.CharField(max_length=16)
+    mgn_mode = models.CharField(max_length=16, blank=True, default="")
+    pos_side = models.CharField(max_length=8, blank=True, default="")  # long/short/net
+    direction = models.CharField(max_length=8, blank=True, default="")  # long/short
+    close_type = models.CharField(max_length=2, choices=CloseType.choices)
+    ccy = models.CharField(max_length=32, blank=True, default="")
+    leverage = MoneyField(**MONEY, null=True, blank=True)
+    open_avg_price = MoneyField(**MONEY, null=True, blank=True)
+    close_avg_price = MoneyField(**MONEY, null=True, blank=True)
+    trigger_price = MoneyField(**MONEY, null=True, blank=True)  # triggerPx: set for 3, 4, 5
+    open_max_size = MoneyField(**MONEY, null=True, blank=True)  # openMaxPos
+    closed_size = MoneyField(**MONEY, null=True, blank=True)  # closeTotalPos
+    pnl = MoneyField(**MONEY, null=True, blank=True)
+    realized_pnl = MoneyField(**MONEY, null=True, blank=True)
+    fee = MoneyField(**MONEY, null=True, blank=True)
+    funding_fee = MoneyField(**MONEY, null=True, blank=True)
+    liq_penalty = MoneyField(**MONEY, null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)  # cTime
+    closed_at = models.DateTimeField()  # uTime
+    stored_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-closed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "pos_id", "closed_at", "close_type"], name="one_closed_position_row"
+            )
+        ]
+        indexes = [models.Index(fields=["account", "closed_at"], name="closed_position_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.inst_id} {self.get_close_type_display()} @ {self.closed_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def forced(self) -> bool:
+        """A liquidation or an auto-deleveraging, not the trader's own close."""
+        return self.close_type in FORCED_CLOSES
 
 
 def write_snapshot(snapshot: Snapshot, balances: list[BalanceLine], positions: list[PositionLine]) -> bool:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from accounts.models import Account, AccountKind, Environment
-from okxapi import Client, Connection, LocalLimiter
+from accounts.okx import shared_connection
+from okxapi import Client
 from okxsim import Scenario
 from tests.accounts_support import install
 
@@ -41,5 +42,8 @@ def add_account(sim, name: str, *, master: Account | None = None, keyless: bool 
 
 
 def direct_client(sim, name: str) -> Client:
-    """A client of our own, outside the product, to read what the simulator serves."""
-    return Client(**key_fields(sim, name), base_url=sim.url, connection=Connection(LocalLimiter()))
+    """A client of our own, outside the product, to read what the simulator serves. It spends the
+    product's rate budget (the shared Redis limiter), so a test's own read right after the
+    product's never exceeds OKX's limit: a LocalLimiter knew nothing of the product's calls, and
+    a check right after a sync that used up deposit-history's window got a 50011."""
+    return Client(**key_fields(sim, name), base_url=sim.url, connection=shared_connection())
