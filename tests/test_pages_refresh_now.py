@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import pytest
 import redis
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
+from kombu.exceptions import OperationalError as BrokerError
 
 from accounts.models import Account
+from snapshots import tasks
 from snapshots.refresh import current_cycle
 from tests.accounts_support import make_user
 
@@ -79,3 +82,36 @@ def test_a_paused_account_is_not_queued_and_the_page_says_why(client, broker):
     assert "gamma-mm is paused: it is not refreshed" in response.content.decode()
     assert _queued(broker) == []
     assert client.post(reverse("pages:refresh_now", args=[999999])).status_code == 404
+
+
+def test_a_second_click_within_seconds_queues_nothing_and_says_when_the_first_was_queued(client, broker):
+    account = Account.objects.create(name="alpha-desk")
+    other = Account.objects.create(name="beta-desk")
+    client.force_login(make_user("operator"))
+
+    first = client.post(_url(account), follow=True).content.decode()
+    again = client.post(_url(account), follow=True).content.decode()
+    client.post(_url(other))
+
+    queued_at = re.search(r"Refresh of alpha-desk queued at (\d\d:\d\d:\d\d)", first).group(1)
+    assert f"A refresh of alpha-desk was already queued at {queued_at}" in again
+    assert "it is not queued again within 15 s" in again
+    # One task per account: the repeat is refused, another account's click is not.
+    assert sorted(args[0] for _, args, _ in _queued(broker)) == sorted([account.pk, other.pk])
+
+
+def test_a_refresh_that_could_not_be_queued_can_be_retried_at_once(client, broker, monkeypatch):
+    account = Account.objects.create(name="alpha-desk")
+    client.force_login(make_user("operator"))
+
+    def broker_down(*args, **kwargs):
+        raise BrokerError("connection refused")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(tasks.refresh_account, "apply_async", broker_down)
+        failed = client.post(_url(account), follow=True).content.decode()
+    retried = client.post(_url(account), follow=True).content.decode()
+
+    assert "could not be queued: the broker does not answer" in failed
+    assert "Refresh of alpha-desk queued at" in retried
+    assert [args[0] for _, args, _ in _queued(broker)] == [account.pk]

@@ -1,23 +1,32 @@
 """The account page's "Refresh now": an operator's POST that queues the account's refresh through
 Celery, as the scheduled cycle does, but reading even when this cycle's snapshot is stored (the
-new reading replaces it). The page then says it was queued; the data age shows when it lands."""
+new reading replaces it). The page then says it was queued; the data age shows when it lands.
+
+One request per account per REPEAT_SECONDS is queued: a second click (or a second operator) in
+that time is told when the first was queued, so repeated clicks cannot spend the account's rate
+budget on readings the first one is already taking."""
 
 from __future__ import annotations
 
+import contextlib
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError as BrokerError
+from redis import RedisError
 
 from accounts.models import Account
 from accounts.roles import operator_required
 from snapshots import tasks
 from snapshots.refresh import current_cycle
+
+REPEAT_SECONDS = 15
 
 
 @require_POST
@@ -25,24 +34,40 @@ from snapshots.refresh import current_cycle
 def refresh_now(request: HttpRequest, pk: int) -> HttpResponse:
     """Queue refresh_account(pk, this cycle, on_demand=True) with the scheduled path's `expires`
     (a refresh that could not start within an interval is dropped: the next cycle reads anyway).
-    A paused account is refused; a broker that does not answer is said, nothing queued."""
+    A paused account is refused; a repeat within REPEAT_SECONDS is refused with the time of the
+    queued one; a broker that does not answer is said, nothing queued."""
     account = get_object_or_404(Account, pk=pk)
     if not account.active:
         messages.error(request, f"{account.name} is paused: it is not refreshed. A key admin resumes it.")
         return redirect("pages:account", pk=account.pk)
+    at = timezone.localtime(timezone.now(), ZoneInfo(settings.DISPLAY_TIME_ZONE)).strftime("%H:%M:%S")
+    zone = settings.DISPLAY_TIME_ZONE
+    key = f"refresh-now:{account.pk}"
     try:
-        tasks.refresh_account.apply_async(
-            (account.pk, current_cycle()),
-            {"on_demand": True},
-            expires=settings.REFRESH_INTERVAL_SECONDS - 1,
-        )
-    except BrokerError:
+        # add() is atomic (SET NX in Redis): of two clicks at once, one queues.
+        first = cache.add(key, at, timeout=REPEAT_SECONDS)
+        if first:
+            tasks.refresh_account.apply_async(
+                (account.pk, current_cycle()),
+                {"on_demand": True},
+                expires=settings.REFRESH_INTERVAL_SECONDS - 1,
+            )
+        else:
+            at = cache.get(key) or at
+    except (BrokerError, RedisError):
+        with contextlib.suppress(RedisError):
+            cache.delete(key)  # nothing was queued: a retry may queue it
         messages.error(
             request, f"The refresh of {account.name} could not be queued: the broker does not answer."
         )
         return redirect("pages:account", pk=account.pk)
-    at = timezone.localtime(timezone.now(), ZoneInfo(settings.DISPLAY_TIME_ZONE)).strftime("%H:%M:%S")
-    zone = settings.DISPLAY_TIME_ZONE
+    if not first:
+        messages.info(
+            request,
+            f"A refresh of {account.name} was already queued at {at} ({zone}); it is not queued again "
+            f"within {REPEAT_SECONDS} s. Reload the page in a few seconds to see it land.",
+        )
+        return redirect("pages:account", pk=account.pk)
     messages.success(
         request,
         f"Refresh of {account.name} queued at {at} ({zone}). The data age below changes when it has "
