@@ -20,9 +20,11 @@ import math
 import time
 from collections.abc import Iterable
 from datetime import timedelta
+from decimal import Decimal
 from typing import NamedTuple
 
 from django.conf import settings
+from django.db.models import OuterRef, Subquery
 
 from accounts.models import Account, Credential, CredentialStatus
 from okxapi import ENDPOINT_LIMITS
@@ -149,3 +151,30 @@ def _last_read(ring: list[int]) -> int:
     newest = Snapshot.objects.filter(account_id__in=ring).order_by("-taken_at").values_list("account_id")
     row = newest.first()
     return -1 if row is None else row[0]
+
+
+class OwnKeyGain(NamedTuple):
+    """A keyless sub-account and what a read-only key of its own would give it: a read every
+    refresh interval instead of every `read_every_s` through its master, and its positions,
+    unrealised PnL, risk and closed positions, which the master's key cannot read."""
+
+    account: Account
+    equity_usd: Decimal | None  # its latest snapshot's total equity (USD); None when never read
+    read_every_s: float  # now, round-robin through its master (round_robin_interval)
+    own_key_every_s: float  # with a key of its own: REFRESH_INTERVAL_SECONDS
+
+
+def own_key_candidates() -> list[OwnKeyGain]:
+    """Every active sub-account read through its master, those that would gain most from a key
+    of their own first: the most equity (the money whose positions and risk nobody sees), then
+    the longest read interval; never-read accounts last. Three queries."""
+    through = active_accounts()[1]
+    ids = [pk for ring in through.values() for pk in ring]
+    latest = (
+        Snapshot.objects.filter(account=OuterRef("pk")).order_by("-taken_at").values("total_equity_usd")[:1]
+    )
+    accounts = Account.objects.filter(pk__in=ids).annotate(equity=Subquery(latest)).order_by("name")
+    interval = float(settings.REFRESH_INTERVAL_SECONDS)
+    every = read_intervals(through)
+    gains = [OwnKeyGain(a, a.equity, every[a.pk], interval) for a in accounts]  # type: ignore[attr-defined]
+    return sorted(gains, key=lambda g: (g.equity_usd is None, -(g.equity_usd or 0), -g.read_every_s))

@@ -111,3 +111,11 @@ class ChangeText:
     @property
     def known(self) -> bool:
         return self.value != numbers.UNKNOWN
+
+
+def span(seconds: float) -> str:
+    """A read interval in words: "5 min 40 s", "1 min", "45 s"."""
+    minutes, rest = divmod(round(seconds), 60)
+    return " ".join(
+        part for part in (f"{minutes} min" if minutes else "", f"{rest} s" if rest else "") if part
+    )

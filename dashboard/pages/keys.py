@@ -39,8 +39,9 @@ from accounts.history import ApiError
 from accounts.keycheck import check_key
 from accounts.models import ENCRYPTED_FIELDS, Account, Credential, CredentialStatus, health_policy
 from accounts.roles import MANAGE_KEYS, OPERATE, operator_required, viewer_required
-from dashboard.pages.common import BadQuery, bad_request, render_page, render_partial
+from dashboard.pages.common import BadQuery, amount, bad_request, render_page, render_partial, span
 from okxapi import IDLE_DELETION_DAYS
+from snapshots import pacing
 
 # What the date of each deadline warning (accounts.health.DEADLINE_CODES) means on a key's card.
 DEADLINE_WORDS = {
@@ -367,8 +368,29 @@ def keys(request: HttpRequest) -> HttpResponse:
         "paused_listed": sum(row.needs_action and not row.account.active for row in active),
         "rotation_days": settings.ROTATION_POLICY_DAYS,
         "idle_days": IDLE_DELETION_DAYS,
+        "own_key": own_key_gains(),
     }
     return render_page(request, "dashboard/keys.html", context)
+
+
+OWN_KEY_SHOWN = 5
+
+
+def own_key_gains() -> dict[str, Any]:
+    """The sub-accounts read through their master that a read-only key of their own would help
+    most (snapshots.pacing.own_key_candidates: most equity first), the first OWN_KEY_SHOWN of
+    them with their read intervals in words, and how many more there are."""
+    candidates = pacing.own_key_candidates()
+    rows = [
+        {
+            "account": gain.account,
+            "equity": amount(gain.equity_usd, "USD"),
+            "read_every": span(gain.read_every_s),
+            "own_key_every": span(gain.own_key_every_s),
+        }
+        for gain in candidates[:OWN_KEY_SHOWN]
+    ]
+    return {"rows": rows, "more": max(len(candidates) - OWN_KEY_SHOWN, 0)}
 
 
 # --- Test a key now ----------------------------------------------------------------------------
