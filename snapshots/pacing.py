@@ -176,5 +176,5 @@ def own_key_candidates() -> list[OwnKeyGain]:
     accounts = Account.objects.filter(pk__in=ids).annotate(equity=Subquery(latest)).order_by("name")
     interval = float(settings.REFRESH_INTERVAL_SECONDS)
     every = read_intervals(through)
-    gains = [OwnKeyGain(a, a.equity, every[a.pk], interval) for a in accounts]  # type: ignore[attr-defined]
+    gains = [OwnKeyGain(a, a.equity, every[a.pk], interval) for a in accounts]
     return sorted(gains, key=lambda g: (g.equity_usd is None, -(g.equity_usd or 0), -g.read_every_s))
