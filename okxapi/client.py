@@ -27,6 +27,7 @@ from okxapi.results import (
     AccountConfig,
     AssetValuation,
     Balance,
+    ClosedPositionRecord,
     Deposit,
     FundingBalance,
     IndexCandle,
@@ -68,9 +69,14 @@ INDEX_CANDLE_BARS = frozenset(
     {"1m", "3m", "5m", "15m", "30m", "1H", "2H", "4H", "6H", "12H", "1D", "1W", "1M"}
     | {"6Hutc", "12Hutc", "1Dutc", "1Wutc", "1Mutc"}
 )
+# `instType` of "Get positions" and "Get positions history".
+POSITION_INST_TYPES = frozenset({"MARGIN", "SWAP", "FUTURES", "OPTION"})
 PUBLIC_SCOPE = "ip"  # public endpoints are limited per IP; one shared window is conservative
 
 TIME_PATH = "/api/v5/public/time"
+# positions-history rows carry no id: one row per position, update time and close type (the
+# ClosedPosition unique constraint).
+CLOSED_POSITION_IDENTITY = ("posId", "uTime", "type")
 _BILL_ID = re.compile(r"[0-9]{1,32}", re.ASCII)
 
 T = TypeVar("T")
@@ -378,6 +384,31 @@ class Client:
         )
         return self._get(path, _records(AccountBill.from_okx, "billId", limit), params)
 
+    # --- risk (okx-reference.md 8.8) --------------------------------------------------------
+
+    def get_positions_history(
+        self,
+        inst_type: str | None = None,
+        after: int | None = None,
+        before: int | None = None,
+        limit: int = MAX_PAGE,
+    ) -> list[ClosedPositionRecord]:
+        """GET /api/v5/account/positions-history (own account only, there is no `subAcct`; "10
+        requests per 2 seconds", User ID): positions closed in the last 3 months, one page,
+        newest `uTime` first. `inst_type` one of POSITION_INST_TYPES (None: all); `after` /
+        `before` (epoch ms) return rows updated before / after that `uTime`; `limit` 1..100.
+        OKX returns every row sharing the page's last `uTime`, so a page may hold more than
+        `limit` rows (accepted only then). Fields: results.ClosedPositionRecord. ValueError for
+        a bad argument before anything is sent."""
+        if inst_type is not None and inst_type not in POSITION_INST_TYPES:
+            raise ValueError(f"inst_type must be one of {sorted(POSITION_INST_TYPES)}, not {inst_type!r}")
+        params = {
+            **_only(instType=inst_type),
+            **_page(limit, after=_ms("after", after), before=_ms("before", before)),
+        }
+        records = _records(ClosedPositionRecord.from_okx, CLOSED_POSITION_IDENTITY, limit, ties_on="uTime")
+        return self._get("/api/v5/account/positions-history", records, params)
+
     # --- one call: retries, clock re-sync -------------------------------------------------
 
     def _get(
@@ -552,25 +583,42 @@ def _rows(result: Callable[[Fields], T]) -> Callable[[Reply], list[T]]:
     return lambda reply: [result(row) for row in objects_in(reply.data)]
 
 
-def _records(result: Callable[[Fields], T], id_field: str, limit: int) -> Callable[[Reply], list[T]]:
-    """A parser of one page of OKX records (the ledger's history endpoints): `_rows`, and the
-    page is refused (MalformedData) when it holds more rows than the `limit` asked for or one
-    record id twice: a ledger stores one row per OKX id, so either would be stored wrong."""
+def _records(
+    result: Callable[[Fields], T],
+    identity: str | tuple[str, ...],
+    limit: int,
+    *,
+    ties_on: str | None = None,
+) -> Callable[[Reply], list[T]]:
+    """A parser of one page of OKX records (the ledger's and the positions history's): `_rows`,
+    and the page is refused (MalformedData) when it holds one record twice, or more rows than
+    the `limit` asked for: a ledger stores one row per record, so either would be stored wrong.
+    `identity` is the record's id field, or the fields that together identify it where OKX
+    sends no id. `ties_on` names the paging field of an endpoint that returns every row sharing
+    the last value of the page ("Get positions history": uTime), so rows past `limit` are
+    accepted when, and only when, they share that value with the `limit`-th row."""
+    fields = (identity,) if isinstance(identity, str) else identity
 
     def parse(reply: Reply) -> list[T]:
         rows = objects_in(reply.data)
-        if len(rows) > limit:
+        if len(rows) > limit and not _tied(rows[limit - 1 :], ties_on):
             raise MalformedData("data", f"{len(rows)} rows", f"more rows than the limit of {limit} asked for")
         records = [result(row) for row in rows]  # each row's fields first
-        seen: set[str] = set()
+        seen: set[tuple[str, ...]] = set()
         for i, row in enumerate(rows):
-            record_id = str(row.row.get(id_field))
+            record_id = tuple(str(row.row.get(name)) for name in fields)
             if record_id in seen:
-                raise MalformedData(f"data[{i}].{id_field}", record_id, "a record id twice in one page")
+                where = f"data[{i}].{'/'.join(fields)}"  # "data[3].billId", "data[3].posId/uTime/type"
+                raise MalformedData(where, "/".join(record_id), "a record id twice in one page")
             seen.add(record_id)
         return records
 
     return parse
+
+
+def _tied(rows: list[Fields], field: str | None) -> bool:
+    """True when `field` is named and every row has the same value of it."""
+    return field is not None and len({str(row.row.get(field)) for row in rows}) == 1
 
 
 def _timed(reply: Reply) -> tuple[Reply, int]:

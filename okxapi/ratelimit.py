@@ -89,6 +89,9 @@ ENDPOINT_LIMITS: dict[str, Limit] = {
     # "Get bills details (last 7 days)": 5 per second; "(last 3 months)": 5 per 2 seconds; User ID.
     "/api/v5/account/bills": Limit(5, 1, Rule.UID),
     "/api/v5/account/bills-archive": Limit(5, 2, Rule.UID),
+    # Risk (okx-reference.md 8.1): "Get positions history", 10 requests per 2 seconds, User ID
+    # (ccxt's cost of 100 is its own, far stricter guess).
+    "/api/v5/account/positions-history": Limit(10, 2, Rule.UID),
 }
 
 

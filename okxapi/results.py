@@ -11,6 +11,7 @@ value, which the client turns into a MalformedResponse (a recorded, diagnosed er
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -30,6 +31,15 @@ UID_CHARS = 32
 NAME_CHARS = 100
 IP_LIST_CHARS = 20 * 40
 PERM_CHARS = 200
+
+
+def one_of(row: Fields, key: str, allowed: Collection[str], problem: str, *, required: bool = False) -> str:
+    """A code OKX documents as one of a closed set (a close type, an ADL level): the value as
+    sent, "" when absent or "" and not `required`; MalformedData saying `problem` otherwise."""
+    code = row.text(key, required=required)
+    if code and code not in allowed:
+        raise MalformedData(f"{row.where}.{key}", code, problem)
+    return code
 
 
 def to_set(value: str) -> frozenset[str]:
@@ -76,6 +86,15 @@ class AccountConfig:
 
 @dataclass(frozen=True)
 class CurrencyBalance:
+    """One element of `details` of OKX's "Get balance" (okx-reference.md 8.4). The risk fields
+    apply to Futures mode (acctLv 2) only, "only with a cross position", and are None elsewhere:
+
+    - `mgn_ratio` `mgnRatio` "Cross maintenance margin ratio of currency", a ratio (1.5 = 150 %);
+      signed, like the account's (see Balance).
+    - `imr` / `mmr` "Cross initial / maintenance margin requirement at the currency level", in
+      `ccy`, >= 0 (a requirement is never negative).
+    """
+
     ccy: str
     eq: Decimal | None
     eq_usd: Decimal | None
@@ -84,6 +103,9 @@ class CurrencyBalance:
     avail_eq: Decimal | None
     frozen_bal: Decimal | None
     upl: Decimal | None
+    mgn_ratio: Decimal | None = None
+    imr: Decimal | None = None
+    mmr: Decimal | None = None
 
     @classmethod
     def from_okx(cls, row: Fields) -> CurrencyBalance:
@@ -98,14 +120,40 @@ class CurrencyBalance:
             avail_eq=row.number("availEq"),
             frozen_bal=row.number("frozenBal"),
             upl=row.number("upl"),
+            mgn_ratio=row.number("mgnRatio"),
+            imr=row.amount("imr"),
+            mmr=row.amount("mmr"),
         )
 
 
 @dataclass(frozen=True)
 class Balance:
+    """The one object of OKX's "Get balance" (GET /api/v5/account/balance; the master reads a
+    sub-account's through /account/subaccount/balances, the same fields), okx-reference.md 8.4
+    and 8.8.1. The risk figures are account-level and apply to Spot, Multi-currency and
+    Portfolio margin modes (acctLv 1, 3, 4); in Futures mode (acctLv 2) OKX sends "" (None here)
+    and reports them per currency in `details` (CurrencyBalance):
+
+    - `adj_eq` `adjEq` "Adjusted / Effective equity in USD": the net fiat value of the assets
+      that can back cross-margin positions, each currency at its discount rate. Signed: equity
+      can fall below 0.
+    - `imr` / `mmr` "Initial / Maintenance margin requirement in USD": the sum over cross
+      positions and pending orders; >= 0.
+    - `mgn_ratio` `mgnRatio` "Maintenance margin ratio in USD", a ratio, not USD (1.5 = 150 %;
+      OKX liquidates as it falls to 100 %; a quiet account can show "70375.35"). Not refused
+      when negative: OKX's ratio is equity over requirement, and equity below 0 (an account
+      past its liquidation) is exactly the state that must not vanish as a malformed answer.
+    - `notional_usd` `notionalUsd` "Notional value of positions in USD", >= 0.
+    """
+
     total_eq: Decimal | None
     updated: datetime | None
     details: list[CurrencyBalance] = field(default_factory=list)
+    adj_eq: Decimal | None = None
+    imr: Decimal | None = None
+    mmr: Decimal | None = None
+    mgn_ratio: Decimal | None = None
+    notional_usd: Decimal | None = None
 
     @classmethod
     def from_okx(cls, row: Fields) -> Balance:
@@ -113,11 +161,16 @@ class Balance:
         objects) are required: OKX's "Get balance" marks them applicable to every account mode
         (https://www.okx.com/docs-v5/en/#trading-account-rest-api-get-balance, "Distribution of
         applicable fields"). `details` may be empty: "The currency details will not be returned
-        when cashBal and eq is both 0"."""
+        when cashBal and eq is both 0". The risk figures are optional (mode-dependent)."""
         return cls(
             total_eq=row.number("totalEq", required=True),
             updated=row.time("uTime", required=True),
             details=[CurrencyBalance.from_okx(item) for item in row.objects("details", required=True)],
+            adj_eq=row.number("adjEq"),
+            imr=row.amount("imr"),
+            mmr=row.amount("mmr"),
+            mgn_ratio=row.number("mgnRatio"),
+            notional_usd=row.amount("notionalUsd"),
         )
 
 
@@ -143,6 +196,16 @@ class Position:
     - `usd_px` "Latest USD price of the ccy on the market, only applicable to
       FUTURES/SWAP/OPTION"; "" (None) elsewhere and from older OKX answers.
     - `liab_ccy` "Liabilities currency, only applicable to MARGIN".
+
+    Risk (okx-reference.md 8.8.2):
+
+    - `adl` "Auto-deleveraging (ADL) indicator. Divided into 6 levels, from 0 to 5, the smaller
+      the number, the weaker the adl intensity", FUTURES/SWAP/OPTION only (None elsewhere);
+      anything but "0".."5" is MalformedData.
+    - `mgn_ratio` `mgnRatio` "Maintenance margin ratio", a ratio (1.5 = 150 %); signed, as the
+      account's (Balance).
+    - `mmr` "Maintenance margin requirement" and `imr` "Initial margin requirement, only
+      applicable to cross" (None for isolated), in `ccy`, >= 0.
     """
 
     inst_id: str
@@ -165,6 +228,10 @@ class Position:
     pos_ccy: str = ""
     liab_ccy: str = ""
     usd_px: Decimal | None = None
+    adl: int | None = None
+    mgn_ratio: Decimal | None = None
+    mmr: Decimal | None = None
+    imr: Decimal | None = None
 
     @classmethod
     def from_okx(cls, row: Fields) -> Position:
@@ -178,10 +245,14 @@ class Position:
             (name, row.number(key, required=key in _POSITION_REQUIRED))
             for name, key in _POSITION_AMOUNTS.items()
         )
+        adl = one_of(row, "adl", ADL_LEVELS, "not an ADL level from 0 to 5")
         return cls(
             **fields,
             created=row.time("cTime"),
             updated=row.time("uTime"),
+            adl=int(adl) if adl else None,
+            mmr=row.amount("mmr"),
+            imr=row.amount("imr"),
         )
 
     @property
@@ -245,7 +316,10 @@ _POSITION_AMOUNTS = {
     "notional_usd": "notionalUsd",
     "margin": "margin",
     "usd_px": "usdPx",
+    "mgn_ratio": "mgnRatio",
 }
+# OKX's `adl` levels: "Divided into 6 levels, from 0 to 5".
+ADL_LEVELS = frozenset({"0", "1", "2", "3", "4", "5"})
 
 
 @dataclass(frozen=True)
@@ -421,9 +495,9 @@ class SubAccountTransfer:
     def from_okx(cls, row: Fields) -> SubAccountTransfer:
         """Every field is required: OKX's response table lists these six and nothing else, and a
         flow without its id, currency, amount, direction, sub-account or time cannot be booked."""
-        kind = row.text("type", required=True, limit=STATE_CHARS)
-        if kind not in TRANSFER_TYPES:
-            raise MalformedData(f"{row.where}.type", kind, "not 0 (master to sub) or 1 (sub to master)")
+        kind = one_of(
+            row, "type", TRANSFER_TYPES, "not 0 (master to sub) or 1 (sub to master)", required=True
+        )
         return cls(
             bill_id=row.text("billId", required=True, limit=OKX_ID_CHARS),
             ccy=row.text("ccy", required=True, limit=CCY_CHARS),
@@ -546,9 +620,9 @@ class IndexCandle:
     @classmethod
     def from_okx(cls, row: Fields) -> IndexCandle:
         """`ts`, `c` and `confirm` are required: a price needs its time and whether it is final."""
-        confirm = row.text("confirm", required=True)
-        if confirm not in CONFIRM_STATES:
-            raise MalformedData(f"{row.where}.confirm", confirm, "not 0 (uncompleted) or 1 (completed)")
+        confirm = one_of(
+            row, "confirm", CONFIRM_STATES, "not 0 (uncompleted) or 1 (completed)", required=True
+        )
         return cls(
             ts=_present(row.time("ts", required=True)),
             close=_present(row.amount("c", required=True, strict=True)),
@@ -603,6 +677,121 @@ class AccountBill:
             inst_type=row.text("instType", limit=16),
             ts=_present(row.time("ts", required=True)),
         )
+
+
+# --- risk (okx-reference.md 8.8): positions closed by the trader, by liquidation or by ADL ---
+
+# OKX's positions-history `type`, "the latest type if there are several types for the same
+# position" (request table; the response table lists "5" as "ADL" and no "6").
+CLOSE_TYPES = {
+    "1": "close position partially",
+    "2": "close all",
+    "3": "liquidation",
+    "4": "partial liquidation",
+    "5": "ADL, position not fully closed",
+    "6": "ADL, position fully closed",
+}
+
+
+@dataclass(frozen=True)
+class ClosedPositionRecord:
+    """One row of GET /api/v5/account/positions-history, the calling account's own, the last 3
+    months (OKX "Get positions history",
+    https://www.okx.com/docs-v5/en/#trading-account-rest-api-get-positions-history;
+    okx-reference.md 8.8.4). One row per position and close, identified by (`pos_id`, `u_time`,
+    `type`): OKX sends no row id, and a `posId` lives on for 30 days after a full close.
+
+    - `inst_type`, `inst_id`, `mgn_mode` (cross/isolated), `pos_id` "Position ID", `pos_side`
+      "Position side" (long/short in hedge mode, net), `direction` "Direction: long, short",
+      `uly` "Underlying", `ccy` "Currency used for margin" (every amount below is in it).
+    - `type` "The type of latest close position": one of CLOSE_TYPES ("3" liquidation, "4"
+      partial liquidation, "5"/"6" ADL); anything else is MalformedData.
+    - `lever` "Leverage"; `open_avg_px` / `close_avg_px` "Average price of opening / closing
+      position"; `trigger_px` "trigger mark price. There is value when type is equal to 3, 4 or
+      5. It is "" when type is equal to 1 or 2"; `open_max_pos` "Max quantity of position";
+      `close_total_pos` "Position's cumulative closed volume".
+    - `realized_pnl` "Realized profit and loss" = `pnl` + `fee` + `funding_fee` + `liq_penalty`
+      + `settled_pnl`; `pnl` "Profit and loss (excluding the fee)"; `pnl_ratio` "Realized P&L
+      ratio"; `fee` "Accumulated fee" (negative: charged, positive: rebate); `funding_fee`
+      "Accumulated funding fee"; `liq_penalty` "Accumulated liquidation penalty. It is negative
+      when there is a value"; `settled_pnl` "Accumulated settled P&L (calculated by settlement
+      price)", cross FUTURES only. Signed as OKX sends them; None when "".
+    - `c_time` "Created time of position"; `u_time` "Updated time of position" (OKX pages on it),
+      aware UTC.
+    """
+
+    inst_type: str
+    inst_id: str
+    mgn_mode: str
+    pos_id: str
+    pos_side: str
+    direction: str
+    type: str
+    ccy: str
+    uly: str
+    lever: Decimal | None
+    open_avg_px: Decimal | None
+    close_avg_px: Decimal | None
+    trigger_px: Decimal | None
+    open_max_pos: Decimal | None
+    close_total_pos: Decimal | None
+    pnl: Decimal | None
+    pnl_ratio: Decimal | None
+    realized_pnl: Decimal | None
+    fee: Decimal | None
+    funding_fee: Decimal | None
+    liq_penalty: Decimal | None
+    settled_pnl: Decimal | None
+    c_time: datetime | None
+    u_time: datetime
+
+    @classmethod
+    def from_okx(cls, row: Fields) -> ClosedPositionRecord:
+        """`instId`, `instType`, `posId`, `type` and `uTime` are required (which position, how
+        and when it was closed: the stored row's identity); the others may be "" where OKX says
+        they do not apply."""
+        text: dict[str, Any] = {
+            name: row.text(key, required=key in _CLOSED_REQUIRED, limit=limit)
+            for name, (key, limit) in _CLOSED_TEXT.items()
+        }
+        amounts: dict[str, Any] = {name: row.number(key) for name, key in _CLOSED_AMOUNTS.items()}
+        return cls(
+            **text,
+            **amounts,
+            type=one_of(row, "type", CLOSE_TYPES, "not a close type from 1 to 6", required=True),
+            c_time=row.time("cTime"),
+            u_time=_present(row.time("uTime", required=True)),
+        )
+
+
+_CLOSED_REQUIRED = frozenset({"instId", "instType", "posId"})
+# The ClosedPosition columns these go to (pos_id and inst_id 64, inst_type and mgn_mode 16,
+# pos_side and direction 8, ccy 32).
+_CLOSED_TEXT = {
+    "inst_type": ("instType", 16),
+    "inst_id": ("instId", 64),
+    "mgn_mode": ("mgnMode", 16),
+    "pos_id": ("posId", OKX_ID_CHARS),
+    "pos_side": ("posSide", 8),
+    "direction": ("direction", 8),
+    "ccy": ("ccy", CCY_CHARS),
+    "uly": ("uly", 64),
+}
+_CLOSED_AMOUNTS = {
+    "lever": "lever",
+    "open_avg_px": "openAvgPx",
+    "close_avg_px": "closeAvgPx",
+    "trigger_px": "triggerPx",
+    "open_max_pos": "openMaxPos",
+    "close_total_pos": "closeTotalPos",
+    "pnl": "pnl",
+    "pnl_ratio": "pnlRatio",
+    "realized_pnl": "realizedPnl",
+    "fee": "fee",
+    "funding_fee": "fundingFee",
+    "liq_penalty": "liqPenalty",
+    "settled_pnl": "settledPnl",
+}
 
 
 def _present(value: T | None) -> T:
