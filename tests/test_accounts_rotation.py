@@ -263,7 +263,7 @@ def test_the_key_action_pages_in_a_browser(live_server, simulator):
     """The rotate form, its result and an add-account refusal at 1366 and 390 px (screenshots for
     a person): the refusal shows OKX's code, and the result names the retired key, never the new."""
     from tests.accounts_support import ensure_roles
-    from tests.browser import chromium, screenshot_path
+    from tests.browser import chromium, screenshot_path, sign_in
 
     ensure_roles()
     uid = simulator.scenario.master.uid
@@ -278,11 +278,7 @@ def test_the_key_action_pages_in_a_browser(live_server, simulator):
     with chromium() as browser:
         for width, n in ((1366, 2), (390, 3)):
             tab = browser.new_page(viewport={"width": width, "height": 900})
-            tab.goto(f"{live_server.url}/login/")
-            tab.fill("#id_username", user.username)
-            tab.fill("#id_password", PASSWORD)
-            tab.click("button[type=submit]")
-            tab.wait_for_url(f"{live_server.url}/")
+            sign_in(tab, live_server.url, user.username, PASSWORD)
             tab.goto(rotate_url)
             assert "Encryption keys" not in tab.content()
             tab.screenshot(path=str(screenshot_path(f"rotate_form_{width}")), full_page=True)

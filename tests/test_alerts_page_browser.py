@@ -13,7 +13,7 @@ from accounts.models import Account
 from alerts.engine import run
 from alerts.models import Alert, AlertChannel, AlertSettings, ChannelKind, DeliveryEvent, new_delivery
 from tests.accounts_support import PASSWORD, ensure_roles, make_user
-from tests.browser import chromium, screenshot_path
+from tests.browser import chromium, screenshot_path, sign_in
 
 WARN_SOFT = "rgb(255, 244, 220)"  # --warn-soft in app.css, the background of every warning banner
 WARN_TEXT = "rgb(138, 83, 0)"  # --warn
@@ -45,11 +45,7 @@ def viewer_site(live_server) -> Iterator[tuple[str, str]]:
 
 def open_alerts_page(browser, site: str, username: str, width: int):
     tab = browser.new_page(viewport={"width": width, "height": 800})
-    tab.goto(f"{site}/login/")
-    tab.fill("#id_username", username)
-    tab.fill("#id_password", PASSWORD)
-    tab.click("button[type=submit]")
-    tab.wait_for_url(f"{site}/")
+    sign_in(tab, site, username, PASSWORD)
     tab.goto(f"{site}/alerts/")
     return tab
 

@@ -19,7 +19,7 @@ from accounts.models import Account
 from dashboard.runtime.launcher import spawn, stop
 from tests import demo_data
 from tests.accounts_support import PASSWORD, ensure_roles, make_user
-from tests.browser import chromium, screenshot_path
+from tests.browser import chromium, screenshot_path, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,12 +43,7 @@ def operator_tab(demo_site) -> Iterator[object]:
     with chromium() as browser:
         tab = browser.new_page(viewport=SIZES[0])
         tab.on("console", lambda message: console.append(message.text))
-        tab.goto(f"{demo_site}/login/")
-        tab.fill("#id_username", user.username)
-        tab.fill("#id_password", PASSWORD)
-        tab.click("button[type=submit]")
-        tab.wait_for_url(f"{demo_site}/")
-        tab.base = demo_site
+        sign_in(tab, demo_site, user.username, PASSWORD)
         tab.username = user.username
         yield tab
     assert [text for text in console if "Content Security Policy" in text] == []

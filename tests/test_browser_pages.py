@@ -15,7 +15,7 @@ from accounts.models import Account, Environment
 from snapshots.models import PositionLine
 from tests import demo_data
 from tests.accounts_support import PASSWORD, ensure_roles, make_user
-from tests.browser import chromium, screenshot_path
+from tests.browser import chromium, screenshot_path, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,12 +56,7 @@ def page(demo_site, facts) -> Iterator[object]:
     with chromium() as browser:
         tab = browser.new_page(viewport={"width": 1360, "height": 900})
         tab.on("console", lambda message: console.append(message.text))
-        tab.goto(f"{demo_site}/login/")
-        tab.fill("#id_username", user.username)
-        tab.fill("#id_password", PASSWORD)
-        tab.click("button[type=submit]")
-        tab.wait_for_url(f"{demo_site}/")
-        tab.base = demo_site
+        sign_in(tab, demo_site, user.username, PASSWORD)
         yield tab
     violations = [text for text in console if "Content Security Policy" in text]
     assert violations == []

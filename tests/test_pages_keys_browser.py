@@ -9,7 +9,7 @@ import pytest
 
 from tests import test_browser_pages
 from tests.accounts_support import PASSWORD, make_user
-from tests.browser import chromium, screenshot_path
+from tests.browser import chromium, screenshot_path, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,11 +25,7 @@ def test_the_keys_page_answers_which_key_dies_when_at_any_width(demo_site, width
     with chromium() as browser:
         tab = browser.new_page(viewport={"width": width, "height": 900})
         tab.on("console", lambda message: console.append(message.text))
-        tab.goto(f"{demo_site}/login/")
-        tab.fill("#id_username", user.username)
-        tab.fill("#id_password", PASSWORD)
-        tab.click("button[type=submit]")
-        tab.wait_for_url(f"{demo_site}/")
+        sign_in(tab, demo_site, user.username, PASSWORD)
         tab.goto(f"{demo_site}/keys/")
         tab.screenshot(path=str(screenshot_path(f"keys-{width}")), full_page=True)
         tab.screenshot(path=str(screenshot_path(f"keys-top-{width}")))  # the first screen, as seen

@@ -258,7 +258,7 @@ def test_a_rows_key_and_staleness_are_in_the_cell_a_phone_keeps(client):
 @pytest.mark.django_db(transaction=True)
 def test_the_hour_old_chart_reads_at_1366_and_390_px(live_server, settings):
     from tests.accounts_support import PASSWORD
-    from tests.browser import chromium, screenshot_path
+    from tests.browser import chromium, screenshot_path, sign_in
 
     settings.DISPLAY_TIME_ZONE = "UTC"
     now = timezone.now()
@@ -270,11 +270,7 @@ def test_the_hour_old_chart_reads_at_1366_and_390_px(live_server, settings):
     user = make_user("viewer")
     with chromium() as browser:
         tab = browser.new_page(viewport={"width": 1366, "height": 900})
-        tab.goto(f"{live_server.url}/login/")
-        tab.fill("#id_username", user.username)
-        tab.fill("#id_password", PASSWORD)
-        tab.click("button[type=submit]")
-        tab.wait_for_url(f"{live_server.url}/")
+        sign_in(tab, live_server.url, user.username, PASSWORD)
         for width in (1366, 390):
             tab.set_viewport_size({"width": width, "height": 900})
             for name, path in (("overview", "/"), ("account", f"/accounts/{account.pk}/")):

@@ -204,7 +204,7 @@ def test_the_menu_marks_reports_and_alerts_when_you_are_on_them(client):
 @pytest.mark.django_db(transaction=True)
 def test_the_reports_pages_fit_1366_and_390_px_without_csp_violations(live_server):
     from tests.accounts_support import PASSWORD, ensure_roles
-    from tests.browser import chromium, screenshot_path
+    from tests.browser import chromium, screenshot_path, sign_in
 
     ensure_roles()
     slot = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=2)
@@ -225,11 +225,7 @@ def test_the_reports_pages_fit_1366_and_390_px_without_csp_violations(live_serve
     with chromium() as browser:
         tab = browser.new_page(viewport={"width": 1366, "height": 900})
         tab.on("console", lambda message: console.append(message.text))
-        tab.goto(f"{live_server.url}/login/")
-        tab.fill("#id_username", user.username)
-        tab.fill("#id_password", PASSWORD)
-        tab.click("button[type=submit]")
-        tab.wait_for_url(f"{live_server.url}/")
+        sign_in(tab, live_server.url, user.username, PASSWORD)
         for width in (1366, 390):
             tab.set_viewport_size({"width": width, "height": 900})
             for name, url in pages.items():

@@ -231,7 +231,7 @@ OFF_SCREEN = """
 @pytest.mark.django_db(transaction=True)
 def test_the_report_and_the_list_read_at_1366_and_390_px(live_server):
     from tests.accounts_support import PASSWORD, ensure_roles
-    from tests.browser import chromium, screenshot_path
+    from tests.browser import chromium, screenshot_path, sign_in
 
     ensure_roles()
     slot = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=2)
@@ -253,11 +253,7 @@ def test_the_report_and_the_list_read_at_1366_and_390_px(live_server):
     }
     with chromium() as browser:
         tab = browser.new_page(viewport={"width": 1366, "height": 900})
-        tab.goto(f"{live_server.url}/login/")
-        tab.fill("#id_username", user.username)
-        tab.fill("#id_password", PASSWORD)
-        tab.click("button[type=submit]")
-        tab.wait_for_url(f"{live_server.url}/")
+        sign_in(tab, live_server.url, user.username, PASSWORD)
         for width in (1366, 390):
             tab.set_viewport_size({"width": width, "height": 900})
             for name, url in pages.items():
