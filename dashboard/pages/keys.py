@@ -390,7 +390,9 @@ def own_key_gains() -> dict[str, Any]:
         }
         for gain in candidates[:OWN_KEY_SHOWN]
     ]
-    return {"rows": rows, "more": max(len(candidates) - OWN_KEY_SHOWN, 0)}
+    # How many keyless sub-accounts one master's budget reads within one refresh interval.
+    fit = int(settings.REFRESH_INTERVAL_SECONDS // pacing.master_pace())
+    return {"rows": rows, "more": max(len(candidates) - OWN_KEY_SHOWN, 0), "fit": fit}
 
 
 # --- Test a key now ----------------------------------------------------------------------------
