@@ -12,6 +12,7 @@ from typing import Any
 from .exchange import DAY_MS, Exchange, LiveKey
 from .faults import FaultBook
 from .ratelimit import RateLimiter
+from .risk import CLOSE_TYPES
 from .scenario import Fault, Key, Scenario
 from .server import SimServer, jitter
 
@@ -211,6 +212,31 @@ class Simulator:
     def set_withdrawal_state(self, wd_id: str, state: str) -> None:
         """Move a pending withdrawal to an OKX withdrawal state; "-2"/"-1" give the money back."""
         self.exchange.ledger.set_withdrawal_state(wd_id, state)
+
+    # -- prices and positions (docs/simulator.md "Prices, liquidation, closes") ------------------------
+    def set_price(self, ccy: str, usd: Decimal | str) -> list[str]:
+        """From now on the USD price of `ccy` is `usd`: every index, mark and last price on that
+        coin follows, until moved again (the scenario's random walk goes on from there). Returns
+        the posIds this move liquidated: every open position whose mark reached its liqPx (long:
+        mark <= liqPx; short: mark >= liqPx) is closed as a liquidation (risk.Closer). KeyError
+        for a currency the scenario does not price, ValueError for a price not above zero."""
+        ledger = self.exchange.ledger
+        with ledger.lock:
+            now = self.now_ms()
+            ledger.catch_up(now)  # what the walk did before the move
+            self.exchange.prices.move(ccy, Decimal(usd), now)
+            return ledger.recheck(now)
+
+    def close_position(self, account: str, inst_id: str, how: str = "close") -> str:
+        """Close `account`'s (name or uid) open position in `inst_id` at the mark, now: how
+        "close" (a trader's close: positions-history type "2"), "partial_liquidation" (half of
+        it, type "4"; the rest stays open) or "adl" (full auto-deleveraging, type "6"). Returns
+        its posId. KeyError when the account holds no such open position, ValueError for
+        another `how`."""
+        if how not in CLOSE_TYPES:
+            raise ValueError(f"how must be one of {', '.join(CLOSE_TYPES)}, not {how!r}")
+        ledger = self.exchange.ledger
+        return ledger.close(ledger.account(account), inst_id, CLOSE_TYPES[how])
 
     # -- keys ------------------------------------------------------------------------------------
     def add_key(self, key: Key | None = None, **fields: Any) -> Key:

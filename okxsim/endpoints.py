@@ -21,6 +21,7 @@ from .ledger import (
     withdrawal_row,
 )
 from .market import instrument_row
+from .risk import history_row
 from .scenario import Account
 
 T = TypeVar("T")
@@ -362,6 +363,32 @@ def _ct_type(ex: Exchange, row: dict[str, str]) -> str:
     return "linear" if ex.instrument(row["instId"]).linear else "inverse"
 
 
+POSITIONS_HISTORY_MS = 90 * DAY_MS  # "Retrieve the updated position data for the last 3 months"
+CLOSE_TYPES = ("1", "2", "3", "4", "5", "6")
+
+
+def positions_history(req: Request) -> list:
+    """GET /api/v5/account/positions-history (okx-reference 8.8.4): the caller's closed and
+    partly closed positions updated in the last 3 months, newest `uTime` first, paged on `uTime`
+    (`after` older than, `before` newer than; `limit` 1..100, default 100; every row sharing
+    the page's last `uTime` comes along, so a page can exceed `limit`); filters `instType`
+    (MARGIN, SWAP, FUTURES, OPTION), `instId`, `mgnMode`, `type` ("1".."6"), `posId`. A value
+    outside the docs' lists, or a non-integer paging parameter, is 51000."""
+    kinds = ("MARGIN", "SWAP", "FUTURES", "OPTION")
+    q = _enum(req.query, instType=kinds, mgnMode=("cross", "isolated"), type=CLOSE_TYPES)
+    ex, uid = req.exchange, req.account.uid
+    since = ex.clock.sim_ms() - POSITIONS_HISTORY_MS
+    with ex.ledger.lock:
+        records = [r for r in ex.ledger.closer.records if r.uid == uid and r.u_time >= since]
+    rows = [history_row(r) for r in records]
+    keys = ("instType", "instId", "mgnMode", "type", "posId")
+    rows = [r for r in rows if _matches(q, **_fields(r, *keys))]
+    page = _page(q, rows, lambda r: int(r["uTime"]))
+    if len(page) == _limit(q):  # the rows sharing the last one's uTime come along
+        page += [r for r in rows if r["uTime"] == page[-1]["uTime"] and r not in page]
+    return page
+
+
 def history_index_candles(req: Request) -> list:
     """GET /api/v5/market/history-index-candles (public): `instId` an index such as BTC-USD
     (required; unknown -> 51001), `bar` (default 1m), `after`/`before` on the candle's `ts`,
@@ -451,4 +478,5 @@ ENDPOINTS: dict[str, Endpoint] = {
     "/api/v5/asset/bills": Endpoint(asset_bills),
     "/api/v5/account/bills": Endpoint(account_bills(BILLS_MS)),
     "/api/v5/account/bills-archive": Endpoint(account_bills(BILLS_ARCHIVE_MS)),
+    "/api/v5/account/positions-history": Endpoint(positions_history),
 }

@@ -6,10 +6,12 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, replace
+from decimal import Decimal
 
 from .ledger import Ledger
 from .market import Instrument, PriceWalk, catalog
 from .scenario import Account, Key, Scenario, resolve_time
+from .views import position_id
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,11 @@ class Exchange:
         for key in scenario.keys:
             self.add_key(key)
         self.prices = PriceWalk(scenario.prices, scenario.seed, start, scenario.price_step_s)
+        for move in scenario.price_path:
+            self.prices.move(move.ccy, Decimal(move.usd), start + move.at_ms())
+        for account in scenario.accounts:  # posIds stay put when a position before them closes
+            for index, p in enumerate(account.positions):
+                p.posId = p.posId or position_id(account, index)
         position_ids = [p.instId for a in scenario.accounts for p in a.positions]
         self.instruments: dict[str, Instrument] = catalog(self.prices.currencies(), position_ids)
         self.listed_ms = start - LISTED_DAYS * DAY_MS

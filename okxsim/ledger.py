@@ -7,7 +7,8 @@ and funding bills (okx-reference 8.7.2: 1 deposit, 2 withdrawal, 13 cancelled wi
 to/from a sub-account on the master, 22/23 out to/in from the master on the sub-account).
 Positions write trading bills (8.7.3): the opening trade's fee (type 2), funding fees on swaps
 every 8 h (type 8, subType 173 expense / 174 income, the amount in `pnl`) and hourly interest on
-MARGIN liabilities (type 7, subType 9).
+MARGIN liabilities (type 7, subType 9). Closes (okxsim/risk.py: liquidation, a trader's close,
+partial liquidation, ADL) book theirs in the same calendar, in time order.
 
 Time: scheduled movements (the scenario's `flows`, the positions' fees) are booked when the
 calendar reaches them, at their own time, by `catch_up` (each request and `advance()` call
@@ -31,8 +32,9 @@ from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING
 
+from .risk import Closer
 from .scenario import Account, Flow, Position, duration_ms, resolve_time
-from .views import amount, num, position_ccy, position_inst_type, position_numbers
+from .views import STEP, TAKER_FEE, amount, num, position_ccy, position_inst_type, position_numbers
 
 if TYPE_CHECKING:
     from .exchange import Exchange
@@ -46,8 +48,6 @@ HISTORY_MS = 92 * DAY_MS  # positions' bills are kept as far back as bills-archi
 FUNDING_INTERVAL_MS = 8 * HOUR_MS
 FUNDING_RATE = Decimal("0.0001")  # per interval; positive: longs pay shorts
 HOURLY_INTEREST = Decimal("0.000002")  # on a MARGIN position's liability
-TAKER_FEE = Decimal("0.0005")
-STEP = Decimal("1e-12")
 DEPOSIT_STATES = {"0", "1", "2", "8", "11", "12", "13", "14", "17"}
 CREDITED = {"1", "2"}  # "deposit credited", "deposit successful"
 WITHDRAWAL_STATES = {"19", "17", "10", "0", "4", "5", "6", "8", "9", "12", "7", "1", "15", "16", "-3"}
@@ -140,23 +140,70 @@ class Ledger:
         self._bill_ids = itertools.count(600_000_000_000_000_001)
         self._record_ids = itertools.count(80_000_001)
         self._last_ts = 0
+        self.closer = Closer(self)  # liquidations and closes; the positions history
         self.schedules = [self._flow_schedule(f) for f in ex.scenario.flows] + self._position_schedules()
         self._booked_to = min([s.since for s in self.schedules] + [ex.start_ms]) - 1
         self._next_due: float = -math.inf
         self.catch_up(ex.start_ms)
         self._wind_back()
+        for acct in ex.accounts.values():
+            for spec in acct.closed_positions:
+                self.closer.past(acct, spec)
 
     # -- the calendar ------------------------------------------------------------------------
-    def catch_up(self, now: int) -> None:
-        """Book every scheduled movement due up to `now`, in time order."""
+    def catch_up(self, now: int) -> list[str]:
+        """Book every scheduled movement due up to `now`, and liquidate every position whose
+        mark reached its liqPx by then, in time order; returns the posIds liquidated."""
         with self.lock:
             if now < self._next_due:
-                return
-            due = sorted((ts, i) for i, s in enumerate(self.schedules) for ts in s.due(self._booked_to, now))
+                return []
+            due: list[tuple[int, int, Callable[[int], object]]] = [
+                (ts, 1, s.action) for s in self.schedules for ts in s.due(self._booked_to, now)
+            ]
+            due += [
+                (ts, 0, partial(self._liquidate, acct, p))
+                for ts, acct, p in self.closer.liquidations_due(self._booked_to, now)
+            ]
             self._booked_to = now
-            for ts, i in due:
-                self.schedules[i].action(ts)
-            self._next_due = min((s.next_after(now) for s in self.schedules), default=math.inf)
+            liquidated = []
+            for ts, _, action in sorted(due, key=lambda d: d[:2]):
+                pos_id = action(ts)
+                if isinstance(pos_id, str):
+                    liquidated.append(pos_id)
+            wake = [s.next_after(now) for s in self.schedules]
+            if self.closer.watching():
+                wake.append(self.ex.prices.next_change(now))
+            self._next_due = min(wake, default=math.inf)
+            return liquidated
+
+    def recheck(self, now: int) -> list[str]:
+        """Liquidate what a price just set for `now` pushed past its liqPx; the posIds."""
+        with self.lock:
+            self.catch_up(now)
+            due = self.closer.liquidations_due(now - 1, now)
+            self._next_due = -math.inf  # a new price may need a wake-up sooner
+            return [pos_id for ts, acct, p in due if (pos_id := self._liquidate(acct, p, ts))]
+
+    def close(self, acct: Account, inst_id: str, kind: str) -> str:
+        """Close `acct`'s open position in `inst_id` now (risk.Closer.close); KeyError if it
+        holds none (any more: the calendar may just have liquidated it)."""
+        with self.lock:
+            ts = self._now()
+            p = next((q for q in acct.positions if q.instId == inst_id and Decimal(q.pos) != 0), None)
+            if p is None:
+                raise KeyError(f"{acct.name} holds no open {inst_id} position")
+            return self.closer.close(acct, p, ts, kind)
+
+    def _liquidate(self, acct: Account, p: Position, ts: int) -> str | None:
+        return self.closer.liquidate(acct, p, self._stamp(ts))
+
+    def bill_trade(self, acct: Account, ts: int, ccy: str, kind: str, change: Decimal, **extra: str) -> None:
+        """A trading bill of a close (risk.Closer), with an order and trade id of its own."""
+        extra |= {"ordId": str(next(self._record_ids)), "tradeId": str(next(self._record_ids))}
+        self._bill(acct, TRADING, ts, ccy, kind, change, execType="T", fillTime=str(ts), **extra)
+
+    def _open(self, acct: Account, p: Position) -> bool:
+        return any(q is p for q in acct.positions)
 
     def _wind_back(self) -> None:
         """Take history's net movement off today's balances, and off each history bill's
@@ -346,6 +393,8 @@ class Ledger:
 
     def _funding_fee(self, acct: Account, p: Position, ts: int) -> None:
         """A swap's funding payment at the mark: longs pay shorts FUNDING_RATE of the notional."""
+        if not self._open(acct, p):
+            return  # closed before this funding time
         inst, size = self.ex.instrument(p.instId), Decimal(p.pos)
         mark = inst.mark(self.ex.prices, ts)
         notional = abs(size) * inst.ct_val * mark if inst.linear else abs(size) * inst.ct_val / mark
@@ -358,9 +407,11 @@ class Ledger:
 
     def _interest(self, acct: Account, p: Position, ts: int) -> None:
         """An hour's interest on a MARGIN position's liability, in the liability's currency."""
+        if not self._open(acct, p):
+            return
         inst = self.ex.instrument(p.instId)
         liab_ccy = inst.quote if p.posCcy == inst.base else inst.base
-        interest = (position_numbers(self.ex, p, ts)["liab"] * HOURLY_INTEREST).quantize(STEP)
+        interest = (position_numbers(self.ex, p, ts).liab * HOURLY_INTEREST).quantize(STEP)
         self._bill(
             acct, TRADING, self._stamp(ts), liab_ccy, "7", -interest, subType="9", instType="MARGIN",
             instId=p.instId, mgnMode=p.mgnMode, interest=num(interest),

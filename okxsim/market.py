@@ -3,6 +3,7 @@ that the positions and the public instruments endpoint share."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import threading
@@ -32,30 +33,100 @@ class PriceWalk:
         self._start_ms = start_ms
         self._step_ms = max(1, int(step_s * 1000))
         self._lock = threading.Lock()
+        # Moves (set_price, a scenario's price_path): per currency, (from ms, USD) in time order.
+        self._anchors: dict[str, list[tuple[int, Decimal]]] = {ccy: [] for ccy in specs}
 
     def currencies(self) -> list[str]:
         return list(self._base)
 
+    def move(self, ccy: str, usd: Decimal, at_ms: int) -> None:
+        """From `at_ms` on, `ccy` is worth `usd`; the walk goes on from there (its later steps
+        multiply this price as they multiplied the old one). KeyError for an unpriced currency,
+        ValueError for a price that is not above zero."""
+        if ccy not in self._base:
+            raise KeyError(f"{ccy} is not priced in this scenario")
+        if not usd > 0:
+            raise ValueError(f"a price must be above zero, not {usd}")
+        with self._lock:
+            anchors = [a for a in self._anchors[ccy] if a[0] != at_ms] + [(at_ms, usd)]
+            self._anchors[ccy] = sorted(anchors, key=lambda a: a[0])
+
     def usd(self, ccy: str, at_ms: int) -> Decimal:
         if ccy not in self._base:
             return Decimal(1) if ccy in STABLES else Decimal(0)
+        anchor = self._anchor(ccy, at_ms)
         if self._vol[ccy] == 0:
-            return Decimal(str(self._base[ccy]))
-        step = max(0, (at_ms - self._start_ms) // self._step_ms)
-        price = self._base[ccy] * math.exp(self._log_return(ccy, step))
-        return Decimal(f"{price:.8g}")
+            return anchor[1] if anchor else Decimal(str(self._base[ccy]))
+        step = self._step(at_ms)
+        if anchor is None:
+            price = self._base[ccy] * math.exp(self._log_return(ccy, step))
+            return Decimal(f"{price:.8g}")
+        since, base = anchor
+        moved = self._log_return(ccy, step) - self._log_return(ccy, self._step(since))
+        return base if moved == 0 else Decimal(f"{float(base) * math.exp(moved):.8g}")
+
+    def changes(self, from_ms: int, to_ms: int) -> list[int]:
+        """The moments in (from_ms, to_ms] where some price may change: the walk's steps and the
+        moves. Between two of them every price is constant."""
+        steps = self.step_starts(from_ms, to_ms + 1) if any(self._vol.values()) else []
+        moves = [t for anchors in self._anchors.values() for t, _ in anchors if from_ms < t <= to_ms]
+        return sorted({*steps, *moves})
+
+    def next_change(self, after_ms: int) -> float:
+        """The first moment after `after_ms` where a price may change (inf: never)."""
+        found: list[float] = [t for anchors in self._anchors.values() for t, _ in anchors if t > after_ms]
+        if any(self._vol.values()):
+            found.append(self._start_ms + (self._step(after_ms) + 1) * self._step_ms)
+        return min(found, default=math.inf)
+
+    def usd_range(self, ccy: str, from_ms: int, to_ms: int) -> tuple[float, float]:
+        """The lowest and highest USD price of `ccy` over [from_ms, to_ms], as floats (a bound
+        for the liquidation check, which then looks at each moment in Decimal)."""
+        if ccy not in self._base:
+            value = float(self.usd(ccy, from_ms))
+            return value, value
+        moves = [t for t, _ in self._anchors[ccy] if from_ms < t <= to_ms]
+        cuts = [from_ms, *moves, to_ms + 1]
+        lows, highs = [], []
+        for begin, end in itertools.pairwise(cuts):
+            anchor = self._anchor(ccy, begin)
+            ref = float(anchor[1]) if anchor else self._base[ccy]
+            if self._vol[ccy] == 0:
+                lows.append(ref)
+                highs.append(ref)
+                continue
+            first, last = self._step(begin), self._step(end - 1)
+            ref_log = self._log_return(ccy, self._step(anchor[0])) if anchor else 0.0
+            self._log_return(ccy, last)  # the path reaches `last`
+            segment = self._paths[ccy][first : last + 1]
+            lows.append(ref * math.exp(min(segment) - ref_log))
+            highs.append(ref * math.exp(max(segment) - ref_log))
+        return min(lows), max(highs)
+
+    def _step(self, at_ms: int) -> int:
+        return max(0, (at_ms - self._start_ms) // self._step_ms)
+
+    def _anchor(self, ccy: str, at_ms: int) -> tuple[int, Decimal] | None:
+        found = None
+        for anchor in self._anchors[ccy]:
+            if anchor[0] > at_ms:
+                break
+            found = anchor
+        return found
 
     def index(self, base: str, quote: str, at_ms: int) -> Decimal:
         """The index BASE-QUOTE (e.g. BTC-USD, SOL-USDT): base's USD price over quote's."""
         return self.usd(base, at_ms) / (self.usd(quote, at_ms) or Decimal(1))
 
     def step_starts(self, from_ms: int, to_ms: int) -> list[int]:
-        """The moments in (from_ms, to_ms) where the walk takes a step: the price is constant
-        between two of them (and before the start), so these are the only ones a candle's high
-        and low need."""
+        """The moments in (from_ms, to_ms) where the walk takes a step or a move sets a price:
+        the price is constant between two of them (and before the start), so these are the only
+        ones a candle's high and low need."""
         first = max(from_ms + 1, self._start_ms + self._step_ms)
         k = -(-(first - self._start_ms) // self._step_ms)
-        return list(range(self._start_ms + k * self._step_ms, to_ms, self._step_ms))
+        steps = range(self._start_ms + k * self._step_ms, to_ms, self._step_ms)
+        moves = {t for anchors in self._anchors.values() for t, _ in anchors if from_ms < t < to_ms}
+        return sorted(moves.union(steps)) if moves else list(steps)
 
     def _log_return(self, ccy: str, step: int) -> float:
         path = self._paths[ccy]

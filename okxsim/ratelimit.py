@@ -112,6 +112,9 @@ LIMITS: dict[str, Limit] = {
     # https://www.okx.com/docs-v5/en/#trading-account-rest-api-get-bills-details-last-3-months
     # "5 requests per 2 seconds", rule "User ID" (get_api_v5_account_bills_archive.md)
     "/api/v5/account/bills-archive": Limit(5, 2, Rule.USER_ID),
+    # https://www.okx.com/docs-v5/en/#trading-account-rest-api-get-positions-history
+    # "10 requests per 2 seconds", rule "User ID" (get_positions_history.md; okx-reference 8.8.4)
+    "/api/v5/account/positions-history": Limit(10, 2, Rule.USER_ID),
     # https://www.okx.com/docs-v5/en/#public-data-rest-api-get-index-candlesticks-history
     # "10 requests per 2 seconds", rule "IP" (get_api_v5_market_history_index_candles.md)
     "/api/v5/market/history-index-candles": Limit(10, 2, Rule.IP),

@@ -39,6 +39,43 @@ class Position:
 
 
 @dataclass
+class PastClose:
+    """A position closed before the simulator's start, for the positions history only (GET
+    /api/v5/account/positions-history): the balances already hold its outcome, so it books no
+    bill. `type` is OKX's close type ("1" partial close, "2" close, "3" liquidation, "4" partial
+    liquidation, "5"/"6" ADL); `pos` the contracts (or MARGIN amount) closed, signed as in
+    Position (net mode: negative = short); `closeAvgPx` the close price (a liquidation's liqPx
+    when absent); `triggerPx` the mark that triggered a forced close (default closeAvgPx)."""
+
+    instId: str
+    type: str
+    pos: str
+    avgPx: str
+    closeAvgPx: str = ""
+    triggerPx: str = ""
+    lever: str = "3"
+    mgnMode: str = "cross"
+    posSide: str = "net"
+    posId: str = ""
+    opened: TimeSpec = "-10d"
+    closed: TimeSpec = "-3d"
+    fundingFee: str = "0"
+
+
+@dataclass
+class PriceMove:
+    """A scenario's price move: from `at` (seconds after the start, or a duration such as
+    "90s", "15m", "2h") the USD price of `ccy` is `usd`, and its walk goes on from there."""
+
+    ccy: str
+    usd: str
+    at: float | str = 0
+
+    def at_ms(self) -> int:
+        return int(float(self.at) * 1000) if isinstance(self.at, int | float) else duration_ms(self.at)
+
+
+@dataclass
 class Account:
     uid: str
     name: str
@@ -55,6 +92,7 @@ class Account:
     # value as `details.earn` ("Earn account"); no balance endpoint the product reads lists them.
     earn: dict[str, str] = field(default_factory=dict)
     positions: list[Position] = field(default_factory=list)
+    closed_positions: list[PastClose] = field(default_factory=list)  # positions history
 
     @property
     def is_master(self) -> bool:
@@ -130,6 +168,7 @@ class Scenario:
     keys: list[Key] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     flows: list[Flow] = field(default_factory=list)
+    price_path: list[PriceMove] = field(default_factory=list)
 
     # -- lookups for tests and the demo seeding ------------------------------------------
     @property
@@ -177,6 +216,7 @@ class Scenario:
             keys=keys,
             faults=[Fault(**f) for f in raw.get("faults", [])],
             flows=[Flow(**f) for f in raw.get("flows", [])],
+            price_path=[PriceMove(**m) for m in raw.get("price_path", [])],
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -223,6 +263,7 @@ def _price_spec(spec: Any) -> dict[str, Any]:
 def _account_from_dict(raw: dict[str, Any]) -> Account:
     raw = dict(raw)
     raw["positions"] = [Position(**p) for p in raw.get("positions", [])]
+    raw["closed_positions"] = [PastClose(**c) for c in raw.get("closed_positions", [])]
     for wallet in ("trading", "frozen", "funding", "earn"):
         raw[wallet] = {ccy: str(v) for ccy, v in raw.get(wallet, {}).items()}
     return Account(**raw)

@@ -4,15 +4,21 @@ Equity, eqUsd and upl are recomputed from the price walk on every call."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from .scenario import Account, Position
+from .scenario import Account, Position, resolve_time
 
 if TYPE_CHECKING:  # annotations only: the exchange's ledger uses these rows
     from .exchange import Exchange
 
 ZERO = Decimal(0)
+# Maintenance margin as a share of the initial margin: a stand-in for OKX's tiered maintenance
+# margin rates, the same for every instrument here.
+MMR_SHARE = Decimal("0.1")
+TAKER_FEE = Decimal("0.0005")  # every fill here is a taker's
+STEP = Decimal("1e-12")  # computed amounts are rounded to this
 DETAIL_FIELDS = [
     "ccy",
     "eq",
@@ -145,6 +151,11 @@ def amount(value: Decimal) -> str:
 
 
 # -- positions ---------------------------------------------------------------------------
+def position_id(account: Account, index: int) -> str:
+    """The posId of a scenario position without one: the account's uid tail and its place."""
+    return f"{account.uid[-6:]}{index:06d}"
+
+
 def position_inst_type(ex: Exchange, p: Position) -> str:
     """MARGIN positions name a spot pair; the others' type is their instrument's."""
     return p.instType or ex.instrument(p.instId).inst_type
@@ -159,71 +170,120 @@ def position_ccy(ex: Exchange, p: Position) -> str:
     return inst.settle
 
 
-def _margin_numbers(ex: Exchange, p: Position, now: int) -> dict[str, Decimal]:
+@dataclass(frozen=True)
+class Figures:
+    """A position's figures in its margin currency (`ccy`) unless named *_usd: mark, upl, imr
+    (initial margin at the mark), mmr (maintenance margin, MMR_SHARE of imr), margin (posted at
+    avgPx: what an isolated position holds and a liquidation loses), notional_usd, liq (liqPx;
+    None: not applicable), liab (MARGIN only: the borrowed amount)."""
+
+    mark: Decimal
+    upl: Decimal
+    imr: Decimal
+    mmr: Decimal
+    margin: Decimal
+    notional_usd: Decimal
+    liq: Decimal | None
+    liab: Decimal = ZERO
+
+    @property
+    def mgn_ratio(self) -> Decimal | None:
+        """The position's maintenance margin ratio: (margin + upl) / mmr; 1 at liqPx."""
+        return (self.margin + self.upl) / self.mmr if self.mmr else None
+
+
+def liquidation_price(long: bool, linear: bool, avg: Decimal, lever: Decimal) -> Decimal | None:
+    """OKX's estimated liquidation price (liqPx) in this simulator's margin model: the mark at
+    which the position's margin (posted at avgPx: notional / lever) plus its unrealised PnL has
+    fallen to the maintenance margin (MMR_SHARE of the initial margin at the mark), i.e. where
+    the position's mgnRatio reaches 1 (100 %). Linear contracts and MARGIN positions (PnL in the
+    quote currency), inverse contracts (PnL in the coin) solve that equation differently. None
+    when no price reaches it (an inverse short at 1x); 0 when only a price of 0 would (a
+    linear long at 1x)."""
+    rate = MMR_SHARE / lever  # maintenance margin per unit of notional
+    if linear:
+        return avg * (1 - 1 / lever) / (1 - rate) if long else avg * (1 + 1 / lever) / (1 + rate)
+    if long:
+        return avg * (1 + rate) / (1 + 1 / lever)
+    return avg * (1 - rate) / (1 - 1 / lever) if lever > 1 else None
+
+
+def _margin_numbers(ex: Exchange, p: Position, mark: Decimal, now: int) -> Figures:
     """A MARGIN position: `pos` in posCcy, always positive. Long (posCcy = base): bought pos
     base with borrowed quote at avgPx. Short (posCcy = quote): sold borrowed base for pos quote
     at avgPx. upl in the quote currency, converted to the margin ccy when that is the base."""
     inst = ex.instrument(p.instId)
-    mark, avg, size = inst.mark(ex.prices, now), Decimal(p.avgPx), Decimal(p.pos)
+    avg, size = Decimal(p.avgPx), Decimal(p.pos)
     lever = Decimal(p.lever)
     long = p.posCcy == inst.base
-    if long:
-        upl_quote, liab, notional_quote = (mark - avg) * size, size * avg, size * mark
+    if long:  # `opened`: the quote currency the position was worth at avgPx
+        upl_quote, liab, notional_quote, opened = (mark - avg) * size, size * avg, size * mark, size * avg
     else:
-        upl_quote, liab, notional_quote = size * (1 - mark / avg), size / avg, size / avg * mark
-    upl = upl_quote if position_ccy(ex, p) == inst.quote else upl_quote / mark
-    imr = notional_quote / lever if position_ccy(ex, p) == inst.quote else notional_quote / lever / mark
-    direction = 1 if long else -1
-    liq = avg * (1 - Decimal(direction) / lever * Decimal("0.9"))
+        upl_quote, liab, notional_quote, opened = size * (1 - mark / avg), size / avg, size / avg * mark, size
+    in_quote = position_ccy(ex, p) == inst.quote
+    to_ccy = Decimal(1) if in_quote else 1 / mark
+    imr = notional_quote / lever * to_ccy
     notional_usd = notional_quote * ex.prices.usd(inst.quote, now)
-    return {
-        "mark": mark,
-        "upl": upl,
-        "imr": imr,
-        "mmr": imr / 10,
-        "notional_usd": notional_usd,
-        "liq": liq,
-        "liab": liab,
-    }
+    return Figures(
+        mark=mark,
+        upl=upl_quote * to_ccy,
+        imr=imr,
+        mmr=imr * MMR_SHARE,
+        margin=opened / lever * to_ccy,
+        notional_usd=notional_usd,
+        liq=liquidation_price(long, True, avg, lever),
+        liab=liab,
+    )
 
 
-def position_numbers(ex: Exchange, p: Position, now: int) -> dict[str, Decimal]:
+def position_numbers(ex: Exchange, p: Position, now: int, mark: Decimal | None = None) -> Figures:
+    """A position's figures at `now`, at the price walk's mark or at `mark` if given."""
     inst = ex.instrument(p.instId)
+    mark = inst.mark(ex.prices, now) if mark is None else mark
     if position_inst_type(ex, p) == "MARGIN":
-        return _margin_numbers(ex, p, now)
-    mark, avg, size = inst.mark(ex.prices, now), Decimal(p.avgPx), Decimal(p.pos)
+        return _margin_numbers(ex, p, mark, now)
+    avg, size = Decimal(p.avgPx), Decimal(p.pos)
     lever = Decimal(p.lever)
     if inst.inst_type == "OPTION":  # contracts of ctVal base coin, premium quoted in the base coin
         upl = (mark - avg) * size * inst.ct_val
         notional_usd = abs(size) * inst.ct_val * ex.prices.usd(inst.base, now)
         imr = abs(size) * inst.ct_val * mark  # a stand-in: the premium at the mark
-        return {
-            "mark": mark,
-            "upl": upl,
-            "imr": imr,
-            "mmr": imr / 10,
-            "notional_usd": notional_usd,
-            "liq": ZERO,
-        }
+        return Figures(
+            mark=mark,
+            upl=upl,
+            imr=imr,
+            mmr=imr * MMR_SHARE,
+            margin=abs(size) * inst.ct_val * avg,
+            notional_usd=notional_usd,
+            liq=None,
+        )
     if inst.linear:  # contracts of ctVal base units, settled in the quote currency
         upl = (mark - avg) * size * inst.ct_val
         notional_settle = abs(size) * inst.ct_val * mark
+        opened_settle = abs(size) * inst.ct_val * avg
         notional_usd = notional_settle * ex.prices.usd(inst.quote, now)
     else:  # contracts of ctVal USD, settled in the base currency
         upl = size * inst.ct_val * (1 / avg - 1 / mark)
         notional_settle = abs(size) * inst.ct_val / mark
+        opened_settle = abs(size) * inst.ct_val / avg
         notional_usd = abs(size) * inst.ct_val
     imr = notional_settle / lever
-    direction = 1 if size >= 0 else -1
-    liq = avg * (1 - Decimal(direction) / lever * Decimal("0.9"))
-    return {"mark": mark, "upl": upl, "imr": imr, "mmr": imr / 10, "notional_usd": notional_usd, "liq": liq}
+    return Figures(
+        mark=mark,
+        upl=upl,
+        imr=imr,
+        mmr=imr * MMR_SHARE,
+        margin=opened_settle / lever,
+        notional_usd=notional_usd,
+        liq=liquidation_price(size >= 0, inst.linear, avg, lever),
+    )
 
 
 def position_row(ex: Exchange, account: Account, index: int, p: Position, now: int) -> dict[str, object]:
     inst = ex.instrument(p.instId)
     n = position_numbers(ex, p, now)
     row: dict[str, object] = dict.fromkeys(POSITION_FIELDS, "")
-    created = str(ex.start_ms - 2 * 86_400_000)
+    created = str(resolve_time(p.created, ex.start_ms) or ex.start_ms)
     cross = p.mgnMode == "cross"
     inst_type, ccy = position_inst_type(ex, p), position_ccy(ex, p)
     derivative = inst_type in ("FUTURES", "SWAP", "OPTION")
@@ -231,7 +291,7 @@ def position_row(ex: Exchange, account: Account, index: int, p: Position, now: i
         instType=inst_type,
         instId=p.instId,
         mgnMode=p.mgnMode,
-        posId=p.posId or f"{account.uid[-6:]}{index:06d}",
+        posId=p.posId or position_id(account, index),
         posSide=p.posSide,
         pos=p.pos,
         # posCcy: "Position currency, only applicable to MARGIN positions"
@@ -240,19 +300,19 @@ def position_row(ex: Exchange, account: Account, index: int, p: Position, now: i
         availPos=p.pos if inst_type in ("MARGIN", "OPTION") else "",
         avgPx=p.avgPx,
         nonSettleAvgPx="",
-        markPx=num(n["mark"]),
-        last=num(n["mark"]),
-        idxPx=num(n["mark"]),
+        markPx=num(n.mark),
+        last=num(n.mark),
+        idxPx=num(n.mark),
         # usdPx: "Latest USD price of the ccy on the market, only applicable to
         # FUTURES/SWAP/OPTION"; "" for MARGIN.
         usdPx=num(ex.prices.usd(ccy, now)) if derivative else "",
         bePx=p.avgPx,
         # liqPx: "Not applicable to OPTION"
-        liqPx="" if inst_type == "OPTION" else num(n["liq"]),
-        upl=num(n["upl"]),
-        uplRatio=num(n["upl"] / n["imr"]) if n["imr"] else "0",
-        uplLastPx=num(n["upl"]),
-        uplRatioLastPx=num(n["upl"] / n["imr"]) if n["imr"] else "0",
+        liqPx="" if inst_type == "OPTION" or n.liq is None else num(n.liq),
+        upl=num(n.upl),
+        uplRatio=num(n.upl / n.imr) if n.imr else "0",
+        uplLastPx=num(n.upl),
+        uplRatioLastPx=num(n.upl / n.imr) if n.imr else "0",
         realizedPnl="0",
         settledPnl="",
         pnl="0",
@@ -262,15 +322,16 @@ def position_row(ex: Exchange, account: Account, index: int, p: Position, now: i
         # lever: "Not applicable to OPTION"
         lever="" if inst_type == "OPTION" else p.lever,
         # liab, liabCcy: "only applicable to MARGIN"
-        liab=num(n["liab"]) if inst_type == "MARGIN" else "",
+        liab=num(n.liab) if inst_type == "MARGIN" else "",
         liabCcy=(inst.quote if p.posCcy == inst.base else inst.base) if inst_type == "MARGIN" else "",
         # optVal: "Option Value, only applicable to OPTION"
-        optVal=num(Decimal(p.pos) * inst.ct_val * n["mark"]) if inst_type == "OPTION" else "",
-        imr=num(n["imr"]) if cross else "",
-        margin="" if cross else num(n["imr"]),
-        mgnRatio=num((n["imr"] + n["upl"]) / n["mmr"]) if n["mmr"] else "",
-        mmr=num(n["mmr"]),
-        notionalUsd=num(n["notional_usd"]),
+        optVal=num(Decimal(p.pos) * inst.ct_val * n.mark) if inst_type == "OPTION" else "",
+        imr=num(n.imr) if cross else "",
+        # margin: "Margin, can be added or reduced. Only applicable to isolated": what was posted
+        margin="" if cross else num(n.margin),
+        mgnRatio="" if n.mgn_ratio is None else num(n.mgn_ratio),
+        mmr=num(n.mmr),
+        notionalUsd=num(n.notional_usd),
         adl="1" if derivative else "",
         ccy=ccy,
         interest="0",
@@ -283,7 +344,9 @@ def position_row(ex: Exchange, account: Account, index: int, p: Position, now: i
 
 # -- balances ----------------------------------------------------------------------------
 def _position_totals(ex: Exchange, account: Account, now: int) -> tuple[dict, dict[str, Decimal]]:
-    """Per settle currency: upl, imr, mmr, isolated margin; and USD notional per instrument type."""
+    """Per settle currency: upl, imr, mmr, isolated margin (iso, at the mark) and, for the risk
+    figures, cross imr/mmr (ximr, xmmr), the isolated positions' equity (isoeq: posted margin +
+    upl) and whether a cross position exists (cross 1); and USD notional per instrument type."""
     totals: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     notional: dict[str, Decimal] = defaultdict(Decimal)
     for p in account.positions:
@@ -291,35 +354,58 @@ def _position_totals(ex: Exchange, account: Account, now: int) -> tuple[dict, di
             continue  # a pos "0" row holds nothing; its currency is not listed for it
         n = position_numbers(ex, p, now)
         bucket = totals[position_ccy(ex, p)]
-        for name in ("upl", "imr", "mmr"):
-            bucket[name] += n[name]
-        bucket["iso"] += ZERO if p.mgnMode == "cross" else n["imr"]
-        notional[position_inst_type(ex, p)] += n["notional_usd"]
+        bucket["upl"] += n.upl
+        bucket["imr"] += n.imr
+        bucket["mmr"] += n.mmr
+        if p.mgnMode == "cross":
+            bucket["ximr"] += n.imr
+            bucket["xmmr"] += n.mmr
+            bucket["cross"] = Decimal(1)
+        else:
+            bucket["iso"] += n.imr
+            bucket["isoeq"] += n.margin + n.upl
+        notional[position_inst_type(ex, p)] += n.notional_usd
     return totals, notional
 
 
+FUTURES_MODE = "2"  # acctLv: 1 Spot, 2 Futures, 3 Multi-currency margin, 4 Portfolio margin
+# Account-level fields OKX leaves "" in Futures mode (okx-reference 8.4: "Futures mode (acctLv 2)
+# has no account-level risk figures"; notionalUsdForSwap/Futures: Multi-currency and PM only).
+ACCOUNT_RISK_FIELDS = (
+    "adjEq", "imr", "mmr", "mgnRatio", "notionalUsd", "notionalUsdForBorrow", "notionalUsdForSwap",
+    "notionalUsdForFutures", "notionalUsdForOption",
+)  # fmt: skip
+
+
 def balance_row(ex: Exchange, account: Account, ccys: set[str] | None) -> dict[str, object]:
+    """GET /api/v5/account/balance (and the master's account/subaccount/balances), by account
+    mode as OKX's "Distribution of applicable fields" gives it (okx-reference 8.4, 8.8.1):
+    Futures mode (acctLv 2) leaves the account-level adjEq/imr/mmr/mgnRatio/notionalUsd* "" and
+    reports details[].imr/mmr/mgnRatio per currency, only for a currency with a cross position;
+    the other modes report the account-level figures (imr/mmr: cross positions; adjEq: totalEq,
+    no discount rates here; mgnRatio = adjEq / mmr) and leave details[].imr/mmr/mgnRatio ""."""
     now, stamp = ex.clock.sim_ms(), str(ex.clock.server_ms())
+    futures_mode = account.acct_lv == FUTURES_MODE
     totals, notional = _position_totals(ex, account, now)
     names = [c for c in dict.fromkeys([*account.trading, *totals]) if ccys is None or c in ccys]
-    details = [_detail(ex, account, ccy, totals.get(ccy, {}), now, stamp) for ccy in names]
+    details = [_detail(ex, account, ccy, totals.get(ccy, {}), now, stamp, futures_mode) for ccy in names]
     usd = {
         name: sum((_usd(ex, c, t.get(name, ZERO), now) for c, t in totals.items()), ZERO)
-        for name in ("upl", "imr", "mmr", "iso")
+        for name in ("upl", "imr", "iso", "ximr", "xmmr")
     }
     total_eq = sum((Decimal(str(d["eqUsd"])) for d in details), ZERO)
     ord_froz = sum((_usd(ex, c, Decimal(v), now) for c, v in account.frozen.items()), ZERO)
-    return {
+    row: dict[str, object] = {
         "uTime": stamp,
         "totalEq": num(total_eq),
         "isoEq": num(usd["iso"]),
         "adjEq": num(total_eq),
         "availEq": num(total_eq - usd["imr"] - ord_froz),
         "ordFroz": num(ord_froz),
-        "imr": num(usd["imr"]),
-        "mmr": num(usd["mmr"]),
+        "imr": num(usd["ximr"]),
+        "mmr": num(usd["xmmr"]),
         "borrowFroz": "",
-        "mgnRatio": num(total_eq / usd["mmr"]) if usd["mmr"] else "",
+        "mgnRatio": num(total_eq / usd["xmmr"]) if usd["xmmr"] else "",
         "notionalUsd": num(sum(notional.values(), ZERO)),
         "notionalUsdForBorrow": "0",
         "notionalUsdForSwap": num(notional["SWAP"]),
@@ -328,18 +414,24 @@ def balance_row(ex: Exchange, account: Account, ccys: set[str] | None) -> dict[s
         "upl": num(usd["upl"]),
         "details": details,
     }
+    if futures_mode:
+        row.update(dict.fromkeys(ACCOUNT_RISK_FIELDS, ""))
+    return row
 
 
 def _usd(ex: Exchange, ccy: str, amount: Decimal, now: int) -> Decimal:
     return amount * ex.prices.usd(ccy, now)
 
 
-def _detail(ex: Exchange, account: Account, ccy: str, pos: dict, now: int, stamp: str) -> dict[str, object]:
+def _detail(
+    ex: Exchange, account: Account, ccy: str, pos: dict, now: int, stamp: str, futures_mode: bool
+) -> dict[str, object]:
     cash = Decimal(account.trading.get(ccy, "0"))
     ord_frozen = Decimal(account.frozen.get(ccy, "0"))
     upl, imr = pos.get("upl", ZERO), pos.get("imr", ZERO)
     eq = cash + upl
     frozen = ord_frozen + imr
+    cross_risk = futures_mode and bool(pos.get("cross"))
     row: dict[str, object] = dict.fromkeys(DETAIL_FIELDS, "")
     row.update(
         ccy=ccy,
@@ -360,8 +452,12 @@ def _detail(ex: Exchange, account: Account, ccy: str, pos: dict, now: int, stamp
         interest="0",
         upl=num(upl),
         isoUpl="0",
-        imr=num(imr),
-        mmr=num(pos.get("mmr", ZERO)),
+        # details[].imr/mmr/mgnRatio: "Applicable to Futures mode and when there is cross
+        # position"; the ratio here is the currency's cross equity (eq less the isolated
+        # positions' margin and upl) over its cross maintenance margin.
+        imr=num(pos["ximr"]) if cross_risk else "",
+        mmr=num(pos["xmmr"]) if cross_risk else "",
+        mgnRatio=num((eq - pos.get("isoeq", ZERO)) / pos["xmmr"]) if cross_risk and pos["xmmr"] else "",
         rewardBal="0",
         stgyEq="0",
         spotIsoBal="0",
