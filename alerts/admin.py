@@ -1,5 +1,9 @@
 """Admin for alert channels and rules: key admins only (manage_keys), also for viewing.
 
+A risk rule (RiskRule) shows which watched accounts would fire now, with their figures: on its
+change page, for the form's unsaved values ("Preview" beside Save: nothing is stored), and as an
+action on the list.
+
 A channel's webhook URL and bot token are write-only: the form never renders them back (the
 page shows "set, ends …x4f"), a blank field keeps the stored value, and the POST fields are kept
 out of Django's error reports. "Send a test alert" (an action, and a button on the change page)
@@ -8,6 +12,8 @@ reports the HTTP status or the error as an admin message.
 
 from __future__ import annotations
 
+from copy import copy
+from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -16,15 +22,19 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import URLValidator, validate_email
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
+from accounts.models import Account
 from accounts.roles import KeyAdminsOnly
-from alerts.models import AlertChannel, AlertSettings, ChannelKind
+from alerts.models import AlertChannel, AlertSettings, AlertState, ChannelKind, RiskRule
+from alerts.risk import Judgement, judge, watched
 
 SECRET_FIELDS = ("url", "token")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -198,3 +208,128 @@ class AlertSettingsAdmin(KeyAdminsOnly, admin.ModelAdmin):
             raise PermissionDenied
         row = AlertSettings.load()
         return HttpResponseRedirect(reverse("admin:alerts_alertsettings_change", args=[row.pk]))
+
+
+@dataclass(frozen=True)
+class Preview:
+    """One rule's judgements now, for the preview table (templates/alerts/admin/)."""
+
+    rule: RiskRule
+    rows: list[Judgement]
+    saved: bool = True
+
+    @property
+    def firing(self) -> int:
+        return sum(1 for row in self.rows if row.verdict == "fires")
+
+
+def preview(rule: RiskRule, accounts: list[Account] | None = None, *, saved: bool = True) -> Preview:
+    """`accounts`: the chosen ones of an unsaved form (None: the saved rule's)."""
+    return Preview(rule, judge(rule, watched(rule, accounts), timezone.now()), saved)
+
+
+PREVIEW_DATA = "risk_preview_data"  # set on a copy of the request: the form to preview
+
+
+@admin.register(RiskRule)
+class RiskRuleAdmin(KeyAdminsOnly, admin.ModelAdmin):
+    list_display = (
+        "name",
+        "kind",
+        "threshold_display",
+        "scope",
+        "severity",
+        "channel_list",
+        "reminders",
+        "enabled",
+        "firing",
+    )
+    list_filter = ("kind", "severity", "enabled")
+    filter_horizontal = ("accounts", "channels")
+    readonly_fields = ("created_at", "updated_at")
+    actions = ["preview_action"]
+    change_form_template = "alerts/admin/riskrule_change_form.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[RiskRule]:
+        firing = Count("alerts", filter=Q(alerts__state=AlertState.FIRING), distinct=True)
+        rows = super().get_queryset(request).annotate(firing_alerts=firing)
+        return rows.prefetch_related("accounts", "channels")
+
+    @admin.display(description="threshold")
+    def threshold_display(self, rule: RiskRule) -> str:
+        return "—" if rule.threshold is None else f"{rule.threshold} %"
+
+    @admin.display(description="accounts")
+    def scope(self, rule: RiskRule) -> str:
+        return ", ".join(a.name for a in rule.accounts.all()) or "every active live account"
+
+    @admin.display(description="channels")
+    def channel_list(self, rule: RiskRule) -> str:
+        return ", ".join(c.name for c in rule.channels.all()) or "every enabled channel"
+
+    @admin.display(description="reminders")
+    def reminders(self, rule: RiskRule) -> str:
+        return f"every {rule.remind_every_hours} h" if rule.remind_every_hours else "none"
+
+    @admin.display(description="firing now")
+    def firing(self, rule: RiskRule) -> int:
+        return getattr(rule, "firing_alerts", 0)
+
+    @admin.action(description="Preview: which accounts would fire now", permissions=["view"])
+    def preview_action(self, request: HttpRequest, queryset: QuerySet[RiskRule]) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Risk rules: which accounts would fire now",
+            "previews": [preview(rule) for rule in queryset],
+        }
+        return TemplateResponse(request, "alerts/admin/riskrule_preview.html", context)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        """While previewing, the form is bound to the posted values (see _preview_form)."""
+        form = super().get_form(request, obj, change, **kwargs)
+        data = getattr(request, PREVIEW_DATA, None)
+        if data is None:
+            return form
+
+        class PostedForm(form):  # type: ignore[misc, valid-type]
+            def __init__(self, *args: Any, instance: Any = None, **ignored: Any) -> None:
+                super().__init__(data, instance=instance)
+
+        return PostedForm
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        if request.method == "POST" and "_preview" in request.POST:
+            return self._preview_form(request, object_id, form_url, extra_context)
+        if object_id is not None and request.method == "GET":
+            rule = self.get_object(request, unquote(object_id))
+            if rule is not None and self.has_view_permission(request, rule):
+                extra_context = {**(extra_context or {}), "preview": preview(rule)}
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def _preview_form(
+        self, request: HttpRequest, object_id: str | None, form_url: str, extra_context: dict | None
+    ) -> HttpResponse:
+        """The change form again with the posted values and, when they are valid, what they
+        would fire now; nothing is saved (the page is rendered as for a GET, its form bound)."""
+        obj = self.get_object(request, unquote(object_id)) if object_id is not None else None
+        if object_id is not None and obj is None:
+            raise Http404("No such risk rule.")
+        allowed = self.has_change_permission(request, obj) if obj else self.has_add_permission(request)
+        if not allowed:
+            raise PermissionDenied
+        form = self.get_form(request, obj, change=obj is not None)(request.POST, instance=obj)
+        context = dict(extra_context or {})
+        if form.is_valid():
+            rule = form.save(commit=False)  # in memory only
+            context["preview"] = preview(rule, list(form.cleaned_data["accounts"]), saved=False)
+        as_get = copy(request)
+        as_get.method = "GET"
+        setattr(as_get, PREVIEW_DATA, request.POST)
+        return super().changeform_view(as_get, object_id, form_url, context)

@@ -274,6 +274,7 @@ def webhook_payload(delivery: Delivery) -> dict[str, Any]:
         "stage": alert.stage,
         "subject": alert.subject,
         "account": alert.account.name if alert.account is not None else None,
+        "severity": alert.severity or None,  # a risk rule's: info, warning, critical
         "title": delivery.subject,
         "text": delivery.text,
         "opened_at": _iso(alert.opened_at),

@@ -3,9 +3,12 @@
 evaluate() compares what holds now (rules.find) with the open alerts, so an alert fires once per
 state change however often it runs: a new condition opens an alert, a new stage of an open one
 (idle deletion 3 days, then 1 day ahead) notifies again, a condition gone resolves its alert with
-one "recovered" message. Every state change creates one Delivery per enabled channel; deliver()
-sends one, retrying with backoff through the periodic sweep (tasks.py). run() is the periodic
-evaluation: it records how it went (AlertRun) for /readyz and /metrics and never raises.
+one "recovered" message. Every state change creates one Delivery per enabled channel (a risk
+rule's: its own channels, all enabled ones when it has none); deliver() sends one, retrying with
+backoff through the periodic sweep (tasks.py). A risk rule (alerts/risk.py) may also remind while
+its alert fires, once per period, and its alert recovers only when judged clear: one that ends
+otherwise (a forced close leaving the window, a rule switched off) resolves quietly. run() is the
+periodic evaluation: it records how it went (AlertRun) for /readyz and /metrics and never raises.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from alerts import channels
@@ -27,19 +31,27 @@ from alerts.models import (
     AlertState,
     Delivery,
     DeliveryEvent,
+    RiskKind,
+    RiskRule,
     new_delivery,
 )
-from alerts.rules import Condition, find
+from alerts.risk import find_risk
+from alerts.rules import Condition, Findings, _local, find
 
 logger = logging.getLogger(__name__)
 
 SUBJECT_PREFIX = "[OKX dashboard]"
+RECOVERED = "recovered"
+SWITCHED_OFF = "rule switched off"
+OUT_OF_WINDOW = "older than 24 hours"
+NOT_WATCHED = "account no longer watched by the rule"
 
 
 @dataclass
 class Changes:
     opened: int = 0
     renotified: int = 0
+    reminded: int = 0
     resolved: int = 0
     skipped: dict[str, str] = field(default_factory=dict)  # rule -> why it was not evaluated
 
@@ -65,6 +77,7 @@ def evaluate(now: datetime | None = None) -> Changes:
     now = now or timezone.now()
     rules = AlertSettings.load()
     findings = find(now, rules)
+    find_risk(now, findings)
     changes = Changes(skipped=findings.skipped)
     open_alerts = {(a.rule, a.subject): a for a in Alert.objects.firing()}
     for key, condition in findings.conditions.items():
@@ -73,12 +86,29 @@ def evaluate(now: datetime | None = None) -> Changes:
             changes.opened += _open(condition, now)
         elif alert.stage != condition.stage:
             changes.renotified += _restage(alert, condition, now)
+        elif _reminder_due(alert, condition, now):
+            changes.reminded += _remind(alert, condition, now)
     for key, alert in open_alerts.items():
         if key in findings.conditions or findings.is_held(key):
             continue
-        quiet = not rules.enabled(alert.rule)
-        changes.resolved += _resolve(alert, now, quiet=quiet)
+        changes.resolved += _resolve(alert, now, _resolution(alert, findings, rules))
     return changes
+
+
+def _resolution(alert: Alert, findings: Findings, rules: AlertSettings) -> str:
+    """Why a firing alert whose condition is gone resolves: RECOVERED (it says so to its
+    channels) or a quiet reason. A risk rule's alert recovers only when judged clear."""
+    if alert.rule not in RiskKind.values:
+        return RECOVERED if rules.enabled(alert.rule) else SWITCHED_OFF
+    key = (alert.rule, alert.subject)
+    ended = findings.ended.get(key)
+    if ended is not None and alert.opened_at <= ended[0]:
+        return ended[1]
+    if key in findings.clear:
+        return RECOVERED
+    if alert.risk_rule_id not in findings.risk_rules:
+        return SWITCHED_OFF  # switched off or deleted
+    return OUT_OF_WINDOW if alert.rule == RiskKind.FORCED_CLOSE else NOT_WATCHED
 
 
 def _open(condition: Condition, now: datetime) -> bool:
@@ -90,6 +120,8 @@ def _open(condition: Condition, now: datetime) -> bool:
                 stage=condition.stage,
                 account_id=condition.account_id,
                 credential_id=condition.credential_id,
+                risk_rule_id=condition.risk_rule_id,
+                severity=condition.severity,
                 title=condition.title,
                 message=condition.text,
                 opened_at=now,
@@ -113,10 +145,29 @@ def _restage(alert: Alert, condition: Condition, now: datetime) -> bool:
     return bool(changed)
 
 
-def _resolve(alert: Alert, now: datetime, *, quiet: bool) -> bool:
-    """Resolve once (a conditional UPDATE: of two evaluations only one sends "recovered"). A rule
-    switched off closes its alerts quietly."""
-    resolution = "rule switched off" if quiet else "recovered"
+def _reminder_due(alert: Alert, condition: Condition, now: datetime) -> bool:
+    every = condition.remind_every
+    return every is not None and now - (alert.reminded_at or alert.changed_at) >= every
+
+
+def _remind(alert: Alert, condition: Condition, now: datetime) -> bool:
+    """One reminder per period (a conditional UPDATE on the last reminder's time: of two
+    evaluations only one sends it), with the figures as they are now."""
+    with transaction.atomic():
+        changed = Alert.objects.filter(
+            pk=alert.pk, state=AlertState.FIRING, reminded_at=alert.reminded_at
+        ).update(reminded_at=now, title=condition.title, message=condition.text)
+        if changed:
+            alert.refresh_from_db()
+            text = f"{condition.text}\nFiring since {_local(alert.opened_at)}."
+            _notify(alert, DeliveryEvent.REMINDER, f"Reminder: {condition.title}", text)
+    return bool(changed)
+
+
+def _resolve(alert: Alert, now: datetime, resolution: str) -> bool:
+    """Resolve once (a conditional UPDATE: of two evaluations only one sends "recovered"). Any
+    other resolution (a rule switched off, a forced close out of its window) is quiet."""
+    quiet = resolution != RECOVERED
     with transaction.atomic():
         changed = Alert.objects.filter(pk=alert.pk, state=AlertState.FIRING).update(
             state=AlertState.RESOLVED, resolved_at=now, changed_at=now, resolution=resolution
@@ -131,9 +182,20 @@ def _resolve(alert: Alert, now: datetime, *, quiet: bool) -> bool:
 
 
 def _notify(alert: Alert, event: str, title: str, text: str) -> None:
-    subject = f"{SUBJECT_PREFIX} {title}"
-    rows = [new_delivery(alert, c, event, subject, text) for c in AlertChannel.objects.filter(enabled=True)]
+    """One Delivery per channel; the severity (risk rules) leads the subject: "[critical] …"."""
+    severity = f"[{alert.severity}] " if alert.severity else ""
+    subject = f"{SUBJECT_PREFIX} {severity}{title}"
+    rows = [new_delivery(alert, c, event, subject, text) for c in _channels(alert)]
     Delivery.objects.bulk_create(rows)
+
+
+def _channels(alert: Alert) -> QuerySet[AlertChannel]:
+    enabled = AlertChannel.objects.filter(enabled=True)
+    if alert.risk_rule_id is None:
+        return enabled
+    chosen = enabled.filter(risk_rules=alert.risk_rule_id)
+    has_chosen = RiskRule.channels.through.objects.filter(riskrule_id=alert.risk_rule_id).exists()
+    return chosen if has_chosen else enabled
 
 
 def due_deliveries(now: datetime | None = None) -> list[int]:

@@ -1,5 +1,6 @@
 """Alerts: where they go (AlertChannel, secrets encrypted like credentials), which rules are on
-(AlertSettings, one row), what fired (Alert) and what each channel was told (Delivery).
+(AlertSettings, one row, and the key admins' margin and liquidation rules, RiskRule), what fired
+(Alert) and what each channel was told (Delivery).
 
 The rules and the senders live in alerts/; this module holds the rows and the small
 state methods on them. A channel's webhook URL and bot token are write-only: stored encrypted
@@ -31,6 +32,10 @@ CLAIM_TIMEOUT = timedelta(minutes=5)
 REFRESH_STOPPED_MINUTES_MIN, REFRESH_STOPPED_MINUTES_MAX = 2, 7 * 24 * 60
 # 0 < percent <= 100 at the field's two decimal places.
 EQUITY_DROP_PERCENT_MIN, EQUITY_DROP_PERCENT_MAX = Decimal("0.01"), Decimal("100")
+# A risk rule's threshold (percent): more than 0, at most this. A margin ratio of 10,000 % is a
+# hundred times the margin needed; a distance to liquidation is in percent of the mark price.
+RISK_THRESHOLD_MAX = {"margin_ratio": Decimal(10_000), "liq_distance": Decimal(100)}
+REMIND_EVERY_HOURS_MAX = 7 * 24
 
 
 class ChannelKind(models.TextChoices):
@@ -95,6 +100,20 @@ class AlertChannel(models.Model):
         return [r.strip() for r in self.recipients.replace(",", "\n").splitlines() if r.strip()]
 
 
+class RiskKind(models.TextChoices):
+    """What a RiskRule watches (snapshots.risk reads the figures; docs/valuation.md "Risk")."""
+
+    MARGIN_RATIO = "margin_ratio", "margin ratio below"
+    LIQ_DISTANCE = "liq_distance", "distance to liquidation below"
+    FORCED_CLOSE = "forced_close", "liquidation or auto-deleveraging"
+
+
+class Severity(models.TextChoices):
+    INFO = "info", "info"
+    WARNING = "warning", "warning"
+    CRITICAL = "critical", "critical"
+
+
 class AlertRule(models.TextChoices):
     KEY_FAILING = "key_failing", "key failing"
     IDLE_DELETION = "idle_deletion", "idle deletion ahead"
@@ -104,6 +123,10 @@ class AlertRule(models.TextChoices):
     # The value and the settings' field names are kept from the rule this one replaced (an equity
     # drop from the 24-hour high): stored alerts and settings keep working.
     EQUITY_DROP = "equity_drop", "loss over 24 h"
+    # A key admin's RiskRule: one alert per (rule, account), or per (rule, closed position).
+    MARGIN_RATIO = RiskKind.MARGIN_RATIO.value, "margin ratio low"
+    LIQ_DISTANCE = RiskKind.LIQ_DISTANCE.value, "near liquidation"
+    FORCED_CLOSE = RiskKind.FORCED_CLOSE.value, "liquidation or auto-deleveraging"
 
 
 # (rule, its threshold's field, the unit after the value)
@@ -180,6 +203,81 @@ class AlertSettings(models.Model):
         return {rule: reason for rule, reason in problems.items() if self.enabled(rule)}
 
 
+class RiskRule(models.Model):
+    """A key admin's margin or liquidation rule (issue 20), evaluated with the others every
+    minute (alerts/risk.py): per watched account, fire when its figure is below `threshold`
+    percent, or, for forced_close, once per liquidation or auto-deleveraging in its positions
+    history. No accounts chosen: every active live account; no channels: every enabled one."""
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=RiskKind.choices)
+    threshold = models.DecimalField(
+        "threshold (%)",
+        max_digits=7,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=(
+            "Margin ratio: fires below this many percent (OKX's mgnRatio; OKX liquidates as it nears "
+            "100 %; the pages mark below 300 % and 150 %). Distance to liquidation: fires when an open "
+            "position's mark price is within this many percent of its liquidation price. More than 0, "
+            "at most 10,000 % (margin ratio) or 100 % (distance). Blank for liquidation or ADL."
+        ),
+    )
+    accounts = models.ManyToManyField(
+        "accounts.Account",
+        blank=True,
+        related_name="risk_rules",
+        help_text="None chosen: every active live account (demo-trading ones only when chosen).",
+    )
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.WARNING)
+    channels = models.ManyToManyField(
+        AlertChannel, blank=True, related_name="risk_rules", help_text="None chosen: every enabled channel."
+    )
+    remind_every_hours = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(REMIND_EVERY_HOURS_MAX)],
+        help_text=f"Remind every this many hours while it fires (at most {REMIND_EVERY_HOURS_MAX}); 0 never.",
+    )
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "risk alert rule"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        problem = self.threshold_problem()
+        if problem:
+            raise ValidationError({"threshold": problem})
+
+    def threshold_problem(self) -> str:
+        """ "" when the threshold suits the kind, else why not (the admin's error, and the reason
+        the alert run skips a rule stored some other way)."""
+        if self.kind == RiskKind.FORCED_CLOSE:
+            return (
+                ""
+                if self.threshold is None
+                else "A liquidation or ADL rule has no threshold: leave it blank."
+            )
+        top = RISK_THRESHOLD_MAX.get(self.kind)
+        if top is None:
+            return ""  # no kind yet: the kind field reports it
+        if self.threshold is None:
+            return f"Enter the threshold in percent (more than 0, at most {top:,} %)."
+        if not 0 < self.threshold <= top:
+            return f"The threshold must be more than 0 and at most {top:,} % (not {self.threshold} %)."
+        return ""
+
+    @property
+    def remind_every(self) -> timedelta | None:
+        return timedelta(hours=self.remind_every_hours) if self.remind_every_hours else None
+
+
 class AlertRun(models.Model):
     """How the periodic alert run went (one row, pk 1), for /readyz, /metrics and the Alerts
     page. `error` is the exception's class name only: its message could quote anything."""
@@ -244,7 +342,9 @@ class AlertQuerySet(models.QuerySet["Alert"]):
 
     def for_page(self, limit: int) -> list[Alert]:
         """Firing ones first, then newest first; deliveries and subjects loaded with them."""
-        rows = self.select_related("account", "credential").prefetch_related("deliveries__channel")
+        rows = self.select_related("account", "credential", "risk_rule").prefetch_related(
+            "deliveries__channel"
+        )
         order = models.Case(models.When(state=AlertState.FIRING, then=0), default=1)
         return list(rows.order_by(order, "-opened_at", "-pk")[:limit])
 
@@ -269,6 +369,11 @@ class Alert(models.Model):
     changed_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolution = models.CharField(max_length=100, blank=True)
+    severity = models.CharField(max_length=10, choices=Severity.choices, blank=True)  # risk rules'
+    risk_rule = models.ForeignKey(
+        RiskRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
+    )
+    reminded_at = models.DateTimeField(null=True, blank=True)  # the last reminder (RiskRule's)
 
     objects = AlertQuerySet.as_manager()
 
@@ -290,6 +395,7 @@ class Alert(models.Model):
 class DeliveryEvent(models.TextChoices):
     FIRING = "firing", "firing"
     RECOVERED = "recovered", "recovered"
+    REMINDER = "reminder", "reminder"
 
 
 class DeliveryStatus(models.TextChoices):

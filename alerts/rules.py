@@ -3,7 +3,8 @@ that hold at `now`. alerts/engine.py compares them with the open alerts.
 
 A rule can also "hold" a subject: a state it cannot judge this round (an account whose key is
 failing is stale for that reason, and the key alert already says so), so its alert is neither
-opened nor resolved.
+opened nor resolved. The key admins' risk rules (alerts/risk.py) also say which subjects they
+judged clear (their alerts recover) and which ended without recovering.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ class Condition:
     text: str
     account_id: int | None = None
     credential_id: int | None = None
+    # A RiskRule's condition: its rule, severity and reminder period (None: no reminders).
+    risk_rule_id: int | None = None
+    severity: str = ""
+    remind_every: timedelta | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -52,13 +57,20 @@ class Findings:
     conditions: dict[tuple[str, str], Condition] = field(default_factory=dict)
     held: set[tuple[str, str]] = field(default_factory=set)
     held_rules: set[str] = field(default_factory=set)
+    held_prefixes: set[str] = field(default_factory=set)  # subjects "risk:<rule id>:" of a skipped rule
     skipped: dict[str, str] = field(default_factory=dict)  # rule -> why (a threshold out of range)
+    # Risk rules only: the subjects judged clear (a firing alert recovers), the rules that were
+    # judged, and subjects that ended quietly: key -> (alerts opened up to then end, resolution).
+    clear: set[tuple[str, str]] = field(default_factory=set)
+    risk_rules: set[int] = field(default_factory=set)
+    ended: dict[tuple[str, str], tuple[datetime, str]] = field(default_factory=dict)
 
     def add(self, condition: Condition) -> None:
         self.conditions[condition.key] = condition
 
     def is_held(self, key: tuple[str, str]) -> bool:
-        return key in self.held or key[0] in self.held_rules
+        held_subject = bool(self.held_prefixes) and key[1].startswith(tuple(self.held_prefixes))
+        return key in self.held or key[0] in self.held_rules or held_subject
 
 
 def find(now: datetime, rules: AlertSettings) -> Findings:

@@ -1,5 +1,6 @@
 """Helpers for the alerts tests: a local HTTP receiver (a real server on 127.0.0.1 that records
-what it was sent and answers with the statuses it is told) and channels pointed at it."""
+what it was sent and answers with the statuses it is told), channels pointed at it, and risk
+figures stored as the refresh stores them (reading())."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -15,6 +18,8 @@ from django.utils import timezone
 
 from accounts.models import Account
 from alerts.models import Alert, AlertChannel, ChannelKind, Delivery, DeliveryEvent, new_delivery
+from snapshots.models import PositionLine, Snapshot
+from snapshots.risk import liq_distance_pct
 
 # Obvious fakes, long enough that a leak of any part of them is easy to search for.
 WEBHOOK_SECRET = "FAKE-WEBHOOK-SECRET-0000-aaaa"
@@ -115,3 +120,45 @@ def firing_delivery(channel: AlertChannel) -> Delivery:
     delivery = new_delivery(alert, channel, DeliveryEvent.FIRING, "Account stale: desk", "text")
     delivery.save()
     return delivery
+
+
+def reading(
+    account: Account,
+    at: datetime,
+    *,
+    margin_ratio: str | None = None,
+    positions: tuple[tuple[str, str, str, str], ...] = (),
+    via_master: bool = False,
+    risk_note: str = "",
+) -> Snapshot:
+    """A snapshot of `account` taken at `at` with OKX's mgnRatio `margin_ratio` (a ratio: "1.2"
+    is 120 %) and open positions given as (inst_id, side, mark price, liquidation price), their
+    distance to liquidation computed as the refresh computes it (snapshots.risk)."""
+    snapshot = Snapshot.objects.create(
+        account=account,
+        cycle=int(at.timestamp() * 1000),
+        taken_at=at,
+        total_equity_usd=Decimal(100_000),
+        adj_equity_usd=Decimal(100_000),
+        imr_usd=Decimal(20_000),
+        mmr_usd=Decimal(5_000),
+        margin_ratio=None if margin_ratio is None else Decimal(margin_ratio),
+        risk_note=risk_note,
+        via_master=via_master,
+    )
+    for inst_id, side, mark, liq in positions:
+        pct, note = liq_distance_pct(side, Decimal(mark), Decimal(liq))
+        PositionLine.objects.create(
+            snapshot=snapshot,
+            inst_id=inst_id,
+            inst_type="SWAP",
+            side=side,
+            size=Decimal(1),
+            size_unit="contracts",
+            mark_price=Decimal(mark),
+            liq_price=Decimal(liq),
+            margin_mode="cross",
+            liq_distance_pct=pct,
+            liq_distance_note=note,
+        )
+    return snapshot

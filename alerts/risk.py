@@ -1,0 +1,249 @@
+"""The key admins' margin and liquidation rules (RiskRule, issue 20), judged from stored rows,
+never the exchange: each account's latest snapshot through snapshots.risk.account_risk, and the
+positions history the refresh stores (snapshots.models.ClosedPosition).
+
+- margin_ratio: the account's margin ratio (OKX's `mgnRatio` from GET /api/v5/account/balance,
+  or for a keyless sub-account GET /api/v5/account/subaccount/balances; a ratio, shown in
+  percent) below the threshold.
+- liq_distance: its open position nearest to liquidation (snapshots.risk.liq_distance_pct: how
+  far the mark price `markPx` may move against it before the estimated liquidation price
+  `liqPx`, GET /api/v5/account/positions, in percent of the mark) below the threshold.
+- forced_close: a liquidation or auto-deleveraging (positions-history `type` 3, 4, 5 or 6, GET
+  /api/v5/account/positions-history) closed after the rule was created and within the last
+  FORCED_WINDOW: one condition per closed row, so each fires once and ends quietly.
+
+An account whose figure is unknown (never read, stale, positions not readable through the
+master key, OKX sent none) is held: its alert neither opens nor recovers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Literal
+
+from django.db.models import Max, QuerySet
+
+from accounts.models import Account, Environment
+from alerts.models import RiskKind, RiskRule
+from alerts.rules import Condition, Findings, _local
+from snapshots.models import FORCED_CLOSES, ClosedPosition, PositionLine
+from snapshots.numbers import format_amount
+from snapshots.pacing import read_intervals
+from snapshots.queries import is_stale
+from snapshots.risk import NEVER_READ, NO_POSITIONS, AccountRisk, account_risk
+
+FORCED_WINDOW = timedelta(hours=24)
+FORCE_CLOSED = "its position was force-closed"  # a liq_distance alert's quiet end
+
+Verdict = Literal["fires", "clear", "unknown"]
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One account (forced_close: one closed position) under one rule: `figure` says what was
+    read ("margin ratio 118.43 %") or, when the verdict is "unknown", why not."""
+
+    account: Account
+    subject: str
+    verdict: Verdict
+    figure: str
+    condition: Condition | None = None
+
+
+def watched(rule: RiskRule, chosen: Iterable[Account] | None = None) -> list[Account]:
+    """The accounts a rule watches: the chosen ones (`chosen`, or the saved rule's) that are
+    active, or when none are chosen every active live (not demo-trading) account."""
+    picked = list(rule.accounts.all()) if chosen is None else list(chosen)
+    if picked:
+        return [account for account in picked if account.active]
+    return list(Account.objects.filter(active=True).exclude(environment=Environment.DEMO))
+
+
+def judge(rule: RiskRule, accounts: list[Account], now: datetime) -> list[Judgement]:
+    """Every watched account's (or forced close's) judgement at `now`, by account name. The
+    rule's threshold must suit its kind (RiskRule.threshold_problem() is "")."""
+    if rule.kind == RiskKind.FORCED_CLOSE:
+        return _forced_closes(rule, accounts, now)
+    risks = account_risk([account.pk for account in accounts])
+    read = read_intervals()
+    return [_judge_figure(rule, a, risks[a.pk], now, read.get(a.pk, 0)) for a in accounts]
+
+
+def find_risk(now: datetime, findings: Findings) -> None:
+    """Add every enabled RiskRule's conditions to `findings`, with the subjects it holds, those
+    judged clear and the liq_distance ones whose position was force-closed. A rule whose stored
+    threshold does not suit its kind is skipped with the reason, its alerts held."""
+    rules = RiskRule.objects.filter(enabled=True).prefetch_related("accounts")
+    for rule in rules:
+        findings.risk_rules.add(rule.pk)
+        problem = rule.threshold_problem()
+        if problem:
+            reason = f'the risk rule "{rule.name}" is skipped: {problem.rstrip(".")}; fix it under Admin'
+            findings.skipped[rule.kind] = "; ".join(filter(None, [findings.skipped.get(rule.kind), reason]))
+            findings.held_prefixes.add(f"risk:{rule.pk}:")
+            continue
+        accounts = watched(rule)
+        judgements = judge(rule, accounts, now)
+        for judgement in judgements:
+            key = (rule.kind, judgement.subject)
+            if judgement.condition is not None:
+                findings.add(judgement.condition)
+            elif judgement.verdict == "unknown":
+                findings.held.add(key)
+            elif rule.kind != RiskKind.FORCED_CLOSE:
+                findings.clear.add(key)
+        if rule.kind == RiskKind.LIQ_DISTANCE:
+            for account_id, closed_at in _last_forced_close(accounts, now).items():
+                findings.ended[(rule.kind, _subject(rule, account_id))] = (closed_at, FORCE_CLOSED)
+
+
+def _subject(rule: RiskRule, account_id: int) -> str:
+    return f"risk:{rule.pk}:account:{account_id}"
+
+
+def _pct(value: Decimal | None) -> str:
+    return "unknown" if value is None else f"{value:,.2f} %"
+
+
+def _price(value: Decimal | None, inst_id: str) -> str:
+    """A price in the instrument's quote currency (BTC-USDT-SWAP: USDT; BTC-USD-SWAP: USD; not
+    for OPTION, whose prices are in the coin and which has no liquidation price)."""
+    parts = inst_id.split("-")
+    quote = f" {parts[1]}" if len(parts) > 1 else ""
+    return "unknown" if value is None else f"{format_amount(value)}{quote}"
+
+
+def _usd(value: Decimal | None) -> str:
+    return "unknown" if value is None else f"{format_amount(value, 'USD')} USD"
+
+
+def _amount(value: Decimal | None, ccy: str) -> str:
+    return "unknown" if value is None else f"{format_amount(value, ccy or None)} {ccy}".rstrip()
+
+
+def _condition(rule: RiskRule, account: Account, subject: str, title: str, text: str) -> Condition:
+    stage = "forced" if rule.kind == RiskKind.FORCED_CLOSE else "below"
+    return Condition(
+        rule.kind,
+        subject,
+        stage,
+        title,
+        f"{text}\nRule: {rule.name} ({rule.get_severity_display()}).",
+        account.pk,
+        risk_rule_id=rule.pk,
+        severity=rule.severity,
+        remind_every=rule.remind_every,
+    )
+
+
+def _judge_figure(
+    rule: RiskRule, account: Account, risk: AccountRisk, now: datetime, read_s: float
+) -> Judgement:
+    subject = _subject(rule, account.pk)
+    if risk.taken_at is None:
+        return Judgement(account, subject, "unknown", NEVER_READ)
+    if is_stale(risk.taken_at, now, read_s):
+        return Judgement(account, subject, "unknown", f"stale: last read at {_local(risk.taken_at)}")
+    assert rule.threshold is not None  # threshold_problem() is "" for these kinds
+    if rule.kind == RiskKind.MARGIN_RATIO:
+        return _judge_margin(rule, account, risk, subject)
+    return _judge_distance(rule, account, risk, subject)
+
+
+def _judge_margin(rule: RiskRule, account: Account, risk: AccountRisk, subject: str) -> Judgement:
+    pct, threshold = risk.margin_ratio_pct, rule.threshold
+    if pct is None:
+        return Judgement(account, subject, "unknown", f"no margin ratio ({risk.note or 'OKX sent none'})")
+    figure = f"margin ratio {_pct(pct)}"
+    if threshold is None or pct >= threshold:
+        return Judgement(account, subject, "clear", figure)
+    assert risk.taken_at is not None
+    text = (
+        f"{account.name}'s margin ratio is {_pct(pct)} (OKX's mgnRatio, read at {_local(risk.taken_at)}), "
+        f"below the threshold of {_pct(threshold)}.\n"
+        f"Adjusted equity {_usd(risk.adj_equity_usd)}, initial margin {_usd(risk.imr_usd)}, "
+        f"maintenance margin {_usd(risk.mmr_usd)}.\n"
+        "OKX liquidates as the margin ratio nears 100 %. What to do: add margin or reduce positions."
+    )
+    title = f"Margin ratio {_pct(pct)} below {_pct(threshold)}: {account.name}"
+    return Judgement(account, subject, "fires", figure, _condition(rule, account, subject, title, text))
+
+
+def _judge_distance(rule: RiskRule, account: Account, risk: AccountRisk, subject: str) -> Judgement:
+    pct, threshold, inst = risk.nearest_distance_pct, rule.threshold, risk.nearest_inst_id
+    if pct is None:
+        verdict: Verdict = "clear" if risk.nearest_note == NO_POSITIONS else "unknown"
+        return Judgement(account, subject, verdict, risk.nearest_note)
+    figure = f"{inst} {_pct(pct)} from liquidation"
+    if threshold is None or pct >= threshold:
+        return Judgement(account, subject, "clear", figure)
+    assert risk.taken_at is not None  # _judge_figure holds the never read
+    line = _nearest_line(account, risk.taken_at, inst)
+    mark = _price(line.mark_price if line else None, inst)
+    liq = _price(line.liq_price if line else None, inst)
+    side = f"{line.side} " if line and line.side else ""
+    text = (
+        f"{account.name}'s {side}{inst} position is {_pct(pct)} from its estimated liquidation price "
+        f"(read at {_local(risk.taken_at)}), below the threshold of {_pct(threshold)}.\n"
+        f"Mark price {mark}; liquidation price {liq}.\n"
+        "What to do: add margin, reduce the position or lower its leverage."
+    )
+    title = f"Near liquidation: {account.name} {inst} {_pct(pct)} from its liquidation price"
+    return Judgement(
+        account,
+        subject,
+        "fires",
+        f"{figure} (mark {mark}, liquidation {liq})",
+        _condition(rule, account, subject, title, text),
+    )
+
+
+def _nearest_line(account: Account, taken_at: datetime, inst_id: str) -> PositionLine | None:
+    """The position account_risk found nearest, in the snapshot taken at `taken_at` (the closest
+    of that instrument's lines: a hedge-mode account may hold it both long and short)."""
+    lines = PositionLine.objects.filter(
+        snapshot__account=account, snapshot__taken_at=taken_at, inst_id=inst_id
+    )
+    known = [line for line in lines if line.liq_distance_pct is not None]
+    return min(known, key=lambda line: line.liq_distance_pct or 0, default=None)
+
+
+def _recent_forced(accounts: list[Account], now: datetime) -> QuerySet[ClosedPosition]:
+    return ClosedPosition.objects.filter(
+        account__in=accounts, close_type__in=FORCED_CLOSES, closed_at__gte=now - FORCED_WINDOW
+    )
+
+
+def _last_forced_close(accounts: list[Account], now: datetime) -> dict[int, datetime]:
+    rows = _recent_forced(accounts, now).values("account_id").annotate(at=Max("closed_at"))
+    return {row["account_id"]: row["at"] for row in rows}
+
+
+def _forced_closes(rule: RiskRule, accounts: list[Account], now: datetime) -> list[Judgement]:
+    rows = _recent_forced(accounts, now).select_related("account").order_by("closed_at", "pk")
+    return [_judge_forced(rule, row) for row in rows]
+
+
+def _judge_forced(rule: RiskRule, row: ClosedPosition) -> Judgement:
+    account, subject = row.account, f"risk:{rule.pk}:closed:{row.pk}"
+    what = row.get_close_type_display()
+    figure = f"{row.inst_id} {what} at {_local(row.closed_at)}"
+    created: datetime | None = rule.created_at  # None: an unsaved rule (a preview) fires for none
+    if created is None or row.closed_at <= created:
+        return Judgement(account, subject, "clear", f"{figure}, before the rule existed: not alerted")
+    direction = f"{row.direction} " if row.direction else ""
+    text = (
+        f"{account.name}'s {direction}{row.inst_id} position was {what} at {_local(row.closed_at)} "
+        f"(OKX positions history, close type {row.close_type}).\n"
+        f"Closed size {_amount(row.closed_size, 'contracts' if row.inst_type != 'MARGIN' else '')}; "
+        "close average price "
+        f"{_price(row.close_avg_price, row.inst_id)}; triggered at mark price "
+        f"{_price(row.trigger_price, row.inst_id)}.\n"
+        f"Realised PnL {_amount(row.realized_pnl, row.ccy)} (fees {_amount(row.fee, row.ccy)}, funding "
+        f"{_amount(row.funding_fee, row.ccy)}, liquidation penalty {_amount(row.liq_penalty, row.ccy)})."
+    )
+    title = f"{what.capitalize()}: {account.name} {row.inst_id}"
+    return Judgement(account, subject, "fires", figure, _condition(rule, account, subject, title, text))
