@@ -2,7 +2,9 @@
 
 Pure arithmetic (no I/O), so tests/test_bench_smoke.py can pin it. The bound counts only the
 data calls a refresh needs (okx-reference.md): an account with its own key reads its trading
-balance, funding balances, positions and asset valuation (Earn) (4 calls in a row); a sub-account
+balance, funding balances, positions, asset valuation (Earn) and the newest page of its positions
+history (5 calls in a row; the history's 3-month backfill reads a few more pages on an account's
+first cycles, snapshots/history.py, which the bound leaves out); a sub-account
 without a key is read through its master's key with the two sub-account balance endpoints (2
 calls in a row), both limited per master UID. Once per cycle for the whole team, the first
 refresh also reads the price table (2 public market-data calls, snapshots/prices.py), which the
@@ -21,6 +23,7 @@ OWN_KEY_CALLS = (
     "/api/v5/asset/balances",
     "/api/v5/account/positions",
     "/api/v5/asset/asset-valuation",
+    "/api/v5/account/positions-history",
 )
 # Once per cycle (and host), not per account: the price table's two public calls.
 PRICE_CALLS = ("/api/v5/market/index-tickers", "/api/v5/market/tickers")

@@ -247,14 +247,72 @@ def measure_ledger(workers: harness.Workers, setup: str, n: int) -> list[list[ob
     return rows
 
 
+HISTORY_PATH = "/api/v5/account/positions-history"
+HISTORY_HEADERS = [
+    "workers", "case", "cycle", "positions-history requests", "per account", "all requests",
+    "50011", "closed positions stored", "cycle wall time",
+]  # fmt: skip
+
+
+def with_history(scenario, closes: int):
+    """The scenario with `closes` past full closes on every account, one a minute (okxsim's
+    PastClose: the positions history only, no balance moves)."""
+    from dataclasses import replace
+
+    from okxsim.scenario import PastClose
+
+    past = [
+        PastClose(
+            instId="BTC-USDT-SWAP", type="2", pos="1", avgPx="64000", posId=f"8{i:06d}", closed=f"-{i}m"
+        )
+        for i in range(1, closes + 1)
+    ]
+    return replace(scenario, accounts=[replace(a, closed_positions=past) for a in scenario.accounts])
+
+
+def measure_history(workers: harness.Workers, setup: str, n: int, closes: int) -> list[list[object]]:
+    """Issue 20: what the positions-history read adds to a refresh cycle, for a master and N
+    sub-accounts with their own keys, each with `closes` closed positions in its 3 months: the
+    first cycle backfills (up to snapshots.history.PAGES_PER_RUN pages per account), the second
+    is a cycle's steady cost (one request per account when nothing is new)."""
+    from bench.accounts import create_accounts
+    from okxsim import Scenario, Simulator
+    from snapshots.models import ClosedPosition
+
+    scenario = with_history(Scenario.generate(n, own_keys=True), closes)
+    sim = Simulator(scenario, latency_ms=LATENCY_MS).start()
+    rows = []
+    try:
+        ids = create_accounts(sim.scenario, sim.url, prefix=f"{setup}-{n}-history", own_keys=True)
+        for label in ("first (backfill)", "second (a cycle)"):
+            sim.reset_stats()
+            wall = run_cycle(workers.queue, len(ids))
+            history = sum(row["calls"] for (path, _), row in sim.stats().items() if path == HISTORY_PATH)
+            requests, rejected = sim_totals(sim)
+            stored = ClosedPosition.objects.filter(account_id__in=ids).count()
+            shown = "did not finish" if wall is None else f"{wall:.1f} s"
+            case = f"{n} subs, own keys, {closes} closes each"
+            per = f"{history / len(ids):.2f}"
+            rows.append([setup, case, label, history, per, requests, rejected, stored, shown])
+            print(harness.table(HISTORY_HEADERS, [rows[-1]]).splitlines()[-1], flush=True)
+    finally:
+        sim.stop()
+    return rows
+
+
 def run(
-    sizes: list[int], keyless: list[int], worker_counts: list[int], concurrency: int
-) -> tuple[list[Result], list[list[object]], list[RoundRobin]]:
+    sizes: list[int],
+    keyless: list[int],
+    worker_counts: list[int],
+    concurrency: int,
+    history_sizes: list[int] | None = None,
+    closes: int = 150,
+) -> tuple[list[Result], list[list[object]], list[RoundRobin], list[list[object]]]:
     from django.conf import settings
 
     from snapshots.pacing import round_robin_interval
 
-    results, ledger, rounds = [], [], []
+    results, ledger, rounds, history = [], [], [], []
     for count in worker_counts:
         setup = f"{count} x -c {concurrency}"
         with harness.Workers(count, concurrency) as workers:
@@ -269,13 +327,16 @@ def run(
                     continue
                 results.append(measure(workers, setup, n, False))
                 ledger.extend(measure_ledger(workers, setup, n))
-    return results, ledger, rounds
+            for n in history_sizes or []:
+                history.extend(measure_history(workers, setup, n, closes))
+    return results, ledger, rounds, history
 
 
 def report(
     results: list[Result],
     ledger: list[list[object]],
     rounds: list[RoundRobin],
+    history: list[list[object]],
     database: str,
     concurrency: int,
     started: float,
@@ -300,6 +361,10 @@ def report(
             "With the ledger on (`ledger.tasks.sync_all` each cycle): the requests it adds and the "
             "simulator's 50011 answers while it runs.",
             harness.table(LEDGER_HEADERS, ledger),
+            "The positions history (`snapshots/history.py`, read by each own-key refresh): the "
+            "requests it adds in an account's first cycle (its 3-month backfill) and in the next, "
+            "with the simulator's 50011 answers over the whole cycle.",
+            harness.table(HISTORY_HEADERS, history),
             f"Run time of this benchmark: {time.monotonic() - started:.0f} s.",
         ]
     )
@@ -315,6 +380,12 @@ def main() -> None:
         "reads (157 at 60 s) are measured over several beats, round-robin",
     )
     parser.add_argument("--workers", default="1,4", help="worker process counts, comma-separated")
+    parser.add_argument(
+        "--history",
+        default="100",
+        help="sub-accounts with own keys whose positions history is read over two cycles (0 = skip)",
+    )
+    parser.add_argument("--closes", type=int, default=150, help="closed positions per account (--history)")
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
     started = time.monotonic()
@@ -325,8 +396,11 @@ def main() -> None:
     worker_counts = [int(w) for w in args.workers.split(",") if w]
     print(harness.table(HEADERS, []), flush=True)
     keyless = [int(n) for n in args.keyless.split(",") if int(n or 0)]
-    results, ledger, rounds = run(sizes, keyless, worker_counts, WORKER_CONCURRENCY)
-    text = report(results, ledger, rounds, database, WORKER_CONCURRENCY, started)
+    history_sizes = [int(n) for n in args.history.split(",") if int(n or 0)]
+    results, ledger, rounds, history = run(
+        sizes, keyless, worker_counts, WORKER_CONCURRENCY, history_sizes, args.closes
+    )
+    text = report(results, ledger, rounds, history, database, WORKER_CONCURRENCY, started)
     print(text)
     if not args.no_docs:
         harness.write_section("refresh", text)

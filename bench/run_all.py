@@ -24,7 +24,7 @@ BENCHES: dict[str, list[str]] = {
     "pages": [],
 }
 QUICK: dict[str, list[str]] = {
-    "refresh": ["--sizes", "10,50", "--keyless", "12", "--no-docs"],
+    "refresh": ["--sizes", "10,50", "--keyless", "12", "--history", "10", "--no-docs"],
     "shared_key": ["--no-docs"],
     "footprint": ["--cycles", "4", "--accounts", "20", "--no-docs"],
     "pages": ["--accounts", "30", "--small", "10", "--repeat", "5", "--no-docs"],

@@ -1,5 +1,7 @@
-"""One account's refresh: a per-account lock in Redis, three reads through the shared client, one
-snapshot. The Celery tasks and the `refresh` command both call refresh_account()."""
+"""One account's refresh: a per-account lock in Redis, its reads through the shared client, one
+snapshot (with OKX's risk figures), and for an account read with its own key the new rows of its
+positions history (snapshots.history). The Celery tasks and the `refresh` command both call
+refresh_account()."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from decimal import Decimal
 
 import redis
 from django.conf import settings
-from django.db import transaction
+from django.db import DataError, transaction
 from django.utils import timezone
 
 from accounts.calls import CallRecorder
@@ -36,9 +38,12 @@ from okxapi import (
     OkxError,
     Position,
 )
+from snapshots.history import PATH as HISTORY_PATH
+from snapshots.history import sync_closed_positions
 from snapshots.models import BalanceLine, PositionLine, Snapshot, Wallet, quantize, write_snapshot
 from snapshots.positions import open_positions, upl_usd
 from snapshots.prices import PriceTable, as_json, cycle_table, read_table, scope_of
+from snapshots.risk import liq_distance_pct
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +92,8 @@ class Reading:
     earn_usd: Decimal | None = None
     earn_unread: str = ""
     prices: PriceTable = field(default_factory=PriceTable)
+    # Why the positions history was not read this cycle ("" when it was, or has no reading).
+    history_unread: str = ""
 
 
 def _redis() -> redis.Redis:
@@ -141,7 +148,9 @@ def lock_wait(account_id: int) -> float:
 def read_account(account: Account, cycle: int | None = None) -> Reading:
     """1. Find the credential (own key, or the master's plus the sub-account name), once.
     2. Build the client; a secret that cannot be decrypted marks the key failing (nothing sent).
-    3. Own key: trading balance, positions, funding, Earn. Through the master: the two balances.
+    3. Own key: trading balance, positions, funding, Earn, then the positions history's new rows
+       (stored at once; its failure leaves the reading whole). Through the master: the two
+       balances (OKX has no positions history of a sub-account for its master).
     4. The cycle's price table (snapshots/prices.py: read once per cycle for all workers)."""
     soft, _ = refresh_time_limits()
     credential, sub_acct = account.reading_credential()
@@ -159,6 +168,8 @@ def read_account(account: Account, cycle: int | None = None) -> Reading:
     try:
         with client:
             reading = _read(client, sub_acct)
+            if sub_acct is None:
+                reading.history_unread = _sync_history(account, client)
     finally:
         recorder.flush()
     reading.prices = _cycle_prices(account, client, connection, current_cycle() if cycle is None else cycle)
@@ -211,6 +222,32 @@ def _earn(client: Client) -> tuple[Decimal | None, str]:
     return valuation.earn, ""
 
 
+HISTORY_FAILED = "positions history not read this cycle ({why}); read again next cycle"
+HISTORY_UNSTORABLE = "a row of this answer cannot be stored in the database"
+HISTORY_ROWS = "(a page of rows)"
+
+
+def _sync_history(account: Account, client: Client) -> str:
+    """The account's new closed positions (snapshots.history.sync_closed_positions, one request
+    when nothing is new). "" when read, else why not: a failed call (already in the error history
+    through the client's observer), rows the database cannot store (recorded here as a malformed
+    answer of positions-history), or Redis (its cursor) not answering. Never raises for these:
+    the snapshot of this cycle is stored all the same, and the next cycle reads again from where
+    this one stopped."""
+    try:
+        sync_closed_positions(account, client)
+    except OkxError as error:
+        return HISTORY_FAILED.format(why=f"{error.category.replace('_', ' ')} on {error.endpoint}")
+    except (ArithmeticError, ValueError, DataError) as error:
+        failure = record_unstorable(
+            account, HISTORY_PATH, error, problem=HISTORY_UNSTORABLE, value=HISTORY_ROWS
+        )
+        return HISTORY_FAILED.format(why=f"{failure.category} on {failure.endpoint}")
+    except redis.exceptions.RedisError as error:
+        return HISTORY_FAILED.format(why=f"Redis does not answer: {type(error).__name__}")
+    return ""
+
+
 def carry_earn(account: Account, reading: Reading, now: datetime) -> None:
     """When this cycle's Earn read failed (own key), use the latest Earn value that was actually
     read (earn_unread "") at most EARN_CARRY before `now`, and say so in earn_unread
@@ -235,7 +272,10 @@ def build_snapshot(account: Account, cycle: int, reading: Reading, now: datetime
     """The snapshot row and its lines (unsaved). Trading lines keep OKX's own `eqUsd`. Funding has
     no USD value at OKX: each balance is priced from the cycle's price table
     (snapshots/prices.py), else left null and listed in `unpriced_funding`. Total equity (USD) =
-    trading `totalEq` + priced funding + Earn (when read). `prices` keeps every price used."""
+    trading `totalEq` + priced funding + Earn (when read). `prices` keeps every price used.
+    Risk as OKX reports it (okx-reference.md 8.8.1; the same fields for a sub-account read
+    through its master): adjEq, imr, mmr in USD, "" (None) where the account's mode has none,
+    and the margin ratio by margin_ratio()."""
     table = reading.prices.prices
     trading = [_trading_line(d) for d in reading.balance.details]
     funding = [_funding_line(f, table.get(f.ccy)) for f in reading.funding]
@@ -253,7 +293,11 @@ def build_snapshot(account: Account, cycle: int, reading: Reading, now: datetime
         total_equity_usd=(reading.balance.total_eq or Decimal(0)) + funding_usd + (earn or Decimal(0)),
         unpriced_funding=sorted(line.ccy for line in funding if line.usd_value is None),
         via_master=reading.via_master,
+        adj_equity_usd=reading.balance.adj_eq,
+        imr_usd=reading.balance.imr,
+        mmr_usd=reading.balance.mmr,
     )
+    snapshot.margin_ratio, snapshot.risk_note = margin_ratio(reading.balance)
     positions = [_position_line(p, table) for p in open_positions(reading.positions)]
     used = {line.ccy for line in funding if line.usd_value is not None}
     used |= {line.upl_ccy for line in positions if line.upl_usd_basis.startswith(TABLE_BASIS)}
@@ -263,6 +307,43 @@ def build_snapshot(account: Account, cycle: int, reading: Reading, now: datetime
 
 
 TABLE_BASIS = "upl x price table"  # snapshots.positions.upl_usd's basis for step 2
+
+# Why an account has no margin ratio, or where it comes from (Snapshot.risk_note).
+FUTURES_RATIO = "Futures mode: the lowest per-currency margin ratio ({ccy})"
+NO_RATIO_FUTURES = (
+    "OKX reports no margin ratio: in Futures mode only per currency, and only for a currency with "
+    "a cross-margin position"
+)
+NO_RATIO_NO_MMR = (
+    "OKX reports no margin ratio: the maintenance margin requirement is 0 (no cross-margin "
+    "position or pending order)"
+)
+NO_RATIO = "OKX sent no margin ratio"
+
+
+def margin_ratio(balance: Balance) -> tuple[Decimal | None, str]:
+    """(ratio, note): the account's margin ratio as OKX reports it (a ratio: 1.5 = 150 %) and
+    where it comes from, or None and why (okx-reference.md 8.4, 8.8.1).
+
+    1. `mgnRatio` ("Maintenance margin ratio"), account level: Spot, Multi-currency and
+       Portfolio margin modes. Note "".
+    2. Else `details[].mgnRatio` ("Cross maintenance margin ratio of currency"): Futures mode,
+       where the account-level figures are "", reports it per currency, only for a currency with
+       a cross position. The lowest is the one nearest liquidation: that one, named in the note.
+    3. Else None, with why: `adjEq` "" too is Futures mode with no cross position; a maintenance
+       margin requirement (`mmr`, "cross positions plus pending orders") of 0 has no ratio to
+       report; anything else is OKX sending none."""
+    if balance.mgn_ratio is not None:
+        return balance.mgn_ratio, ""
+    per_ccy = [d for d in balance.details if d.mgn_ratio is not None]
+    if per_ccy:
+        lowest = min(per_ccy, key=lambda d: d.mgn_ratio or Decimal(0))
+        return lowest.mgn_ratio, FUTURES_RATIO.format(ccy=lowest.ccy)
+    if balance.adj_eq is None and balance.mmr is None:
+        return None, NO_RATIO_FUTURES
+    if balance.mmr is not None and balance.mmr == 0:
+        return None, NO_RATIO_NO_MMR
+    return None, NO_RATIO
 
 
 def _trading_line(d: CurrencyBalance) -> BalanceLine:
@@ -289,7 +370,11 @@ def _funding_line(f: FundingBalance, usd_price: Decimal | None) -> BalanceLine:
 
 
 def _position_line(p: Position, ccy_prices: dict[str, Decimal]) -> PositionLine:
+    """One open position as stored. Risk (okx-reference.md 8.8.2): OKX's `adl` (0..5) and
+    `mgnRatio` as sent; the distance to liquidation from `markPx` and `liqPx` by
+    snapshots.risk.liq_distance_pct (None with why: OPTION has no liqPx)."""
     priced = upl_usd(p, ccy_prices)
+    distance, why = liq_distance_pct(p.side, p.mark_px, p.liq_px)
     return PositionLine(
         inst_id=p.inst_id,
         inst_type=p.inst_type,
@@ -309,6 +394,10 @@ def _position_line(p: Position, ccy_prices: dict[str, Decimal]) -> PositionLine:
         liq_price=p.liq_px,
         margin_mode=p.mgn_mode,
         notional_usd=p.notional_usd,
+        adl=p.adl,
+        margin_ratio=p.mgn_ratio,
+        liq_distance_pct=quantize(distance),
+        liq_distance_note=why,
     )
 
 
@@ -369,7 +458,8 @@ def _read_and_store(account: Account, cycle: int, on_demand: bool = False) -> Jo
         )
     except (ArithmeticError, ValueError) as error:
         return _unstorable(account, reading, error)
-    return JobOutcome(account.name, "ok" if stored else "skipped", detail="" if stored else "cycle stored")
+    detail = reading.history_unread if stored else "cycle stored"
+    return JobOutcome(account.name, "ok" if stored else "skipped", detail=detail)
 
 
 def _replace_snapshot(snapshot: Snapshot, balances: list[BalanceLine], positions: list[PositionLine]) -> bool:
@@ -391,14 +481,25 @@ def _unstorable(account: Account, reading: Reading, error: Exception) -> JobOutc
     return JobOutcome(account.name, "failed", failure.category, failure.diagnosis.meaning, transient=True)
 
 
-def record_unstorable(account: Account, path: str, error: Exception) -> MalformedResponse:
-    """An answer of `path` (an OKX endpoint) whose fields all passed okxapi's checks but from which
-    a derived figure cannot be stored (`error`: ArithmeticError, django.db.DataError) is recorded
-    in the account's error history as a malformed answer of that endpoint; returns the error.
-    Raises NoCredential when the account has no key to read it with."""
-    logger.warning("%s: a derived figure cannot be stored (%s)", account.name, type(error).__name__)
-    problem = f"a figure derived from this answer is out of range ({type(error).__name__})"
-    failure = MalformedResponse.of(path, 200, "data", "(derived)", problem)
+DERIVED_OUT_OF_RANGE = "a figure derived from this answer is out of range"
+
+
+def record_unstorable(
+    account: Account,
+    path: str,
+    error: Exception,
+    *,
+    problem: str = DERIVED_OUT_OF_RANGE,
+    value: str = "(derived)",
+) -> MalformedResponse:
+    """An answer of `path` (an OKX endpoint) whose fields all passed okxapi's checks but which
+    cannot be stored (`error`: ArithmeticError, django.db.DataError, or the ValueError of a text
+    the database cannot encode) is recorded in the account's error history as a malformed answer
+    of that endpoint, "data = `value`: `problem` (error type)"; returns the error. By default it
+    says a derived figure (a price times an amount, a sum) is out of range. Raises NoCredential
+    when the account has no key to read it with."""
+    logger.warning("%s: %s (%s)", account.name, problem, type(error).__name__)
+    failure = MalformedResponse.of(path, 200, "data", value, f"{problem} ({type(error).__name__})")
     credential, _ = account.reading_credential()
     ApiError.record(account.pk, credential.pk, failure)
     return failure

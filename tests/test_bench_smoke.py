@@ -9,13 +9,14 @@ from bench.bounds import latency_bound, own_keys_bound, via_master_bound, window
 from okxapi import Limit, Rule
 
 
-def test_own_keys_bound_is_latency_times_four_calls_times_rounds_of_the_concurrency():
+def test_own_keys_bound_is_latency_times_five_calls_times_rounds_of_the_concurrency():
     bound = own_keys_bound(100, latency_s=0.08, concurrency=4)  # 101 accounts: 26 rounds of 4
 
-    # Balance, funding, positions and Earn per account; the price table's 2 calls once per cycle.
-    assert bound.latency_s == pytest.approx(0.08 * (4 * 26 + 2))
+    # Balance, funding, positions, Earn and the positions history's newest page per account; the
+    # price table's 2 calls once per cycle.
+    assert bound.latency_s == pytest.approx(0.08 * (5 * 26 + 2))
     assert bound.limits_s == pytest.approx(0.08)  # one call per endpoint per UID: never limited
-    assert bound.seconds == pytest.approx(8.48)
+    assert bound.seconds == pytest.approx(10.56)
 
 
 def test_via_master_bound_is_the_masters_sub_account_windows():
@@ -23,7 +24,7 @@ def test_via_master_bound_is_the_masters_sub_account_windows():
     bound = via_master_bound(100, latency_s=0.08, concurrency=16)
 
     assert bound.limits_s == pytest.approx(16 * 2 + 0.08)
-    assert bound.latency_s == pytest.approx(0.08 * 13)  # 206 calls over 16 slots
+    assert bound.latency_s == pytest.approx(0.08 * 13)  # 207 calls over 16 slots
     assert bound.seconds == bound.limits_s
 
 

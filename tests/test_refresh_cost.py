@@ -30,8 +30,12 @@ BALANCE = "/api/v5/account/balance"
 
 # The account; "already stored?"; the credential; the end of acknowledgements of the endpoints
 # that answered (one DELETE); last_success_at; the grace/failing check; the snapshot's
-# transaction (savepoint, the re-check, snapshot, balance lines, positions, release).
+# transaction (savepoint, the re-check, snapshot, balance lines, positions, release). Its
+# positions history with nothing new costs none (snapshots.history).
 OWN_KEY_QUERIES = 12
+# A positions-history page with new rows: its transaction (savepoint, which are stored, the
+# insert, release).
+NEW_HISTORY_QUERIES = 4
 
 
 def _queries_of_refresh(account_id: int, cycle: int) -> list[str]:
@@ -56,6 +60,7 @@ def team(sim):
     own = add_account(sim, "alpha-desk", master=master)
     keyless = add_account(sim, "delta-nokey", master=master, keyless=True)
     refresh_account(master.pk, cycle=1)  # the process learns OKX's clock once (not SQL)
+    refresh_account(own.pk, cycle=0)  # and stores its closed positions (the demo has one)
     return master, own, keyless
 
 
@@ -69,6 +74,16 @@ def test_an_own_key_refresh_runs_a_fixed_number_of_queries_and_reads_its_key_onc
     writes = [q for q in queries if q.startswith('UPDATE "accounts_credential"')]
     assert len(writes) == 1  # last_success_at once per refresh, not once per call
     assert Snapshot.objects.filter(account=own, cycle=1).count() == 1
+
+
+def test_new_closed_positions_cost_one_transaction_of_their_own(sim, team):
+    _, own, _ = team
+    sim.close_position("alpha-desk", "BTC-USD-SWAP")
+
+    queries = _queries_of_refresh(own.pk, cycle=1)
+
+    assert len(queries) == OWN_KEY_QUERIES + NEW_HISTORY_QUERIES, "\n".join(queries)
+    assert sum(q.startswith("INSERT") and 'INTO "snapshots_closedposition"' in q for q in queries) == 1
 
 
 def test_a_keyless_refresh_reads_the_master_key_once(team):

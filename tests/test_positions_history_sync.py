@@ -1,0 +1,209 @@
+"""Closed positions from OKX's positions history (issue 20): each refresh of an account with its own
+key stores the rows OKX added since the last one (one request when nothing is new), the first
+refreshes backfill the 3 months a few pages at a time, nothing is stored twice, and a history
+read that fails or cannot be stored never costs the cycle its snapshot."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+
+from accounts.history import ApiError
+from okxsim import Scenario
+from okxsim.scenario import PastClose
+from snapshots.history import PAGE, PAGES_PER_RUN, PATH, sync_closed_positions
+from snapshots.models import ClosedPosition, CloseType, Snapshot
+from snapshots.refresh import refresh_account
+from tests.workers_support import add_account, direct_client, frozen
+
+pytestmark = pytest.mark.django_db
+
+
+def with_closes(count: int, account: str = "main") -> Scenario:
+    """The demo (prices held still) with `count` full closes of a BTC-USDT-SWAP long on
+    `account`, one a minute, the newest a minute before the start."""
+    scenario = frozen()
+    closes = [
+        PastClose(
+            instId="BTC-USDT-SWAP",
+            type="2",
+            pos="1",
+            avgPx="60000",
+            closeAvgPx="64000",
+            posId=f"9{i:06d}",
+            opened=f"-{i + 60}m",
+            closed=f"-{i}m",
+        )
+        for i in range(1, count + 1)
+    ]
+    accounts = [replace(a, closed_positions=closes) if a.name == account else a for a in scenario.accounts]
+    return replace(scenario, accounts=accounts)
+
+
+def history_requests(sim) -> int:
+    return sum(row["calls"] for (path, _), row in sim.stats().items() if path == PATH)
+
+
+def refresh(sim, account, cycle: int) -> int:
+    """One refresh of `cycle`; the positions-history requests it sent."""
+    sim.reset_stats()
+    outcome = refresh_account(account.pk, cycle=cycle)
+    assert outcome.status == "ok", outcome
+    return history_requests(sim)
+
+
+def stored(account) -> list[tuple]:
+    return sorted(
+        ClosedPosition.objects.filter(account=account).values_list("pos_id", "closed_at", "close_type")
+    )
+
+
+def okx_rows(sim, name: str = "main") -> list[tuple]:
+    """Every row OKX serves for the account, read page by page outside the product."""
+    client, rows, after = direct_client(sim, name), [], None
+    while True:
+        page = client.get_positions_history(after=after)
+        rows += [(r.pos_id, r.u_time, r.type) for r in page]
+        if len(page) < PAGE:
+            return sorted(rows)
+        after = round(min(r.u_time for r in page).timestamp() * 1000)
+
+
+def test_the_first_refresh_stores_the_demo_history_as_okx_sent_it(make_simulator):
+    sim = make_simulator(frozen())
+    main = add_account(sim, "main")
+    accounts = {name: add_account(sim, name, master=main) for name in ("alpha-desk", "epsilon-futures")}
+
+    for account in accounts.values():
+        refresh(sim, account, cycle=1)
+
+    rows = list(ClosedPosition.objects.filter(account__in=accounts.values()))
+    okx = {
+        (r.pos_id, r.u_time, r.type): r
+        for name in accounts
+        for r in direct_client(sim, name).get_positions_history()
+    }
+    assert len(rows) == len(okx) == 2  # a trader's close and a liquidation
+    for row in rows:
+        record = okx[(row.pos_id, row.closed_at, row.close_type)]
+        assert (row.inst_id, row.direction, row.ccy, row.leverage, row.opened_at) == (
+            record.inst_id,
+            record.direction,
+            record.ccy,
+            record.lever,
+            record.c_time,
+        )
+        assert (row.close_avg_price, row.trigger_price, row.realized_pnl, row.fee, row.liq_penalty) == (
+            record.close_avg_px,
+            record.trigger_px,
+            record.realized_pnl,
+            record.fee,
+            record.liq_penalty,
+        )
+    (liquidation,) = [row for row in rows if row.forced]
+    assert liquidation.account == accounts["epsilon-futures"]
+    assert liquidation.close_type == CloseType.LIQUIDATION and liquidation.liq_penalty < 0
+
+
+def test_a_long_history_is_backfilled_a_few_pages_per_refresh_then_costs_one_request(make_simulator):
+    sim = make_simulator(with_closes(450))
+    main = add_account(sim, "main")
+    everything = okx_rows(sim)
+    assert len(everything) >= 450
+
+    assert refresh(sim, main, cycle=1) == PAGES_PER_RUN
+    assert len(stored(main)) == PAGES_PER_RUN * PAGE  # the newest 300; the rest next cycle
+    requests = [refresh(sim, main, cycle=n) for n in range(2, 5)]
+
+    assert stored(main) == everything
+    assert requests[-1] == 1  # caught up: one page, nothing new on it
+    assert sum(requests) <= 3 * PAGES_PER_RUN
+
+
+def test_a_second_run_stores_nothing_twice_even_after_its_cursor_is_lost(make_simulator):
+    sim = make_simulator(with_closes(150))
+    main = add_account(sim, "main")
+    refresh(sim, main, cycle=1)
+    first = stored(main)
+
+    assert refresh(sim, main, cycle=2) == 1
+    cache.clear()  # Redis lost the cursor: the 3 months are read again, and nothing is doubled
+    assert sync_closed_positions(main, direct_client(sim, "main")) == 0
+
+    assert stored(main) == first == okx_rows(sim)
+
+
+def test_only_closes_since_the_last_refresh_are_new(make_simulator):
+    sim = make_simulator(frozen())
+    main = add_account(sim, "main")
+    refresh(sim, main, cycle=1)
+    before = set(stored(main))
+
+    pos_id = sim.close_position("main", "BTC-USDT-SWAP")
+    assert refresh(sim, main, cycle=2) == 1
+
+    (new,) = set(stored(main)) - before
+    assert (new[0], new[2]) == (pos_id, CloseType.CLOSE)
+
+
+def test_a_liquidation_in_the_exchange_is_stored_as_a_forced_close(make_simulator):
+    sim = make_simulator(frozen())
+    main = add_account(sim, "main")
+    refresh(sim, main, cycle=1)
+    (long,) = [p for p in direct_client(sim, "main").get_positions() if p.inst_id == "BTC-USDT-SWAP"]
+
+    assert long.liq_px is not None
+    liquidated = sim.set_price("BTC", long.liq_px * Decimal("0.9"))
+    refresh(sim, main, cycle=2)
+
+    row = ClosedPosition.objects.get(account=main, pos_id=long.pos_id, close_type=CloseType.LIQUIDATION)
+    assert row.pos_id in liquidated and row.forced
+    assert row.liq_penalty is not None and row.liq_penalty < 0
+
+
+def test_a_failed_history_read_keeps_the_snapshot_records_the_error_and_is_read_next_cycle(make_simulator):
+    sim = make_simulator(with_closes(5))
+    main = add_account(sim, "main")
+    sim.inject_fault(PATH, code="50013", times=None)  # OKX: "Systems are busy", retries included
+
+    outcome = refresh_account(main.pk, cycle=1)
+
+    assert outcome.status == "ok" and "positions history not read" in outcome.detail
+    assert Snapshot.objects.filter(account=main, cycle=1).exists()
+    error = ApiError.objects.get(account=main, endpoint=PATH)
+    assert error.code == "50013"
+    assert stored(main) == []
+
+    sim.clear_faults()
+    refresh(sim, main, cycle=2)
+    assert stored(main) == okx_rows(sim)
+
+
+def test_a_row_the_database_cannot_store_is_recorded_as_malformed_and_the_snapshot_stands(make_simulator):
+    sim = make_simulator(with_closes(5))
+    main = add_account(sim, "main")
+    # A lone UTF-16 surrogate: valid JSON, within okxapi's length limit, but no database's UTF-8.
+    sim.inject_fault(PATH, fields={"posId": "\ud800"})
+
+    outcome = refresh_account(main.pk, cycle=1)
+
+    assert outcome.status == "ok" and "malformed" in outcome.detail
+    assert Snapshot.objects.filter(account=main, cycle=1).exists()
+    error = ApiError.objects.get(account=main, endpoint=PATH)
+    assert error.category == "malformed" and "cannot be stored" in error.message
+    assert stored(main) == []  # nothing of that page
+
+    refresh(sim, main, cycle=2)  # OKX's next answer is stored
+    assert stored(main) == okx_rows(sim)
+
+
+def test_a_sub_account_without_its_own_key_sends_no_history_request(make_simulator):
+    sim = make_simulator(frozen())
+    main = add_account(sim, "main")
+    alpha = add_account(sim, "alpha-desk", master=main, keyless=True)
+
+    assert refresh(sim, alpha, cycle=1) == 0
+    assert not ClosedPosition.objects.filter(account=alpha).exists()
