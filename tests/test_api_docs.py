@@ -13,7 +13,7 @@ from tests.accounts_support import PASSWORD, make_user
 from tests.api_support import make_world
 from tests.browser import chromium, screenshot_path
 
-OPERATIONS = 12  # the paths of /api/v1/schema (test_api_schema.py lists them)
+OPERATIONS = 13  # the paths of /api/v1/schema (test_api_schema.py lists them)
 
 
 @pytest.mark.django_db

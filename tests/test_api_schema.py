@@ -98,6 +98,7 @@ def test_the_schema_lists_every_route_with_token_auth(viewer_token, client):
         "/api/v1/accounts/{id}/balances.csv",
         "/api/v1/accounts/{id}/positions",
         "/api/v1/accounts/{id}/equity",
+        "/api/v1/accounts/{id}/closed-positions",
         "/api/v1/keys",
         "/api/v1/errors",
         "/api/v1/pnl",

@@ -101,7 +101,7 @@ def test_the_overview_total_is_the_sum_of_the_rows(client, team):
 
 def test_each_row_shows_every_column_of_the_issue(client, team):
     html = signed_in(client, "viewer").get(OVERVIEW).content.decode()
-    name, kind, env, equity, share, change, pnl_24h, pnl_7d, upl, positions, key, refreshed = cells(
+    name, kind, env, equity, share, change, pnl_24h, pnl_7d, upl, positions, key, refreshed, risk = cells(
         html, team["master"].pk
     )
     assert (name, kind, env) == ("Alpha master", "master", "live")
@@ -227,8 +227,9 @@ def test_the_overview_runs_the_same_number_of_queries_for_10_and_200_accounts(cl
 # chart (4: active ids, values at the range's start, bucket means, the latest values), and the PnL
 # (ledger.performance: accounts, readings at the boundaries, flows) per account_pnl and team_pnl
 # call, for 24 h and 7 d (12), and the team's daily PnL calendar (3: its accounts, their readings at
-# each day's start, the flows).
-OVERVIEW_QUERIES = 28
+# each day's start, the flows), and the risk column (3: snapshots.risk.account_risk's accounts with
+# their latest snapshot, its figures, its positions).
+OVERVIEW_QUERIES = 31
 
 
 def test_the_polled_fragment_does_not_pay_for_the_top_bar_it_does_not_show(client):

@@ -6,17 +6,23 @@ is named below, so a new model field (or a secret one) never leaks by default.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import AccountKind, Environment
+from dashboard.pages.overview import RiskText
 from ledger.models import CashFlow, FlowKind, FlowSource
-from snapshots.models import Wallet
+from snapshots.models import CloseType, Wallet
+from snapshots.queries import AccountRow
+from snapshots.risk import AccountRisk
 
 KEY_HEALTH = ("ok", "grace", "failing", "unchecked")
 KEY_STATUSES = (*KEY_HEALTH, "none")  # none: no key of its own (read through its master)
+RISK_LEVELS = ("danger", "warn", "ok", "unknown")  # snapshots.risk.Level
 
 
 def money(**kwargs: Any) -> serializers.DecimalField:
@@ -31,6 +37,28 @@ def money(**kwargs: Any) -> serializers.DecimalField:
 def utc_time(**kwargs: Any) -> serializers.DateTimeField:
     """ISO 8601 in UTC ("...Z") whatever time zone a request may have activated for display."""
     return serializers.DateTimeField(default_timezone=UTC, **kwargs)
+
+
+class ReasonField(serializers.CharField):
+    """A reason or note that is "" when there is none, sent as null (as equity_unknown_reason)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_null=True, **kwargs)
+
+    def to_representation(self, value: Any) -> Any:  # str | None (the stubs say str)
+        return str(value) if value else None
+
+
+@dataclass(frozen=True)
+class AccountRowWithRisk(AccountRow):
+    """An overview row with its margin and liquidation risk (snapshots.risk.account_risk), as
+    AccountRowSerializer reads it."""
+
+    risk: AccountRisk | None = None
+
+    @classmethod
+    def of(cls, row: AccountRow, risk: AccountRisk) -> AccountRowWithRisk:
+        return cls(**row.__dict__, risk=risk)
 
 
 class WarningSerializer(serializers.Serializer):
@@ -87,9 +115,69 @@ class AccountRowSerializer(serializers.Serializer):
         help_text="Currencies the latest snapshot holds but could not price (no USD price in the "
         "cycle's price table): left out of equity_usd, never counted as 0.",
     )
+    # Margin and liquidation risk of the latest snapshot (snapshots.risk; docs/valuation.md "Risk").
+    margin_ratio_pct = money(
+        source="risk.margin_ratio_pct",
+        help_text="OKX's mgnRatio (GET /api/v5/account/balance, or the master's "
+        "/api/v5/account/subaccount/balances) in percent: 150 is a ratio of 1.5; OKX liquidates as it "
+        "falls toward 100. Futures mode has no account figure: the lowest per-currency "
+        "details[].mgnRatio (risk_note says so). null when unknown (margin_ratio_unknown_reason).",
+    )
+    margin_ratio_unknown_reason = serializers.SerializerMethodField(
+        help_text='Why margin_ratio_pct is null (e.g. "never read", OKX\'s answer has none); else null.'
+    )
+    adj_equity_usd = money(
+        source="risk.adj_equity_usd",
+        help_text="OKX's adjEq: adjusted equity in USD, the assets that back cross margin at their "
+        "discount rates; null where OKX gives none (Futures mode) or when never read (risk_note).",
+    )
+    imr_usd = money(
+        source="risk.imr_usd",
+        help_text="OKX's imr: initial margin of the cross positions and pending orders, USD; null as "
+        "adj_equity_usd.",
+    )
+    mmr_usd = money(
+        source="risk.mmr_usd",
+        help_text="OKX's mmr: maintenance margin of the cross positions and pending orders, USD; null "
+        "as adj_equity_usd.",
+    )
+    risk_note = ReasonField(
+        source="risk.note",
+        help_text="How the risk figures were taken or why they are null, as the refresh stored it; "
+        "else null.",
+    )
+    nearest_liq_distance_pct = money(
+        source="risk.nearest_distance_pct",
+        help_text="The open position nearest its liquidation: how far its mark price (markPx) may move "
+        "against it before its estimated liquidation price (liqPx), in percent of the mark; 0 at or "
+        "past it. null when unknown (nearest_liq_unknown_reason).",
+    )
+    nearest_liq_inst_id = ReasonField(
+        source="risk.nearest_inst_id", help_text="That position's instrument (OKX's instId); else null."
+    )
+    nearest_liq_unknown_reason = serializers.SerializerMethodField(
+        help_text='Why nearest_liq_distance_pct is null: "no open positions", "positions are not '
+        'readable through the master key", "never read", or no liquidation price from OKX; else null.'
+    )
+    risk_level = serializers.SerializerMethodField(
+        help_text="The worse of the two figures' levels as the pages colour them: danger (margin ratio "
+        "under 150 % or a position within 10 % of liquidation), warn (under 300 %, within 20 %), ok, "
+        "or unknown when both figures are."
+    )
 
     def get_in_total(self, row: Any) -> bool:
         return not row.is_demo and row.equity_usd is not None
+
+    # The reasons in the pages' words (dashboard.pages.overview.RiskText).
+    def get_margin_ratio_unknown_reason(self, row: AccountRowWithRisk) -> str | None:
+        return (RiskText.of(row.risk).margin_reason or None) if row.risk else None
+
+    def get_nearest_liq_unknown_reason(self, row: AccountRowWithRisk) -> str | None:
+        return (RiskText.of(row.risk).distance_reason or None) if row.risk else None
+
+    @extend_schema_field(serializers.ChoiceField(choices=RISK_LEVELS))
+    def get_risk_level(self, row: AccountRowWithRisk) -> str:
+        return row.risk.level if row.risk else "unknown"
 
 
 class NotInTotalSerializer(serializers.Serializer):
@@ -202,6 +290,43 @@ class PositionsSerializer(SnapshotHeadSerializer):
     )
 
 
+class ClosedPositionSerializer(serializers.Serializer):
+    """One row of OKX's positions history as stored (snapshots.models.ClosedPosition; GET
+    /api/v5/account/positions-history). Amounts are in ccy, OKX's margin currency."""
+
+    inst_id = serializers.CharField(help_text="OKX's instId.")
+    inst_type = serializers.CharField(help_text="MARGIN, SWAP, FUTURES or OPTION.")
+    pos_id = serializers.CharField(help_text="OKX's posId.")
+    margin_mode = serializers.CharField(source="mgn_mode", help_text="cross or isolated.")
+    pos_side = serializers.CharField(help_text="OKX's posSide: long, short (hedge mode) or net.")
+    direction = serializers.CharField(help_text="long or short.")
+    close_type = serializers.ChoiceField(
+        choices=CloseType.choices,
+        help_text="OKX's type, the latest close type of the position: 1 closed in part, 2 closed, "
+        "3 liquidated, 4 liquidated in part, 5 auto-deleveraged in part, 6 auto-deleveraged.",
+    )
+    close_type_label = serializers.CharField(
+        source="get_close_type_display", help_text="close_type in words."
+    )
+    forced = serializers.BooleanField(help_text="A liquidation or an auto-deleveraging (types 3 to 6).")
+    ccy = serializers.CharField(help_text="The currency of the amounts (OKX's margin currency ccy).")
+    leverage = money(help_text="OKX's lever.")
+    open_avg_price = money(help_text="OKX's openAvgPx.")
+    close_avg_price = money(help_text="OKX's closeAvgPx.")
+    trigger_price = money(help_text="OKX's triggerPx: the mark price that set off a liquidation or ADL.")
+    open_max_size = money(help_text="OKX's openMaxPos: the largest size the position had.")
+    closed_size = money(help_text="OKX's closeTotalPos: the size closed (contracts for derivatives).")
+    realized_pnl = money(
+        help_text="OKX's realizedPnl, in ccy: pnl + fee + funding_fee + liq_penalty (+ settled PnL)."
+    )
+    pnl = money(help_text="OKX's pnl, in ccy: the PnL of the closes, fees excluded.")
+    fee = money(help_text="OKX's fee, in ccy (negative: paid).")
+    funding_fee = money(help_text="OKX's fundingFee, in ccy.")
+    liq_penalty = money(help_text="OKX's liqPenalty, in ccy (negative; liquidations only).")
+    opened_at = utc_time(allow_null=True, help_text="OKX's cTime.")
+    closed_at = utc_time(help_text="OKX's uTime: the latest update, the close.")
+
+
 class EquityPointSerializer(serializers.Serializer):
     time = utc_time()
     equity_usd = money(allow_null=False)
@@ -260,16 +385,6 @@ class ApiErrorSerializer(serializers.Serializer):
     count = serializers.IntegerField()
     acknowledged = serializers.BooleanField()
     acknowledged_at = utc_time(allow_null=True)
-
-
-class ReasonField(serializers.CharField):
-    """A reason or note that is "" when there is none, sent as null (as equity_unknown_reason)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(allow_null=True, **kwargs)
-
-    def to_representation(self, value: Any) -> Any:  # str | None (the stubs say str)
-        return str(value) if value else None
 
 
 class PeriodSerializer(serializers.Serializer):

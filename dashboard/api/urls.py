@@ -22,6 +22,7 @@ urlpatterns = [
     path("accounts/<str:id>/balances.csv", exports.BalancesCsvView.as_view(), name="balances_csv"),
     path("accounts/<str:id>/positions", views.PositionsView.as_view(), name="positions"),
     path("accounts/<str:id>/equity", views.EquityView.as_view(), name="equity"),
+    path("accounts/<str:id>/closed-positions", views.ClosedPositionsView.as_view(), name="closed_positions"),
     path("keys", views.KeysView.as_view(), name="keys"),
     path("errors", views.ErrorsView.as_view(), name="errors"),
     path("pnl", views.PnlView.as_view(), name="pnl"),

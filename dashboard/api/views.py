@@ -39,10 +39,14 @@ from dashboard.api.params import (
 )
 from dashboard.api.permissions import CanViewDashboard
 from dashboard.api.renderers import JsonErrorsMixin
+from dashboard.pages.account import closed_unknown_reason
 from dashboard.pages.keys import key_rows
+from dashboard.pages.overview import RiskText
 from ledger.models import CashFlow
 from ledger.performance import account_pnl, team_pnl
 from snapshots import queries
+from snapshots.models import ClosedPosition
+from snapshots.risk import account_risk
 
 # Raw schema of DRF's validation errors: {"field": ["message", ...]}.
 VALIDATION_ERROR = {
@@ -78,7 +82,7 @@ class AccountsView(ApiView):
         data = {
             "totals": queries.totals(rows),
             "demo_totals": queries.totals(rows, Environment.DEMO),
-            "accounts": rows,
+            "accounts": with_risk(rows),
         }
         return Response(self.get_serializer(data).data)
 
@@ -98,7 +102,17 @@ class AccountView(ApiView):
         row = next((row for row in queries.account_rows() if row.account.pk == account.pk), None)
         if row is None:
             raise NotFound("This account is paused (inactive); its balances and history remain readable.")
-        return Response(self.get_serializer(row).data)
+        return Response(self.get_serializer(with_risk([row], [account.pk])[0]).data)
+
+
+def with_risk(rows: list[queries.AccountRow], ids: list[int] | None = None) -> list[s.AccountRowWithRisk]:
+    """The rows with their risk (snapshots.risk.account_risk over `ids`, every active account when
+    None: a fixed number of queries). An account activated between the two reads: never read."""
+    risks = account_risk(ids)
+    return [
+        s.AccountRowWithRisk.of(row, risks.get(row.account.pk) or RiskText.unread(row.account.pk))
+        for row in rows
+    ]
 
 
 class BalancesView(ApiView):
@@ -147,6 +161,57 @@ class PositionsView(ApiView):
             "positions_unknown_reason": reason,
         }
         return Response(self.get_serializer(data).data)
+
+
+class ClosedPositionsPage(StrictLimitOffsetPagination):
+    """The paginated list of an account's closed positions, with the account and why the list is
+    unknown (`results` null) or may be incomplete."""
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        paginated = super().get_paginated_response_schema(schema)
+        results = paginated["properties"]["results"]
+        paginated["properties"] = {
+            "account": {"type": "integer"},
+            "unknown_reason": {
+                "type": "string",
+                "nullable": True,
+                "description": 'Why the list is unknown: "not readable without the account\'s own key" '
+                "(OKX gives positions history only to the account's own key; rows stored while it had "
+                'one are still listed) or "never read"; null when it is read each refresh (an empty '
+                "list is then: none closed in the 3 months OKX keeps).",
+            },
+            **paginated["properties"],
+            "results": {**results, "nullable": True, "description": "Newest first; null when unknown."},
+        }
+        paginated["required"] = ["account", "unknown_reason", "count", "results"]
+        return paginated
+
+
+class ClosedPositionsView(generics.ListAPIView, ApiView):
+    serializer_class = s.ClosedPositionSerializer
+    pagination_class = ClosedPositionsPage
+
+    def get_queryset(self) -> QuerySet:
+        self.account = account_from_path(self.kwargs["id"])
+        return ClosedPosition.objects.filter(account=self.account).order_by("-closed_at", "-id")
+
+    def get_paginated_response(self, data: Any) -> Response:
+        account = self.account
+        own_key = account.active_credential() is not None
+        reason = closed_unknown_reason(own_key, queries.latest_snapshot(account))
+        response = super().get_paginated_response(data)
+        results = None if reason and not data else response.data["results"]
+        response.data = {"account": account.pk, "unknown_reason": reason, **response.data, "results": results}
+        return response
+
+    @extend_schema(
+        operation_id="list_closed_positions",
+        summary="The account's closed positions (OKX's positions history, the last 3 months), newest first",
+        parameters=[ACCOUNT_ID],
+        responses={200: s.ClosedPositionSerializer(many=True), **FOR_ACCOUNT},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
 
 
 class EquityView(ApiView):

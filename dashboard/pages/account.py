@@ -1,6 +1,7 @@
 """The account page: one account's equity and its chart, its profit and loss net of transfers
-(dashboard/pages/pnl.py), balances and positions of its latest snapshot, the health of its key and
-its recent errors. It reads rows; it never calls the exchange."""
+(dashboard/pages/pnl.py), its margin and liquidation risk (snapshots.risk), balances and positions
+of its latest snapshot, its closed positions (OKX's positions history as stored), the health of its
+key and its recent errors. It reads rows; it never calls the exchange."""
 
 from __future__ import annotations
 
@@ -20,13 +21,30 @@ from accounts.models import Account
 from accounts.roles import OPERATE, viewer_required
 from dashboard.pages import charts, pnl
 from dashboard.pages.common import BadQuery, ChangeText, amount, bad_request, chart_range, render_page
-from dashboard.pages.overview import key_badge
-from snapshots import numbers, pacing, queries
-from snapshots.models import Snapshot, Wallet
+from dashboard.pages.overview import RiskText, distance_pct, key_badge
+from snapshots import numbers, pacing, queries, risk
+from snapshots.models import FORCED_CLOSES, ClosedPosition, CloseType, Snapshot, Wallet
+from snapshots.risk import account_risk, closed_positions, distance_level
 
 RECENT_ERRORS = 10
 BALANCE_AMOUNTS = ("equity", "available", "frozen")
 POSITION_AMOUNTS = ("quantity", "avg_price", "mark_price", "upl", "upl_usd_price", "leverage", "liq_price")
+CLOSED_SHOWN = 50
+CLOSED_PRICES = ("open_avg_price", "close_avg_price", "trigger_price", "leverage")
+# Signed amounts of a closed position, each in its margin currency (ClosedPosition.ccy).
+CLOSED_AMOUNTS = ("realized_pnl", "pnl", "fee", "funding_fee", "liq_penalty")
+# The page colours' thresholds (percent), as the risk section's legend says them.
+RISK_LEVELS = {
+    "margin_warn": risk.MARGIN_RATIO_WARN_PCT,
+    "margin_danger": risk.MARGIN_RATIO_DANGER_PCT,
+    "distance_warn": risk.DISTANCE_WARN_PCT,
+    "distance_danger": risk.DISTANCE_DANGER_PCT,
+}
+LIQUIDATIONS = frozenset({CloseType.LIQUIDATION, CloseType.PARTIAL_LIQUIDATION})
+# OKX keeps positions history for three months and gives it to the account's own key only
+# (GET /api/v5/account/positions-history; the master has no endpoint for a sub-account's).
+NO_CLOSED_POSITIONS = "No position closed in the last 3 months (OKX keeps positions history for 3 months)."
+CLOSED_NEED_OWN_KEY = "not readable without the account's own key"
 
 
 @require_GET
@@ -56,6 +74,9 @@ def account(request: HttpRequest, pk: int) -> HttpResponse:
     )
     context = {
         **_holdings(snapshot),
+        **_closed(account, credential is not None, snapshot),
+        "risk": RiskText.of(account_risk([account.pk])[account.pk]),
+        "risk_levels": RISK_LEVELS,
         **changes,
         **pnl.account_section(account, pnl_key, now, {k: v for k, v in kept.items() if k != "pnl"}),
         "account": account,
@@ -124,6 +145,8 @@ def _holdings(snapshot: Snapshot | None) -> dict[str, Any]:
                 **_amounts(p, POSITION_AMOUNTS),
                 # A PnL carries its sign and its currency's decimals (BTC for an inverse swap).
                 "upl": numbers.format_amount(p.upl, p.upl_ccy, sign=True, minus=numbers.MINUS),
+                "liq_distance": distance_pct(p.liq_distance_pct),
+                "liq_level": distance_level(p.liq_distance_pct),
             }
             for p in positions
         ],
@@ -131,6 +154,60 @@ def _holdings(snapshot: Snapshot | None) -> dict[str, Any]:
         "upl_total": sum((p.upl_usd for p in positions if p.upl_usd is not None), Decimal(0)),
         "upl_unpriced": sum(1 for p in positions if p.upl_usd is None),
     }
+
+
+def closed_unknown_reason(own_key: bool, snapshot: Snapshot | None) -> str | None:
+    """Why the account's closed positions are unknown, in the API's short words: "not readable
+    without the account's own key" (no active key of its own), "never read" (no snapshot yet);
+    None when they are read each refresh (an empty list is then none closed in 3 months)."""
+    if not own_key:
+        return CLOSED_NEED_OWN_KEY
+    return queries.NEVER_READ if snapshot is None else None
+
+
+def _closed(account: Account, own_key: bool, snapshot: Snapshot | None) -> dict[str, Any]:
+    """The newest closed positions (snapshots.risk.closed_positions) with their amounts as text,
+    and, when there are none, why in a sentence."""
+    rows = closed_positions(account, CLOSED_SHOWN)
+    reason = closed_unknown_reason(own_key, snapshot)
+    if reason == CLOSED_NEED_OWN_KEY:
+        through = " (its master's key cannot read it)" if account.master_id else ""
+        sentence = (
+            f"{reason.capitalize()}: OKX gives positions history only to the account's own key{through}."
+        )
+    elif reason:
+        sentence = f"Unknown: {reason} (no snapshot of this account yet)."
+    else:
+        sentence = NO_CLOSED_POSITIONS
+    return {
+        "closed_positions": [_closed_row(row) for row in rows],
+        "closed_more": len(rows) == CLOSED_SHOWN,
+        "closed_api": f"/api/v1/accounts/{account.pk}/closed-positions",
+        "closed_empty_reason": "" if rows else sentence,
+    }
+
+
+def _closed_row(row: ClosedPosition) -> dict[str, Any]:
+    return {
+        "row": row,
+        "forced": _forced(row.close_type),
+        "size": amount(row.closed_size),
+        # OKX's closeTotalPos counts contracts for derivatives (a MARGIN position's is in the coin).
+        "size_unit": "contracts" if row.inst_type in ("SWAP", "FUTURES", "OPTION") else "",
+        **_amounts(row, CLOSED_PRICES),
+        **{
+            name: numbers.format_amount(getattr(row, name), row.ccy, sign=True, minus=numbers.MINUS)
+            for name in CLOSED_AMOUNTS
+        },
+        "pnl_class": numbers.sign_class(row.realized_pnl),
+    }
+
+
+def _forced(close_type: str) -> str:
+    """ "liquidation" (types 3, 4), "adl" (5, 6) or "" (the trader's own close, 1, 2)."""
+    if close_type in LIQUIDATIONS:
+        return "liquidation"
+    return "adl" if close_type in FORCED_CLOSES else ""
 
 
 def _amounts(line: Any, names: tuple[str, ...], ccy: str | None = None) -> dict[str, str]:

@@ -1,5 +1,8 @@
 """The overview: total equity, its chart, the accounts table, keys needing attention first.
 
+The table's "risk" column is each account's margin ratio and its nearest position's distance to
+liquidation (snapshots.risk; RiskText here is how every page writes them).
+
 It reads rows through snapshots.queries; it never calls the exchange. Sorting is done on the
 server from ?sort=<column>&dir=asc|desc links, so the table sorts with JavaScript off; the
 overview's live part is also served alone (overview_fragment) for overview.js to poll.
@@ -35,6 +38,7 @@ from dashboard.pages.common import (
 )
 from ledger import performance
 from snapshots import numbers, queries
+from snapshots.risk import LEVELS_WORST_FIRST, NEVER_READ, AccountRisk, Level, account_risk
 
 STATUS_ORDER = {"failing": 0, "grace": 1, "unchecked": 2, "none": 3, "ok": 4}
 
@@ -49,6 +53,7 @@ class Column:
     # Also hidden below a wide screen (class "wide" in app.css): at a laptop's 1366 px the twelve
     # columns do not fit, and the environment says least (demo trading has its own table).
     wide_only: bool = False
+    note: str = ""  # a second header line: what the cells' figures are
 
     @property
     def css(self) -> str:
@@ -78,6 +83,9 @@ COLUMNS = (
     Column("positions", "open positions", lambda r: r.row.open_positions, numeric=True, optional=True),
     Column("key", "key status", lambda r: _key_order(r.row), optional=True),
     Column("refreshed", "last refresh", lambda r: r.row.last_refresh_at, numeric=True, optional=True),
+    # Riskiest first on the first click (numbers sort descending first); unknown last. A phone
+    # hides the column and shows a warn/danger level as a badge under the name (phone_status).
+    Column("risk", "risk", lambda r: r.risk.order, numeric=True, optional=True, note="margin ratio, to liq."),
 )
 COLUMN_BY_KEY = {column.key: column for column in COLUMNS}
 DEFAULT_SORT = ("equity", "desc")
@@ -143,8 +151,9 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
     now = timezone.now()
     # One account_pnl call per period for every account (live and demo), one team_pnl per period.
     found = pnl.overview_pnl([row.account.pk for row in rows], now)
-    table_rows = sort_rows([TableRow.of(row, zone, found) for row in live], sort, direction)
-    demo_rows = sort_rows([TableRow.of(row, zone, found) for row in demo], sort, direction)
+    risks = account_risk()  # every active account, as account_rows: no list of ids to send
+    table_rows = sort_rows([TableRow.of(row, zone, found, risks) for row in live], sort, direction)
+    demo_rows = sort_rows([TableRow.of(row, zone, found, risks) for row in demo], sort, direction)
     totals = queries.totals(rows)
     total_shown = _shown_sum(live)
     # The chart starts on the reading its change figure counts from and ends on the total shown.
@@ -226,6 +235,102 @@ def _shown_sum(rows: list[queries.AccountRow]) -> Decimal:
     return sum((r.equity_usd.quantize(queries.CENT) for r in rows if r.equity_usd is not None), Decimal(0))
 
 
+# A snapshot stored before the refresh read risk figures (issue 20) has none and no note.
+NOT_RECORDED = "not in the latest snapshot"
+# The badge class of a risk level ("ok" draws no badge) and the words of each figure.
+RISK_BADGES: dict[Level, str] = {"warn": "grace", "danger": "failing"}
+
+
+@dataclass(frozen=True)
+class RiskText:
+    """An account's risk (snapshots.risk.AccountRisk) as the pages write it: its margin ratio
+    (OKX's mgnRatio in percent, "312.5%") and its nearest position's distance to liquidation
+    (percent of the mark price, "8.25%"), each with its level (ok, warn, danger: the CSS class)
+    and, when unknown, "—" and why (never 0)."""
+
+    risk: AccountRisk
+    margin: str
+    distance: str
+
+    @classmethod
+    def of(cls, risk: AccountRisk) -> RiskText:
+        return cls(risk, ratio_pct(risk.margin_ratio), distance_pct(risk.nearest_distance_pct))
+
+    @staticmethod
+    def unread(account_id: int) -> AccountRisk:
+        return AccountRisk(account_id, None, None, None, None, None, NEVER_READ, "", None, NEVER_READ)
+
+    @property
+    def margin_reason(self) -> str:
+        """Why the margin ratio is unknown ("" when known)."""
+        if self.risk.margin_ratio is not None:
+            return ""
+        return self.risk.note or NOT_RECORDED
+
+    @property
+    def margin_title(self) -> str:
+        """The tooltip: what the figure is, and how it was taken when OKX gives no account figure
+        (Futures mode: the lowest per-currency ratio)."""
+        note = f"; {self.risk.note}" if self.risk.note and self.risk.margin_ratio is not None else ""
+        return f"margin ratio (OKX mgnRatio): the lower, the nearer liquidation{note}"
+
+    @property
+    def distance_reason(self) -> str:
+        return "" if self.risk.nearest_distance_pct is not None else self.risk.nearest_note
+
+    @property
+    def distance_title(self) -> str:
+        if self.risk.nearest_distance_pct is None:
+            return f"distance to liquidation unknown: {self.risk.nearest_note}"
+        return (
+            f"nearest liquidation: {self.risk.nearest_inst_id}, the mark price {self.distance} away "
+            "from its estimated liquidation price"
+        )
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why the unknown figures are unknown, each reason once ("never read" covers both)."""
+        found = [self.margin_reason, self.distance_reason]
+        return [reason for i, reason in enumerate(found) if reason and reason not in found[:i]]
+
+    @property
+    def order(self) -> tuple[int, Decimal, Decimal] | None:
+        """The overview's sort key: level (danger highest), then the nearer liquidation, then the
+        lower margin ratio; None (last either way) when both figures are unknown."""
+        level = self.risk.level
+        if level == "unknown":
+            return None
+        far = Decimal("Infinity")
+        distance, ratio = self.risk.nearest_distance_pct, self.risk.margin_ratio
+        return (
+            LEVELS_WORST_FIRST[::-1].index(level),
+            -(far if distance is None else distance),
+            -(far if ratio is None else ratio),
+        )
+
+    @property
+    def badges(self) -> list[tuple[str, str]]:
+        """(CSS class, text) of each figure at warn or danger, for a phone's row status."""
+        found = []
+        if self.risk.margin_level in RISK_BADGES:
+            found.append((RISK_BADGES[self.risk.margin_level], f"margin {self.margin}"))
+        if self.risk.distance_level in RISK_BADGES:
+            found.append((RISK_BADGES[self.risk.distance_level], f"liq. {self.distance} away"))
+        return found
+
+
+def ratio_pct(ratio: Decimal | None) -> str:
+    """OKX's margin ratio (1.5) as the pages write it: "150.0%"; from 1,000 % on without decimals
+    ("76,310%": an account with little margin in use has a very large one); None -> "—"."""
+    places = 1 if ratio is None or abs(ratio) < 10 else 0
+    return numbers.format_percent(ratio, sign=False, places=places)
+
+
+def distance_pct(pct: Decimal | None) -> str:
+    """A distance to liquidation in percent (8.25) as "8.25%"; None -> "—"."""
+    return numbers.format_percent(None if pct is None else pct / 100, sign=False)
+
+
 @dataclass(frozen=True)
 class TableRow:
     """One accounts-table row's values as text, for templates/jinja2/dashboard/_account_rows.html:
@@ -246,10 +351,18 @@ class TableRow:
     key_label: str  # its word: the most urgent reason when it needs attention, else its status
     pnl_24h: pnl.PnLText  # PnL net of transfers with its time-weighted return
     pnl_7d: pnl.PnLText
+    risk: RiskText  # margin ratio and the nearest distance to liquidation
 
     @classmethod
-    def of(cls, row: queries.AccountRow, zone: ZoneInfo, found: dict[str, Any]) -> TableRow:
-        """`found`: dashboard.pages.pnl.overview_pnl (each period's PnLText per account id)."""
+    def of(
+        cls,
+        row: queries.AccountRow,
+        zone: ZoneInfo,
+        found: dict[str, Any],
+        risks: dict[int, AccountRisk],
+    ) -> TableRow:
+        """`found`: dashboard.pages.pnl.overview_pnl (each period's PnLText per account id);
+        `risks`: snapshots.risk.account_risk (AccountRisk per account id)."""
         refreshed = row.last_refresh_at.astimezone(zone) if row.last_refresh_at else None
         change = row.change_24h
         since = change.since.astimezone(zone) if change is not None and change.since else None
@@ -271,19 +384,23 @@ class TableRow:
             key_label=label,
             pnl_24h=found["24h"].get(row.account.pk) or pnl.PnLText.of(None, zone),
             pnl_7d=found["7d"].get(row.account.pk) or pnl.PnLText.of(None, zone),
+            # An account activated between the two reads has no risk row yet: never read.
+            risk=RiskText.of(risks.get(row.account.pk) or RiskText.unread(row.account.pk)),
         )
 
     @property
     def phone_status(self) -> list[tuple[str, str]]:
         """What the phone layout shows under the account's name, as (CSS class, text) badges, since
-        it hides the key, unrealised PnL, positions and refresh columns: a key that is not fine, and "stale"
-        with the time of the last reading (why an unknown equity is unknown, "never read", is in the
-        PnL 24 h cell, which a phone shows)."""
+        it hides the key, unrealised PnL, positions, risk and refresh columns: a key that is not fine,
+        "stale" with the time of the last reading, and a margin ratio or a distance to liquidation at
+        warn or danger (why an unknown equity is unknown, "never read", is in the PnL 24 h cell,
+        which a phone shows)."""
         found = []
         if self.key_badge not in ("ok", "none"):
             found.append((self.key_badge, f"key {self.key_label}"))
         if self.row.stale and self.row.last_refresh_at is not None:
             found.append(("grace", f"stale: read {self.refreshed}"))
+        found.extend(self.risk.badges)
         return found
 
     @property

@@ -1,0 +1,161 @@
+"""Margin and liquidation risk in the API (issue 20): the risk fields of /api/v1/accounts and
+/api/v1/accounts/<id>, and /api/v1/accounts/<id>/closed-positions (OKX's positions history as
+stored), with unknown figures null beside their reason, never 0 or an empty list."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from snapshots.models import CloseType
+from tests.api_support import client_as
+from tests.test_pages_risk import FUTURES_NOTE, RiskTeam, risk_team
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def team() -> RiskTeam:
+    return risk_team()
+
+
+@pytest.fixture
+def viewer(client):
+    return client_as(client, "viewer", token=True)
+
+
+RISK_FIELDS = (
+    "margin_ratio_pct",
+    "margin_ratio_unknown_reason",
+    "adj_equity_usd",
+    "imr_usd",
+    "mmr_usd",
+    "risk_note",
+    "nearest_liq_distance_pct",
+    "nearest_liq_inst_id",
+    "nearest_liq_unknown_reason",
+    "risk_level",
+)
+
+
+def risk_of(row: dict) -> dict:
+    return {name: row[name] for name in RISK_FIELDS}
+
+
+def test_each_account_carries_okx_risk_figures_as_exact_decimals(viewer, team):
+    rows = {row["name"]: row for row in viewer.get(reverse("api:accounts")).json()["accounts"]}
+    assert risk_of(rows["edge-desk"]) == {
+        "margin_ratio_pct": "120",  # OKX's mgnRatio 1.2
+        "margin_ratio_unknown_reason": None,
+        "adj_equity_usd": "48210.5",
+        "imr_usd": "9100",
+        "mmr_usd": "3640.25",
+        "risk_note": None,
+        "nearest_liq_distance_pct": "5",  # the short at 3,000 with its liquidation at 3,150
+        "nearest_liq_inst_id": "ETH-USDT-SWAP",
+        "nearest_liq_unknown_reason": None,
+        "risk_level": "danger",
+    }
+    assert rows["warm-desk"]["risk_level"] == "warn"
+    assert (rows["calm-desk"]["margin_ratio_pct"], rows["calm-desk"]["risk_level"]) == ("1250", "ok")
+    assert Decimal(rows["calm-desk"]["nearest_liq_distance_pct"]) == 50
+
+
+def test_unknown_risk_figures_are_null_with_their_reason(viewer, team):
+    rows = {row["name"]: row for row in viewer.get(reverse("api:accounts")).json()["accounts"]}
+    keyless = risk_of(rows["keyless-sub"])
+    assert keyless["margin_ratio_pct"] == "800"  # the master reads a sub-account's mgnRatio
+    assert keyless["nearest_liq_distance_pct"] is None and keyless["nearest_liq_inst_id"] is None
+    assert keyless["nearest_liq_unknown_reason"] == "positions are not readable through the master key"
+    fresh = risk_of(rows["fresh-desk"])
+    assert fresh["margin_ratio_pct"] is None and fresh["adj_equity_usd"] is None
+    assert fresh["margin_ratio_unknown_reason"] == "never read"
+    assert fresh["nearest_liq_unknown_reason"] == "never read"
+    assert fresh["risk_level"] == "unknown"
+    futures = risk_of(rows["futures-desk"])
+    assert (futures["margin_ratio_pct"], futures["risk_note"]) == ("480", FUTURES_NOTE)
+    assert futures["adj_equity_usd"] is None and futures["imr_usd"] is None  # OKX gives none
+
+
+def test_one_account_has_the_same_risk_as_in_the_list(viewer, team):
+    listed = {row["id"]: row for row in viewer.get(reverse("api:accounts")).json()["accounts"]}
+    for account in (team.edge, team.keyless, team.fresh):
+        one = viewer.get(reverse("api:account", args=[account.pk])).json()
+        assert risk_of(one) == risk_of(listed[account.pk])
+
+
+# -- closed positions -------------------------------------------------------------------------------
+def closed_url(account) -> str:
+    return reverse("api:closed_positions", args=[account.pk])
+
+
+def test_closed_positions_are_newest_first_with_forced_closes_marked(viewer, team):
+    body = viewer.get(closed_url(team.edge)).json()
+    assert (body["account"], body["unknown_reason"], body["count"]) == (team.edge.pk, None, 3)
+    rows = body["results"]
+    assert [(r["inst_id"], r["close_type"], r["close_type_label"], r["forced"]) for r in rows] == [
+        ("BTC-USDT-SWAP", CloseType.LIQUIDATION, "liquidated", True),
+        ("ETH-USDT-SWAP", CloseType.ADL, "auto-deleveraged", True),
+        ("BTC-USD-SWAP", CloseType.CLOSE, "closed", False),
+    ]
+    liquidation = rows[0]
+    assert {
+        k: liquidation[k] for k in ("ccy", "realized_pnl", "pnl", "fee", "funding_fee", "liq_penalty")
+    } == {
+        "ccy": "USDT",
+        "realized_pnl": "-262.5",
+        "pnl": "-236.02",
+        "fee": "-11.22",
+        "funding_fee": "-3.26",
+        "liq_penalty": "-12",
+    }
+    assert liquidation["trigger_price"] == "56150.1" and liquidation["closed_size"] == "4"
+    assert liquidation["closed_at"].endswith("Z") and rows[2]["ccy"] == "BTC"
+
+
+def test_closed_positions_page_with_limit_and_offset(viewer, team):
+    body = viewer.get(closed_url(team.edge), {"limit": 1, "offset": 1}).json()
+    assert body["count"] == 3 and [r["close_type"] for r in body["results"]] == [CloseType.ADL]
+    assert "offset=2" in body["next"] and body["previous"] is not None
+    assert viewer.get(closed_url(team.edge), {"limit": 0}).status_code == 400
+
+
+def test_unreadable_closed_positions_are_null_with_the_reason_not_an_empty_list(viewer, team):
+    keyless = viewer.get(closed_url(team.keyless)).json()
+    assert (
+        keyless["results"] is None
+        and keyless["unknown_reason"] == "not readable without the account's own key"
+    )
+    fresh = viewer.get(closed_url(team.fresh)).json()
+    assert fresh["results"] is None and fresh["unknown_reason"] == "never read"
+    calm = viewer.get(closed_url(team.calm)).json()  # read, none closed in 3 months: a known empty list
+    assert (calm["results"], calm["unknown_reason"], calm["count"]) == ([], None, 0)
+
+
+@pytest.mark.parametrize(("who", "status"), [("anonymous", 401), ("stranger", 403), ("viewer", 200)])
+def test_closed_positions_are_for_those_who_may_view_the_dashboard(client, team, who, status):
+    assert client_as(client, who, token=True).get(closed_url(team.edge)).status_code == status
+
+
+def test_a_bad_or_unknown_account_id_is_a_json_400_or_404(viewer, team):
+    bad = viewer.get("/api/v1/accounts/abc/closed-positions")
+    assert bad.status_code == 400 and "id" in bad.json()
+    assert viewer.get("/api/v1/accounts/999999/closed-positions").status_code == 404
+
+
+def test_the_schema_documents_the_risk_fields_and_the_closed_positions(viewer, team):
+    schema = viewer.get(reverse("api:schema"), {"format": "json"}).json()
+    row = schema["components"]["schemas"]["AccountRow"]["properties"]
+    assert "mgnRatio" in row["margin_ratio_pct"]["description"]
+    assert set(RISK_FIELDS) <= set(row)
+    operation = schema["paths"]["/api/v1/accounts/{id}/closed-positions"]["get"]
+    assert operation["operationId"] == "list_closed_positions"
+    closed = schema["components"]["schemas"]["ClosedPosition"]["properties"]
+    assert "liqPenalty" in closed["liq_penalty"]["description"]

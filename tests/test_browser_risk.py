@@ -1,0 +1,109 @@
+"""Margin and liquidation risk in a real browser (Debian's Chromium through Playwright), at a
+laptop's 1366 px and a phone's 390 px: the overview sorted by risk (danger first, never read
+last), the account page's risk section, its positions' distance to liquidation and its closed
+positions with the liquidation marked. A viewer signs in. The rows are written directly
+(tests.test_pages_risk.risk_team). Each view is saved as a screenshot for a person to look at;
+nothing may scroll sideways, and no Content-Security-Policy violation may be reported."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.accounts_support import PASSWORD, ensure_roles, make_user
+from tests.browser import chromium, screenshot_path, sign_in
+from tests.test_pages_risk import RiskTeam, risk_team
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SIZES = ({"width": 1366, "height": 900}, {"width": 390, "height": 844})
+WIDTHS = "t => [t.scrollWidth, t.parentElement.clientWidth]"
+
+
+@pytest.fixture
+def team(live_server) -> RiskTeam:
+    ensure_roles()
+    return risk_team()
+
+
+@pytest.fixture
+def tab(live_server, team) -> Iterator[object]:
+    """A signed-in viewer's tab; after the test, no CSP violation may have been reported."""
+    user = make_user("viewer")
+    console: list[str] = []
+    with chromium() as browser:
+        page = browser.new_page(viewport=SIZES[0])
+        page.on("console", lambda message: console.append(message.text))
+        sign_in(page, live_server.url, user.username, PASSWORD)
+        yield page
+    assert [text for text in console if "Content Security Policy" in text] == []
+
+
+def _fits(page, size: dict) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+
+
+def test_the_overview_sorted_by_risk_puts_danger_first(tab, team):
+    for size in SIZES:
+        tab.set_viewport_size(size)
+        tab.goto(f"{tab.base}/")
+        phone = size["width"] <= 640
+        if phone:  # the column is left out; the sort link still works
+            tab.goto(f"{tab.base}/?sort=risk&dir=desc")
+        else:
+            tab.click("#accounts thead a:text-is('risk')")  # numbers: largest (riskiest) first
+            tab.wait_for_url("**/?*sort=risk*dir=desc*")
+        tab.screenshot(path=str(screenshot_path(f"risk-overview-{size['width']}")), full_page=True)
+        names = tab.locator("#accounts tbody tr td:first-child > a").all_inner_texts()
+        assert names[:2] == ["edge-desk", "warm-desk"] and names[-1] == "fresh-desk"
+        edge = tab.locator(f"#accounts tr[data-account='{team.edge.pk}']")
+        if phone:
+            badges = edge.locator(".row-status .badge.failing").all_inner_texts()
+            assert "margin 120.0%" in badges and "liq. 5.00% away" in badges
+            assert not tab.locator("#accounts thead th", has_text="risk").is_visible()
+        else:
+            cell = edge.locator("td.risk")
+            assert cell.is_visible() and cell.inner_text().split() == ["120.0%", "5.00%"]
+            nearest = cell.locator(".risk-figure.liq.danger").get_attribute("title") or ""
+            assert nearest.startswith("nearest liquidation: ETH-USDT-SWAP")
+            # Danger is red: the figure's colour is the page's --bad.
+            colour = cell.locator(".risk-figure.margin.danger").evaluate("e => getComputedStyle(e).color")
+            assert colour == "rgb(180, 35, 24)"
+            unknown = tab.locator(f"#accounts tr[data-account='{team.keyless.pk}'] td.risk").inner_text()
+            assert "positions are not readable through the master key" in unknown
+            box = cell.bounding_box()
+            assert box is not None and box["x"] + box["width"] <= size["width"]
+        table, wrap = tab.locator("#accounts").evaluate(WIDTHS)
+        assert table <= wrap, (size, table, wrap)
+        _fits(tab, size)
+
+
+def test_the_account_page_shows_its_risk_and_closed_positions(tab, team):
+    for size in SIZES:
+        tab.set_viewport_size(size)
+        tab.goto(f"{tab.base}/accounts/{team.edge.pk}/")
+        tab.screenshot(path=str(screenshot_path(f"risk-account-{size['width']}")), full_page=True)
+        tab.locator("#risk").screenshot(path=str(screenshot_path(f"risk-account-section-{size['width']}")))
+        tab.locator("#positions").screenshot(path=str(screenshot_path(f"risk-positions-{size['width']}")))
+        tab.locator("#closed").screenshot(path=str(screenshot_path(f"risk-closed-positions-{size['width']}")))
+        assert tab.locator("#risk-margin-ratio").inner_text() == "120.0%"
+        assert tab.locator("#risk-mmr").inner_text() == "3,640.25 USD"
+        eth = tab.locator("#positions tbody tr", has_text="ETH-USDT-SWAP")
+        assert (
+            eth.locator("td.liq-distance .risk-value").inner_text() == "5.00% away"
+            and eth.locator("td.adl").inner_text() == "4 of 5"
+        )
+        rows = tab.locator("#closed-positions tbody tr")
+        assert rows.count() == 3
+        liquidation = rows.first
+        assert "liquidation" in (liquidation.get_attribute("class") or "")
+        assert liquidation.locator(".badge.failing").inner_text() == "liquidated"
+        assert liquidation.locator("td.realised").inner_text() == "\u2212262.50 USDT"
+        assert rows.nth(1).locator(".badge.grace").inner_text() == "auto-deleveraged"
+        for table_id in ("#positions", "#closed-positions"):  # every column on screen
+            table, wrap = tab.locator(table_id).evaluate(WIDTHS)
+            assert table <= wrap, (size, table_id, table, wrap)
+        _fits(tab, size)
+    tab.goto(f"{tab.base}/accounts/{team.keyless.pk}/")
+    assert "not readable without the account's own key" in tab.locator("#closed-empty").inner_text().lower()

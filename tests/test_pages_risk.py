@@ -1,0 +1,354 @@
+"""Margin and liquidation risk on the pages (issue 20): the overview's "risk" column (margin
+ratio and the nearest distance to liquidation, coloured, sortable riskiest first, unknown with its
+reason), the account page's risk section, its positions' distance and ADL rank, and its "Closed
+positions" list with liquidations and auto-deleveraging marked.
+
+Pages read rows, so the snapshots, positions and closed positions are written directly, as the
+refresh (snapshots.refresh, snapshots.history) stores them. risk_team() is shared with
+test_api_risk and test_browser_risk.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from html import unescape
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from accounts.models import Account, AccountKind
+from snapshots.models import ClosedPosition, CloseType, PositionLine, Snapshot
+from snapshots.risk import liq_distance_pct
+from tests.accounts_support import make_user
+from tests.test_pages_queries import give_key, make_account, many_accounts, snap
+
+pytestmark = pytest.mark.django_db
+
+OVERVIEW = "/"
+FUTURES_NOTE = "Futures mode: the lowest per-currency margin ratio (USDT)"
+
+
+# -- builders shared with test_api_risk and test_browser_risk ---------------------------------------
+def risky_position(
+    snapshot: Snapshot, inst_id: str, side: str, mark: str, liq: str | None, *, adl: int | None = 2
+) -> PositionLine:
+    """An open USDT-margined swap with its distance to liquidation as the refresh stores it."""
+    pct, note = liq_distance_pct(side, Decimal(mark), None if liq is None else Decimal(liq))
+    return PositionLine.objects.create(
+        snapshot=snapshot,
+        inst_id=inst_id,
+        inst_type="SWAP",
+        side=side,
+        pos_side=side,
+        size=Decimal("3") if side == "long" else Decimal("-3"),
+        size_unit="contracts",
+        avg_price=Decimal(mark),
+        mark_price=Decimal(mark),
+        upl=Decimal("-12.5"),
+        upl_ccy="USDT",
+        upl_usd=Decimal("-12.5"),
+        leverage=Decimal(10),
+        liq_price=None if liq is None else Decimal(liq),
+        margin_mode="cross",
+        adl=adl,
+        liq_distance_pct=pct,
+        liq_distance_note=note,
+    )
+
+
+def closed(account: Account, inst_id: str, close_type: str, ago: timedelta, **fields) -> ClosedPosition:
+    """A positions-history row; the amounts of a liquidation by default (USDT)."""
+    closed_at = timezone.now() - ago
+    values = {
+        "pos_id": f"{inst_id}-{close_type}-{int(closed_at.timestamp())}",
+        "inst_type": "SWAP",
+        "mgn_mode": "cross",
+        "pos_side": "long",
+        "direction": "long",
+        "ccy": "USDT",
+        "leverage": Decimal(10),
+        "open_avg_price": Decimal("62000"),
+        "close_avg_price": Decimal("56100.5"),
+        "open_max_size": Decimal("4"),
+        "closed_size": Decimal("4"),
+        "pnl": Decimal("-236.02"),
+        "realized_pnl": Decimal("-262.5"),
+        "fee": Decimal("-11.22"),
+        "funding_fee": Decimal("-3.26"),
+        "liq_penalty": Decimal("-12"),
+        "opened_at": closed_at - timedelta(days=2),
+        **fields,
+    }
+    return ClosedPosition.objects.create(
+        account=account, inst_id=inst_id, close_type=close_type, closed_at=closed_at, **values
+    )
+
+
+@dataclass
+class RiskTeam:
+    edge: Account  # danger: margin ratio 120 %, a short 5 % from its liquidation; closed positions
+    warm: Account  # warn: 250 %, a long 15 % away
+    calm: Account  # ok: 1,250 %, 50 % away; nothing closed in 3 months
+    futures: Account  # Futures mode: the lowest per-currency ratio, no adjEq/imr/mmr
+    keyless: Account  # a sub read through its master: margin ratio known, positions not
+    fresh: Account  # never read
+    now: datetime
+
+
+def risk_team() -> RiskTeam:
+    now = timezone.now()
+    at = now - timedelta(seconds=20)
+    figures = {
+        "adj_equity_usd": Decimal("48210.5"),
+        "imr_usd": Decimal("9100"),
+        "mmr_usd": Decimal("3640.25"),
+    }
+
+    edge = make_account("edge-desk")
+    give_key(edge)
+    s = snap(edge, "48000", at=at, margin_ratio=Decimal("1.2"), **figures)
+    risky_position(s, "ETH-USDT-SWAP", "short", "3000", "3150", adl=4)
+    risky_position(s, "BTC-USDT-SWAP", "long", "60000", "45000", adl=1)
+    risky_position(s, "SOL-USDT-SWAP", "long", "150", None, adl=None)  # no liquidation price
+    closed(edge, "BTC-USDT-SWAP", CloseType.LIQUIDATION, timedelta(hours=5), trigger_price=Decimal("56150.1"))
+    closed(
+        edge,
+        "ETH-USDT-SWAP",
+        CloseType.ADL,
+        timedelta(days=3),
+        direction="short",
+        pos_side="short",
+        liq_penalty=Decimal(0),
+        trigger_price=None,
+        realized_pnl=Decimal("84.1"),
+        pnl=Decimal("95"),
+    )
+    closed(
+        edge,
+        "BTC-USD-SWAP",
+        CloseType.CLOSE,
+        timedelta(days=20),
+        ccy="BTC",
+        pnl=Decimal("0.0123"),
+        realized_pnl=Decimal("0.01201"),
+        fee=Decimal("-0.00029"),
+        funding_fee=Decimal("0"),
+        liq_penalty=Decimal("0"),
+        trigger_price=None,
+    )
+
+    warm = make_account("warm-desk")
+    give_key(warm)
+    s = snap(warm, "20000", at=at, margin_ratio=Decimal("2.5"), **figures)
+    risky_position(s, "BTC-USDT-SWAP", "long", "60000", "51000")
+
+    calm = make_account("calm-desk")
+    give_key(calm)
+    s = snap(calm, "90000", at=at, margin_ratio=Decimal("12.5"), **figures)
+    risky_position(s, "BTC-USDT-SWAP", "long", "60000", "30000")
+
+    futures = make_account("futures-desk")
+    give_key(futures)
+    s = snap(futures, "30000", at=at, margin_ratio=Decimal("4.8"), risk_note=FUTURES_NOTE)
+    risky_position(s, "BTC-USDT-SWAP", "long", "60000", "42000")
+
+    keyless = make_account("keyless-sub", kind=AccountKind.SUB, master=calm, sub_acct_name="keyless")
+    snap(keyless, "5000", at=at, via_master=True, margin_ratio=Decimal("8"), **figures)
+
+    fresh = make_account("fresh-desk")
+    give_key(fresh)
+    return RiskTeam(edge, warm, calm, futures, keyless, fresh, now)
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+@pytest.fixture
+def team() -> RiskTeam:
+    return risk_team()
+
+
+def page(client, path: str) -> str:
+    client.force_login(make_user("viewer"))
+    response = client.get(path)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def text(html: str) -> str:
+    return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip())
+
+
+def risk_cell(html: str, account: Account) -> str:
+    """The risk cell's markup of the account's overview row."""
+    row = re.search(rf'<tr[^>]*data-account="{account.pk}">(.*?)</tr>', html, re.S).group(1)
+    return re.search(r'<td class="num opt risk">(.*?)</td>', row, re.S).group(1)
+
+
+def order(html: str) -> list[str]:
+    return re.findall(r'data-account="\d+">\s*<td><a href="/accounts/\d+/">([^<]+)</a>', html)
+
+
+def element(html: str, element_id: str) -> str:
+    return text(re.search(rf'id="{element_id}"[^>]*>(.*?)</(?:div|p|table)>', html, re.S).group(1))
+
+
+# -- the overview -----------------------------------------------------------------------------------
+def test_the_risk_column_shows_the_margin_ratio_and_the_nearest_liquidation_coloured(client, team):
+    html = page(client, OVERVIEW)
+    assert re.search(r'<th scope="col" class="num opt"[^>]*><a href="[^"]*sort=risk[^"]*">risk</a>', html)
+    assert '<span class="th-sub">margin ratio, to liq.</span>' in html
+    edge = risk_cell(html, team.edge)
+    assert text(edge) == "120.0% 5.00%"
+    # Both figures in danger; the nearest is the short (5 % to 3,150), not the long (25 %).
+    assert 'class="risk-figure margin danger" title="margin ratio (OKX mgnRatio)' in edge
+    assert re.search(
+        r'class="risk-figure liq danger" title="nearest liquidation: ETH-USDT-SWAP, the mark price 5.00%',
+        edge,
+    )
+    warm = risk_cell(html, team.warm)
+    assert text(warm) == "250.0% 15.00%"
+    assert 'class="risk-figure margin warn"' in warm and 'class="risk-figure liq warn"' in warm
+    assert text(risk_cell(html, team.calm)) == "1,250% 50.00%"  # no decimals from 1,000 %
+    assert risk_cell(html, team.calm).count(' ok" title=') == 2
+
+
+def test_unknown_risk_is_a_dash_with_its_reason_never_zero(client, team):
+    html = page(client, OVERVIEW)
+    keyless = text(risk_cell(html, team.keyless))
+    assert keyless == "800.0% — positions are not readable through the master key"
+    assert text(risk_cell(html, team.fresh)) == "— — never read"  # the reason once
+    # Futures mode: the per-currency ratio, and the note says so where the figure is explained.
+    futures = risk_cell(html, team.futures)
+    assert text(futures) == "480.0% 30.00%"
+    assert FUTURES_NOTE in futures
+
+
+def test_sorting_by_risk_puts_danger_first_and_unknown_last_both_ways(client, team):
+    html = page(client, f"{OVERVIEW}?sort=risk")
+    assert 'class="sorted desc">risk</a>' in html  # the first click: riskiest first
+    assert order(html) == ["edge-desk", "warm-desk", "futures-desk", "calm-desk", "keyless-sub", "fresh-desk"]
+    safest = order(page(client, f"{OVERVIEW}?sort=risk&dir=asc"))
+    assert safest[:2] == ["keyless-sub", "calm-desk"] and safest[-1] == "fresh-desk"
+
+
+def test_a_phone_sees_a_risk_at_warn_or_danger_under_the_account_name(client, team):
+    html = page(client, OVERVIEW)
+    status = re.search(
+        rf'data-account="{team.edge.pk}">\s*<td>.*?<span class="row-status">(.*?)</span></td>', html, re.S
+    ).group(1)
+    assert '<span class="badge failing">margin 120.0%</span>' in status
+    assert '<span class="badge failing">liq. 5.00% away</span>' in status
+    calm = re.search(rf'data-account="{team.calm.pk}">\s*<td>(.*?)</td>', html, re.S).group(1)
+    assert "row-status" not in calm
+
+
+@pytest.mark.parametrize("n", [10, 200])
+def test_the_risk_column_costs_the_same_queries_for_10_and_200_accounts(client, n):
+    many_accounts(n)
+    for snapshot in Snapshot.objects.order_by("-taken_at")[:n]:
+        risky_position(snapshot, "ETH-USDT-SWAP", "short", "3000", "3300")
+    client.force_login(make_user("viewer"))
+    client.get(OVERVIEW)
+    with CaptureQueriesContext(connection) as captured:
+        html = client.get(f"{OVERVIEW}?sort=risk").content.decode()
+    assert (
+        html.count('class="num opt risk"') == n
+        and 'class="risk-figure liq warn" title="nearest liquidation: ETH-USDT-SWAP, the mark price 10.00%'
+        in html
+    )
+    # The overview's queries before the risk column (test_pages_overview.OVERVIEW_QUERIES, 28) and
+    # snapshots.risk.account_risk's three (accounts with their latest snapshot, its figures, its
+    # positions), whatever the number of accounts.
+    assert len(captured) == 28 + 3
+
+
+# -- the account page -------------------------------------------------------------------------------
+def test_the_account_page_has_a_risk_section_with_okx_figures(client, team):
+    html = page(client, f"/accounts/{team.edge.pk}/")
+    assert element(html, "risk-margin-ratio") == "120.0%"
+    assert 'class="value risk-value danger" id="risk-margin-ratio"' in html
+    assert element(html, "risk-adj-equity") == "48,210.50 USD"
+    assert element(html, "risk-imr") == "9,100.00 USD"
+    assert element(html, "risk-mmr") == "3,640.25 USD"
+    assert element(html, "risk-nearest") == "5.00%"
+    note = element(html, "risk-note")
+    assert "under 300% warn, under 150% danger" in note and "under 20% warn, under 10% danger" in note
+
+
+def test_the_futures_mode_account_says_how_its_margin_ratio_was_taken(client, team):
+    html = page(client, f"/accounts/{team.futures.pk}/")
+    assert element(html, "risk-margin-ratio") == "480.0%"
+    assert element(html, "risk-adj-equity") == "—"
+    assert element(html, "risk-note").startswith(FUTURES_NOTE + ".")
+
+
+def test_each_position_shows_its_distance_to_liquidation_and_adl_rank(client, team):
+    html = page(client, f"/accounts/{team.edge.pk}/")
+    table = html[html.index('id="positions"') : html.index("</table>", html.index('id="positions"'))]
+    rows = {re.match(r"(\S+)", row).group(1): row for row in re.findall(r"<tr><td>(.*?)</tr>", table, re.S)}
+    eth = rows["ETH-USDT-SWAP"]
+    assert re.search(
+        r'data-label="liq. price">3,150<span class="risk-value danger"[^>]*>5.00% away</span>', eth
+    )
+    assert re.search(r'data-label="ADL"[^>]*>4 of 5<', eth) and re.search(
+        r'data-label="mark price">3,000<', eth
+    )
+    assert re.search(r'<span class="risk-value ok"[^>]*>25.00% away</span>', rows["BTC-USDT-SWAP"])
+    sol = text(rows["SOL-USDT-SWAP"])
+    assert "10 — OKX gives no liquidation price for this position — cross" in sol  # leverage, liq., ADL
+
+
+def test_closed_positions_mark_liquidations_and_adl_with_every_amount_in_its_currency(client, team, settings):
+    settings.DISPLAY_TIME_ZONE = "Asia/Tokyo"
+    html = page(client, f"/accounts/{team.edge.pk}/")
+    table = html[
+        html.index('id="closed-positions"') : html.index("</table>", html.index('id="closed-positions"'))
+    ]
+    rows = re.findall(r'<tr class="([^"]*)" data-close-type="(\d)">(.*?)</tr>', table, re.S)
+    assert [(css, kind) for css, kind, _ in rows] == [
+        ("forced liquidation", "3"),
+        ("forced adl", "6"),
+        ("", "2"),
+    ]
+    liquidation, adl, close = (text(cells) for _, _, cells in rows)
+    tokyo = (team.now - timedelta(hours=5)).astimezone(timezone.get_fixed_timezone(9 * 60))
+    assert liquidation == (
+        f"{tokyo:%Y-%m-%d %H:%M} BTC-USDT-SWAP long · SWAP · cross · 10\u00d7 liquidated at mark 56,150.1 "
+        "62,000 → 56,100.5 4 contracts \u2212262.50 USDT \u2212236.02 USDT \u221211.22 USDT "
+        "\u22123.26 USDT \u221212.00 USDT"
+    )
+    assert '<span class="badge failing">liquidated</span>' in rows[0][2]
+    assert '<span class="badge grace">auto-deleveraged</span>' in rows[1][2]
+    assert "short · SWAP" in adl and "auto-deleveraged 62,000" in adl and "+84.10 USDT" in adl
+    assert "long · SWAP" in close and "+0.01201 BTC" in close and "\u22120.00029 BTC" in close
+    assert "badge" not in rows[2][2]
+    assert "times in Asia/Tokyo" in html
+
+
+@pytest.mark.parametrize(
+    ("who", "reason"),
+    [
+        ("calm", "No position closed in the last 3 months (OKX keeps positions history for 3 months)."),
+        ("keyless", "Not readable without the account's own key: OKX gives positions history only to the "
+         "account's own key (its master's key cannot read it)."),
+        ("fresh", "Unknown: never read (no snapshot of this account yet)."),
+    ],
+)  # fmt: skip
+def test_an_empty_closed_positions_list_says_why(client, team, who, reason):
+    html = page(client, f"/accounts/{getattr(team, who).pk}/")
+    assert element(html, "closed-empty") == reason
+    assert 'id="closed-positions"' not in html
+
+
+def test_a_sub_read_through_its_master_shows_its_margin_ratio_and_why_no_distance(client, team):
+    html = page(client, f"/accounts/{team.keyless.pk}/")
+    assert element(html, "risk-margin-ratio") == "800.0%"
+    nearest = re.search(r'id="risk-nearest".*?</div>\s*<div class="sub">(.*?)</div>', html, re.S).group(1)
+    assert (
+        element(html, "risk-nearest") == "—"
+        and nearest == "positions are not readable through the master key"
+    )
