@@ -6,16 +6,19 @@ from __future__ import annotations
 import base64
 import json
 import re
+from datetime import datetime, timedelta
 
 import pytest
 import redis
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from accounts.models import Account
 from snapshots import tasks
+from snapshots.models import Snapshot
 from snapshots.refresh import current_cycle
 from tests.accounts_support import make_user
 
@@ -95,7 +98,9 @@ def test_a_second_click_within_seconds_queues_nothing_and_says_when_the_first_wa
 
     queued_at = re.search(r"Refresh of alpha-desk queued at (\d\d:\d\d:\d\d)", first).group(1)
     assert f"A refresh of alpha-desk was already queued at {queued_at}" in again
-    assert "it is not queued again within 15 s" in again
+    until = re.search(r"it is not queued again before (\d\d:\d\d:\d\d)", again).group(1)
+    clock = [datetime.strptime(t, "%H:%M:%S") for t in (queued_at, until)]
+    assert (clock[1] - clock[0]) % timedelta(days=1) == timedelta(seconds=15)
     # One task per account: the repeat is refused, another account's click is not.
     assert sorted(args[0] for _, args, _ in _queued(broker)) == sorted([account.pk, other.pk])
 
@@ -115,3 +120,16 @@ def test_a_refresh_that_could_not_be_queued_can_be_retried_at_once(client, broke
     assert "could not be queued: the broker does not answer" in failed
     assert "Refresh of alpha-desk queued at" in retried
     assert [args[0] for _, args, _ in _queued(broker)] == [account.pk]
+
+
+def test_a_second_click_after_the_refresh_landed_says_the_page_shows_it(client, broker):
+    account = Account.objects.create(name="alpha-desk")
+    client.force_login(make_user("operator"))
+
+    client.post(_url(account))
+    Snapshot.objects.create(account=account, cycle=1, taken_at=timezone.now())  # the worker's reading
+    again = client.post(_url(account), follow=True).content.decode()
+
+    assert "alpha-desk was refreshed after the request of" in again
+    assert "the data on this page is that reading" in again
+    assert len(_queued(broker)) == 1

@@ -9,6 +9,7 @@ budget on readings the first one is already taking."""
 from __future__ import annotations
 
 import contextlib
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -24,6 +25,7 @@ from redis import RedisError
 from accounts.models import Account
 from accounts.roles import operator_required
 from snapshots import tasks
+from snapshots.models import Snapshot
 from snapshots.refresh import current_cycle
 
 REPEAT_SECONDS = 15
@@ -40,12 +42,12 @@ def refresh_now(request: HttpRequest, pk: int) -> HttpResponse:
     if not account.active:
         messages.error(request, f"{account.name} is paused: it is not refreshed. A key admin resumes it.")
         return redirect("pages:account", pk=account.pk)
-    at = timezone.localtime(timezone.now(), ZoneInfo(settings.DISPLAY_TIME_ZONE)).strftime("%H:%M:%S")
+    now = timezone.now()
     zone = settings.DISPLAY_TIME_ZONE
     key = f"refresh-now:{account.pk}"
     try:
         # add() is atomic (SET NX in Redis): of two clicks at once, one queues.
-        first = cache.add(key, at, timeout=REPEAT_SECONDS)
+        first = cache.add(key, now.timestamp(), timeout=REPEAT_SECONDS)
         if first:
             tasks.refresh_account.apply_async(
                 (account.pk, current_cycle()),
@@ -53,7 +55,7 @@ def refresh_now(request: HttpRequest, pk: int) -> HttpResponse:
                 expires=settings.REFRESH_INTERVAL_SECONDS - 1,
             )
         else:
-            at = cache.get(key) or at
+            queued = datetime.fromtimestamp(cache.get(key) or now.timestamp(), UTC)
     except (BrokerError, RedisError):
         with contextlib.suppress(RedisError):
             cache.delete(key)  # nothing was queued: a retry may queue it
@@ -62,15 +64,32 @@ def refresh_now(request: HttpRequest, pk: int) -> HttpResponse:
         )
         return redirect("pages:account", pk=account.pk)
     if not first:
-        messages.info(
-            request,
-            f"A refresh of {account.name} was already queued at {at} ({zone}); it is not queued again "
-            f"within {REPEAT_SECONDS} s. Reload the page in a few seconds to see it land.",
-        )
+        messages.info(request, _repeat_text(account, queued, zone))
         return redirect("pages:account", pk=account.pk)
+    at = _clock(now, zone)
     messages.success(
         request,
         f"Refresh of {account.name} queued at {at} ({zone}). The data age below changes when it has "
         "landed: reload the page in a few seconds.",
     )
     return redirect("pages:account", pk=account.pk)
+
+
+def _clock(moment: datetime, zone: str) -> str:
+    return timezone.localtime(moment, ZoneInfo(zone)).strftime("%H:%M:%S")
+
+
+def _repeat_text(account: Account, queued: datetime, zone: str) -> str:
+    """What a click within REPEAT_SECONDS of the queued refresh is told: that it landed, if a
+    snapshot newer than the request is stored, else that it is on its way."""
+    again = _clock(queued + timedelta(seconds=REPEAT_SECONDS), zone)
+    landed = Snapshot.objects.filter(account=account, taken_at__gte=queued).exists()
+    if landed:
+        return (
+            f"{account.name} was refreshed after the request of {_clock(queued, zone)} ({zone}): the data "
+            f"on this page is that reading. Another refresh can be asked for from {again}."
+        )
+    return (
+        f"A refresh of {account.name} was already queued at {_clock(queued, zone)} ({zone}); it is not "
+        f"queued again before {again}. Reload the page in a few seconds to see it land."
+    )
