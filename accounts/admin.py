@@ -192,12 +192,15 @@ class AccountAdmin(KeyAdminsOnly, admin.ModelAdmin):
     def rotate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         account, user = self._key_action_account(request, object_id)
         form = RotateForm(account, user, request.POST or None, request=request)
-        context = self._context(request, account, "Rotate key", form=form)
+        current = account.active_credential()
+        # An account without a key (a sub-account read through its master) gets its first one here.
+        title = "Rotate key" if current else "Add a key"
+        context = self._context(request, account, title, form=form)
         if request.method == "POST" and form.is_valid():
             retired = form.rotate()
             context.update(retired=retired, new=form.candidate, warnings=form.warnings, notes=form.notes)
             return TemplateResponse(request, "accounts/admin/rotate_done.html", context)
-        context.update(current=account.active_credential())
+        context.update(current=current)
         return TemplateResponse(request, "accounts/admin/rotate.html", context)
 
     def host_view(self, request: HttpRequest, object_id: str) -> HttpResponse:

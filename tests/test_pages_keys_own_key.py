@@ -49,6 +49,11 @@ def _names(section: str) -> list[str]:
     return re.findall(r'<tr><td><a href="/accounts/\d+/">([^<]+)</a>', section)
 
 
+def _intervals(section: str) -> list[tuple[str, str]]:
+    """(read now, with its own key) of each row, as the page words them."""
+    return re.findall(r"<td>([\w ]+) → ([\w ]+)</td>", section)
+
+
 @override_settings(REFRESH_INTERVAL_SECONDS=60)
 def test_keyless_sub_accounts_are_listed_most_equity_first_with_both_read_intervals(client):
     _team(
@@ -63,7 +68,7 @@ def test_keyless_sub_accounts_are_listed_most_equity_first_with_both_read_interv
     assert _names(section) == ["whale", "mid", "small", "never-read"]
     assert "250,000.00" in section and "—" in section  # never read: unknown, not 0
     # Four keyless sub-accounts fit the master's budget within the interval: read every minute now.
-    assert section.count("every 1 min; no positions") == 4
+    assert _intervals(section) == [("1 min", "1 min")] * 4
     assert "Add a read-only key" not in section  # a viewer cannot add keys
 
 
@@ -78,16 +83,19 @@ def test_past_the_masters_budget_the_page_says_how_slowly_each_is_read_and_how_m
     assert _names(section) == ["sub-200", "sub-199", "sub-198", "sub-197", "sub-196"]
     # 200 sub-accounts at OKX's 6 reads per 2 s need at least 66.7 s each: read less often than
     # every minute, at most the limiter's padding (15 %) and a rounded second above OKX's bound.
-    (minutes, seconds), *others = re.findall(r"every (\d+) min (\d+) s; no positions", section)
+    (now, own), *others = _intervals(section)
+    minutes, seconds = re.fullmatch(r"(\d+) min (\d+) s", now).groups()
     assert 200 * 2 / 6 <= int(minutes) * 60 + int(seconds) <= 200 * 2 / 6 * 1.15 + 0.5
-    assert others == [(minutes, seconds)] * 4
-    assert section.count("every 1 min; positions, PnL and risk") == 5
+    assert own == "1 min" and others == [(now, own)] * 4
     assert "And 195 more sub-accounts" in section
     # One minute holds at most 180 reads at OKX's pace, a little fewer with the limiter's padding.
     fit = int(re.search(r"past about (\d+) of them per master", section).group(1))
     assert 150 <= fit <= 180
     account = Account.objects.get(name="sub-200")
     assert f'href="/admin/accounts/account/{account.pk}/rotate/">Add a read-only key' in section
+    add_page = client.get(f"/admin/accounts/account/{account.pk}/rotate/").content.decode()
+    assert "Add a key: sub-200" in add_page and "Check and add" in add_page
+    assert "secrets are destroyed" not in add_page and "{#" not in add_page
 
 
 def test_no_section_when_every_account_has_its_own_key(client):
