@@ -17,6 +17,7 @@ from typing import Any
 
 import requests
 
+from okxapi import ratelimit
 from okxapi.errors import MalformedResponse, OkxError, ResponseNotJson, ResponseTooLarge, diagnose, error_for
 from okxapi.validation import shown
 
@@ -100,10 +101,12 @@ def interpret(endpoint: str, response: requests.Response, sent_at: float, round_
     try:
         payload = decode_envelope(response.content)
     except ResponseNotJson as exc:
+        ratelimit.settle(endpoint, None)
         failure = build_error(endpoint, http_status=status, exception=exc, retry_after=retry_after)
     else:
         raw_code = payload.get("code")
         code = None if raw_code is None else str(raw_code)
+        ratelimit.settle(endpoint, code)  # the limiter learns the delay, and from a 50011
         data = payload.get("data")
         if 200 <= status < 300 and code == "0":
             if isinstance(data, list):
@@ -178,6 +181,7 @@ def send(
     failure: OkxError | None = None
     try:
         response = session.send(prepared, timeout=timeout, allow_redirects=False, **settings)
+        ratelimit.note_answer(endpoint)  # the headers are in: the grant -> answer delay
         try:
             response._content = read_body(response, max_bytes)  # what response.content returns
         finally:

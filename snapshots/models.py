@@ -93,6 +93,11 @@ class Snapshot(models.Model):
     # has none, the lowest of details[].mgnRatio, named in risk_note.
     margin_ratio = MoneyField(**MONEY, null=True, blank=True)
     risk_note = models.CharField(max_length=200, blank=True, default="")
+    # Why this account's stored positions history (ClosedPosition) may be incomplete at this
+    # reading: "" when it was read up to now and back to OKX's three months; else the reason
+    # ("still reading back: 2026-10-02 reached", "could not be read: ...", "not readable through
+    # the master key").
+    history_note = models.CharField(max_length=200, blank=True, default="")
 
     objects = SnapshotQuerySet.as_manager()
 
@@ -200,9 +205,13 @@ FORCED_CLOSES = frozenset(
 
 class ClosedPosition(models.Model):
     """One row of OKX's positions history (GET /api/v5/account/positions-history, the last three
-    months, read with the account's own key: the master cannot read a sub-account's), stored
-    once per (position, update time, close type). Amounts are in `ccy`, OKX's margin currency;
-    `realized_pnl` = pnl + fee + funding_fee + liq_penalty + settled PnL (OKX's definition)."""
+    months, read with the account's own key: the master cannot read a sub-account's). OKX keeps
+    one row per position (posId and its creation time cTime: a posId is reused after 30 days)
+    and updates it in place as it closes in steps, with running totals and the latest close type;
+    so does this table. Amounts are in `ccy`, OKX's margin currency; `realized_pnl` = pnl + fee +
+    funding_fee + liq_penalty + settled PnL (OKX's definition). `forced_at` is when the dashboard
+    first stored the position with a forced close type (liquidation or ADL), kept when a later
+    update changes the type: the alert rules count from it."""
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="closed_positions")
     pos_id = models.CharField(max_length=64)
@@ -224,16 +233,15 @@ class ClosedPosition(models.Model):
     fee = MoneyField(**MONEY, null=True, blank=True)
     funding_fee = MoneyField(**MONEY, null=True, blank=True)
     liq_penalty = MoneyField(**MONEY, null=True, blank=True)
-    opened_at = models.DateTimeField(null=True, blank=True)  # cTime
-    closed_at = models.DateTimeField()  # uTime
+    opened_at = models.DateTimeField()  # cTime
+    closed_at = models.DateTimeField()  # uTime: the latest close
     stored_at = models.DateTimeField(auto_now_add=True)
+    forced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-closed_at", "-id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["account", "pos_id", "closed_at", "close_type"], name="one_closed_position_row"
-            )
+            models.UniqueConstraint(fields=["account", "pos_id", "opened_at"], name="one_closed_position_row")
         ]
         indexes = [models.Index(fields=["account", "closed_at"], name="closed_position_idx")]
 

@@ -102,6 +102,12 @@ class AccountRisk:
     nearest_note: str  # why there is no nearest distance ("no open positions", ...)
 
     @property
+    def margin_unused(self) -> bool:
+        """OKX reports no maintenance margin in use (mmr "0") and so no margin ratio: nothing of
+        this account can be liquidated. A known state, unlike a ratio that is unknown."""
+        return self.margin_ratio is None and self.mmr_usd is not None and self.mmr_usd == 0
+
+    @property
     def margin_ratio_pct(self) -> Decimal | None:
         return percent(self.margin_ratio)
 

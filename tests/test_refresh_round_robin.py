@@ -12,9 +12,11 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Account, AccountKind
+from accounts.okx import shared_connection
 from alerts.engine import evaluate
 from alerts.models import Alert
-from snapshots import pacing, queries
+from okxapi import ENDPOINT_LIMITS
+from snapshots import pacing, queries, refresh
 from snapshots.models import Snapshot
 from snapshots.pacing import refresh_plan, through_master_interval
 from tests.accounts_support import make_user
@@ -24,8 +26,8 @@ pytestmark = pytest.mark.django_db
 
 INTERVAL = 60
 SUBS = 1_000
-# OKX: 6 reads per 2 s per master UID on each sub-account endpoint; our limiter pads the window
-# to 2 s x 1.1 + 0.1 s = 2.3 s, so one sub-account every 2.3 / 6 s.
+# OKX: 6 reads per 2 s per master UID on each sub-account endpoint; before our limiter learned
+# anything it pads the window to 2 s x 1.1 + 0.1 s = 2.3 s, so one sub-account every 2.3 / 6 s.
 PACE = 2.3 / 6
 T0 = 1_800_000_000.0  # the first beat (epoch seconds)
 MS = 0.001  # countdowns are planned to the millisecond
@@ -89,6 +91,24 @@ def test_each_keyless_subaccount_is_read_once_per_computed_interval_in_ring_orde
     times = [at for at, _ in reads]
     assert min(b - a for a, b in itertools.pairwise(times)) >= PACE - MS
     assert len(reads) == pytest.approx(20 * INTERVAL / PACE, abs=1)
+
+
+def test_the_pace_follows_the_padding_the_shared_limiter_learned(team):
+    master, own, _ = team
+    limiter = shared_connection().limiter
+    path = refresh.VIA_MASTER_PATHS[0]
+    for delay in (0.080, 0.140) * 8:  # OKX's answers came 60 ms apart at most
+        limiter.learn(path, ENDPOINT_LIMITS[path], delay)
+    padding = 0.060 * 17 / 15  # the range of 16 delays, scaled by (n + 1) / (n - 1)
+    pace = (2 + padding) / 6
+
+    plan = [p for p in refresh_plan(now=T0) if p.account_id not in {master.pk, own.pk}]
+
+    assert [p.countdown for p in plan[:3]] == pytest.approx([0, pace, 2 * pace], abs=MS)
+    # 1,000 x 0.345 s = 345 s; OKX's own bound is 333 s.
+    assert through_master_interval(master.pk).total_seconds() == pytest.approx(SUBS * pace)
+    limiter.learn(path, ENDPOINT_LIMITS[path], 0.090, rejected=True)  # a 50011: slower at once
+    assert pacing.master_pace() == pytest.approx((2 + 2 * padding) / 6, rel=1e-3)
 
 
 def test_nothing_is_planned_that_cannot_run_before_it_expires(team):
