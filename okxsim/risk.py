@@ -1,4 +1,6 @@
-"""Positions that close: liquidation when the mark reaches liqPx, a trader's close, partial
+"""Positions that close: liquidation (an isolated position when its mark reaches its liqPx, a
+cross one when the margin ratio it shares with its account, or in Futures mode with its
+currency, reaches 100 %: views.cross_margin, views.liquidation_px), a trader's close, partial
 liquidation and auto-deleveraging, and the positions history OKX keeps of them (GET
 /api/v5/account/positions-history; okx-reference 8.8.4).
 
@@ -10,12 +12,14 @@ updated: one row per posId, `type` the latest close type, `closeTotalPos` and `c
 every close, `realizedPnl` = pnl + fee + fundingFee + liqPenalty + settledPnl.
 
 A liquidation settles at liqPx whatever the mark did past it (the insurance fund takes the gap):
-pnl is the upl at liqPx, and liqPenalty takes what margin is left there (the maintenance margin),
-so the account loses the position's posted margin plus the closing fee; `triggerPx` is the mark
-that triggered it. A partial liquidation closes half the position at the mark with the
-maintenance margin of that half as penalty; the rest stays open. ADL closes the whole position
-at the mark without fee or penalty. The liquidation check runs in the ledger's calendar
-(Ledger.catch_up), at every moment a price changes, in time order with the scheduled bills.
+pnl is the upl at liqPx, and liqPenalty takes what margin is left there (the maintenance
+margin), so an isolated position's account loses its posted margin plus the closing fee; a cross
+position's liqPenalty is its maintenance margin at liqPx, where the account's equity has fallen
+to its mmr; `triggerPx` is the mark that triggered it. A partial liquidation closes half the
+position at the mark with the maintenance margin of that half as penalty; the rest stays open.
+ADL closes the whole position at the mark without fee or penalty. The liquidation check runs in
+the ledger's calendar (Ledger.catch_up), at every moment a price changes, in time order with the
+scheduled bills.
 """
 
 from __future__ import annotations
@@ -27,7 +31,17 @@ from decimal import ROUND_DOWN, Decimal
 from typing import TYPE_CHECKING
 
 from .scenario import Account, PastClose, Position, resolve_time
-from .views import STEP, TAKER_FEE, num, position_ccy, position_inst_type, position_numbers
+from .views import (
+    FUTURES_MODE,
+    STEP,
+    TAKER_FEE,
+    cross_margin,
+    liquidation_px,
+    num,
+    position_ccy,
+    position_inst_type,
+    position_numbers,
+)
 
 if TYPE_CHECKING:
     from .ledger import Ledger
@@ -97,17 +111,25 @@ class Closer:
 
     # -- the liquidation check ----------------------------------------------------------------
     def liquidations_due(self, after: int, upto: int) -> list[tuple[int, Account, Position]]:
-        """Each open position's first moment in (after, upto] where its mark is at or past its
-        liqPx (long: mark <= liqPx; short: mark >= liqPx), checked at every price change."""
+        """Each open position's first moment in (after, upto] where it is due for liquidation
+        (crossed), checked at every price change."""
         found = []
         moments: list[int] | None = None
+        shared: dict[tuple[str, str], int | None] = {}  # cross positions sharing a ratio cross together
         for acct, p in self.open_positions():
-            liq = position_numbers(self.ex, p, upto).liq
-            if liq is None or liq <= 0:
+            if position_inst_type(self.ex, p) == "OPTION":
+                continue  # no liqPx (OKX: "Not applicable to OPTION")
+            if p.mgnMode != "cross" and not position_numbers(self.ex, p, upto).iso_liq:
                 continue
             if moments is None:
                 moments = self.ex.prices.changes(after, upto)
-            ts = self._first_crossing(p, moments)
+            if p.mgnMode == "cross":
+                ratio = (acct.uid, position_ccy(self.ex, p) if acct.acct_lv == FUTURES_MODE else "")
+                if ratio not in shared:
+                    shared[ratio] = self._first_crossing(acct, p, moments)
+                ts = shared[ratio]
+            else:
+                ts = self._first_crossing(acct, p, moments)
             if ts is not None:
                 found.append((ts, acct, p))
         return found
@@ -123,30 +145,41 @@ class Closer:
                 if Decimal(p.pos) != 0:
                     yield acct, p
 
-    def _first_crossing(self, p: Position, moments: list[int]) -> int | None:
-        inst = self.ex.instrument(p.instId)
-        if not moments or not self._may_cross(p, inst.base, inst.quote, moments[0], moments[-1]):
+    def _first_crossing(self, acct: Account, p: Position, moments: list[int]) -> int | None:
+        if not moments:
             return None
+        if p.mgnMode != "cross":
+            inst = self.ex.instrument(p.instId)
+            if not self._may_cross(p, inst.base, inst.quote, moments[0], moments[-1]):
+                return None
         for ts in moments:
-            if self._crossed(p, ts):
+            if self._crossed(acct, p, ts):
                 return ts
         return None
 
     def _may_cross(self, p: Position, base: str, quote: str, first: int, last: int) -> bool:
-        """A cheap bound first: the liqPx against the lowest and highest index the interval can
-        reach (a margin for float rounding)."""
+        """An isolated position's cheap bound first: its liqPx against the lowest and highest
+        index the interval can reach (a margin for float rounding)."""
         low_b, high_b = self.ex.prices.usd_range(base, first, last)
         low_q, high_q = self.ex.prices.usd_range(quote, first, last)
         low, high = low_b / high_q * (1 - 1e-6), high_b / (low_q or math.inf) * (1 + 1e-6)
-        liq = position_numbers(self.ex, p, last).liq
+        liq = position_numbers(self.ex, p, last).iso_liq
         assert liq is not None
         return low <= float(liq) if self._long(p) else high >= float(liq)
 
-    def _crossed(self, p: Position, ts: int) -> bool:
+    def _crossed(self, acct: Account, p: Position, ts: int) -> bool:
+        """Due for liquidation at `ts`. ISOLATED: its mark is at or past its liqPx (long: mark <=
+        liqPx; short: mark >= liqPx), i.e. its own margin ratio is at or below 100 %. CROSS: the
+        ratio it shares (views.cross_margin: the account's mgnRatio; in Futures mode the
+        currency's details[].mgnRatio) is at or below 100 %, which is its mark reaching its
+        cross liqPx (views.liquidation_px)."""
+        if p.mgnMode == "cross":
+            equity, mmr, _ = cross_margin(self.ex, acct, position_ccy(self.ex, p), ts)
+            return mmr > 0 and equity <= mmr
         n = position_numbers(self.ex, p, ts)
-        if n.liq is None or n.liq <= 0:
+        if n.iso_liq is None or n.iso_liq <= 0:
             return False
-        return n.mark <= n.liq if self._long(p) else n.mark >= n.liq
+        return n.mark <= n.iso_liq if self._long(p) else n.mark >= n.iso_liq
 
     def _long(self, p: Position) -> bool:
         if position_inst_type(self.ex, p) == "MARGIN":
@@ -156,7 +189,7 @@ class Closer:
     def liquidate(self, acct: Account, p: Position, ts: int) -> str | None:
         """The liquidation the check found, if the position is still open and still past its
         liqPx at `ts`; its posId, else None."""
-        if not any(q is p for q in acct.positions) or not self._crossed(p, ts):
+        if not any(q is p for q in acct.positions) or not self._crossed(acct, p, ts):
             return None
         return self.close(acct, p, ts, LIQUIDATION)
 
@@ -167,14 +200,18 @@ class Closer:
         ex, ledger = self.ex, self.ledger
         inst, ccy = ex.instrument(p.instId), position_ccy(ex, p)
         at_mark = position_numbers(ex, p, ts)
-        px = at_mark.liq if kind == LIQUIDATION and at_mark.liq else at_mark.mark
+        liq = liquidation_px(ex, acct, p, ts) if kind == LIQUIDATION else None
+        px = liq or at_mark.mark
         n = position_numbers(ex, p, ts, mark=px)
         size = abs(Decimal(p.pos))
         closed = _half(size, position_inst_type(ex, p)) if kind == PARTIAL_LIQUIDATION else size
         part = closed / size
         pnl = n.upl * part
         fee = ZERO if kind == ADL else -(n.imr * Decimal(p.lever) * part * TAKER_FEE).quantize(STEP)
-        penalty = {LIQUIDATION: -(n.margin + n.upl), PARTIAL_LIQUIDATION: -n.mmr * part}.get(kind, ZERO)
+        # what is left at liqPx: an isolated position's margin + upl (its mmr there); a cross one's
+        # share of the account's equity there, its mmr
+        left = n.mmr if p.mgnMode == "cross" else n.margin + n.upl
+        penalty = {LIQUIDATION: -left, PARTIAL_LIQUIDATION: -n.mmr * part}.get(kind, ZERO)
         penalty = min(penalty, ZERO).quantize(STEP)
         record = self._record(acct, p, ts)
         record.add_close(ts, kind, closed, px, at_mark.mark)
@@ -252,7 +289,8 @@ class Closer:
         closed = resolve_time(spec.closed, start) or start
         p = Position(spec.instId, spec.pos, spec.avgPx, spec.lever, spec.mgnMode, spec.posSide)
         p.posId = spec.posId or f"{acct.uid[-6:]}9{len(self.records):05d}"
-        liq = position_numbers(self.ex, p, closed, mark=Decimal(spec.avgPx)).liq
+        # the liqPx on the position's own margin: the account around a past close is not known
+        liq = position_numbers(self.ex, p, closed, mark=Decimal(spec.avgPx)).iso_liq
         px = Decimal(spec.closeAvgPx) if spec.closeAvgPx else liq
         if px is None:
             raise ValueError(f"{spec.instId}: a closed position needs closeAvgPx")

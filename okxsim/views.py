@@ -174,8 +174,10 @@ def position_ccy(ex: Exchange, p: Position) -> str:
 class Figures:
     """A position's figures in its margin currency (`ccy`) unless named *_usd: mark, upl, imr
     (initial margin at the mark), mmr (maintenance margin, MMR_SHARE of imr), margin (posted at
-    avgPx: what an isolated position holds and a liquidation loses), notional_usd, liq (liqPx;
-    None: not applicable), liab (MARGIN only: the borrowed amount)."""
+    avgPx: what an isolated position holds and a liquidation loses), notional_usd, iso_liq (the
+    liqPx on the position's own posted margin: an ISOLATED position's liqPx; None: none; a
+    cross position's liqPx depends on its account: see liquidation_px), liab (MARGIN only: the
+    borrowed amount)."""
 
     mark: Decimal
     upl: Decimal
@@ -183,17 +185,18 @@ class Figures:
     mmr: Decimal
     margin: Decimal
     notional_usd: Decimal
-    liq: Decimal | None
+    iso_liq: Decimal | None
     liab: Decimal = ZERO
 
     @property
     def mgn_ratio(self) -> Decimal | None:
-        """The position's maintenance margin ratio: (margin + upl) / mmr; 1 at liqPx."""
+        """The position's maintenance margin ratio: (margin + upl) / mmr; 1 at iso_liq."""
         return (self.margin + self.upl) / self.mmr if self.mmr else None
 
 
 def liquidation_price(long: bool, linear: bool, avg: Decimal, lever: Decimal) -> Decimal | None:
-    """OKX's estimated liquidation price (liqPx) in this simulator's margin model: the mark at
+    """An ISOLATED position's estimated liquidation price (liqPx) in this simulator's margin
+    model (OKX "Get positions": liqPx "Estimated liquidation price"): the mark at
     which the position's margin (posted at avgPx: notional / lever) plus its unrealised PnL has
     fallen to the maintenance margin (MMR_SHARE of the initial margin at the mark), i.e. where
     the position's mgnRatio reaches 1 (100 %). Linear contracts and MARGIN positions (PnL in the
@@ -231,7 +234,7 @@ def _margin_numbers(ex: Exchange, p: Position, mark: Decimal, now: int) -> Figur
         mmr=imr * MMR_SHARE,
         margin=opened / lever * to_ccy,
         notional_usd=notional_usd,
-        liq=liquidation_price(long, True, avg, lever),
+        iso_liq=liquidation_price(long, True, avg, lever),
         liab=liab,
     )
 
@@ -255,7 +258,7 @@ def position_numbers(ex: Exchange, p: Position, now: int, mark: Decimal | None =
             mmr=imr * MMR_SHARE,
             margin=abs(size) * inst.ct_val * avg,
             notional_usd=notional_usd,
-            liq=None,
+            iso_liq=None,
         )
     if inst.linear:  # contracts of ctVal base units, settled in the quote currency
         upl = (mark - avg) * size * inst.ct_val
@@ -275,13 +278,14 @@ def position_numbers(ex: Exchange, p: Position, now: int, mark: Decimal | None =
         mmr=imr * MMR_SHARE,
         margin=opened_settle / lever,
         notional_usd=notional_usd,
-        liq=liquidation_price(size >= 0, inst.linear, avg, lever),
+        iso_liq=liquidation_price(size >= 0, inst.linear, avg, lever),
     )
 
 
 def position_row(ex: Exchange, account: Account, index: int, p: Position, now: int) -> dict[str, object]:
     inst = ex.instrument(p.instId)
     n = position_numbers(ex, p, now)
+    liq = liquidation_px(ex, account, p, now)
     row: dict[str, object] = dict.fromkeys(POSITION_FIELDS, "")
     created = str(resolve_time(p.created, ex.start_ms) or ex.start_ms)
     cross = p.mgnMode == "cross"
@@ -308,7 +312,7 @@ def position_row(ex: Exchange, account: Account, index: int, p: Position, now: i
         usdPx=num(ex.prices.usd(ccy, now)) if derivative else "",
         bePx=p.avgPx,
         # liqPx: "Not applicable to OPTION"
-        liqPx="" if inst_type == "OPTION" or n.liq is None else num(n.liq),
+        liqPx="" if liq is None else num(liq),
         upl=num(n.upl),
         uplRatio=num(n.upl / n.imr) if n.imr else "0",
         uplLastPx=num(n.upl),
@@ -375,6 +379,76 @@ ACCOUNT_RISK_FIELDS = (
     "adjEq", "imr", "mmr", "mgnRatio", "notionalUsd", "notionalUsdForBorrow", "notionalUsdForSwap",
     "notionalUsdForFutures", "notionalUsdForOption",
 )  # fmt: skip
+
+
+def cross_margin(ex: Exchange, account: Account, ccy: str, now: int) -> tuple[Decimal, Decimal, Decimal]:
+    """The margin ratio whose reaching 1 (100 %) liquidates `account`'s cross positions margined
+    in `ccy`, as (equity, mmr, per_ccy), the ratio being equity / mmr (okx-reference 8.4, 8.8.1),
+    the figures balance_row reports:
+    - Futures mode (acctLv 2): the currency's details[].mgnRatio, in `ccy`: its equity less the
+      isolated positions' margin and upl, over its cross positions' mmr; per_ccy 1.
+    - the other modes: the account's mgnRatio, in USD: adjEq (totalEq: no discount rates here)
+      over the cross positions' mmr; per_ccy the USD price of `ccy`.
+    per_ccy is the ratio's unit per 1 `ccy`; mmr 0: no cross position, no ratio."""
+    totals, _ = _position_totals(ex, account, now)
+    if account.acct_lv == FUTURES_MODE:
+        bucket = totals.get(ccy, {})
+        return _cross_equity(account, ccy, bucket), bucket.get("xmmr", ZERO), Decimal(1)
+    equity = sum(
+        (
+            _usd(ex, c, Decimal(account.trading.get(c, "0")) + t.get("upl", ZERO), now)
+            for c, t in _by_ccy(account, totals)
+        ),
+        ZERO,
+    )
+    mmr = sum((_usd(ex, c, t.get("xmmr", ZERO), now) for c, t in totals.items()), ZERO)
+    return equity, mmr, ex.prices.usd(ccy, now)
+
+
+def _by_ccy(account: Account, totals: dict) -> list[tuple[str, dict]]:
+    return [(c, totals.get(c, {})) for c in dict.fromkeys([*account.trading, *totals])]
+
+
+def _cross_equity(account: Account, ccy: str, bucket: dict) -> Decimal:
+    """Futures mode: a currency's equity (cash + upl) less its isolated positions' margin and upl."""
+    return Decimal(account.trading.get(ccy, "0")) + bucket.get("upl", ZERO) - bucket.get("isoeq", ZERO)
+
+
+def liquidation_px(ex: Exchange, account: Account, p: Position, now: int) -> Decimal | None:
+    """OKX's liqPx, "Estimated liquidation price" (GET /api/v5/account/positions, okx-reference
+    8.8.2), in the instrument's quote currency; None where OKX sends "": an OPTION ("Not
+    applicable to OPTION"), or no price above 0 reaches it.
+    - ISOLATED: the mark at which the position's own margin ratio, (posted margin + upl) / mmr,
+      reaches 1 (liquidation_price).
+    - CROSS: a cross position is liquidated when the ratio it shares reaches 100 % (cross_margin:
+      the account's mgnRatio; in Futures mode its currency's details[].mgnRatio), so its liqPx
+      is the mark of its instrument at which that happens, every other price and balance held:
+      equity + the change in this position's upl = mmr, with this position's mmr at that mark.
+      None when no such price exists (a long whose account cannot fall to its mmr before 0, a
+      short whose account cannot at any price)."""
+    if position_inst_type(ex, p) == "OPTION":
+        return None
+    here = position_numbers(ex, p, now)
+    if p.mgnMode != "cross":
+        return here.iso_liq
+    ccy = position_ccy(ex, p)
+    equity, mmr, per_ccy = cross_margin(ex, account, ccy, now)
+    # Margined in the quote currency a position's upl and mmr are affine in its mark; margined in
+    # the coin (inverse contracts, a MARGIN position with the base as ccy) affine in 1 / mark. So
+    # equity - mmr is a line in x (the mark, or 1 / mark), which two points fix.
+    coin = ccy != ex.instrument(p.instId).quote
+
+    def excess(x: Decimal) -> Decimal:  # equity - mmr with this position's mark at x
+        n = position_numbers(ex, p, now, mark=1 / x if coin else x)
+        return equity - mmr + (n.upl - here.upl - (n.mmr - here.mmr)) * per_ccy
+
+    x0 = 1 / here.mark if coin else here.mark
+    at_x0 = excess(x0)
+    slope = (excess(2 * x0) - at_x0) / x0
+    root = x0 - at_x0 / slope if slope else ZERO
+    if root <= 0:
+        return None
+    return 1 / root if coin else root
 
 
 def balance_row(ex: Exchange, account: Account, ccys: set[str] | None) -> dict[str, object]:
@@ -457,7 +531,7 @@ def _detail(
         # positions' margin and upl) over its cross maintenance margin.
         imr=num(pos["ximr"]) if cross_risk else "",
         mmr=num(pos["xmmr"]) if cross_risk else "",
-        mgnRatio=num((eq - pos.get("isoeq", ZERO)) / pos["xmmr"]) if cross_risk and pos["xmmr"] else "",
+        mgnRatio=num(_cross_equity(account, ccy, pos) / pos["xmmr"]) if cross_risk and pos["xmmr"] else "",
         rewardBal="0",
         stgyEq="0",
         spotIsoBal="0",

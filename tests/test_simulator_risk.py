@@ -1,8 +1,11 @@
 """The simulator moves prices toward a position's liquidation price: the position's and the
 account's risk figures follow (read through the HTTP API, as OKX serves them by account mode);
-reaching liqPx liquidates the position once, as OKX records it (positions history, a trading
-bill, the margin lost); a trader's close, partial liquidation and ADL write their rows; GET
-/api/v5/account/positions-history is served strictly (params, paging, 3 months, rate limit)."""
+a cross position's liqPx is where the ratio it shares with its account (Multi-currency: the
+account's mgnRatio; Futures mode: its currency's) reaches 100 %, so it moves with the account's
+equity, an isolated one's where its own margin runs out; reaching liqPx liquidates the position
+once, as OKX records it (positions history, a trading bill, the margin lost); a trader's close,
+partial liquidation and ADL write their rows; GET /api/v5/account/positions-history is served
+strictly (params, paging, 3 months, rate limit)."""
 
 from __future__ import annotations
 
@@ -33,16 +36,20 @@ SHORT = {
     "created": "-1m",
 }
 SIZE, AVG = Decimal("0.1"), Decimal(60000)
+# Each account's cash is its position's initial margin at avgPx (notional / lever), so the cross
+# position is liquidated where an isolated one posting that margin would be.
+MULTI_CASH, FUTURES_CASH = SIZE * AVG / 5, SIZE * AVG / 10
 
 
 def scenario(**extra: object) -> dict:
     """Two accounts with their own keys and still prices: `multi` (Multi-currency margin,
     acctLv 3: account-level risk figures) holding LONG, `futures` (Futures mode, acctLv 2:
-    per-currency figures only) holding SHORT."""
+    per-currency figures only) holding SHORT, each with its position's initial margin in cash."""
     accounts = [
         {"uid": "800000000000000001", "name": "multi", "role": "master", "acct_lv": "3",
-         "trading": {"USDT": "10000"}, "positions": [LONG]},
-        {"uid": "800000000000000002", "name": "futures", "trading": {"USDT": "10000"}, "positions": [SHORT]},
+         "trading": {"USDT": str(MULTI_CASH)}, "positions": [LONG]},
+        {"uid": "800000000000000002", "name": "futures", "trading": {"USDT": str(FUTURES_CASH)},
+         "positions": [SHORT]},
     ]  # fmt: skip
     keys = [
         {
@@ -87,9 +94,11 @@ def close(actual: str, expected: Decimal) -> bool:
     return abs(Decimal(actual) - expected) < Decimal("1e-9")
 
 
-def long_liq_px() -> Decimal:
-    """Where (margin + upl) = maintenance margin: 60000 x (1 - 1/5) / (1 - 0.1/5)."""
-    return AVG * (1 - Decimal(1) / 5) / (1 - MMR_SHARE / 5)
+def long_liq_px(cash: Decimal = MULTI_CASH) -> Decimal:
+    """The cross long's liqPx: where the account's equity, cash + upl = cash + 0.1 (mark - 60000),
+    equals its maintenance margin, 0.1 x mark / 5 x 0.1. With the initial margin as cash, that
+    is an isolated long's: 60000 x (1 - 1/5) / (1 - 0.1/5)."""
+    return (SIZE * AVG - cash) / (SIZE - SIZE / 5 * MMR_SHARE)
 
 
 def test_moving_the_price_toward_a_longs_liquidation_price_moves_its_risk_figures(sim):
@@ -104,9 +113,9 @@ def test_moving_the_price_toward_a_longs_liquidation_price_moves_its_risk_figure
         assert close(row["mgnRatio"], (margin + upl) / mmr)
         assert close(row["liqPx"], long_liq_px())
         # Multi-currency margin: the account's figures, in USD (USDT at 1).
-        assert close(account["adjEq"], 10000 + upl) and close(account["totalEq"], 10000 + upl)
+        assert close(account["adjEq"], MULTI_CASH + upl) and close(account["totalEq"], MULTI_CASH + upl)
         assert close(account["imr"], SIZE * mark / 5) and close(account["mmr"], mmr)
-        assert close(account["mgnRatio"], (10000 + upl) / mmr)
+        assert close(account["mgnRatio"], (MULTI_CASH + upl) / mmr)
         (usdt,) = account["details"]
         assert (usdt["imr"], usdt["mmr"], usdt["mgnRatio"]) == ("", "", "")  # Futures mode only
         ratios.append(Decimal(row["mgnRatio"]))
@@ -123,7 +132,7 @@ def test_futures_mode_reports_the_risk_per_currency_and_leaves_the_account_level
         (usdt,) = account["details"]
         upl, mmr = (AVG - mark) * SIZE, SIZE * mark / 10 * MMR_SHARE
         assert close(usdt["upl"], upl) and close(usdt["imr"], SIZE * mark / 10) and close(usdt["mmr"], mmr)
-        assert close(usdt["mgnRatio"], (10000 + upl) / mmr)
+        assert close(usdt["mgnRatio"], (FUTURES_CASH + upl) / mmr)
 
 
 def test_reaching_liq_px_liquidates_the_long_once_and_the_margin_is_lost(sim):
@@ -182,6 +191,72 @@ def test_a_short_is_liquidated_when_the_mark_rises_to_its_liq_px(sim):
     assert [b["subType"] for b in data(sim, "/api/v5/account/bills?type=5", "futures")] == ["105"]
     assert position(sim)["pos"] == "10"  # the other account's long is untouched
     assert data(sim, HISTORY) == []
+
+
+def with_eth(eth: str) -> dict:
+    """scenario() with `eth` ETH (at 3000 USD) in both accounts' trading cash besides the USDT."""
+    raw = scenario()
+    raw["prices"]["ETH"] = {"usd": "3000"}
+    for account in raw["accounts"]:
+        account["trading"]["ETH"] = eth
+    return raw
+
+
+def test_a_cross_positions_liq_px_moves_with_the_equity_of_the_account_that_backs_it(make_simulator):
+    sim = make_simulator(with_eth("1"))
+    short_liq = position(sim, "futures")["liqPx"]
+    for eth_usd in ("3000", "4000", "1000"):
+        assert sim.set_price("ETH", eth_usd) == []
+        # Multi-currency margin: the ETH is part of the account's equity (adjEq); more of it
+        # pushes the long's liqPx down, less pulls it up. BTC stays at 60000.
+        equity = MULTI_CASH + Decimal(eth_usd)
+        assert close(position(sim)["liqPx"], long_liq_px(equity))
+        # Futures mode: the USDT short is backed by the USDT balance alone (details[].mgnRatio).
+        assert position(sim, "futures")["liqPx"] == short_liq
+
+    # Enough equity and the long has no liquidation price: the account cannot fall to its
+    # maintenance margin before BTC reaches 0 (OKX sends ""), and a crash liquidates nothing.
+    sim.set_price("ETH", "6000")
+    assert position(sim)["liqPx"] == ""
+    assert sim.set_price("BTC", "1") == []
+    assert position(sim)["pos"] == "10" and data(sim, HISTORY) == []
+
+
+def test_an_isolated_position_is_liquidated_on_its_own_margin_whatever_the_account_holds(make_simulator):
+    raw = with_eth("100")
+    raw["accounts"][0]["positions"] = [LONG | {"mgnMode": "isolated"}]
+    sim = make_simulator(raw)
+    row = position(sim)
+    own = AVG * (1 - Decimal(1) / 5) / (1 - MMR_SHARE / 5)  # margin + upl = mmr
+    assert close(row["liqPx"], own) and close(row["margin"], SIZE * AVG / 5)
+    assert balance(sim)["mmr"] == "0" and balance(sim)["mgnRatio"] == ""  # cross positions only
+    assert sim.set_price("BTC", "49000") == []
+    assert sim.set_price("BTC", "48900") == [row["posId"]]
+
+
+def test_at_a_cross_liq_px_the_margin_ratio_is_100_percent_and_a_move_past_it_liquidates(make_simulator):
+    sim = make_simulator(with_eth("1"))
+    long, short = position(sim), position(sim, "futures")
+    liq, short_liq = Decimal(long["liqPx"]), Decimal(short["liqPx"])
+    assert close(long["liqPx"], long_liq_px(MULTI_CASH + 3000))
+
+    # A hair before liqPx: the account's mgnRatio (adjEq / mmr) is 100 %, nothing is liquidated.
+    assert sim.set_price("BTC", liq + Decimal("0.000001")) == []
+    assert abs(Decimal(balance(sim)["mgnRatio"]) - 1) < Decimal("1e-8")
+    assert position(sim)["pos"] == "10"
+    # One step past: the ratio falls below 100 % and the long is liquidated at its liqPx.
+    assert sim.set_price("BTC", liq - Decimal("0.01")) == [long["posId"]]
+    (row,) = data(sim, HISTORY)
+    assert (row["type"], row["mgnMode"]) == ("3", "cross") and close(row["closeAvgPx"], liq)
+    # The account's equity there is the position's maintenance margin: the penalty takes it.
+    assert close(row["pnl"], (liq - AVG) * SIZE) and close(row["liqPenalty"], -SIZE * liq / 5 * MMR_SHARE)
+
+    # Futures mode: the USDT short at its liqPx brings the USDT mgnRatio to 100 %.
+    assert sim.set_price("BTC", short_liq - Decimal("0.000001")) == []
+    usdt = next(d for d in balance(sim, "futures")["details"] if d["ccy"] == "USDT")
+    assert abs(Decimal(usdt["mgnRatio"]) - 1) < Decimal("1e-8")
+    assert sim.set_price("BTC", short_liq + Decimal("0.01")) == [short["posId"]]
+    assert data(sim, "/api/v5/account/positions", "futures") == []
 
 
 def test_a_price_path_in_the_scenario_walks_the_price_and_liquidates_on_the_calendar(make_simulator):
