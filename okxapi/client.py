@@ -74,9 +74,9 @@ POSITION_INST_TYPES = frozenset({"MARGIN", "SWAP", "FUTURES", "OPTION"})
 PUBLIC_SCOPE = "ip"  # public endpoints are limited per IP; one shared window is conservative
 
 TIME_PATH = "/api/v5/public/time"
-# positions-history rows carry no id: one row per position, update time and close type (the
-# ClosedPosition unique constraint).
-CLOSED_POSITION_IDENTITY = ("posId", "uTime", "type")
+# positions-history rows carry no id: OKX keeps one row per position, a posId and its creation
+# time (a posId is reused 30 days after its last full close): the ClosedPosition unique constraint.
+CLOSED_POSITION_IDENTITY = ("posId", "cTime")
 _BILL_ID = re.compile(r"[0-9]{1,32}", re.ASCII)
 
 T = TypeVar("T")
@@ -608,7 +608,7 @@ def _records(
         for i, row in enumerate(rows):
             record_id = tuple(str(row.row.get(name)) for name in fields)
             if record_id in seen:
-                where = f"data[{i}].{'/'.join(fields)}"  # "data[3].billId", "data[3].posId/uTime/type"
+                where = f"data[{i}].{'/'.join(fields)}"  # "data[3].billId", "data[3].posId/cTime"
                 raise MalformedData(where, "/".join(record_id), "a record id twice in one page")
             seen.add(record_id)
         return records

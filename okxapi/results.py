@@ -698,8 +698,11 @@ class ClosedPositionRecord:
     """One row of GET /api/v5/account/positions-history, the calling account's own, the last 3
     months (OKX "Get positions history",
     https://www.okx.com/docs-v5/en/#trading-account-rest-api-get-positions-history;
-    okx-reference.md 8.8.4). One row per position and close, identified by (`pos_id`, `u_time`,
-    `type`): OKX sends no row id, and a `posId` lives on for 30 days after a full close.
+    okx-reference.md 8.8.4). One row per position, identified by (`pos_id`, `c_time`): OKX sends
+    no row id, keeps one row per position and updates it in place as it closes in steps (the
+    latest `type`, running totals, a later `u_time`), and "A posId expires 30 days after the last
+    full close; a position opened after that gets a new posId", so only with its creation time
+    does a posId name one position.
 
     - `inst_type`, `inst_id`, `mgn_mode` (cross/isolated), `pos_id` "Position ID", `pos_side`
       "Position side" (long/short in hedge mode, net), `direction` "Direction: long, short",
@@ -709,15 +712,17 @@ class ClosedPositionRecord:
     - `lever` "Leverage"; `open_avg_px` / `close_avg_px` "Average price of opening / closing
       position"; `trigger_px` "trigger mark price. There is value when type is equal to 3, 4 or
       5. It is "" when type is equal to 1 or 2"; `open_max_pos` "Max quantity of position";
-      `close_total_pos` "Position's cumulative closed volume".
+      `close_total_pos` "Position's cumulative closed volume". None of these six is ever
+      negative (a price, a leverage, a size: the side is `direction`); a negative one is
+      MalformedData.
     - `realized_pnl` "Realized profit and loss" = `pnl` + `fee` + `funding_fee` + `liq_penalty`
       + `settled_pnl`; `pnl` "Profit and loss (excluding the fee)"; `pnl_ratio` "Realized P&L
       ratio"; `fee` "Accumulated fee" (negative: charged, positive: rebate); `funding_fee`
       "Accumulated funding fee"; `liq_penalty` "Accumulated liquidation penalty. It is negative
       when there is a value"; `settled_pnl` "Accumulated settled P&L (calculated by settlement
       price)", cross FUTURES only. Signed as OKX sends them; None when "".
-    - `c_time` "Created time of position"; `u_time` "Updated time of position" (OKX pages on it),
-      aware UTC.
+    - `c_time` "Created time of position" (required: the row's identity); `u_time` "Updated time
+      of position" (OKX pages on it), aware UTC.
     """
 
     inst_type: str
@@ -742,24 +747,28 @@ class ClosedPositionRecord:
     funding_fee: Decimal | None
     liq_penalty: Decimal | None
     settled_pnl: Decimal | None
-    c_time: datetime | None
+    c_time: datetime
     u_time: datetime
 
     @classmethod
     def from_okx(cls, row: Fields) -> ClosedPositionRecord:
-        """`instId`, `instType`, `posId`, `type` and `uTime` are required (which position, how
-        and when it was closed: the stored row's identity); the others may be "" where OKX says
-        they do not apply."""
+        """`instId`, `instType`, `posId`, `cTime`, `type` and `uTime` are required (which
+        position, how and when it was closed: `posId` and `cTime` are the stored row's identity);
+        the others may be "" where OKX says they do not apply. MalformedData for a negative
+        price, leverage or size (_CLOSED_UNSIGNED)."""
         text: dict[str, Any] = {
             name: row.text(key, required=key in _CLOSED_REQUIRED, limit=limit)
             for name, (key, limit) in _CLOSED_TEXT.items()
         }
-        amounts: dict[str, Any] = {name: row.number(key) for name, key in _CLOSED_AMOUNTS.items()}
+        amounts: dict[str, Any] = {
+            name: row.amount(key) if key in _CLOSED_UNSIGNED else row.number(key)
+            for name, key in _CLOSED_AMOUNTS.items()
+        }
         return cls(
             **text,
             **amounts,
             type=one_of(row, "type", CLOSE_TYPES, "not a close type from 1 to 6", required=True),
-            c_time=row.time("cTime"),
+            c_time=_present(row.time("cTime", required=True)),
             u_time=_present(row.time("uTime", required=True)),
         )
 
@@ -777,6 +786,10 @@ _CLOSED_TEXT = {
     "ccy": ("ccy", CCY_CHARS),
     "uly": ("uly", 64),
 }
+# Never negative (OKX: "Leverage", "Average price of opening / closing position", "trigger mark
+# price", "Max quantity of position", "Position's cumulative closed volume"; the side is
+# `direction`); the PnL figures and fees are signed.
+_CLOSED_UNSIGNED = frozenset({"lever", "openAvgPx", "closeAvgPx", "triggerPx", "openMaxPos", "closeTotalPos"})
 _CLOSED_AMOUNTS = {
     "lever": "lever",
     "open_avg_px": "openAvgPx",

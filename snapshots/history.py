@@ -10,28 +10,38 @@ account's own key reads it (a master cannot read a sub-account's; 8.0).
 
 What is left to read is a list of ranges, newest first, each "rows older than `after` (None: the
 newest) down to `floor` (a `uTime` already read; None: OKX's 3-month end)", plus `newest_ms`, the
-newest `uTime` read. Each run first puts (None, newest_ms) in front (what came since), then reads
-the ranges in order, at most PAGES_PER_RUN pages, so one run when nothing is new costs one
-request, the first run starts the 3-month backfill, and a backfill or a burst of closes longer
-than one run goes on in the next. A range ends at a short page, at a page reaching its floor, or
-at a page that does not go back in time.
+newest `uTime` read. Each run first puts (None, newest_ms) in front (what came since; it takes
+the place of such a range a failed run left unread, so failures never pile up repeat reads of the
+newest page), then reads the ranges in order, at most PAGES_PER_RUN pages, so one run when nothing
+is new costs one request, the first run starts the 3-month backfill, and a backfill or a burst of
+closes longer than one run goes on in the next. A range ends at a short page, at a page reaching
+its floor, or at a page that does not go back in time.
+
+OKX keeps one row per position (posId and its creation time cTime: "A posId expires 30 days after
+the last full close"), updated in place as it closes in steps: `type` "the latest close type",
+running totals (closeTotalPos, realizedPnl, ...), a later uTime (okx-reference.md 8.8.4). So does
+ClosedPosition: one row per (account, pos_id, opened_at), updated when OKX's row has a later
+uTime; `forced_at` is set when the position is first stored or updated with a forced close type
+and never moved after.
 
 The ranges are kept in the cache (Redis), not the database: the rows are the facts, and they are
-stored idempotently (ClosedPosition's unique constraint). A cursor lost with Redis means one full
-re-read of the 3 months (a few pages per run), never a missing row.
+stored idempotently (a version already stored is left as it is). A cursor lost with Redis means
+one full re-read of the 3 months (a few pages per run), never a missing row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.core.cache import cache
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import Account
 from okxapi import Client, ClosedPositionRecord
-from snapshots.models import ClosedPosition
+from snapshots.models import FORCED_CLOSES, ClosedPosition
 
 PATH = "/api/v5/account/positions-history"
 PAGE = 100  # OKX's largest `limit` for this endpoint (okx-reference.md 8.7.5)
@@ -44,16 +54,30 @@ MILLISECOND = timedelta(milliseconds=1)
 
 Range = list[int | None]  # [after_ms, floor_ms], JSON-friendly for the cache
 
+# Why the stored history may be incomplete after a run that did not fail (Snapshot.history_note).
+READING_BACK = "still being read back: {reached} reached"
+NOT_READ_YET = "not read yet"
 
-def sync_closed_positions(account: Account, client: Client, *, pages: int = PAGES_PER_RUN) -> int:
+
+@dataclass(frozen=True)
+class Synced:
+    """What a run did: `stored`, the rows created or updated; `behind`, "" when the history is
+    read up to now and back to OKX's 3 months, else how far it got (READING_BACK)."""
+
+    stored: int
+    behind: str
+
+
+def sync_closed_positions(account: Account, client: Client, *, pages: int = PAGES_PER_RUN) -> Synced:
     """Read `account`'s positions history with `client` (built from the account's OWN key: the
-    endpoint has no subAcct parameter) and store its new rows; returns how many were stored.
+    endpoint has no subAcct parameter) and store its new and changed rows (Synced).
 
     1. Load the cursor (module docstring); none yet (first run, or Redis lost it): the whole
        3 months, from the newest page down.
     2. Read at most `pages` pages (100 rows each, more when rows share the last uTime), storing
-       each page's rows above its range's floor in one transaction (none: no query); rows
-       already stored are left as they are.
+       each page's rows above its range's floor in one transaction (none: no query): a position
+       not stored yet is created, one OKX has updated since (a later uTime) is updated in place,
+       one stored as it is now is left alone.
     3. Keep the cursor, also after a failure: what was stored stays read, the rest is read next
        run.
 
@@ -63,7 +87,7 @@ def sync_closed_positions(account: Account, client: Client, *, pages: int = PAGE
     redis.RedisError when the cursor cannot be read or kept."""
     cursor = cache.get(CURSOR_KEY.format(account_id=account.pk))
     newest: int | None = cursor["newest_ms"] if cursor else None
-    ranges: list[Range] = [[None, newest], *cursor["ranges"]] if cursor else [[None, None]]
+    ranges: list[Range] = _since(newest, cursor["ranges"]) if cursor else [[None, None]]
     stored = 0
     try:
         for _ in range(pages):
@@ -84,7 +108,29 @@ def sync_closed_positions(account: Account, client: Client, *, pages: int = PAGE
                 ranges[0][0] = min(stamps)
     finally:
         cache.set(CURSOR_KEY.format(account_id=account.pk), {"newest_ms": newest, "ranges": ranges}, None)
-    return stored
+    return Synced(stored, _behind(ranges))
+
+
+def _since(newest: int | None, ranges: list[Range]) -> list[Range]:
+    """The ranges with "what came since `newest`" in front. A front range not read at all yet
+    (after None: its run failed before its first page) is the same read: it is merged into the
+    new one (down to the lower of the two floors, None the lowest), never put twice."""
+    if ranges and ranges[0][0] is None:
+        floor = ranges[0][1]
+        lower = None if floor is None or newest is None else min(floor, newest)
+        return [[None, lower], *ranges[1:]]
+    return [[None, newest], *ranges]
+
+
+def _behind(ranges: list[Range]) -> str:
+    """ "" when nothing is left to read, else how far the reading got: the oldest uTime read in
+    the first range left (UTC), or "not read yet"."""
+    if not ranges:
+        return ""
+    after = ranges[0][0]
+    if after is None:
+        return NOT_READ_YET
+    return READING_BACK.format(reached=f"{EPOCH + after * MILLISECOND:%Y-%m-%d %H:%M} UTC")
 
 
 def _range_done(stamps: list[int], after: int | None, floor: int | None) -> bool:
@@ -101,26 +147,78 @@ def _range_done(stamps: list[int], after: int | None, floor: int | None) -> bool
 
 
 def _store(account: Account, page: Sequence[ClosedPositionRecord]) -> int:
-    """The page's rows not stored yet, in one transaction; returns how many."""
-    if not page:
+    """The page's positions as OKX has them now, in one transaction; returns how many rows were
+    created or updated. Identity (pos_id, c_time); of two versions of one position the later
+    uTime wins, and a stored row is updated only by a later one (idempotent)."""
+    latest: dict[tuple[str, datetime], ClosedPositionRecord] = {}
+    for record in page:
+        key = (record.pos_id, record.c_time)
+        if key not in latest or record.u_time > latest[key].u_time:
+            latest[key] = record
+    if not latest:
         return 0
+    now = timezone.now()
     # One transaction for the read and the write: a row the database refuses leaves no half page.
     with transaction.atomic():
-        ids = {row.pos_id for row in page}
-        stored = set(
-            ClosedPosition.objects.filter(account=account, pos_id__in=ids).values_list(
-                "pos_id", "closed_at", "close_type"
+        stored = {
+            (row.pos_id, row.opened_at): row
+            for row in ClosedPosition.objects.filter(
+                account=account, pos_id__in={pos_id for pos_id, _ in latest}
             )
-        )
-        new = [_row(account, r) for r in page if (r.pos_id, r.u_time, r.type) not in stored]
+        }
+        new, changed = [], []
+        for key, record in latest.items():
+            row = stored.get(key)
+            if row is None:
+                new.append(_row(record, now, ClosedPosition(account=account)))
+            elif record.u_time > row.closed_at:
+                changed.append(_row(record, now, row))
+        # A concurrent writer cannot be (the refresh holds the account's lock); if one were, its
+        # row is the same fact.
         ClosedPosition.objects.bulk_create(new, ignore_conflicts=True)
-    return len(new)
+        ClosedPosition.objects.bulk_update(changed, UPDATED)
+    return len(new) + len(changed)
 
 
-def _row(account: Account, record: ClosedPositionRecord) -> ClosedPosition:
-    """OKX's row as stored: amounts as sent, in the margin currency `ccy` (ClosedPosition)."""
-    return ClosedPosition(
-        account=account,
+# What an update in place changes: all of OKX's row but its identity, and forced_at once.
+UPDATED = (
+    "inst_id",
+    "inst_type",
+    "mgn_mode",
+    "pos_side",
+    "direction",
+    "close_type",
+    "ccy",
+    "leverage",
+    "open_avg_price",
+    "close_avg_price",
+    "trigger_price",
+    "open_max_size",
+    "closed_size",
+    "pnl",
+    "realized_pnl",
+    "fee",
+    "funding_fee",
+    "liq_penalty",
+    "closed_at",
+    "forced_at",
+)
+
+
+def _row(record: ClosedPositionRecord, now: datetime, row: ClosedPosition) -> ClosedPosition:
+    """`row` (new, or the position as stored) set to OKX's row: amounts as sent, in the margin
+    currency `ccy`. `forced_at` is `now` the first time the position is a forced close (a
+    liquidation or ADL, FORCED_CLOSES), then kept whatever later types say."""
+    for name, value in _fields(record).items():
+        setattr(row, name, value)
+    if row.forced_at is None and record.type in FORCED_CLOSES:
+        row.forced_at = now
+    return row
+
+
+def _fields(record: ClosedPositionRecord) -> dict[str, object]:
+    """OKX's row as ClosedPosition's fields."""
+    return dict(
         pos_id=record.pos_id,
         inst_id=record.inst_id,
         inst_type=record.inst_type,

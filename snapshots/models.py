@@ -9,7 +9,7 @@ reads back exactly as OKX sent it on both (compare and aggregate it as that modu
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Final, TypedDict
 
 from django.db import IntegrityError, models, transaction
@@ -95,7 +95,7 @@ class Snapshot(models.Model):
     risk_note = models.CharField(max_length=200, blank=True, default="")
     # Why this account's stored positions history (ClosedPosition) may be incomplete at this
     # reading: "" when it was read up to now and back to OKX's three months; else the reason
-    # ("still reading back: 2026-10-02 reached", "could not be read: ...", "not readable through
+    # ("still being read back: 2026-10-02 00:00 UTC reached", "could not be read: ...", "not readable through
     # the master key").
     history_note = models.CharField(max_length=200, blank=True, default="")
 
@@ -272,5 +272,9 @@ def write_snapshot(snapshot: Snapshot, balances: list[BalanceLine], positions: l
 
 
 def quantize(value: Decimal | None) -> Decimal | None:
-    """Derived amounts (divisions) fit the columns' 18 decimal places."""
-    return None if value is None else value.quantize(Decimal(1).scaleb(-MONEY["decimal_places"]))
+    """Derived amounts (divisions) fit the columns' 18 decimal places. In a context of the
+    columns' 38 digits: the default 28 would raise on any value of 10^10 or more."""
+    if value is None:
+        return None
+    with localcontext(prec=MONEY["max_digits"]):
+        return value.quantize(Decimal(1).scaleb(-MONEY["decimal_places"]))

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Context, Decimal, InvalidOperation
 
 import redis
 from django.conf import settings
@@ -40,7 +40,7 @@ from okxapi import (
 )
 from snapshots.history import PATH as HISTORY_PATH
 from snapshots.history import sync_closed_positions
-from snapshots.models import BalanceLine, PositionLine, Snapshot, Wallet, quantize, write_snapshot
+from snapshots.models import MONEY, BalanceLine, PositionLine, Snapshot, Wallet, write_snapshot
 from snapshots.positions import open_positions, upl_usd
 from snapshots.prices import PriceTable, as_json, cycle_table, read_table, scope_of
 from snapshots.risk import liq_distance_pct
@@ -94,6 +94,9 @@ class Reading:
     prices: PriceTable = field(default_factory=PriceTable)
     # Why the positions history was not read this cycle ("" when it was, or has no reading).
     history_unread: str = ""
+    # Why the stored positions history may be incomplete at this reading (Snapshot.history_note):
+    # "" when it is read up to now and back to OKX's 3 months.
+    history_note: str = ""
 
 
 def _redis() -> redis.Redis:
@@ -169,7 +172,7 @@ def read_account(account: Account, cycle: int | None = None) -> Reading:
         with client:
             reading = _read(client, sub_acct)
             if sub_acct is None:
-                reading.history_unread = _sync_history(account, client)
+                reading.history_unread, reading.history_note = _sync_history(account, client)
     finally:
         recorder.flush()
     reading.prices = _cycle_prices(account, client, connection, current_cycle() if cycle is None else cycle)
@@ -199,8 +202,15 @@ def _read(client: Client, sub_acct: str | None) -> Reading:
     if sub_acct is not None:
         balance = client.get_subaccount_balance(sub_acct)  # VIA_MASTER_PATHS
         funding = client.get_subaccount_funding_balances(sub_acct)
-        # OKX's asset valuation has no subAcct parameter: a master cannot read a sub's Earn.
-        return Reading(balance, funding, via_master=True, earn_unread=EARN_THROUGH_MASTER)
+        # OKX's asset valuation and positions history have no subAcct parameter: a master cannot
+        # read a sub's Earn or closed positions.
+        return Reading(
+            balance,
+            funding,
+            via_master=True,
+            earn_unread=EARN_THROUGH_MASTER,
+            history_note=HISTORY_THROUGH_MASTER,
+        )
     reading = Reading(client.get_balance(), client.get_funding_balances(), client.get_positions())
     reading.earn_usd, reading.earn_unread = _earn(client)
     return reading
@@ -225,27 +235,34 @@ def _earn(client: Client) -> tuple[Decimal | None, str]:
 HISTORY_FAILED = "positions history not read this cycle ({why}); read again next cycle"
 HISTORY_UNSTORABLE = "a row of this answer cannot be stored in the database"
 HISTORY_ROWS = "(a page of rows)"
+# Snapshot.history_note: why the stored closed positions may be incomplete at this reading.
+HISTORY_NOT_READ = "could not be read: {why}"
+HISTORY_THROUGH_MASTER = "not readable through the master key"
 
 
-def _sync_history(account: Account, client: Client) -> str:
+def _sync_history(account: Account, client: Client) -> tuple[str, str]:
     """The account's new closed positions (snapshots.history.sync_closed_positions, one request
-    when nothing is new). "" when read, else why not: a failed call (already in the error history
-    through the client's observer), rows the database cannot store (recorded here as a malformed
-    answer of positions-history), or Redis (its cursor) not answering. Never raises for these:
-    the snapshot of this cycle is stored all the same, and the next cycle reads again from where
-    this one stopped."""
+    when nothing is new): (why not read, for the job's outcome; Snapshot.history_note). ("", "")
+    when read to now and back to OKX's 3 months; ("", "still being read back: ...") while the
+    backfill goes on; else why not: a failed call (already in the error history through the
+    client's observer), rows the database cannot store (recorded here as a malformed answer of
+    positions-history), or Redis (its cursor) not answering, named by category and endpoint
+    only (never a key or a signature). Never raises for these: the snapshot of this cycle is
+    stored all the same, and the next cycle reads again from where this one stopped."""
     try:
-        sync_closed_positions(account, client)
+        synced = sync_closed_positions(account, client)
     except OkxError as error:
-        return HISTORY_FAILED.format(why=f"{error.category.replace('_', ' ')} on {error.endpoint}")
+        why = f"{error.category.replace('_', ' ')} on {error.endpoint}"
     except (ArithmeticError, ValueError, DataError) as error:
         failure = record_unstorable(
             account, HISTORY_PATH, error, problem=HISTORY_UNSTORABLE, value=HISTORY_ROWS
         )
-        return HISTORY_FAILED.format(why=f"{failure.category} on {failure.endpoint}")
+        why = f"{failure.category} on {failure.endpoint}"
     except redis.exceptions.RedisError as error:
-        return HISTORY_FAILED.format(why=f"Redis does not answer: {type(error).__name__}")
-    return ""
+        why = f"Redis does not answer: {type(error).__name__}"
+    else:
+        return "", synced.behind
+    return HISTORY_FAILED.format(why=why), HISTORY_NOT_READ.format(why=why)
 
 
 def carry_earn(account: Account, reading: Reading, now: datetime) -> None:
@@ -293,6 +310,7 @@ def build_snapshot(account: Account, cycle: int, reading: Reading, now: datetime
         total_equity_usd=(reading.balance.total_eq or Decimal(0)) + funding_usd + (earn or Decimal(0)),
         unpriced_funding=sorted(line.ccy for line in funding if line.usd_value is None),
         via_master=reading.via_master,
+        history_note=reading.history_note[:200],
         adj_equity_usd=reading.balance.adj_eq,
         imr_usd=reading.balance.imr,
         mmr_usd=reading.balance.mmr,
@@ -357,8 +375,31 @@ def _trading_line(d: CurrencyBalance) -> BalanceLine:
     )
 
 
+# Derived amounts are stored in NUMERIC(38, 18) (snapshots.models.MONEY): below 10^20, 18
+# places. They are computed and rounded in a context wide enough for any product of two OKX
+# numbers (each below 10^20 with at most 18 decimals), never the default 28 digits, in which
+# quantizing 10^10 or more to 18 places raises.
+WIDE = Context(prec=2 * MONEY["max_digits"] + 2)
+STEP = Decimal(1).scaleb(-MONEY["decimal_places"])
+LIMIT = Decimal(10) ** (MONEY["max_digits"] - MONEY["decimal_places"])
+UPL_BEYOND = "the unrealised PnL in USD is 10^20 or more: beyond what can be stored"
+
+
+def fitted(value: Decimal | None) -> Decimal | None:
+    """`value` rounded to the columns' 18 places (half even), or None when it is None or beyond
+    the column (|x| >= 10^20). Never raises."""
+    if value is None:
+        return None
+    rounded = value.quantize(STEP, context=WIDE)
+    return rounded if rounded.copy_abs() < LIMIT else None
+
+
 def _funding_line(f: FundingBalance, usd_price: Decimal | None) -> BalanceLine:
-    value = quantize(f.bal * usd_price) if f.bal is not None and usd_price is not None else None
+    product = f.bal * usd_price if f.bal is not None and usd_price is not None else None
+    value = fitted(product)
+    if product is not None and value is None:
+        # A funding balance worth 10^20 USD is no reading to store as fact (_unstorable).
+        raise InvalidOperation(f"{f.ccy} funding balance in USD beyond the column")
     return BalanceLine(
         wallet=Wallet.FUNDING,
         ccy=f.ccy,
@@ -372,8 +413,12 @@ def _funding_line(f: FundingBalance, usd_price: Decimal | None) -> BalanceLine:
 def _position_line(p: Position, ccy_prices: dict[str, Decimal]) -> PositionLine:
     """One open position as stored. Risk (okx-reference.md 8.8.2): OKX's `adl` (0..5) and
     `mgnRatio` as sent; the distance to liquidation from `markPx` and `liqPx` by
-    snapshots.risk.liq_distance_pct (None with why: OPTION has no liqPx)."""
+    snapshots.risk.liq_distance_pct (None with why: OPTION has no liqPx; a distance beyond the
+    column). Derived figures never refuse the reading: the USD PnL beyond the column is None with
+    why (UPL_BEYOND)."""
     priced = upl_usd(p, ccy_prices)
+    usd = fitted(priced.usd)
+    basis = UPL_BEYOND if priced.usd is not None and usd is None else priced.basis
     distance, why = liq_distance_pct(p.side, p.mark_px, p.liq_px)
     return PositionLine(
         inst_id=p.inst_id,
@@ -383,9 +428,9 @@ def _position_line(p: Position, ccy_prices: dict[str, Decimal]) -> PositionLine:
         size=p.pos,
         size_unit=p.size_unit,
         upl_ccy=p.ccy,
-        upl_usd=quantize(priced.usd),
-        upl_usd_price=quantize(priced.price),
-        upl_usd_basis=priced.basis,
+        upl_usd=usd,
+        upl_usd_price=fitted(priced.price),
+        upl_usd_basis=basis,
         avg_price=p.avg_px,
         mark_price=p.mark_px,
         upl=p.upl,
@@ -396,7 +441,7 @@ def _position_line(p: Position, ccy_prices: dict[str, Decimal]) -> PositionLine:
         notional_usd=p.notional_usd,
         adl=p.adl,
         margin_ratio=p.mgn_ratio,
-        liq_distance_pct=quantize(distance),
+        liq_distance_pct=distance,  # 4 places, below 10^20 (liq_distance_pct)
         liq_distance_note=why,
     )
 

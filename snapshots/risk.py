@@ -9,7 +9,10 @@ snapshot; docs/valuation.md "Risk" cites OKX's definitions:
   ratio; the refresh stores the lowest per-currency `details[].mgnRatio` and says so in the note.
 - a position's distance to liquidation: how far, in percent of the mark price (`markPx`), the
   mark may move against the position before it reaches the estimated liquidation price
-  (`liqPx`), by `liq_distance_pct`. Lower is riskier; 0 means at or past it.
+  (`liqPx`), by `liq_distance_pct`. Lower is riskier; 0 means at or past it. None has its reason:
+  "not applicable" (NOT_APPLICABLE: OKX gives no liquidation price, `liqPx` "" for OPTION ("Not
+  applicable to OPTION", get_positions.md) or "0": the position cannot be liquidated by itself;
+  or a distance too large to store) or unknown for a data reason (no mark price, no side).
 
 Thresholds colour the pages (`level`); the alert rules carry their own, set by a key admin.
 """
@@ -19,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 from typing import Literal
 
 from django.db.models import OuterRef, Subquery
@@ -28,6 +31,7 @@ from accounts.models import Account
 from snapshots.models import ClosedPosition, PositionLine, Snapshot
 
 Level = Literal["ok", "warn", "danger", "unknown"]
+Distance = tuple[Decimal | None, str, str]  # a position's (percent or None, inst_id, why None)
 LEVELS_WORST_FIRST: tuple[Level, ...] = ("danger", "warn", "ok")
 
 # Page colours (percent). A margin ratio under 300 % is worth a look, under 150 % is urgent; a
@@ -43,16 +47,33 @@ NO_POSITIONS = "no open positions"
 NO_LIQ_PRICE = "OKX gives no liquidation price for this position"
 NO_MARK = "OKX sent no mark price"
 NO_SIDE = "OKX's answer does not say the position's side"
+DISTANCE_BEYOND = "the liquidation price is more than 10^20 % of the mark price away"
+NOT_RECORDED = "not in the latest snapshot"
 POSITIONS_VIA_MASTER = "positions are not readable through the master key"
 NEVER_READ = "never read"
+# Distances that are None although nothing is unknown: the position has no liquidation price, or
+# it is farther than the column holds. They do not make an account's nearest distance unknown.
+NOT_APPLICABLE = frozenset({NO_LIQ_PRICE, DISTANCE_BEYOND})
+
+# The distance column is NUMERIC(38, 18) (snapshots.models.MONEY): below 10^20. Computed in a
+# context wide enough for any two OKX prices (each below 10^20 with at most 18 decimals: a
+# quotient up to 10^40), so a far liquidation price never raises (the default context's 28 digits
+# cannot quantize 10^25 to 4 places).
+DISTANCE_LIMIT = Decimal(10) ** 20
+WIDE = Context(prec=80)
 
 
 def liq_distance_pct(side: str, mark: Decimal | None, liq: Decimal | None) -> tuple[Decimal | None, str]:
-    """(percent, "") or (None, why). A long is liquidated when the mark falls to `liq`: distance
-    (mark - liq) / mark x 100; a short when it rises to it: (liq - mark) / mark x 100. At or past
-    the liquidation price the distance is 0. `liq` None or 0 (OKX's liqPx "" for OPTION, or "0"
-    when a position cannot be liquidated, e.g. fully collateralised) is unknown, never 0 %.
-    Rounded to 4 decimals: a percentage with more says nothing more."""
+    """(percent, "") or (None, why), from OKX's `markPx` ("Latest Mark price") and `liqPx`
+    ("Estimated liquidation price", GET /api/v5/account/positions; okx-reference.md 8.8.2). A long
+    is liquidated when the mark falls to `liq`: distance (mark - liq) / mark x 100; a short when
+    it rises to it: (liq - mark) / mark x 100. At or past the liquidation price the distance is 0.
+
+    None, never 0 %, with why: `liq` None or 0 (OKX's liqPx "" for OPTION, or "0" when a
+    position cannot be liquidated, e.g. fully collateralised): NO_LIQ_PRICE, not applicable; a
+    distance of 10^20 % or more (beyond the column): DISTANCE_BEYOND, not applicable either (it
+    is as far as can be); no mark price (NO_MARK) or no side (NO_SIDE): unknown. Rounded to 4
+    decimals: a percentage with more says nothing more. Never raises for two valid prices."""
     if liq is None or liq <= 0:
         return None, NO_LIQ_PRICE
     if mark is None or mark <= 0:
@@ -63,12 +84,17 @@ def liq_distance_pct(side: str, mark: Decimal | None, liq: Decimal | None) -> tu
         gap = liq - mark
     else:
         return None, NO_SIDE
-    return (gap / mark * HUNDRED).quantize(PLACES) if gap > 0 else Decimal(0), ""
+    if gap <= 0:
+        return Decimal(0), ""
+    with localcontext(WIDE):
+        pct = (gap / mark * HUNDRED).quantize(PLACES)
+    return (pct, "") if pct < DISTANCE_LIMIT else (None, DISTANCE_BEYOND)
 
 
 def percent(ratio: Decimal | None) -> Decimal | None:
-    """OKX's mgnRatio (a ratio) in percent: 1.5 -> 150."""
-    return None if ratio is None else ratio * HUNDRED
+    """OKX's mgnRatio (a ratio) in percent: 1.5 -> 150. Exact whatever the ratio's digits (a
+    shift of the exponent in the wide context: the default 28 digits would round it)."""
+    return None if ratio is None else ratio.scaleb(2, context=WIDE)
 
 
 def margin_level(ratio: Decimal | None) -> Level:
@@ -99,13 +125,20 @@ class AccountRisk:
     note: str  # why the account figures are absent or how they were taken (Snapshot.risk_note)
     nearest_inst_id: str
     nearest_distance_pct: Decimal | None
-    nearest_note: str  # why there is no nearest distance ("no open positions", ...)
+    nearest_note: str  # why there is no nearest distance ("no open positions", NO_MARK, ...)
 
     @property
     def margin_unused(self) -> bool:
         """OKX reports no maintenance margin in use (mmr "0") and so no margin ratio: nothing of
         this account can be liquidated. A known state, unlike a ratio that is unknown."""
         return self.margin_ratio is None and self.mmr_usd is not None and self.mmr_usd == 0
+
+    @property
+    def liquidation_not_applicable(self) -> bool:
+        """No nearest distance, and none is unknown: every open position is one OKX gives no
+        liquidation price for (OPTION, liqPx "0") or is farther than can be stored (NOT_APPLICABLE).
+        A known state, unlike a distance that is unknown."""
+        return self.nearest_distance_pct is None and self.nearest_note in NOT_APPLICABLE
 
     @property
     def margin_ratio_pct(self) -> Decimal | None:
@@ -129,7 +162,13 @@ class AccountRisk:
 def account_risk(account_ids: Iterable[int] | None = None) -> dict[int, AccountRisk]:
     """account id -> AccountRisk for the given accounts (every active one when None), from each
     account's latest snapshot: two queries whatever the number. An account never read maps to
-    an AccountRisk of Nones with note "never read"."""
+    an AccountRisk of Nones with note "never read".
+
+    The nearest distance (nearest_position): the smallest known one; unknown (None, with that
+    position's stored reason PositionLine.liq_distance_note) as soon as one open position's
+    distance is unknown for a data reason (no mark price, no side): that position may be the
+    nearest. Positions that cannot be liquidated by themselves (NOT_APPLICABLE) are left out; if
+    every open position is such, None with the reason ("OKX gives no liquidation price ...")."""
     accounts = (
         Account.objects.all() if account_ids is None else Account.objects.filter(pk__in=list(account_ids))
     )
@@ -152,18 +191,17 @@ def account_risk(account_ids: Iterable[int] | None = None) -> dict[int, AccountR
             "risk_note",
         )
     }
-    nearest: dict[int, tuple[Decimal | None, str, str]] = {}  # snapshot id -> (pct, inst, note)
+    lines: dict[int, list[Distance]] = {}  # snapshot id -> its open positions' distances
     rows = (
         PositionLine.objects.filter(snapshot_id__in=list(snapshots))
-        .order_by()
-        .values_list("snapshot_id", "inst_id", "liq_distance_pct", "size")
+        .order_by("snapshot_id", "inst_id", "id")
+        .values_list("snapshot_id", "inst_id", "liq_distance_pct", "liq_distance_note", "size")
     )
-    for snapshot_id, inst_id, pct, size in rows:
+    for snapshot_id, inst_id, pct, note, size in rows:
         if size is not None and size == 0:
             continue  # pos "0": no position (rows stored before the refresh dropped them)
-        best = nearest.get(snapshot_id)
-        if best is None or (pct is not None and (best[0] is None or pct < best[0])):
-            nearest[snapshot_id] = (pct, inst_id, "" if pct is not None else NO_LIQ_PRICE)
+        lines.setdefault(snapshot_id, []).append((pct, inst_id, note))
+    nearest = {snapshot_id: nearest_position(found) for snapshot_id, found in lines.items()}
     result = {}
     for account_id, snapshot_id in snapshot_ids.items():
         snap = snapshots.get(snapshot_id) if snapshot_id is not None else None
@@ -189,6 +227,27 @@ def account_risk(account_ids: Iterable[int] | None = None) -> dict[int, AccountR
             nearest_note=why,
         )
     return result
+
+
+def nearest_position(positions: list[Distance]) -> Distance:
+    """(pct, inst_id, note) of the open position nearest its liquidation price among an
+    account's `positions` (each (liq_distance_pct, inst_id, liq_distance_note) as stored), by
+    the rule of account_risk: a distance unknown for a data reason first (the position's own
+    reason; "not in the latest snapshot" for a row stored without one), else the smallest known
+    one, else (None, "", the reason none applies)."""
+    unknown = [
+        (inst, note or NOT_RECORDED)
+        for pct, inst, note in positions
+        if pct is None and note not in NOT_APPLICABLE
+    ]
+    if unknown:
+        inst, note = unknown[0]
+        return None, inst, note
+    known = [(pct, inst) for pct, inst, _ in positions if pct is not None]
+    if known:
+        pct, inst = min(known, key=lambda found: found[0])
+        return pct, inst, ""
+    return None, "", positions[0][2] if positions else NO_POSITIONS
 
 
 def closed_positions(account: Account, limit: int = 50) -> list[ClosedPosition]:

@@ -1,17 +1,23 @@
 """Margin and liquidation risk in the API (issue 20): the risk fields of /api/v1/accounts and
 /api/v1/accounts/<id>, and /api/v1/accounts/<id>/closed-positions (OKX's positions history as
-stored), with unknown figures null beside their reason, never 0 or an empty list."""
+stored), with unknown figures null beside their reason, never 0 or an empty list, nor "none
+closed" while the positions history is not known."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
-from snapshots.models import CloseType
+from dashboard.pages.account import NO_CLOSED_POSITIONS
+from snapshots.history import PATH as HISTORY_PATH
+from snapshots.models import CloseType, Snapshot
+from snapshots.refresh import refresh_account
 from tests.api_support import client_as
 from tests.test_pages_risk import FUTURES_NOTE, RiskTeam, risk_team
+from tests.workers_support import add_account, direct_client, frozen
 
 pytestmark = pytest.mark.django_db
 
@@ -159,3 +165,41 @@ def test_the_schema_documents_the_risk_fields_and_the_closed_positions(viewer, t
     assert operation["operationId"] == "list_closed_positions"
     closed = schema["components"]["schemas"]["ClosedPosition"]["properties"]
     assert "liqPenalty" in closed["liq_penalty"]["description"]
+
+
+def test_closed_positions_whose_history_may_be_incomplete_say_why_never_none_closed(viewer, team):
+    """The latest snapshot says its positions history is incomplete (still being read back, or
+    the last read failed): an empty list is unknown, a list of rows comes with the reason."""
+    note = "still being read back: 2026-10-02 14:05 UTC reached"
+    Snapshot.objects.filter(account__in=[team.calm, team.edge]).update(history_note=note)
+
+    calm = viewer.get(closed_url(team.calm)).json()
+    edge = viewer.get(closed_url(team.edge)).json()
+
+    assert (calm["results"], calm["unknown_reason"]) == (None, note)
+    assert (edge["count"], edge["unknown_reason"]) == (3, note)
+
+
+def test_a_positions_history_never_read_is_not_shown_as_none_closed(make_simulator, client):
+    """epsilon-futures was liquidated 19 days ago (OKX's positions history has the row). Its own
+    key works, but every positions-history read has failed (OKX busy on that endpoint): the
+    snapshot is stored, the history never read. Neither the API nor the page may say that no
+    position was closed."""
+    sim = make_simulator(frozen())
+    main = add_account(sim, "main")
+    epsilon = add_account(sim, "epsilon-futures", master=main)
+    assert direct_client(sim, "epsilon-futures").get_positions_history()  # OKX has its liquidation
+    sim.inject_fault(HISTORY_PATH, code="50013", times=None)
+    outcome = refresh_account(epsilon.pk, cycle=1)
+    assert outcome.status == "ok" and "positions history not read" in outcome.detail
+    sim.clear_faults()
+
+    body = client_as(client, "viewer", token=True).get(closed_url(epsilon)).json()
+    page = client_as(Client(), "viewer").get(f"/accounts/{epsilon.pk}/").content.decode()
+
+    assert body["results"] is None
+    assert body["unknown_reason"] == f"could not be read: exchange busy on {HISTORY_PATH}"
+    assert NO_CLOSED_POSITIONS not in page
+    assert (
+        f"Unknown: OKX&#x27;s positions history could not be read: exchange busy on {HISTORY_PATH}." in page
+    )

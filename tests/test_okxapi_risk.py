@@ -63,7 +63,7 @@ HISTORY_ROW = {
     "posId": "452587086133239818", "posSide": "long", "direction": "long", "triggerPx": "", "type": "1",
     "uTime": "1654177174419", "uly": "BTC-USD", "nonSettleAvgPx": "", "settledPnl": "",
 }  # fmt: skip
-# The same position liquidated later: triggerPx is the mark that triggered it, the penalty negative.
+# A liquidation: triggerPx is the mark that triggered it, the penalty negative.
 LIQUIDATION_ROW = {
     **HISTORY_ROW, "type": "3", "uTime": "1654180000000", "closeAvgPx": "27100.5", "triggerPx": "27105.2",
     "closeTotalPos": "1", "pnl": "-0.0033", "fee": "-0.00005", "liqPenalty": "-0.00011",
@@ -231,13 +231,13 @@ def test_a_closed_position_is_read_from_okx_example():
 
 def test_a_liquidation_keeps_its_trigger_price_and_negative_penalty():
     with FakeOkx() as fake:
-        fake.script(HISTORY, ok([LIQUIDATION_ROW, HISTORY_ROW]))
+        fake.script(HISTORY, ok([LIQUIDATION_ROW, {**HISTORY_ROW, "posId": "452587086133239819"}]))
         liquidated, partly_closed = _client(fake).get_positions_history()
     assert (liquidated.type, liquidated.trigger_px, liquidated.close_avg_px) == (
         "3", Decimal("27105.2"), Decimal("27100.5"),
     )  # fmt: skip
     assert (liquidated.liq_penalty, liquidated.realized_pnl) == (Decimal("-0.00011"), Decimal("-0.00346"))
-    assert liquidated.pos_id == partly_closed.pos_id  # one position, two closes: both kept
+    assert (partly_closed.type, partly_closed.liq_penalty) == ("1", Decimal(0))
 
 
 def test_paging_parameters_go_out_under_okx_names():
@@ -266,10 +266,13 @@ def test_a_page_longer_than_the_limit_with_other_update_times_is_refused():
     assert error.field == "data" and error.message.endswith(": more rows than the limit of 2 asked for")
 
 
-def test_a_page_with_one_close_twice_is_refused():
-    error = _refused(HISTORY, [HISTORY_ROW, dict(HISTORY_ROW)], lambda c: c.get_positions_history())
-    assert error.field == "data[1].posId/uTime/type"
-    assert error.value == "'452587086133239818/1654177174419/1'"
+def test_a_page_with_one_position_twice_is_refused():
+    # OKX keeps one row per position (posId and cTime), updated in place: two versions of it in
+    # one page (another uTime, another close type) cannot both be what OKX holds.
+    later = {**HISTORY_ROW, "uTime": str(int(HISTORY_ROW["uTime"]) + 1), "type": "2"}
+    error = _refused(HISTORY, [HISTORY_ROW, later], lambda c: c.get_positions_history())
+    assert error.field == "data[1].posId/cTime"
+    assert error.value == f"'452587086133239818/{HISTORY_ROW['cTime']}'"
     assert error.message.endswith(": a record id twice in one page")
 
 
@@ -293,7 +296,27 @@ def test_a_malformed_closed_position_refuses_the_page(change, field, problem):
     assert (error.endpoint, error.field) == (HISTORY, field) and error.message.endswith(f": {problem}")
 
 
-@pytest.mark.parametrize("missing", ["instId", "instType", "posId", "type", "uTime"])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"lever": "-10"}, "lever"),  # "Leverage"
+        ({"openAvgPx": "-29783.9"}, "openAvgPx"),  # "Average price of opening position"
+        ({"closeAvgPx": "-27100.5"}, "closeAvgPx"),  # "Average price of closing position"
+        ({"triggerPx": "-27105.2"}, "triggerPx"),  # "trigger mark price"
+        ({"openMaxPos": "-1"}, "openMaxPos"),  # "Max quantity of position"
+        ({"closeTotalPos": "-1"}, "closeTotalPos"),  # "Position's cumulative closed volume"
+    ],
+)
+def test_a_closed_position_with_an_impossible_negative_figure_is_refused(change, field):
+    """A price, a leverage or a size is never negative (the side is `direction`): stored, it would
+    be shown as OKX's figure."""
+    error = _refused(
+        HISTORY, [{**LIQUIDATION_ROW, **change}, HISTORY_ROW], lambda c: c.get_positions_history()
+    )
+    assert error.field == f"data[0].{field}" and error.message.endswith(": negative")
+
+
+@pytest.mark.parametrize("missing", ["instId", "instType", "posId", "cTime", "type", "uTime"])
 def test_a_closed_position_without_a_required_field_is_refused(missing):
     row = {key: value for key, value in HISTORY_ROW.items() if key != missing}
     error = _refused(HISTORY, [row], lambda c: c.get_positions_history())

@@ -101,7 +101,7 @@ def test_the_overview_total_is_the_sum_of_the_rows(client, team):
 
 def test_each_row_shows_every_column_of_the_issue(client, team):
     html = signed_in(client, "viewer").get(OVERVIEW).content.decode()
-    name, kind, env, equity, share, change, pnl_24h, pnl_7d, upl, positions, key, refreshed, risk = cells(
+    name, kind, env, equity, share, change, pnl_24h, pnl_7d, upl, positions, key, refreshed, _risk = cells(
         html, team["master"].pk
     )
     assert (name, kind, env) == ("Alpha master", "master", "live")

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts.models import Account, AccountKind
 from snapshots.models import ClosedPosition, CloseType, PositionLine, Snapshot
-from snapshots.risk import liq_distance_pct
+from snapshots.risk import NO_LIQ_PRICE, NO_MARK, liq_distance_pct
 from tests.accounts_support import make_user
 from tests.test_pages_queries import give_key, make_account, many_accounts, snap
 
@@ -249,6 +249,9 @@ def test_a_phone_sees_a_risk_at_warn_or_danger_under_the_account_name(client, te
 @pytest.mark.parametrize("n", [10, 200])
 def test_the_risk_column_costs_the_same_queries_for_10_and_200_accounts(client, n):
     many_accounts(n)
+    # snap()'s positions carry no distance: let them be ones OKX gives no liquidation price for
+    # (a distance unknown for lack of data would make each account's nearest unknown).
+    PositionLine.objects.update(liq_distance_note=NO_LIQ_PRICE)
     for snapshot in Snapshot.objects.order_by("-taken_at")[:n]:
         risky_position(snapshot, "ETH-USDT-SWAP", "short", "3000", "3300")
     client.force_login(make_user("viewer"))
@@ -352,3 +355,32 @@ def test_a_sub_read_through_its_master_shows_its_margin_ratio_and_why_no_distanc
         element(html, "risk-nearest") == "—"
         and nearest == "positions are not readable through the master key"
     )
+
+
+def test_closed_positions_whose_history_may_be_incomplete_say_why(client, team):
+    """The latest snapshot's history_note: an empty list is unknown (never "none closed"), a list
+    of rows says it may be incomplete."""
+    note = "could not be read: exchange busy on /api/v5/account/positions-history"
+    Snapshot.objects.filter(account__in=[team.calm, team.edge]).update(history_note=note)
+
+    calm = page(client, f"/accounts/{team.calm.pk}/")
+    edge = page(client, f"/accounts/{team.edge.pk}/")
+
+    assert element(calm, "closed-empty") == f"Unknown: OKX's positions history {note}."
+    assert element(edge, "closed-incomplete") == f"Possibly incomplete: OKX's positions history {note}."
+    assert 'id="closed-positions"' in edge
+
+
+def test_a_position_without_a_mark_price_makes_the_nearest_liquidation_unknown_and_named(client, team):
+    """The far BTC long is known, the SOL long's distance is not (OKX sent no mark price): it may
+    be the nearest, so the account's nearest is "—" with the instrument and the reason."""
+    snapshot = Snapshot.objects.get(account=team.calm)
+    line = risky_position(snapshot, "SOL-USDT-SWAP", "long", "150", "140")
+    PositionLine.objects.filter(pk=line.pk).update(
+        mark_price=None, liq_distance_pct=None, liq_distance_note=NO_MARK
+    )
+
+    html = page(client, f"/accounts/{team.calm.pk}/")
+
+    nearest = re.search(r'id="risk-nearest".*?</div>\s*<div class="sub">(.*?)</div>', html, re.S).group(1)
+    assert (element(html, "risk-nearest"), nearest) == ("—", f"SOL-USDT-SWAP: {NO_MARK}")

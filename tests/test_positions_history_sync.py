@@ -1,7 +1,9 @@
 """Closed positions from OKX's positions history (issue 20): each refresh of an account with its own
-key stores the rows OKX added since the last one (one request when nothing is new), the first
-refreshes backfill the 3 months a few pages at a time, nothing is stored twice, and a history
-read that fails or cannot be stored never costs the cycle its snapshot."""
+key stores the rows OKX added or updated since the last one (one request when nothing is new), the
+first refreshes backfill the 3 months a few pages at a time, a position is one row however many
+steps it closes in (as OKX keeps it), nothing is stored twice, each snapshot says whether the
+stored history is complete, and a history read that fails or cannot be stored never costs the
+cycle its snapshot, nor costs repeat requests once OKX answers again."""
 
 from __future__ import annotations
 
@@ -45,6 +47,11 @@ def with_closes(count: int, account: str = "main") -> Scenario:
 
 def history_requests(sim) -> int:
     return sum(row["calls"] for (path, _), row in sim.stats().items() if path == PATH)
+
+
+def note(account, cycle: int) -> str:
+    """The history_note of the account's snapshot of `cycle`."""
+    return Snapshot.objects.get(account=account, cycle=cycle).history_note
 
 
 def refresh(sim, account, cycle: int) -> int:
@@ -123,6 +130,19 @@ def test_a_long_history_is_backfilled_a_few_pages_per_refresh_then_costs_one_req
     assert sum(requests) <= 3 * PAGES_PER_RUN
 
 
+def test_each_snapshot_says_whether_its_closed_positions_are_complete(make_simulator):
+    sim = make_simulator(with_closes(450))
+    main = add_account(sim, "main")
+
+    refresh(sim, main, cycle=1)  # the newest 300 of 450: the backfill goes on next cycle
+    oldest = ClosedPosition.objects.filter(account=main).earliest("closed_at").closed_at
+    assert note(main, 1) == f"still being read back: {oldest:%Y-%m-%d %H:%M} UTC reached"
+
+    refresh(sim, main, cycle=2)
+    assert stored(main) == okx_rows(sim)
+    assert note(main, 2) == ""  # read to now and back to OKX's 3 months
+
+
 def test_a_second_run_stores_nothing_twice_even_after_its_cursor_is_lost(make_simulator):
     sim = make_simulator(with_closes(150))
     main = add_account(sim, "main")
@@ -131,7 +151,7 @@ def test_a_second_run_stores_nothing_twice_even_after_its_cursor_is_lost(make_si
 
     assert refresh(sim, main, cycle=2) == 1
     cache.clear()  # Redis lost the cursor: the 3 months are read again, and nothing is doubled
-    assert sync_closed_positions(main, direct_client(sim, "main")) == 0
+    assert sync_closed_positions(main, direct_client(sim, "main")).stored == 0
 
     assert stored(main) == first == okx_rows(sim)
 
@@ -149,18 +169,52 @@ def test_only_closes_since_the_last_refresh_are_new(make_simulator):
     assert (new[0], new[2]) == (pos_id, CloseType.CLOSE)
 
 
+def test_a_position_closed_in_two_steps_is_one_row_updated_in_place_and_stays_forced(make_simulator):
+    """OKX keeps one positions-history row per position, updated in place ("the latest type",
+    the cumulative closeTotalPos and realizedPnl, a new uTime): a position partly liquidated and
+    then closed by the trader is one closed position, with OKX's latest figures, still marked as
+    forced from when the dashboard first learned of the liquidation (the alert rules count on it)."""
+    sim = make_simulator(frozen())
+    main = add_account(sim, "main")
+    refresh(sim, main, cycle=1)
+    pos_id = sim.close_position("main", "BTC-USDT-SWAP", how="partial_liquidation")
+    refresh(sim, main, cycle=2)
+    first = ClosedPosition.objects.get(account=main, pos_id=pos_id)
+    assert first.close_type == CloseType.PARTIAL_LIQUIDATION and first.forced_at is not None
+
+    sim.close_position("main", "BTC-USDT-SWAP", how="close")
+    assert refresh(sim, main, cycle=3) == 1
+    assert refresh(sim, main, cycle=4) == 1  # nothing new since: one request
+
+    (okx,) = [r for r in direct_client(sim, "main").get_positions_history() if r.pos_id == pos_id]
+    (row,) = ClosedPosition.objects.filter(account=main, pos_id=pos_id)
+    assert (row.pk, row.opened_at, row.closed_at, row.close_type) == (first.pk, okx.c_time, okx.u_time, "2")
+    assert (row.closed_size, row.realized_pnl, row.liq_penalty) == (
+        okx.close_total_pos,
+        okx.realized_pnl,
+        okx.liq_penalty,
+    )
+    assert row.closed_size > first.closed_size
+    assert row.forced_at == first.forced_at  # kept though OKX's latest type is the trader's close
+    assert stored(main) == okx_rows(sim)
+
+
 def test_a_liquidation_in_the_exchange_is_stored_as_a_forced_close(make_simulator):
     sim = make_simulator(frozen())
     main = add_account(sim, "main")
     refresh(sim, main, cycle=1)
-    (long,) = [p for p in direct_client(sim, "main").get_positions() if p.inst_id == "BTC-USDT-SWAP"]
-
+    # An isolated long (ETH-USDT MARGIN in the demo): its liqPx is its own, whatever the account.
+    long = next(
+        p
+        for p in direct_client(sim, "main").get_positions()
+        if p.side == "long" and p.mgn_mode == "isolated" and p.liq_px is not None
+    )
     assert long.liq_px is not None
-    liquidated = sim.set_price("BTC", long.liq_px * Decimal("0.9"))
+    liquidated = sim.set_price(long.inst_id.split("-")[0], long.liq_px * Decimal("0.9"))
     refresh(sim, main, cycle=2)
 
     row = ClosedPosition.objects.get(account=main, pos_id=long.pos_id, close_type=CloseType.LIQUIDATION)
-    assert row.pos_id in liquidated and row.forced
+    assert row.pos_id in liquidated and row.forced and row.forced_at is not None
     assert row.liq_penalty is not None and row.liq_penalty < 0
 
 
@@ -172,13 +226,31 @@ def test_a_failed_history_read_keeps_the_snapshot_records_the_error_and_is_read_
     outcome = refresh_account(main.pk, cycle=1)
 
     assert outcome.status == "ok" and "positions history not read" in outcome.detail
-    assert Snapshot.objects.filter(account=main, cycle=1).exists()
+    assert note(main, 1).startswith("could not be read: ") and note(main, 1).endswith(f" on {PATH}")
     error = ApiError.objects.get(account=main, endpoint=PATH)
     assert error.code == "50013"
     assert stored(main) == []
 
     sim.clear_faults()
     refresh(sim, main, cycle=2)
+    assert stored(main) == okx_rows(sim)
+    assert note(main, 2) == ""
+
+
+def test_failed_history_reads_do_not_pile_up_repeat_reads_of_the_newest_page(make_simulator):
+    """Each failed cycle keeps the cursor with "what came since" unread in front; the next cycle
+    must read it once, not once more per failed cycle, when OKX answers again."""
+    sim = make_simulator(with_closes(5))
+    main = add_account(sim, "main")
+    refresh(sim, main, cycle=1)
+    assert stored(main) == okx_rows(sim)
+
+    sim.inject_fault(PATH, code="50013", times=None)  # OKX busy on this endpoint for 6 cycles
+    for cycle in range(2, 8):
+        assert refresh_account(main.pk, cycle=cycle).status == "ok"
+    sim.clear_faults()
+
+    assert [refresh(sim, main, cycle) for cycle in range(8, 11)] == [1, 1, 1]
     assert stored(main) == okx_rows(sim)
 
 
@@ -207,3 +279,4 @@ def test_a_sub_account_without_its_own_key_sends_no_history_request(make_simulat
 
     assert refresh(sim, alpha, cycle=1) == 0
     assert not ClosedPosition.objects.filter(account=alpha).exists()
+    assert note(alpha, 1) == "not readable through the master key"

@@ -1,7 +1,11 @@
 """The refresh stores OKX's risk figures (issue 20): what a trader checks on the account page is
 what OKX reports, read with the account's own key or, for a sub-account without one, through its
 master (the same balance schema): margin ratio, adjusted equity, initial and maintenance margin;
-per position the ADL rank, margin ratio and distance to the liquidation price."""
+per position the ADL rank, margin ratio and distance to the liquidation price; a derived figure
+too large to store is unknown with its reason and never costs the snapshot. Then how
+snapshots.risk reads them back: the account's nearest liquidation is unknown when a position's
+distance is unknown for a data reason; positions that cannot be liquidated by themselves do not
+make it unknown."""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
+from accounts.models import Account
 from okxapi import Balance
 from okxapi.validation import Fields
 from okxsim import Scenario
@@ -19,10 +25,12 @@ from snapshots.refresh import (
     NO_RATIO,
     NO_RATIO_FUTURES,
     NO_RATIO_NO_MMR,
+    UPL_BEYOND,
     margin_ratio,
     refresh_account,
 )
-from snapshots.risk import NO_LIQ_PRICE
+from snapshots.risk import DISTANCE_BEYOND, NO_LIQ_PRICE, NO_MARK, account_risk, liq_distance_pct, percent
+from tests.alerts_support import reading
 from tests.workers_support import add_account, direct_client, frozen
 
 pytestmark = pytest.mark.django_db
@@ -164,7 +172,9 @@ def test_each_position_stores_its_adl_rank_margin_ratio_and_distance_to_liquidat
         if p.is_open
     }
     lines = {line.inst_id: line for line in PositionLine.objects.filter(snapshot__account__in=[main, alpha])}
-    long, short = lines["BTC-USDT-SWAP"], lines["ETH-USDT-SWAP"]
+    # The inverse BTC-USD-SWAP long (cross) and the ETH-USDT-SWAP short (isolated) have a liqPx;
+    # the option has none ("Not applicable to OPTION").
+    long, short = lines["BTC-USD-SWAP"], lines["ETH-USDT-SWAP"]
     option = lines["BTC-USD-270326-60000-C"]
     assert (long.side, short.side, option.inst_type) == ("long", "short", "OPTION")
     for line in (long, short):
@@ -174,6 +184,126 @@ def test_each_position_stores_its_adl_rank_margin_ratio_and_distance_to_liquidat
         assert line.liq_distance_note == ""
     assert long.liq_price < long.mark_price  # a long is liquidated below the mark
     assert short.liq_price > short.mark_price  # a short is liquidated above the mark
-    assert (option.liq_distance_pct, option.liq_distance_note) == (None, NO_LIQ_PRICE)
-    for line in (long, short, option):
+    for line in lines.values():  # whatever has no liqPx (an option, a cross position its account
+        if okx[line.inst_id].liq_px is None:  # can carry at any price) is not applicable, not 0
+            assert (line.liq_distance_pct, line.liq_distance_note) == (None, NO_LIQ_PRICE)
+    assert option.liq_distance_pct is None
+    for line in lines.values():
         assert (line.adl, line.margin_ratio) == (okx[line.inst_id].adl, okx[line.inst_id].mgn_ratio)
+
+
+POSITIONS = "/api/v5/account/positions"
+
+
+def test_a_short_far_from_its_liquidation_price_does_not_cost_the_account_its_snapshot(make_simulator):
+    """A short on a coin priced 0.00000001 whose liqPx is 100: both pass okxapi's checks; the
+    distance, 999,999,999,900 %, is stored (the default 28-digit context could not round it to
+    the column's places, and the whole reading was refused)."""
+    sim = make_simulator(frozen())
+    main = add_account(sim, "main")  # holds an ETH-USDT-SWAP short
+    sim.inject_fault(POSITIONS, fields={"markPx": "0.00000001", "liqPx": "100"})
+
+    snapshot = refreshed(main)
+
+    short = snapshot.positions.get(inst_id="ETH-USDT-SWAP")
+    assert (short.side, short.liq_distance_pct, short.liq_distance_note) == (
+        "short",
+        Decimal("999999999900"),
+        "",
+    )
+
+
+def test_a_pnl_in_usd_beyond_what_can_be_stored_is_unknown_with_why_and_the_snapshot_stands(make_simulator):
+    sim = make_simulator(frozen())
+    main = add_account(sim, "main")
+    sim.inject_fault(POSITIONS, fields={"upl": "99999999999999999999", "usdPx": "100000"})
+
+    snapshot = refreshed(main)
+
+    swap = snapshot.positions.get(inst_id="ETH-USDT-SWAP")
+    assert (swap.upl, swap.upl_usd, swap.upl_usd_basis) == (Decimal("99999999999999999999"), None, UPL_BEYOND)
+
+
+@pytest.mark.parametrize(
+    ("side", "mark", "liq", "expected"),
+    [
+        ("short", "3000", "3150", (Decimal(5), "")),
+        ("long", "60000", "66000", (Decimal(0), "")),  # past it
+        ("short", "0.000000000000000001", "99999999999999999999", (None, DISTANCE_BEYOND)),
+        ("long", "60000", "0", (None, NO_LIQ_PRICE)),  # OKX's "0": cannot be liquidated
+    ],
+)
+def test_the_distance_to_liquidation_never_raises_and_says_why_it_is_none(side, mark, liq, expected):
+    assert liq_distance_pct(side, Decimal(mark), Decimal(liq)) == expected
+
+
+def test_a_margin_ratio_in_percent_keeps_every_digit():
+    ratio = Decimal("12345678901234567890.123456789012345678")  # as large and long as OKX may send
+    assert percent(ratio) == Decimal("1234567890123456789012.3456789012345678")
+
+
+# -- reading back: snapshots.risk.account_risk ------------------------------------------------------
+NEAR = ("BTC-USDT-SWAP", "long", "60000", "57000")  # 5 % away
+FAR = ("ETH-USDT-SWAP", "short", "3000", "4500")  # 50 % away
+
+
+def unknown_line(snapshot: Snapshot, inst_id: str, note: str) -> None:
+    """A long whose distance the refresh could not take (e.g. no mark price), with its reason."""
+    PositionLine.objects.create(
+        snapshot=snapshot,
+        inst_id=inst_id,
+        inst_type="SWAP",
+        side="long",
+        size=Decimal(2),
+        size_unit="contracts",
+        mark_price=None,
+        liq_price=Decimal("57000"),
+        margin_mode="cross",
+        liq_distance_pct=None,
+        liq_distance_note=note,
+    )
+
+
+@pytest.fixture
+def desk():
+    return Account.objects.create(name="desk")
+
+
+def test_the_nearest_positions_unknown_reason_is_the_one_the_refresh_stored(desk):
+    unknown_line(reading(desk, timezone.now(), margin_ratio="3"), "BTC-USDT-SWAP", NO_MARK)
+
+    risk = account_risk([desk.pk])[desk.pk]
+
+    assert (risk.nearest_distance_pct, risk.nearest_inst_id, risk.nearest_note) == (
+        None,
+        "BTC-USDT-SWAP",
+        NO_MARK,
+    )
+    assert risk.distance_level == "unknown" and not risk.liquidation_not_applicable
+
+
+def test_a_far_position_is_not_the_nearest_while_another_ones_distance_is_unknown(desk):
+    """The position without a mark price may be the nearest: the account's nearest is unknown."""
+    unknown_line(reading(desk, timezone.now(), positions=(FAR,)), "SOL-USDT-SWAP", NO_MARK)
+
+    risk = account_risk([desk.pk])[desk.pk]
+
+    assert (risk.nearest_distance_pct, risk.nearest_inst_id, risk.nearest_note) == (
+        None,
+        "SOL-USDT-SWAP",
+        NO_MARK,
+    )
+
+
+def test_positions_that_cannot_be_liquidated_by_themselves_leave_the_nearest_known(desk):
+    cannot = ("SOL-USDT-SWAP", "long", "150", "0")  # OKX's liqPx "0"
+    reading(desk, timezone.now(), positions=(NEAR, FAR, cannot))
+    other = Account.objects.create(name="cannot be liquidated")
+    reading(other, timezone.now(), positions=(cannot,))
+
+    risks = account_risk([desk.pk, other.pk])
+
+    assert (risks[desk.pk].nearest_distance_pct, risks[desk.pk].nearest_inst_id) == (Decimal(5), NEAR[0])
+    alone = risks[other.pk]
+    assert (alone.nearest_distance_pct, alone.nearest_note) == (None, NO_LIQ_PRICE)
+    assert alone.liquidation_not_applicable and alone.distance_level == "unknown"

@@ -323,7 +323,7 @@ class ClosedPositionSerializer(serializers.Serializer):
     fee = money(help_text="OKX's fee, in ccy (negative: paid).")
     funding_fee = money(help_text="OKX's fundingFee, in ccy.")
     liq_penalty = money(help_text="OKX's liqPenalty, in ccy (negative; liquidations only).")
-    opened_at = utc_time(allow_null=True, help_text="OKX's cTime.")
+    opened_at = utc_time(help_text="OKX's cTime.")
     closed_at = utc_time(help_text="OKX's uTime: the latest update, the close.")
 
 

@@ -175,10 +175,13 @@ class ClosedPositionsPage(StrictLimitOffsetPagination):
             "unknown_reason": {
                 "type": "string",
                 "nullable": True,
-                "description": 'Why the list is unknown: "not readable without the account\'s own key" '
-                "(OKX gives positions history only to the account's own key; rows stored while it had "
-                'one are still listed) or "never read"; null when it is read each refresh (an empty '
-                "list is then: none closed in the 3 months OKX keeps).",
+                "description": "Why the list is unknown (results null when nothing is stored) or may be "
+                'incomplete: "not readable without the account\'s own key" (OKX gives positions history '
+                "only to the account's own key; rows stored while it had one are still listed), "
+                '"never read", or why the latest snapshot\'s reading of it is incomplete ("still being '
+                'read back: 2026-10-02 14:05 UTC reached", "could not be read: exchange busy on '
+                '/api/v5/account/positions-history"); null only when it is read up to the latest '
+                "snapshot and back to the 3 months OKX keeps (an empty list is then: none closed).",
             },
             **paginated["properties"],
             "results": {**results, "nullable": True, "description": "Newest first; null when unknown."},

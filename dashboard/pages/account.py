@@ -45,6 +45,10 @@ LIQUIDATIONS = frozenset({CloseType.LIQUIDATION, CloseType.PARTIAL_LIQUIDATION})
 # (GET /api/v5/account/positions-history; the master has no endpoint for a sub-account's).
 NO_CLOSED_POSITIONS = "No position closed in the last 3 months (OKX keeps positions history for 3 months)."
 CLOSED_NEED_OWN_KEY = "not readable without the account's own key"
+# The latest snapshot's history_note says the stored history may miss rows (still reading back,
+# or the last read failed): a list that may be incomplete, or an empty one that means nothing.
+CLOSED_UNKNOWN = "Unknown: OKX's positions history {reason}."
+CLOSED_INCOMPLETE = "Possibly incomplete: OKX's positions history {reason}."
 
 
 @require_GET
@@ -157,17 +161,23 @@ def _holdings(snapshot: Snapshot | None) -> dict[str, Any]:
 
 
 def closed_unknown_reason(own_key: bool, snapshot: Snapshot | None) -> str | None:
-    """Why the account's closed positions are unknown, in the API's short words: "not readable
-    without the account's own key" (no active key of its own), "never read" (no snapshot yet);
-    None when they are read each refresh (an empty list is then none closed in 3 months)."""
+    """Why the account's closed positions are unknown or may be incomplete, in the API's short
+    words: "not readable without the account's own key" (no active key of its own), "never read"
+    (no snapshot yet), else the latest snapshot's history_note (snapshots.refresh: "still reading
+    back: 2026-10-02 14:05 UTC reached", "could not be read: exchange busy on
+    /api/v5/account/positions-history", ...). None only when the positions history was read up
+    to that snapshot and back to OKX's 3 months: an empty list is then none closed in 3 months."""
     if not own_key:
         return CLOSED_NEED_OWN_KEY
-    return queries.NEVER_READ if snapshot is None else None
+    if snapshot is None:
+        return queries.NEVER_READ
+    return snapshot.history_note or None
 
 
 def _closed(account: Account, own_key: bool, snapshot: Snapshot | None) -> dict[str, Any]:
-    """The newest closed positions (snapshots.risk.closed_positions) with their amounts as text,
-    and, when there are none, why in a sentence."""
+    """The newest closed positions (snapshots.risk.closed_positions) with their amounts as text;
+    when there are none, why in a sentence ("none closed" only when the history is known); when
+    there are some but the history may be incomplete, why (closed_incomplete)."""
     rows = closed_positions(account, CLOSED_SHOWN)
     reason = closed_unknown_reason(own_key, snapshot)
     if reason == CLOSED_NEED_OWN_KEY:
@@ -175,8 +185,10 @@ def _closed(account: Account, own_key: bool, snapshot: Snapshot | None) -> dict[
         sentence = (
             f"{reason.capitalize()}: OKX gives positions history only to the account's own key{through}."
         )
-    elif reason:
+    elif reason == queries.NEVER_READ:
         sentence = f"Unknown: {reason} (no snapshot of this account yet)."
+    elif reason:
+        sentence = CLOSED_UNKNOWN.format(reason=reason)
     else:
         sentence = NO_CLOSED_POSITIONS
     return {
@@ -184,6 +196,7 @@ def _closed(account: Account, own_key: bool, snapshot: Snapshot | None) -> dict[
         "closed_more": len(rows) == CLOSED_SHOWN,
         "closed_api": f"/api/v1/accounts/{account.pk}/closed-positions",
         "closed_empty_reason": "" if rows else sentence,
+        "closed_incomplete": CLOSED_INCOMPLETE.format(reason=reason) if rows and reason else "",
     }
 
 
