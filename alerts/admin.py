@@ -2,7 +2,9 @@
 
 A risk rule (RiskRule) shows which watched accounts would fire now, with their figures: on its
 change page, for the form's unsaved values ("Preview" beside Save: nothing is stored), and as an
-action on the list.
+action on the list. It watches every active live account or the chosen ones, and tells every
+enabled channel or the chosen ones: choosing turns "every" off, and a rule whose choices were
+all deleted says so in the list and the preview.
 
 A channel's webhook URL and bot token are write-only: the form never renders them back (the
 page shows "set, ends …x4f"), a blank field keeps the stored value, and the POST fields are kept
@@ -33,7 +35,15 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import Account
 from accounts.roles import KeyAdminsOnly
-from alerts.models import AlertChannel, AlertSettings, AlertState, ChannelKind, RiskRule
+from alerts.models import (
+    NO_ACCOUNTS_LEFT,
+    NO_CHANNELS_LEFT,
+    AlertChannel,
+    AlertSettings,
+    AlertState,
+    ChannelKind,
+    RiskRule,
+)
 from alerts.risk import Judgement, judge, watched
 
 SECRET_FIELDS = ("url", "token")
@@ -210,6 +220,39 @@ class AlertSettingsAdmin(KeyAdminsOnly, admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:alerts_alertsettings_change", args=[row.pk]))
 
 
+class RiskRuleForm(forms.ModelForm):
+    """Choosing accounts (channels) turns "every active live account" ("every enabled channel")
+    off; neither chosen nor every one is refused."""
+
+    class Meta:
+        model = RiskRule
+        fields = (
+            "name",
+            "kind",
+            "threshold",
+            "all_accounts",
+            "accounts",
+            "severity",
+            "all_channels",
+            "channels",
+            "remind_every_hours",
+            "enabled",
+        )
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        for every, chosen, what in (
+            ("all_accounts", "accounts", "the accounts to watch, or tick “every active live account”"),
+            ("all_channels", "channels", "the channels to tell, or tick “every enabled channel”"),
+        ):
+            if data.get(chosen):
+                data[every] = False
+            elif every in data and not data[every]:
+                self.add_error(chosen, f"Choose {what}.")
+        return data
+
+
 @dataclass(frozen=True)
 class Preview:
     """One rule's judgements now, for the preview table (templates/alerts/admin/)."""
@@ -222,6 +265,15 @@ class Preview:
     def firing(self) -> int:
         return sum(1 for row in self.rows if row.verdict == "fires")
 
+    @property
+    def left_empty(self) -> list[str]:
+        """RiskRule.left_empty() of a saved rule (the form refuses an unsaved one's)."""
+        return self.rule.left_empty() if self.saved else []
+
+    @property
+    def no_accounts_left(self) -> bool:
+        return NO_ACCOUNTS_LEFT in self.left_empty
+
 
 def preview(rule: RiskRule, accounts: list[Account] | None = None, *, saved: bool = True) -> Preview:
     """`accounts`: the chosen ones of an unsaved form (None: the saved rule's)."""
@@ -233,6 +285,7 @@ PREVIEW_DATA = "risk_preview_data"  # set on a copy of the request: the form to 
 
 @admin.register(RiskRule)
 class RiskRuleAdmin(KeyAdminsOnly, admin.ModelAdmin):
+    form = RiskRuleForm
     list_display = (
         "name",
         "kind",
@@ -261,11 +314,15 @@ class RiskRuleAdmin(KeyAdminsOnly, admin.ModelAdmin):
 
     @admin.display(description="accounts")
     def scope(self, rule: RiskRule) -> str:
-        return ", ".join(a.name for a in rule.accounts.all()) or "every active live account"
+        if rule.all_accounts:
+            return "every active live account"
+        return ", ".join(a.name for a in rule.accounts.all()) or NO_ACCOUNTS_LEFT
 
     @admin.display(description="channels")
     def channel_list(self, rule: RiskRule) -> str:
-        return ", ".join(c.name for c in rule.channels.all()) or "every enabled channel"
+        if rule.all_channels:
+            return "every enabled channel"
+        return ", ".join(c.name for c in rule.channels.all()) or NO_CHANNELS_LEFT
 
     @admin.display(description="reminders")
     def reminders(self, rule: RiskRule) -> str:

@@ -4,11 +4,13 @@ evaluate() compares what holds now (rules.find) with the open alerts, so an aler
 state change however often it runs: a new condition opens an alert, a new stage of an open one
 (idle deletion 3 days, then 1 day ahead) notifies again, a condition gone resolves its alert with
 one "recovered" message. Every state change creates one Delivery per enabled channel (a risk
-rule's: its own channels, all enabled ones when it has none); deliver() sends one, retrying with
-backoff through the periodic sweep (tasks.py). A risk rule (alerts/risk.py) may also remind while
-its alert fires, once per period, and its alert recovers only when judged clear: one that ends
-otherwise (a forced close leaving the window, a rule switched off) resolves quietly. run() is the
-periodic evaluation: it records how it went (AlertRun) for /readyz and /metrics and never raises.
+rule's: every enabled one or its chosen ones, which may be none); deliver() sends one, retrying
+with backoff through the periodic sweep (tasks.py). A risk rule (alerts/risk.py) may also remind
+while its alert fires, once per period; its firing alert's title and message follow the rule and
+figures in force without a delivery; it recovers only when judged clear: one that ends otherwise
+(a forced close leaving the window or of the alert's own position, a rule switched off) resolves
+quietly. run() is the periodic evaluation: it records how it went (AlertRun) for /readyz and
+/metrics and never raises.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from alerts.models import (
     RiskRule,
     new_delivery,
 )
-from alerts.risk import find_risk
+from alerts.risk import FORCE_CLOSED, find_risk
 from alerts.rules import Condition, Findings, _local, find
 
 logger = logging.getLogger(__name__)
@@ -52,6 +54,7 @@ class Changes:
     opened: int = 0
     renotified: int = 0
     reminded: int = 0
+    rewritten: int = 0  # firing risk alerts whose title or message changed, quietly
     resolved: int = 0
     skipped: dict[str, str] = field(default_factory=dict)  # rule -> why it was not evaluated
 
@@ -88,10 +91,13 @@ def evaluate(now: datetime | None = None) -> Changes:
             changes.renotified += _restage(alert, condition, now)
         elif _reminder_due(alert, condition, now):
             changes.reminded += _remind(alert, condition, now)
+        elif condition.risk_rule_id is not None and _reads(alert) != _reads(condition):
+            changes.rewritten += _rewrite(alert, condition)
     for key, alert in open_alerts.items():
         if key in findings.conditions or findings.is_held(key):
             continue
-        changes.resolved += _resolve(alert, now, _resolution(alert, findings, rules))
+        resolution = _resolution(alert, findings, rules)
+        changes.resolved += _resolve(alert, now, resolution, findings.clear.get(key, ""))
     return changes
 
 
@@ -101,9 +107,9 @@ def _resolution(alert: Alert, findings: Findings, rules: AlertSettings) -> str:
     if alert.rule not in RiskKind.values:
         return RECOVERED if rules.enabled(alert.rule) else SWITCHED_OFF
     key = (alert.rule, alert.subject)
-    ended = findings.ended.get(key)
-    if ended is not None and alert.opened_at <= ended[0]:
-        return ended[1]
+    closed_at = findings.force_closed.get(key, {}).get(alert.position)
+    if closed_at is not None and alert.opened_at <= closed_at:
+        return FORCE_CLOSED  # its own position, not another one of the account
     if key in findings.clear:
         return RECOVERED
     if alert.risk_rule_id not in findings.risk_rules:
@@ -124,6 +130,7 @@ def _open(condition: Condition, now: datetime) -> bool:
                 severity=condition.severity,
                 title=condition.title,
                 message=condition.text,
+                position=condition.position,
                 opened_at=now,
                 changed_at=now,
             )
@@ -137,7 +144,7 @@ def _open(condition: Condition, now: datetime) -> bool:
 def _restage(alert: Alert, condition: Condition, now: datetime) -> bool:
     with transaction.atomic():
         changed = Alert.objects.filter(pk=alert.pk, state=AlertState.FIRING, stage=alert.stage).update(
-            stage=condition.stage, title=condition.title, message=condition.text, changed_at=now
+            stage=condition.stage, changed_at=now, **_reads(condition)
         )
         if changed:
             alert.refresh_from_db()
@@ -156,7 +163,7 @@ def _remind(alert: Alert, condition: Condition, now: datetime) -> bool:
     with transaction.atomic():
         changed = Alert.objects.filter(
             pk=alert.pk, state=AlertState.FIRING, reminded_at=alert.reminded_at
-        ).update(reminded_at=now, title=condition.title, message=condition.text)
+        ).update(reminded_at=now, **_reads(condition))
         if changed:
             alert.refresh_from_db()
             text = f"{condition.text}\nFiring since {_local(alert.opened_at)}."
@@ -164,9 +171,24 @@ def _remind(alert: Alert, condition: Condition, now: datetime) -> bool:
     return bool(changed)
 
 
-def _resolve(alert: Alert, now: datetime, resolution: str) -> bool:
-    """Resolve once (a conditional UPDATE: of two evaluations only one sends "recovered"). Any
-    other resolution (a rule switched off, a forced close out of its window) is quiet."""
+def _reads(row: Alert | Condition) -> dict[str, str]:
+    """What an alert says: its stored fields, or a condition's as they would be stored."""
+    if isinstance(row, Alert):
+        return {"title": row.title, "message": row.message, "position": row.position}
+    return {"title": row.title, "message": row.text, "position": row.position}
+
+
+def _rewrite(alert: Alert, condition: Condition) -> bool:
+    """A firing risk alert in the same state, read anew (a changed threshold, the figures as
+    they are now): its title and message follow, with no delivery and no change of its times."""
+    changed = Alert.objects.filter(pk=alert.pk, state=AlertState.FIRING).update(**_reads(condition))
+    return bool(changed)
+
+
+def _resolve(alert: Alert, now: datetime, resolution: str, reads: str = "") -> bool:
+    """Resolve once (a conditional UPDATE: of two evaluations only one sends "recovered"), saying
+    what is read now when known (`reads`: "margin ratio 160.00 %"). Any other resolution (a rule
+    switched off, a forced close out of its window) is quiet."""
     quiet = resolution != RECOVERED
     with transaction.atomic():
         changed = Alert.objects.filter(pk=alert.pk, state=AlertState.FIRING).update(
@@ -175,7 +197,9 @@ def _resolve(alert: Alert, now: datetime, resolution: str) -> bool:
         if changed and not quiet:
             alert.refresh_from_db()
             title = f"Recovered: {alert.title}"
-            _notify(alert, DeliveryEvent.RECOVERED, title, f"RECOVERED: {alert.title}. No action needed.")
+            now_reads = f" Now: {reads}." if reads else ""
+            text = f"RECOVERED: {alert.title}.{now_reads} No action needed."
+            _notify(alert, DeliveryEvent.RECOVERED, title, text)
     if changed:
         logger.info("alert %s: %s %s", resolution, alert.rule, alert.subject)
     return bool(changed)
@@ -190,12 +214,13 @@ def _notify(alert: Alert, event: str, title: str, text: str) -> None:
 
 
 def _channels(alert: Alert) -> QuerySet[AlertChannel]:
+    """Every enabled channel, or for a risk rule's alert its chosen enabled ones unless it tells
+    every one (RiskRule.all_channels): none when its chosen channels were deleted."""
     enabled = AlertChannel.objects.filter(enabled=True)
     if alert.risk_rule_id is None:
         return enabled
-    chosen = enabled.filter(risk_rules=alert.risk_rule_id)
-    has_chosen = RiskRule.channels.through.objects.filter(riskrule_id=alert.risk_rule_id).exists()
-    return chosen if has_chosen else enabled
+    everyone = RiskRule.objects.filter(pk=alert.risk_rule_id, all_channels=True).exists()
+    return enabled if everyone else enabled.filter(risk_rules=alert.risk_rule_id)
 
 
 def due_deliveries(now: datetime | None = None) -> list[int]:

@@ -36,6 +36,9 @@ EQUITY_DROP_PERCENT_MIN, EQUITY_DROP_PERCENT_MAX = Decimal("0.01"), Decimal("100
 # hundred times the margin needed; a distance to liquidation is in percent of the mark price.
 RISK_THRESHOLD_MAX = {"margin_ratio": Decimal(10_000), "liq_distance": Decimal(100)}
 REMIND_EVERY_HOURS_MAX = 7 * 24
+# A risk rule whose chosen accounts or channels were all deleted (RiskRule.left_empty).
+NO_ACCOUNTS_LEFT = "no accounts left: edit this rule"
+NO_CHANNELS_LEFT = "no channels left: edit this rule"
 
 
 class ChannelKind(models.TextChoices):
@@ -207,7 +210,9 @@ class RiskRule(models.Model):
     """A key admin's margin or liquidation rule (issue 20), evaluated with the others every
     minute (alerts/risk.py): per watched account, fire when its figure is below `threshold`
     percent, or, for forced_close, once per liquidation or auto-deleveraging in its positions
-    history. No accounts chosen: every active live account; no channels: every enabled one."""
+    history. It watches every active live account (`all_accounts`) or the chosen ones, and tells
+    every enabled channel (`all_channels`) or the chosen ones: a choice emptied by deleting its
+    accounts or channels means none, never all (left_empty() says so)."""
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=20, choices=RiskKind.choices)
@@ -224,15 +229,31 @@ class RiskRule(models.Model):
             "at most 10,000 % (margin ratio) or 100 % (distance). Blank for liquidation or ADL."
         ),
     )
+    all_accounts = models.BooleanField(
+        "every active live account",
+        default=True,
+        help_text="Watch every active live account. Choosing accounts below turns this off.",
+    )
     accounts = models.ManyToManyField(
         "accounts.Account",
         blank=True,
         related_name="risk_rules",
-        help_text="None chosen: every active live account (demo-trading ones only when chosen).",
+        help_text=(
+            "The accounts to watch (demo-trading ones only this way). A deleted account leaves the "
+            "rule; with none left it watches nothing."
+        ),
     )
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.WARNING)
+    all_channels = models.BooleanField(
+        "every enabled channel",
+        default=True,
+        help_text="Tell every enabled channel. Choosing channels below turns this off.",
+    )
     channels = models.ManyToManyField(
-        AlertChannel, blank=True, related_name="risk_rules", help_text="None chosen: every enabled channel."
+        AlertChannel,
+        blank=True,
+        related_name="risk_rules",
+        help_text="The channels to tell. A deleted channel leaves the rule; with none left it tells nobody.",
     )
     remind_every_hours = models.PositiveSmallIntegerField(
         default=0,
@@ -276,6 +297,17 @@ class RiskRule(models.Model):
     @property
     def remind_every(self) -> timedelta | None:
         return timedelta(hours=self.remind_every_hours) if self.remind_every_hours else None
+
+    def left_empty(self) -> list[str]:
+        """What the rule's choices have lost: NO_ACCOUNTS_LEFT when it watches chosen accounts
+        and none is left, NO_CHANNELS_LEFT likewise for channels ([] when neither). For a saved
+        rule (reads its choices, prefetched or not)."""
+        empty = []
+        if not self.all_accounts and not self.accounts.all():
+            empty.append(NO_ACCOUNTS_LEFT)
+        if not self.all_channels and not self.channels.all():
+            empty.append(NO_CHANNELS_LEFT)
+        return empty
 
 
 class AlertRun(models.Model):
@@ -374,6 +406,9 @@ class Alert(models.Model):
         RiskRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
     )
     reminded_at = models.DateTimeField(null=True, blank=True)  # the last reminder (RiskRule's)
+    # A near-liquidation alert's position as last judged, "BTC-USDT-SWAP long": only a forced
+    # close of that position ends the alert quietly (alerts/risk.py).
+    position = models.CharField(max_length=80, blank=True)
 
     objects = AlertQuerySet.as_manager()
 

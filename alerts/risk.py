@@ -9,11 +9,16 @@ positions history the refresh stores (snapshots.models.ClosedPosition).
   far the mark price `markPx` may move against it before the estimated liquidation price
   `liqPx`, GET /api/v5/account/positions, in percent of the mark) below the threshold.
 - forced_close: a liquidation or auto-deleveraging (positions-history `type` 3, 4, 5 or 6, GET
-  /api/v5/account/positions-history) closed after the rule was created and within the last
-  FORCED_WINDOW: one condition per closed row, so each fires once and ends quietly.
+  /api/v5/account/positions-history) the dashboard learned of (ClosedPosition.forced_at) within
+  the last FORCED_WINDOW, however late after OKX closed it, but never one OKX closed before the
+  rule was created or the account was added (a first read of three months of history is no
+  news): one condition per position, so each fires once and ends quietly.
 
 An account whose figure is unknown (never read, stale, positions not readable through the
-master key, OKX sent none) is held: its alert neither opens nor recovers.
+master key, a position's mark or liquidation price missing, OKX sent no ratio) is held: its
+alert neither opens nor recovers. One that uses no margin (OKX reports mmr 0 and so no ratio:
+AccountRisk.margin_unused) is clear. A near-liquidation alert ends quietly, not "recovered",
+when its own position (instrument and side) was force-closed after it opened.
 """
 
 from __future__ import annotations
@@ -24,12 +29,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from django.db.models import Max, QuerySet
+from django.db.models import QuerySet
 
 from accounts.models import Account, Environment
 from alerts.models import RiskKind, RiskRule
 from alerts.rules import Condition, Findings, _local
-from snapshots.models import FORCED_CLOSES, ClosedPosition, PositionLine
+from snapshots.models import ClosedPosition, PositionLine
 from snapshots.numbers import format_amount
 from snapshots.pacing import read_intervals
 from snapshots.queries import is_stale
@@ -37,6 +42,9 @@ from snapshots.risk import NEVER_READ, NO_POSITIONS, AccountRisk, account_risk
 
 FORCED_WINDOW = timedelta(hours=24)
 FORCE_CLOSED = "its position was force-closed"  # a liq_distance alert's quiet end
+NO_MARGIN_IN_USE = "no margin in use (OKX reports a maintenance margin requirement of 0)"
+# A position whose latest close type is the trader's own after OKX forced part of it.
+FORCED_IN_PART = "liquidated or auto-deleveraged in part, then closed"
 
 Verdict = Literal["fires", "clear", "unknown"]
 
@@ -54,12 +62,13 @@ class Judgement:
 
 
 def watched(rule: RiskRule, chosen: Iterable[Account] | None = None) -> list[Account]:
-    """The accounts a rule watches: the chosen ones (`chosen`, or the saved rule's) that are
-    active, or when none are chosen every active live (not demo-trading) account."""
+    """The accounts a rule watches: every active live (not demo-trading) account when
+    `rule.all_accounts`, else the chosen ones (`chosen`, an unsaved form's, or the saved rule's)
+    that are active; none when none is left."""
+    if rule.all_accounts:
+        return list(Account.objects.filter(active=True).exclude(environment=Environment.DEMO))
     picked = list(rule.accounts.all()) if chosen is None else list(chosen)
-    if picked:
-        return [account for account in picked if account.active]
-    return list(Account.objects.filter(active=True).exclude(environment=Environment.DEMO))
+    return [account for account in picked if account.active]
 
 
 def judge(rule: RiskRule, accounts: list[Account], now: datetime) -> list[Judgement]:
@@ -74,30 +83,37 @@ def judge(rule: RiskRule, accounts: list[Account], now: datetime) -> list[Judgem
 
 def find_risk(now: datetime, findings: Findings) -> None:
     """Add every enabled RiskRule's conditions to `findings`, with the subjects it holds, those
-    judged clear and the liq_distance ones whose position was force-closed. A rule whose stored
-    threshold does not suit its kind is skipped with the reason, its alerts held."""
-    rules = RiskRule.objects.filter(enabled=True).prefetch_related("accounts")
+    judged clear and, near liquidation, the positions force-closed in each watched account. A
+    rule whose stored threshold does not suit its kind is skipped with the reason, its alerts
+    held; one whose chosen accounts or channels are all gone says so (Findings.skipped), as it
+    watches or tells nobody."""
+    rules = RiskRule.objects.filter(enabled=True).prefetch_related("accounts", "channels")
     for rule in rules:
         findings.risk_rules.add(rule.pk)
         problem = rule.threshold_problem()
         if problem:
-            reason = f'the risk rule "{rule.name}" is skipped: {problem.rstrip(".")}; fix it under Admin'
-            findings.skipped[rule.kind] = "; ".join(filter(None, [findings.skipped.get(rule.kind), reason]))
+            _skip(findings, rule, f"is skipped: {problem.rstrip('.')}; fix it under Admin")
             findings.held_prefixes.add(f"risk:{rule.pk}:")
             continue
+        for empty in rule.left_empty():
+            _skip(findings, rule, f"has {empty} under Admin")
         accounts = watched(rule)
-        judgements = judge(rule, accounts, now)
-        for judgement in judgements:
+        for judgement in judge(rule, accounts, now):
             key = (rule.kind, judgement.subject)
             if judgement.condition is not None:
                 findings.add(judgement.condition)
             elif judgement.verdict == "unknown":
                 findings.held.add(key)
             elif rule.kind != RiskKind.FORCED_CLOSE:
-                findings.clear.add(key)
+                findings.clear[key] = judgement.figure
         if rule.kind == RiskKind.LIQ_DISTANCE:
-            for account_id, closed_at in _last_forced_close(accounts, now).items():
-                findings.ended[(rule.kind, _subject(rule, account_id))] = (closed_at, FORCE_CLOSED)
+            for account_id, closes in _force_closed_positions(accounts, now).items():
+                findings.force_closed[(rule.kind, _subject(rule, account_id))] = closes
+
+
+def _skip(findings: Findings, rule: RiskRule, why: str) -> None:
+    reason = f'the risk rule "{rule.name}" {why}'
+    findings.skipped[rule.kind] = "; ".join(filter(None, [findings.skipped.get(rule.kind), reason]))
 
 
 def _subject(rule: RiskRule, account_id: int) -> str:
@@ -124,7 +140,15 @@ def _amount(value: Decimal | None, ccy: str) -> str:
     return "unknown" if value is None else f"{format_amount(value, ccy or None)} {ccy}".rstrip()
 
 
-def _condition(rule: RiskRule, account: Account, subject: str, title: str, text: str) -> Condition:
+def _position(inst_id: str, side: str) -> str:
+    """A position as near-liquidation alerts name it: "BTC-USDT-SWAP long" (PositionLine's side,
+    ClosedPosition's direction: OKX's long or short, also in net mode)."""
+    return f"{inst_id} {side}".strip()
+
+
+def _condition(
+    rule: RiskRule, account: Account, subject: str, title: str, text: str, position: str = ""
+) -> Condition:
     stage = "forced" if rule.kind == RiskKind.FORCED_CLOSE else "below"
     return Condition(
         rule.kind,
@@ -136,6 +160,7 @@ def _condition(rule: RiskRule, account: Account, subject: str, title: str, text:
         risk_rule_id=rule.pk,
         severity=rule.severity,
         remind_every=rule.remind_every,
+        position=position,
     )
 
 
@@ -155,6 +180,8 @@ def _judge_figure(
 
 def _judge_margin(rule: RiskRule, account: Account, risk: AccountRisk, subject: str) -> Judgement:
     pct, threshold = risk.margin_ratio_pct, rule.threshold
+    if pct is None and risk.margin_unused:
+        return Judgement(account, subject, "clear", NO_MARGIN_IN_USE)
     if pct is None:
         return Judgement(account, subject, "unknown", f"no margin ratio ({risk.note or 'OKX sent none'})")
     figure = f"margin ratio {_pct(pct)}"
@@ -175,7 +202,9 @@ def _judge_margin(rule: RiskRule, account: Account, risk: AccountRisk, subject: 
 def _judge_distance(rule: RiskRule, account: Account, risk: AccountRisk, subject: str) -> Judgement:
     pct, threshold, inst = risk.nearest_distance_pct, rule.threshold, risk.nearest_inst_id
     if pct is None:
-        verdict: Verdict = "clear" if risk.nearest_note == NO_POSITIONS else "unknown"
+        # Known: no position, or none that can be liquidated by itself (snapshots.risk).
+        known = risk.nearest_note == NO_POSITIONS or risk.liquidation_not_applicable
+        verdict: Verdict = "clear" if known else "unknown"
         return Judgement(account, subject, verdict, risk.nearest_note)
     figure = f"{inst} {_pct(pct)} from liquidation"
     if threshold is None or pct >= threshold:
@@ -184,9 +213,10 @@ def _judge_distance(rule: RiskRule, account: Account, risk: AccountRisk, subject
     line = _nearest_line(account, risk.taken_at, inst)
     mark = _price(line.mark_price if line else None, inst)
     liq = _price(line.liq_price if line else None, inst)
-    side = f"{line.side} " if line and line.side else ""
+    side = line.side if line else ""
+    held = f"{side} {inst}".strip()  # "long BTC-USDT-SWAP"
     text = (
-        f"{account.name}'s {side}{inst} position is {_pct(pct)} from its estimated liquidation price "
+        f"{account.name}'s {held} position is {_pct(pct)} from its estimated liquidation price "
         f"(read at {_local(risk.taken_at)}), below the threshold of {_pct(threshold)}.\n"
         f"Mark price {mark}; liquidation price {liq}.\n"
         "What to do: add margin, reduce the position or lower its leverage."
@@ -197,7 +227,7 @@ def _judge_distance(rule: RiskRule, account: Account, risk: AccountRisk, subject
         subject,
         "fires",
         f"{figure} (mark {mark}, liquidation {liq})",
-        _condition(rule, account, subject, title, text),
+        _condition(rule, account, subject, title, text, _position(inst, side)),
     )
 
 
@@ -212,14 +242,20 @@ def _nearest_line(account: Account, taken_at: datetime, inst_id: str) -> Positio
 
 
 def _recent_forced(accounts: list[Account], now: datetime) -> QuerySet[ClosedPosition]:
-    return ClosedPosition.objects.filter(
-        account__in=accounts, close_type__in=FORCED_CLOSES, closed_at__gte=now - FORCED_WINDOW
-    )
+    """The accounts' positions the dashboard first stored as force-closed (`forced_at`, kept when
+    a later close changes OKX's type) within FORCED_WINDOW before `now`."""
+    return ClosedPosition.objects.filter(account__in=accounts, forced_at__gte=now - FORCED_WINDOW)
 
 
-def _last_forced_close(accounts: list[Account], now: datetime) -> dict[int, datetime]:
-    rows = _recent_forced(accounts, now).values("account_id").annotate(at=Max("closed_at"))
-    return {row["account_id"]: row["at"] for row in rows}
+def _force_closed_positions(accounts: list[Account], now: datetime) -> dict[int, dict[str, datetime]]:
+    """account id -> {position "BTC-USDT-SWAP long": when OKX last closed it (uTime)}."""
+    closes: dict[int, dict[str, datetime]] = {}
+    rows = _recent_forced(accounts, now).order_by("closed_at")
+    for account_id, inst_id, direction, closed_at in rows.values_list(
+        "account_id", "inst_id", "direction", "closed_at"
+    ):
+        closes.setdefault(account_id, {})[_position(inst_id, direction)] = closed_at
+    return closes
 
 
 def _forced_closes(rule: RiskRule, accounts: list[Account], now: datetime) -> list[Judgement]:
@@ -228,12 +264,16 @@ def _forced_closes(rule: RiskRule, accounts: list[Account], now: datetime) -> li
 
 
 def _judge_forced(rule: RiskRule, row: ClosedPosition) -> Judgement:
+    """Fires for a position OKX closed (uTime) once both the rule and the account existed: a
+    first read of an account's history, or a rule made today, brings no old liquidation."""
     account, subject = row.account, f"risk:{rule.pk}:closed:{row.pk}"
-    what = row.get_close_type_display()
+    what = row.get_close_type_display() if row.forced else FORCED_IN_PART
     figure = f"{row.inst_id} {what} at {_local(row.closed_at)}"
     created: datetime | None = rule.created_at  # None: an unsaved rule (a preview) fires for none
-    if created is None or row.closed_at <= created:
+    if created is None or row.closed_at < created:
         return Judgement(account, subject, "clear", f"{figure}, before the rule existed: not alerted")
+    if row.closed_at < account.created_at:
+        return Judgement(account, subject, "clear", f"{figure}, before the account was added: not alerted")
     direction = f"{row.direction} " if row.direction else ""
     text = (
         f"{account.name}'s {direction}{row.inst_id} position was {what} at {_local(row.closed_at)} "

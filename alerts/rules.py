@@ -42,10 +42,12 @@ class Condition:
     text: str
     account_id: int | None = None
     credential_id: int | None = None
-    # A RiskRule's condition: its rule, severity and reminder period (None: no reminders).
+    # A RiskRule's condition: its rule, severity, reminder period (None: no reminders) and, near
+    # liquidation, the position it is about ("BTC-USDT-SWAP long").
     risk_rule_id: int | None = None
     severity: str = ""
     remind_every: timedelta | None = None
+    position: str = ""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -59,11 +61,12 @@ class Findings:
     held_rules: set[str] = field(default_factory=set)
     held_prefixes: set[str] = field(default_factory=set)  # subjects "risk:<rule id>:" of a skipped rule
     skipped: dict[str, str] = field(default_factory=dict)  # rule -> why (a threshold out of range)
-    # Risk rules only: the subjects judged clear (a firing alert recovers), the rules that were
-    # judged, and subjects that ended quietly: key -> (alerts opened up to then end, resolution).
-    clear: set[tuple[str, str]] = field(default_factory=set)
+    # Risk rules only: the subjects judged clear with what was read (a firing alert recovers and
+    # says so), the rules that were judged, and the positions force-closed in a near-liquidation
+    # subject's account: key -> {position "BTC-USDT-SWAP long": when OKX closed it}.
+    clear: dict[tuple[str, str], str] = field(default_factory=dict)
     risk_rules: set[int] = field(default_factory=set)
-    ended: dict[tuple[str, str], tuple[datetime, str]] = field(default_factory=dict)
+    force_closed: dict[tuple[str, str], dict[str, datetime]] = field(default_factory=dict)
 
     def add(self, condition: Condition) -> None:
         self.conditions[condition.key] = condition

@@ -130,10 +130,12 @@ def reading(
     positions: tuple[tuple[str, str, str, str], ...] = (),
     via_master: bool = False,
     risk_note: str = "",
+    mmr_usd: str = "5000",
 ) -> Snapshot:
     """A snapshot of `account` taken at `at` with OKX's mgnRatio `margin_ratio` (a ratio: "1.2"
-    is 120 %) and open positions given as (inst_id, side, mark price, liquidation price), their
-    distance to liquidation computed as the refresh computes it (snapshots.risk)."""
+    is 120 %), maintenance margin `mmr_usd` and open positions given as (inst_id, side, mark
+    price, liquidation price), their distance to liquidation computed as the refresh computes it
+    (snapshots.risk)."""
     snapshot = Snapshot.objects.create(
         account=account,
         cycle=int(at.timestamp() * 1000),
@@ -141,7 +143,7 @@ def reading(
         total_equity_usd=Decimal(100_000),
         adj_equity_usd=Decimal(100_000),
         imr_usd=Decimal(20_000),
-        mmr_usd=Decimal(5_000),
+        mmr_usd=Decimal(mmr_usd),
         margin_ratio=None if margin_ratio is None else Decimal(margin_ratio),
         risk_note=risk_note,
         via_master=via_master,

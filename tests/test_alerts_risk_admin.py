@@ -45,6 +45,8 @@ def form(**fields) -> dict:
         "severity": "critical",
         "remind_every_hours": "4",
         "enabled": "on",
+        "all_accounts": "on",
+        "all_channels": "on",
         **fields,
     }
 
@@ -73,6 +75,7 @@ def test_a_key_admin_adds_a_rule_for_chosen_accounts_and_channels(key_admin, des
         4,
     )
     assert list(made.accounts.all()) == [desk] and list(made.channels.all()) == [mail]
+    assert (made.all_accounts, made.all_channels) == (False, False)  # choosing turned them off
     listing = key_admin.get(RULES).content.decode()
     assert "margin watch" in listing and "150.00 %" in listing and "every 4 h" in listing
 
@@ -88,6 +91,8 @@ def test_a_key_admin_adds_a_rule_for_chosen_accounts_and_channels(key_admin, des
         ({"kind": "liq_distance", "threshold": "250"}, "at most 100 % (not 250 %)."),
         ({"kind": "forced_close"}, "A liquidation or ADL rule has no threshold: leave it blank."),
         ({"remind_every_hours": "200"}, "Ensure this value is less than or equal to 168."),
+        ({"all_accounts": ""}, "Choose the accounts to watch, or tick “every active live account”."),
+        ({"all_channels": ""}, "Choose the channels to tell, or tick “every enabled channel”."),
     ],
 )
 def test_a_rule_that_does_not_make_sense_is_refused_with_the_reason(key_admin, fields, error):
@@ -182,3 +187,32 @@ def test_the_alerts_page_shows_a_risk_alerts_severity_and_rule(client, role, des
     link = f'<a href="{RULES}{made.pk}/change/">margin watch</a>'
     assert ("rule " + link in html) is (role == "key_admin")
     assert "rule margin watch" in html or link in html
+
+
+def test_a_rule_whose_chosen_account_and_channel_were_deleted_says_so_in_the_list_and_preview(
+    key_admin, desks
+):
+    desk, _, _ = desks
+    mail = AlertChannel.objects.create(name="team mail", kind=ChannelKind.EMAIL, recipients="a@example.com")
+    made = RiskRule.objects.create(
+        name="desk watch",
+        kind="margin_ratio",
+        threshold=Decimal("150"),
+        all_accounts=False,
+        all_channels=False,
+    )
+    made.accounts.set([desk])
+    made.channels.set([mail])
+    listing = key_admin.get(RULES).content.decode()
+    assert "no accounts left" not in listing and "desk" in listing and "team mail" in listing
+
+    desk.delete()
+    mail.delete()
+    listing = key_admin.get(RULES).content.decode()
+    assert "no accounts left: edit this rule" in listing and "no channels left: edit this rule" in listing
+    html = key_admin.get(RULES + f"{made.pk}/change/").content.decode()
+    preview = html[html.index('id="risk-preview-') :]
+    assert "desk watch: 0 would fire now" in preview
+    assert "This rule has no accounts left: edit this rule." in preview
+    assert "This rule has no channels left: edit this rule." in preview
+    assert "No account is watched: no accounts left: edit this rule." in preview

@@ -5,7 +5,7 @@ says "recovered" once, holds what it cannot judge, and ends a forced close quiet
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -25,7 +25,9 @@ from alerts.models import (
     Delivery,
     RiskRule,
 )
-from snapshots.models import ClosedPosition
+from snapshots.models import FORCED_CLOSES, ClosedPosition, PositionLine
+from snapshots.refresh import NO_RATIO_NO_MMR
+from snapshots.risk import NO_MARK
 from tests.alerts_support import make_channels, reading, receiver
 
 pytestmark = pytest.mark.django_db
@@ -51,12 +53,15 @@ def desk():
 
 
 def rule(kind: str, threshold: str | None, **fields) -> RiskRule:
+    """A saved rule; choosing accounts or channels turns "every one" off, as the admin form does."""
     channels = fields.pop("channels", [])
     accounts = fields.pop("accounts", [])
     made = RiskRule.objects.create(
         name=fields.pop("name", f"{kind} rule"),
         kind=kind,
         threshold=None if threshold is None else Decimal(threshold),
+        all_accounts=not accounts,
+        all_channels=not channels,
         **fields,
     )
     made.channels.set(channels)
@@ -216,7 +221,19 @@ def test_a_forced_close_fires_once_per_closed_position_and_ends_quietly_after_24
     assert Delivery.objects.count() == 2  # no "recovered" for a liquidation
 
 
-def closed(account: Account, close_type: str, at, *, pos_id: str, inst_id: str = "BTC-USDT-SWAP") -> None:
+def closed(
+    account: Account,
+    close_type: str,
+    at: datetime,
+    *,
+    pos_id: str,
+    inst_id: str = "BTC-USDT-SWAP",
+    learned: datetime | None = None,
+) -> None:
+    """A positions-history row of a long position opened an hour before OKX closed it at `at`,
+    as the refresh stores it: a forced close with `forced_at` when the dashboard learned of it
+    (`learned`, by default at once)."""
+    forced = close_type in FORCED_CLOSES
     ClosedPosition.objects.create(
         account=account,
         pos_id=pos_id,
@@ -228,13 +245,15 @@ def closed(account: Account, close_type: str, at, *, pos_id: str, inst_id: str =
         close_type=close_type,
         ccy="USDT",
         close_avg_price=Decimal("57000"),
-        trigger_price=Decimal("56990") if close_type in "3456" else None,
+        trigger_price=Decimal("56990") if forced else None,
         closed_size=Decimal("2"),
         realized_pnl=Decimal("-3010"),
         fee=Decimal("-10"),
         funding_fee=Decimal("0"),
         liq_penalty=Decimal("-1000"),
+        opened_at=at - timedelta(hours=1),
         closed_at=at,
+        forced_at=(learned or at) if forced else None,
     )
 
 
@@ -286,6 +305,8 @@ def test_a_rule_no_longer_watching_an_account_ends_its_alert_quietly(desk, now):
     narrowed = rule("margin_ratio", "150")
     reading(desk, now, margin_ratio="1.2")
     evaluate(now=now)
+    narrowed.all_accounts = False  # as the admin form saves a choice of accounts
+    narrowed.save()
     narrowed.accounts.set([other])
     evaluate(now=now + timedelta(seconds=10))
     assert Alert.objects.get().resolution == "account no longer watched by the rule"
@@ -339,3 +360,177 @@ def test_a_stored_threshold_out_of_range_skips_its_rule_holds_its_alerts_and_say
         "margin_ratio": 'the risk rule "broken" is skipped: The threshold must be more than 0 and at most '
         "10,000 % (not -1.00 %); fix it under Admin"
     }
+
+
+def test_a_rule_for_one_account_watches_nothing_once_that_account_is_deleted_and_says_so(desk, now):
+    mail_channel()
+    other = Account.objects.create(name="other desk")
+    reading(desk, now, margin_ratio="1.2")
+    reading(other, now, margin_ratio="1.1")
+    rule("margin_ratio", "150", name="desk only", accounts=[desk])
+    evaluate(now=now)
+    assert firing() == ["Margin ratio 120.00 % below 150.00 %: desk"]
+
+    desk.delete()  # a key admin removes the account (its alert goes with it)
+    assert run(now=now + timedelta(seconds=10))["ok"] is True
+
+    assert firing() == []  # not "other desk": an emptied choice is no account, not every one
+    assert AlertRun.objects.get().skipped == {
+        "margin_ratio": 'the risk rule "desk only" has no accounts left: edit this rule under Admin'
+    }
+
+
+def test_a_rule_whose_only_channel_is_deleted_tells_no_channel_and_says_so(desk, now):
+    mail_channel()
+    desk_room = AlertChannel.objects.create(
+        name="risk desk", kind=ChannelKind.EMAIL, recipients="risk@example.com"
+    )
+    rule("margin_ratio", "150", name="to the risk desk", channels=[desk_room])
+    desk_room.delete()
+    reading(desk, now, margin_ratio="1.2")
+
+    assert run(now=now)["ok"] is True
+
+    assert firing() == ["Margin ratio 120.00 % below 150.00 %: desk"]  # on the Alerts page
+    assert not Delivery.objects.exists()  # not the team mail it was never meant for
+    assert AlertRun.objects.get().skipped == {
+        "margin_ratio": 'the risk rule "to the risk desk" has no channels left: edit this rule under Admin'
+    }
+
+
+def test_a_margin_alert_recovers_once_when_the_account_no_longer_uses_margin(desk, now):
+    """Every position closed (or lost to liquidation): OKX reports mmr 0 and no mgnRatio, the
+    refresh stores None with NO_RATIO_NO_MMR. That is known (no margin in use), not unknown."""
+    mail_channel()
+    rule("margin_ratio", "150")
+    reading(desk, now, margin_ratio="1.2")
+    evaluate(now=now)
+    for hours in (1, 24):
+        at = now + timedelta(hours=hours)
+        reading(desk, at, risk_note=NO_RATIO_NO_MMR, mmr_usd="0")
+        evaluate(now=at)
+
+    alert = Alert.objects.get()
+    assert (alert.state, alert.resolution) == (AlertState.RESOLVED, "recovered")
+    [recovered] = Delivery.objects.filter(event="recovered")
+    assert recovered.text == (
+        "RECOVERED: Margin ratio 120.00 % below 150.00 %: desk. Now: no margin in use (OKX reports a "
+        "maintenance margin requirement of 0). No action needed."
+    )
+
+
+def test_a_near_liquidation_alert_is_held_when_its_position_becomes_unknown(desk, now):
+    """The near position's mark price is missing this reading while another position is far:
+    the account's nearest distance is unknown, so the alert neither recovers nor changes."""
+    mail_channel()
+    rule("liq_distance", "10")
+    reading(desk, now, positions=(NEAR, FAR))
+    evaluate(now=now)
+    assert len(firing()) == 1
+
+    later = now + timedelta(minutes=1)
+    snapshot = reading(desk, later, positions=(FAR,))
+    PositionLine.objects.create(
+        snapshot=snapshot,
+        inst_id=NEAR[0],
+        inst_type="SWAP",
+        side="long",
+        size=Decimal(1),
+        size_unit="contracts",
+        mark_price=None,
+        liq_price=Decimal(NEAR[3]),
+        margin_mode="cross",
+        liq_distance_pct=None,
+        liq_distance_note=NO_MARK,
+    )
+    evaluate(now=later)
+
+    assert not Delivery.objects.filter(event="recovered").exists()
+    assert firing() == ["Near liquidation: desk BTC-USDT-SWAP 5.00 % from its liquidation price"]
+
+
+def test_a_liquidation_learned_late_still_alerts(desk, now):
+    """The refresh could not read the account for a day (OKX busy, a key replaced, workers down);
+    the liquidation that happened meanwhile is stored now: the 24 hours count from then."""
+    mail_channel()
+    watched = rule("forced_close", None, severity="critical")
+    happened = watched.created_at + timedelta(minutes=1)
+    learned = happened + timedelta(hours=25)
+    closed(desk, "3", happened, pos_id="77", learned=learned)
+
+    evaluate(now=learned + timedelta(minutes=1))
+    assert firing() == ["Liquidated: desk BTC-USDT-SWAP"]
+    evaluate(now=learned + timedelta(hours=24, minutes=1))
+    assert firing() == []
+    assert Delivery.objects.count() == 1
+
+
+def test_a_first_read_of_an_accounts_history_does_not_alert_on_old_liquidations(now):
+    """A rule made long ago; an account added today whose three months of positions history
+    hold a liquidation of two months ago: stored today, it is no news."""
+    mail_channel()
+    rule("forced_close", None)
+    RiskRule.objects.update(created_at=now - timedelta(days=90))
+    added = Account.objects.create(name="new desk")
+    closed(added, "3", now - timedelta(days=60), pos_id="old", learned=now)
+    closed(added, "4", now + timedelta(minutes=1), pos_id="new", inst_id="ETH-USDT-SWAP")
+
+    evaluate(now=now + timedelta(minutes=2))
+
+    assert firing() == ["Liquidated in part: new desk ETH-USDT-SWAP"]
+
+
+def test_another_positions_liquidation_does_not_silence_a_recovery(desk, now):
+    """BTC is near liquidation; ETH, another position of the account, is liquidated; then BTC
+    moves far from its liquidation price: the BTC alert recovered and says so."""
+    mail_channel()
+    rule("liq_distance", "10")
+    reading(desk, now, positions=(NEAR,))
+    evaluate(now=now)
+    later = now + timedelta(minutes=1)
+    closed(desk, "3", later, pos_id="eth", inst_id="ETH-USDT-SWAP")
+    reading(desk, later, positions=(("BTC-USDT-SWAP", "long", "60000", "42000"),))  # 30 % away now
+    evaluate(now=later)
+
+    alert = Alert.objects.get()
+    assert (alert.state, alert.resolution) == (AlertState.RESOLVED, "recovered")
+    assert Delivery.objects.filter(event="recovered").count() == 1
+
+
+def test_a_firing_alert_follows_a_changed_threshold_quietly_and_recovers_once_beyond_it(desk, now):
+    """The key admin lowers the threshold from 150 % to 130 % while the ratio is 120 %: still
+    firing, the alert reads "below 130.00 %" with no new message; lowered to 110 %, it recovers."""
+    mail_channel()
+    watched = rule("margin_ratio", "150")
+    reading(desk, now, margin_ratio="1.2")
+    evaluate(now=now)
+    watched.threshold = Decimal("130")
+    watched.save()
+    evaluate(now=now + timedelta(seconds=30))
+
+    alert = Alert.objects.get()
+    assert alert.title == "Margin ratio 120.00 % below 130.00 %: desk"
+    assert "below the threshold of 130.00 %." in alert.message
+    assert [event for event, _ in events(alert)] == ["firing"]
+
+    watched.threshold = Decimal("110")
+    watched.save()
+    evaluate(now=now + timedelta(seconds=60))
+    evaluate(now=now + timedelta(seconds=90))
+    alert.refresh_from_db()
+    assert (alert.state, alert.resolution) == (AlertState.RESOLVED, "recovered")
+    assert [event for event, _ in events(alert)] == ["firing", "recovered"]
+    assert Delivery.objects.get(event="recovered").text.startswith(
+        "RECOVERED: Margin ratio 120.00 % below 130.00 %: desk. Now: margin ratio 120.00 %."
+    )
+
+
+def test_a_near_liquidation_alert_recovers_when_its_position_can_no_longer_be_liquidated(desk, now):
+    """OKX's liqPx "0": the position is fully collateralised, a known state (not unknown)."""
+    mail_channel()
+    rule("liq_distance", "10")
+    reading(desk, now, positions=(NEAR,))
+    evaluate(now=now)
+    reading(desk, now + timedelta(minutes=1), positions=(("BTC-USDT-SWAP", "long", "60000", "0"),))
+    evaluate(now=now + timedelta(minutes=1))
+    assert Alert.objects.get().resolution == "recovered"

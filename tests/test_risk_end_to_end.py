@@ -37,9 +37,10 @@ INST = "BTC-USDT-SWAP"
 
 
 def scenario() -> Scenario:
-    """One trader (Multi-currency margin: account-level risk figures) with its own key, long 10
-    BTC-USDT-SWAP contracts (0.1 BTC) at 60,000 with 5x cross leverage; prices hold still
-    unless a test moves them."""
+    """One trader (Multi-currency margin: account-level risk figures) with its own key and 1,050
+    USDT, long 10 BTC-USDT-SWAP contracts (0.1 BTC) at 60,000 with 10x cross leverage: the
+    account's equity falls to its maintenance margin, OKX's liquidation price, near 50,000.
+    Prices hold still unless a test moves them."""
     raw = {
         "name": "risk end to end",
         "prices": {"USDT": {"usd": "1"}, "BTC": {"usd": "60000"}},
@@ -49,13 +50,13 @@ def scenario() -> Scenario:
                 "name": "trader",
                 "role": "master",
                 "acct_lv": "3",
-                "trading": {"USDT": "10000"},
+                "trading": {"USDT": "1050"},
                 "positions": [
                     {
                         "instId": INST,
                         "pos": "10",
                         "avgPx": "60000",
-                        "lever": "5",
+                        "lever": "10",
                         "mgnMode": "cross",
                         "created": "-1m",
                     }

@@ -1,5 +1,6 @@
-"""Issue 20: the key admins' margin and liquidation rules (RiskRule); an alert carries its risk
-rule, severity and last reminder; deliveries may be reminders."""
+"""Issue 20: the key admins' margin and liquidation rules (RiskRule: every account or the chosen
+ones, every channel or the chosen ones); an alert carries its risk rule, severity, last reminder
+and, near liquidation, its position; deliveries may be reminders."""
 
 import django.core.validators
 import django.db.models.deletion
@@ -17,6 +18,11 @@ class Migration(migrations.Migration):
             model_name="alert",
             name="reminded_at",
             field=models.DateTimeField(blank=True, null=True),
+        ),
+        migrations.AddField(
+            model_name="alert",
+            name="position",
+            field=models.CharField(blank=True, max_length=80),
         ),
         migrations.AddField(
             model_name="alert",
@@ -93,11 +99,27 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 (
+                    "all_accounts",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Watch every active live account. Choosing accounts below turns this off.",
+                        verbose_name="every active live account",
+                    ),
+                ),
+                (
                     "severity",
                     models.CharField(
                         choices=[("info", "info"), ("warning", "warning"), ("critical", "critical")],
                         default="warning",
                         max_length=10,
+                    ),
+                ),
+                (
+                    "all_channels",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Tell every enabled channel. Choosing channels below turns this off.",
+                        verbose_name="every enabled channel",
                     ),
                 ),
                 (
@@ -116,7 +138,8 @@ class Migration(migrations.Migration):
                     models.ManyToManyField(
                         blank=True,
                         help_text=(
-                            "None chosen: every active live account (demo-trading ones only when chosen)."
+                            "The accounts to watch (demo-trading ones only this way). A deleted account "
+                            "leaves the rule; with none left it watches nothing."
                         ),
                         related_name="risk_rules",
                         to="accounts.account",
@@ -126,7 +149,10 @@ class Migration(migrations.Migration):
                     "channels",
                     models.ManyToManyField(
                         blank=True,
-                        help_text="None chosen: every enabled channel.",
+                        help_text=(
+                            "The channels to tell. A deleted channel leaves the rule; with none left it "
+                            "tells nobody."
+                        ),
                         related_name="risk_rules",
                         to="alerts.alertchannel",
                     ),
