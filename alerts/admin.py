@@ -44,7 +44,7 @@ from alerts.models import (
     ChannelKind,
     RiskRule,
 )
-from alerts.risk import Judgement, judge, watched
+from alerts.risk import Judgement, judge, threshold_text, watched
 
 SECRET_FIELDS = ("url", "token")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -238,6 +238,7 @@ class RiskRuleForm(forms.ModelForm):
             "remind_every_hours",
             "enabled",
         )
+        labels = {"remind_every_hours": "Remind every (hours)"}
 
     def clean(self) -> dict[str, Any]:
         super().clean()
@@ -264,6 +265,11 @@ class Preview:
     @property
     def firing(self) -> int:
         return sum(1 for row in self.rows if row.verdict == "fires")
+
+    @property
+    def threshold(self) -> str:
+        """The rule's threshold as its alerts write it ("150.0%"), "" without one."""
+        return threshold_text(self.rule)
 
     @property
     def left_empty(self) -> list[str]:
@@ -310,7 +316,7 @@ class RiskRuleAdmin(KeyAdminsOnly, admin.ModelAdmin):
 
     @admin.display(description="threshold")
     def threshold_display(self, rule: RiskRule) -> str:
-        return "—" if rule.threshold is None else f"{rule.threshold} %"
+        return threshold_text(rule) or "—"
 
     @admin.display(description="accounts")
     def scope(self, rule: RiskRule) -> str:

@@ -17,7 +17,11 @@ positions history the refresh stores (snapshots.models.ClosedPosition).
 An account whose figure is unknown (never read, stale, positions not readable through the
 master key, a position's mark or liquidation price missing, OKX sent no ratio) is held: its
 alert neither opens nor recovers. One that uses no margin (OKX reports mmr 0 and so no ratio:
-AccountRisk.margin_unused) is clear. A near-liquidation alert ends quietly, not "recovered",
+AccountRisk.margin_unused) is clear; so is one with nothing that can be liquidated (the level
+"none", AccountRisk.nothing_at_risk: no open position and no margin in use, also in Futures mode
+with no cross position), which the preview calls "nothing at risk". Figures are written as on the
+pages (snapshots.risk.margin_ratio_text, distance_text; prices by snapshots.numbers.format_price
+in the instrument's quote currency). A near-liquidation alert ends quietly, not "recovered",
 when its own position (instrument and side) was force-closed after it opened.
 """
 
@@ -35,10 +39,17 @@ from accounts.models import Account, Environment
 from alerts.models import RiskKind, RiskRule
 from alerts.rules import Condition, Findings, _local
 from snapshots.models import ClosedPosition, PositionLine
-from snapshots.numbers import format_amount
+from snapshots.numbers import format_amount, format_price, price_ccy
 from snapshots.pacing import read_intervals
 from snapshots.queries import is_stale
-from snapshots.risk import NEVER_READ, NO_POSITIONS, AccountRisk, account_risk
+from snapshots.risk import (
+    NEVER_READ,
+    NO_POSITIONS,
+    AccountRisk,
+    account_risk,
+    distance_text,
+    margin_ratio_text,
+)
 
 FORCED_WINDOW = timedelta(hours=24)
 FORCE_CLOSED = "its position was force-closed"  # a liq_distance alert's quiet end
@@ -59,6 +70,7 @@ class Judgement:
     verdict: Verdict
     figure: str
     condition: Condition | None = None
+    nothing_at_risk: bool = False  # clear because nothing can be liquidated (the level "none")
 
 
 def watched(rule: RiskRule, chosen: Iterable[Account] | None = None) -> list[Account]:
@@ -120,16 +132,19 @@ def _subject(rule: RiskRule, account_id: int) -> str:
     return f"risk:{rule.pk}:account:{account_id}"
 
 
-def _pct(value: Decimal | None) -> str:
-    return "unknown" if value is None else f"{value:,.2f} %"
+def threshold_text(rule: RiskRule) -> str:
+    """A rule's threshold as its alerts write the figure: a margin ratio "150.0%", a distance
+    "10.00%"; "" for a kind without one (forced_close) or none set."""
+    if rule.threshold is None or rule.kind == RiskKind.FORCED_CLOSE:
+        return ""
+    if rule.kind == RiskKind.MARGIN_RATIO:
+        return margin_ratio_text(rule.threshold)
+    return distance_text(rule.threshold)
 
 
 def _price(value: Decimal | None, inst_id: str) -> str:
-    """A price in the instrument's quote currency (BTC-USDT-SWAP: USDT; BTC-USD-SWAP: USD; not
-    for OPTION, whose prices are in the coin and which has no liquidation price)."""
-    parts = inst_id.split("-")
-    quote = f" {parts[1]}" if len(parts) > 1 else ""
-    return "unknown" if value is None else f"{format_amount(value)}{quote}"
+    """A price in the instrument's currency as the pages write it (BTC-USDT-SWAP: "70,588.24 USDT")."""
+    return "unknown" if value is None else format_price(value, price_ccy(inst_id))
 
 
 def _usd(value: Decimal | None) -> str:
@@ -179,23 +194,24 @@ def _judge_figure(
 
 
 def _judge_margin(rule: RiskRule, account: Account, risk: AccountRisk, subject: str) -> Judgement:
-    pct, threshold = risk.margin_ratio_pct, rule.threshold
-    if pct is None and risk.margin_unused:
-        return Judgement(account, subject, "clear", NO_MARGIN_IN_USE)
+    pct, threshold, nothing = risk.margin_ratio_pct, rule.threshold, risk.nothing_at_risk
+    if pct is None and (risk.margin_unused or nothing):
+        figure = NO_MARGIN_IN_USE if risk.margin_unused else risk.nothing_at_risk_reason
+        return Judgement(account, subject, "clear", figure, nothing_at_risk=nothing)
     if pct is None:
         return Judgement(account, subject, "unknown", f"no margin ratio ({risk.note or 'OKX sent none'})")
-    figure = f"margin ratio {_pct(pct)}"
+    figure = f"margin ratio {margin_ratio_text(pct)}"
     if threshold is None or pct >= threshold:
         return Judgement(account, subject, "clear", figure)
     assert risk.taken_at is not None
     text = (
-        f"{account.name}'s margin ratio is {_pct(pct)} (OKX's mgnRatio, read at {_local(risk.taken_at)}), "
-        f"below the threshold of {_pct(threshold)}.\n"
+        f"{account.name}'s margin ratio is {margin_ratio_text(pct)} (OKX's mgnRatio, read at "
+        f"{_local(risk.taken_at)}), below the threshold of {margin_ratio_text(threshold)}.\n"
         f"Adjusted equity {_usd(risk.adj_equity_usd)}, initial margin {_usd(risk.imr_usd)}, "
         f"maintenance margin {_usd(risk.mmr_usd)}.\n"
         "OKX liquidates as the margin ratio nears 100 %. What to do: add margin or reduce positions."
     )
-    title = f"Margin ratio {_pct(pct)} below {_pct(threshold)}: {account.name}"
+    title = f"Margin ratio {margin_ratio_text(pct)} below {margin_ratio_text(threshold)}: {account.name}"
     return Judgement(account, subject, "fires", figure, _condition(rule, account, subject, title, text))
 
 
@@ -205,8 +221,8 @@ def _judge_distance(rule: RiskRule, account: Account, risk: AccountRisk, subject
         # Known: no position, or none that can be liquidated by itself (snapshots.risk).
         known = risk.nearest_note == NO_POSITIONS or risk.liquidation_not_applicable
         verdict: Verdict = "clear" if known else "unknown"
-        return Judgement(account, subject, verdict, risk.nearest_note)
-    figure = f"{inst} {_pct(pct)} from liquidation"
+        return Judgement(account, subject, verdict, risk.nearest_note, nothing_at_risk=risk.nothing_at_risk)
+    figure = f"{inst} {distance_text(pct)} from liquidation"
     if threshold is None or pct >= threshold:
         return Judgement(account, subject, "clear", figure)
     assert risk.taken_at is not None  # _judge_figure holds the never read
@@ -216,12 +232,12 @@ def _judge_distance(rule: RiskRule, account: Account, risk: AccountRisk, subject
     side = line.side if line else ""
     held = f"{side} {inst}".strip()  # "long BTC-USDT-SWAP"
     text = (
-        f"{account.name}'s {held} position is {_pct(pct)} from its estimated liquidation price "
-        f"(read at {_local(risk.taken_at)}), below the threshold of {_pct(threshold)}.\n"
+        f"{account.name}'s {held} position is {distance_text(pct)} from its estimated liquidation price "
+        f"(read at {_local(risk.taken_at)}), below the threshold of {distance_text(threshold)}.\n"
         f"Mark price {mark}; liquidation price {liq}.\n"
         "What to do: add margin, reduce the position or lower its leverage."
     )
-    title = f"Near liquidation: {account.name} {inst} {_pct(pct)} from its liquidation price"
+    title = f"Near liquidation: {account.name} {inst} {distance_text(pct)} from its liquidation price"
     return Judgement(
         account,
         subject,

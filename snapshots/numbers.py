@@ -7,6 +7,10 @@ or currency precision today, so these are the display rules per kind of currency
 - Any other currency (BTC, ETH, SOL, ...): at most 8 places (BTC's satoshi; OKX sends up to 18
   for some coins), trailing zeros trimmed: "0.000123", "1.5", "12". Never 12-18 places.
 - Prices, sizes and other plain numbers without a currency: at most 8 places, trimmed.
+- A price (format_price) is in its instrument's quote currency (price_ccy), with that currency's
+  decimals (2 for USD-like), but never fewer than PRICE_DIGITS significant digits: a price under
+  a dollar keeps its digits ("0.12345 USDT"), one of 70,588.23529412 becomes "70,588.24 USDT".
+- Leverage (format_leverage): "5" and the multiplication sign U+00D7 after it.
 
 Signs: a change or a PnL always carries one, "+12.30" / "-5.50" / "0.00" (zero has none).
 Pages write a loss with the minus sign (minus=MINUS: U+2212, as typeset); CSVs, the API and
@@ -23,6 +27,8 @@ MINUS = "\u2212"  # U+2212 MINUS SIGN, the one pages use (minus=MINUS); data fil
 # Currencies shown like dollars: 2 places, kept even when zero ("12.50").
 TWO_PLACES = frozenset({"USD", "USDT", "USDC", "USDG", "DAI", "FDUSD", "TUSD", "PYUSD", "EUR", "GBP"})
 MAX_PLACES = 8
+PRICE_DIGITS = 6  # significant digits a price keeps at least (OKX's tick sizes are finer below $1)
+TIMES = "\u00d7"  # MULTIPLICATION SIGN, after a leverage
 
 
 def places(ccy: str | None) -> int | None:
@@ -80,6 +86,52 @@ def format_percent(ratio: Decimal | None, *, sign: bool = True, places: int = 2,
     if pct < 0:
         return minus + text[1:]
     return f"+{text}" if sign else text
+
+
+def price_ccy(inst_id: str) -> str:
+    """The currency an instrument's prices are in, from OKX's instId: the quote currency of a
+    spot/margin pair or a swap/future ("BTC-USDT-SWAP" and "BTC-USDT": USDT; "BTC-USD-SWAP": USD);
+    an option's ("BTC-USD-250328-60000-C") are in its coin, BTC (OKX quotes coin-margined options in
+    the coin). "" for an instId without a quote part."""
+    parts = inst_id.split("-")
+    if len(parts) < 2:
+        return ""
+    return parts[0] if len(parts) == 5 and parts[-1] in ("C", "P") else parts[1]
+
+
+def format_price(
+    value: Decimal | None, ccy: str | None = None, *, minus: str = "-", code: bool = True
+) -> str:
+    """A price with its currency (price_ccy): the currency's decimals (format_amount), and at least
+    PRICE_DIGITS significant digits, at most MAX_PLACES places, trailing zeros past the currency's
+    places trimmed; code=False leaves the currency out (a table that writes it once). None -> "—".
+
+    format_price(Decimal("70588.23529412"), "USDT") -> "70,588.24 USDT"
+    format_price(Decimal("0.123456789"), "USDT") -> "0.123457 USDT"
+    format_price(Decimal("3150"), "USDT") -> "3,150.00 USDT"
+    format_price(Decimal("0.05123"), "BTC") -> "0.05123 BTC"; (Decimal("60000")) -> "60,000"
+    """
+    if value is None or not value.is_finite():
+        return UNKNOWN
+    fixed = places(ccy)
+    if fixed is not None and value != 0:
+        # Places for PRICE_DIGITS significant digits: 70,588.2 needs 1, 0.123457 needs 6.
+        wanted = min(MAX_PLACES, max(fixed, PRICE_DIGITS - 1 - value.adjusted()))
+        rounded = value.quantize(Decimal(1).scaleb(-wanted), rounding=ROUND_HALF_UP)
+        text = f"{abs(rounded):,f}"
+        if "." in text and wanted > fixed:  # trim the digits past the currency's own places
+            whole, _, part = text.partition(".")
+            text = f"{whole}.{part[:fixed]}{part[fixed:].rstrip('0')}"
+        text = minus + text if rounded < 0 else text
+    else:
+        text = format_amount(value, ccy, minus=minus)
+    return f"{text} {ccy}" if ccy and code else text
+
+
+def format_leverage(value: Decimal | None) -> str:
+    """OKX's lever as "5" then TIMES ("12.5" then TIMES); None -> "—"."""
+    text = format_amount(value)
+    return text if text == UNKNOWN else f"{text}{TIMES}"
 
 
 def sign_class(value: Decimal | None) -> str:

@@ -14,7 +14,10 @@ snapshot; docs/valuation.md "Risk" cites OKX's definitions:
   applicable to OPTION", get_positions.md) or "0": the position cannot be liquidated by itself;
   or a distance too large to store) or unknown for a data reason (no mark price, no side).
 
-Thresholds colour the pages (`level`); the alert rules carry their own, set by a key admin.
+Thresholds colour the pages (`level`); the alert rules carry their own, set by a key admin. An
+account with nothing that can be liquidated (no open position, no margin in use) has a level of
+its own, "none" (AccountRisk.nothing_at_risk): known, unlike "unknown". The figures are written by
+margin_ratio_text and distance_text on every surface (pages, API docs, alert previews and messages).
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ from typing import Literal
 from django.db.models import OuterRef, Subquery
 
 from accounts.models import Account
+from snapshots import numbers
 from snapshots.models import ClosedPosition, PositionLine, Snapshot
 
-Level = Literal["ok", "warn", "danger", "unknown"]
+# "none": nothing can be liquidated (AccountRisk.nothing_at_risk); "unknown": a figure is missing.
+Level = Literal["ok", "warn", "danger", "none", "unknown"]
 Distance = tuple[Decimal | None, str, str]  # a position's (percent or None, inst_id, why None)
 LEVELS_WORST_FIRST: tuple[Level, ...] = ("danger", "warn", "ok")
 
@@ -54,6 +59,27 @@ NEVER_READ = "never read"
 # Distances that are None although nothing is unknown: the position has no liquidation price, or
 # it is farther than the column holds. They do not make an account's nearest distance unknown.
 NOT_APPLICABLE = frozenset({NO_LIQ_PRICE, DISTANCE_BEYOND})
+# Why adjEq, imr or mmr is None (AccountRisk.figure_reason). Futures mode: okx-reference.md 8.4
+# ("Futures mode (acctLv 2) has no account-level risk figures").
+FUTURES_NO_FIGURE = "OKX reports none in Futures mode: it gives margin per currency"
+OKX_SENT_NONE = "OKX sent none"
+# The level "none" (AccountRisk.nothing_at_risk) in words: its short form, and why.
+NOTHING_AT_RISK = "nothing at risk"
+NO_MARGIN_IN_USE = "no margin in use"
+NOTHING_AT_RISK_WHY = "nothing can be liquidated"
+# Short words for a narrow column (the overview's risk cell; the full reason is its tooltip).
+SHORT_REASONS = {
+    NEVER_READ: NEVER_READ,
+    NO_POSITIONS: "no positions",
+    POSITIONS_VIA_MASTER: "not via master",
+    NO_LIQ_PRICE: "no liq. price",
+    DISTANCE_BEYOND: "far from liq.",
+    NO_MARK: "no mark price",
+    NO_SIDE: "no side",
+    NOT_RECORDED: "not recorded",
+}
+NO_RATIO_FUTURES_SHORT = "no ratio: Futures mode"
+NO_RATIO_SHORT = "no ratio from OKX"
 
 # The distance column is NUMERIC(38, 18) (snapshots.models.MONEY): below 10^20. Computed in a
 # context wide enough for any two OKX prices (each below 10^20 with at most 18 decimals: a
@@ -95,6 +121,20 @@ def percent(ratio: Decimal | None) -> Decimal | None:
     """OKX's mgnRatio (a ratio) in percent: 1.5 -> 150. Exact whatever the ratio's digits (a
     shift of the exponent in the wide context: the default 28 digits would round it)."""
     return None if ratio is None else ratio.scaleb(2, context=WIDE)
+
+
+def margin_ratio_text(pct: Decimal | None) -> str:
+    """A margin ratio in percent (percent(): 150 for OKX's 1.5) as every surface writes it:
+    "150.0%"; from 1,000 % on without decimals ("76,410%": an account with little margin in use
+    has a very large one); None -> "—". Thresholds in percent are written the same way."""
+    if pct is None:
+        return numbers.UNKNOWN
+    return numbers.format_percent(pct / HUNDRED, sign=False, places=1 if abs(pct) < 1000 else 0)
+
+
+def distance_text(pct: Decimal | None) -> str:
+    """A distance to liquidation in percent of the mark (8.25) as "8.25%"; None -> "—"."""
+    return numbers.UNKNOWN if pct is None else numbers.format_percent(pct / HUNDRED, sign=False)
 
 
 def margin_level(ratio: Decimal | None) -> Level:
@@ -141,6 +181,87 @@ class AccountRisk:
         return self.nearest_distance_pct is None and self.nearest_note in NOT_APPLICABLE
 
     @property
+    def futures_mode(self) -> bool:
+        """OKX's answer had no account-level adjEq and mmr: Futures mode (acctLv 2), which reports
+        margin per currency only (okx-reference.md 8.4; snapshots.refresh.margin_ratio says so in
+        the note). A snapshot stored before the refresh read risk (no note) is no sign of it."""
+        read = self.taken_at is not None and bool(self.note)
+        return read and self.adj_equity_usd is None and self.mmr_usd is None
+
+    @property
+    def nothing_at_risk(self) -> bool:
+        """Nothing of this account can be liquidated: its positions were read (its own key) and
+        none is open, or none OKX gives a liquidation price for (liquidation_not_applicable); and no
+        margin is in use: OKX reports a maintenance margin requirement of 0 (margin_unused) or, in
+        Futures mode, no currency's cross ratio (it reports one for each currency with a cross
+        position). The level "none"."""
+        no_margin = self.margin_unused or (self.futures_mode and self.margin_ratio is None)
+        return no_margin and (self.nearest_note == NO_POSITIONS or self.liquidation_not_applicable)
+
+    @property
+    def nothing_at_risk_reason(self) -> str:
+        """Why the level is "none", in full ("" when it is not)."""
+        if not self.nothing_at_risk:
+            return ""
+        held = NO_POSITIONS if self.nearest_note == NO_POSITIONS else "no position with a liquidation price"
+        return f"{NOTHING_AT_RISK_WHY}: {held}; {self.margin_reason}"
+
+    @property
+    def margin_reason(self) -> str:
+        """Why the margin ratio is None, in full: the refresh's note ("" when known)."""
+        if self.margin_ratio is not None:
+            return ""
+        return self.note or NOT_RECORDED
+
+    @property
+    def margin_reason_short(self) -> str:
+        """margin_reason in a few words ("no ratio: Futures mode"; "" when known)."""
+        if self.margin_ratio is not None:
+            return ""
+        if self.taken_at is None:
+            return NEVER_READ
+        if self.margin_unused:
+            return NO_MARGIN_IN_USE
+        if self.futures_mode:
+            return NO_RATIO_FUTURES_SHORT
+        return NO_RATIO_SHORT if self.note else SHORT_REASONS[NOT_RECORDED]
+
+    @property
+    def distance_reason(self) -> str:
+        """Why the nearest distance is None, in full ("" when known)."""
+        return "" if self.nearest_distance_pct is not None else self.nearest_note
+
+    @property
+    def distance_reason_short(self) -> str:
+        """distance_reason in a few words ("not via master"; "" when known)."""
+        reason = self.distance_reason
+        return SHORT_REASONS.get(reason, "unknown") if reason else ""
+
+    def figure_reason(self, value: Decimal | None) -> str:
+        """Why an account figure (adj_equity_usd, imr_usd or mmr_usd: OKX's adjEq, imr, mmr) is
+        None ("" when it is known): never read; Futures mode (FUTURES_NO_FIGURE); a snapshot
+        stored before the refresh read risk (NOT_RECORDED); else OKX sent none."""
+        if value is not None:
+            return ""
+        if self.taken_at is None:
+            return NEVER_READ
+        if self.futures_mode:
+            return FUTURES_NO_FIGURE
+        return NOT_RECORDED if not self.note and self.margin_ratio is None else OKX_SENT_NONE
+
+    @property
+    def adj_equity_unknown_reason(self) -> str:
+        return self.figure_reason(self.adj_equity_usd)
+
+    @property
+    def imr_unknown_reason(self) -> str:
+        return self.figure_reason(self.imr_usd)
+
+    @property
+    def mmr_unknown_reason(self) -> str:
+        return self.figure_reason(self.mmr_usd)
+
+    @property
     def margin_ratio_pct(self) -> Decimal | None:
         return percent(self.margin_ratio)
 
@@ -154,7 +275,10 @@ class AccountRisk:
 
     @property
     def level(self) -> Level:
-        """The worse of the two, for sorting and one colour per row ("unknown" when both are)."""
+        """The worse of the two, for sorting and one colour per row; "none" when nothing can be
+        liquidated (nothing_at_risk); else "unknown" when both are."""
+        if self.nothing_at_risk:
+            return "none"
         levels = {self.margin_level, self.distance_level}
         return next((level for level in LEVELS_WORST_FIRST if level in levels), "unknown")
 

@@ -13,6 +13,8 @@ from django.utils import timezone
 from accounts.models import Account
 from alerts.engine import evaluate
 from alerts.models import AlertChannel, AlertSettings, ChannelKind, RiskRule
+from snapshots.models import Snapshot
+from snapshots.refresh import NO_RATIO_FUTURES, NO_RATIO_NO_MMR
 from tests.accounts_support import make_user
 from tests.alerts_support import reading
 
@@ -77,7 +79,7 @@ def test_a_key_admin_adds_a_rule_for_chosen_accounts_and_channels(key_admin, des
     assert list(made.accounts.all()) == [desk] and list(made.channels.all()) == [mail]
     assert (made.all_accounts, made.all_channels) == (False, False)  # choosing turned them off
     listing = key_admin.get(RULES).content.decode()
-    assert "margin watch" in listing and "150.00 %" in listing and "every 4 h" in listing
+    assert "margin watch" in listing and "150.0%" in listing and "every 4 h" in listing
 
     assert key_admin.post(RULES + f"{made.pk}/delete/", {"post": "yes"}).status_code == 302
     assert not RiskRule.objects.exists()
@@ -107,9 +109,39 @@ def test_the_change_page_previews_which_accounts_would_fire_now_with_their_figur
     html = key_admin.get(RULES + f"{made.pk}/change/").content.decode()
     preview = html[html.index('id="risk-preview-') :]
     assert "margin watch: 1 would fire now" in preview
-    assert row(preview, "desk") == ["desk", "margin ratio 120.00 %", "would fire"]
-    assert row(preview, "calm") == ["calm", "margin ratio 800.00 %", "clear"]
+    assert row(preview, "desk") == ["desk", "margin ratio 120.0%", "would fire"]
+    assert row(preview, "calm") == ["calm", "margin ratio 800.0%", "clear"]
     assert row(preview, "new") == ["new", "never read", "unknown: held"]
+
+
+def test_the_preview_says_nothing_at_risk_for_an_account_without_positions_or_margin(key_admin, desks):
+    """idle: no open position, OKX reports mmr 0 and no ratio; flat: Futures mode with no position
+    (OKX gives no account figures). Neither can be liquidated: "nothing at risk", never "unknown:
+    held"; "new" (never read) is still held."""
+    now = timezone.now()
+    idle, flat = (Account.objects.create(name=name) for name in ("idle", "flat"))
+    reading(idle, now, risk_note=NO_RATIO_NO_MMR, mmr_usd="0")
+    Snapshot.objects.filter(pk=reading(flat, now, risk_note=NO_RATIO_FUTURES).pk).update(
+        adj_equity_usd=None, imr_usd=None, mmr_usd=None
+    )
+    for kind, threshold in (("margin_ratio", "150"), ("liq_distance", "10")):
+        made = RiskRule.objects.create(name=kind, kind=kind, threshold=Decimal(threshold))
+        html = key_admin.get(RULES + f"{made.pk}/change/").content.decode()
+        preview = html[html.index('id="risk-preview-') :]
+        assert [row(preview, name)[2] for name in ("idle", "flat", "new")] == [
+            "nothing at risk",
+            "nothing at risk",
+            "unknown: held",
+        ]
+    assert row(preview, "flat")[1].startswith("no open positions")
+
+
+def test_the_form_and_the_list_write_hours_and_thresholds_as_people_read_them(key_admin, desks):
+    page = key_admin.get(RULES + "add/").content.decode()
+    assert "Remind every (hours):" in page and "Remind every hours" not in page
+    RiskRule.objects.create(name="near", kind="liq_distance", threshold=Decimal("12.5"))
+    listing = key_admin.get(RULES).content.decode()
+    assert "12.50%" in listing  # a distance as the alerts write it
 
 
 def row(html: str, account: str) -> list[str]:
@@ -141,7 +173,7 @@ def test_previewing_an_unsaved_form_shows_its_figures_keeps_the_values_and_saves
     assert "Preview with the settings above (not saved): 1 would fire now" in html
     assert row(html, "desk") == [
         "desk",
-        "BTC-USDT-SWAP 5.00 % from liquidation (mark 60,000 USDT, liquidation 57,000 USDT)",
+        "BTC-USDT-SWAP 5.00% from liquidation (mark 60,000.00 USDT, liquidation 57,000.00 USDT)",
         "would fire",
     ]
     assert row(html, "calm") == ["calm", "no open positions", "clear"]
@@ -181,8 +213,7 @@ def test_the_alerts_page_shows_a_risk_alerts_severity_and_rule(client, role, des
     client.force_login(make_user(role))
     html = client.get("/alerts/").content.decode()
     assert (
-        '<span class="badge critical">critical</span> <strong>Margin ratio 120.00 % below 150.00 %: desk'
-        in html
+        '<span class="badge critical">critical</span> <strong>Margin ratio 120.0% below 150.0%: desk' in html
     )
     link = f'<a href="{RULES}{made.pk}/change/">margin watch</a>'
     assert ("rule " + link in html) is (role == "key_admin")

@@ -92,15 +92,15 @@ def test_a_margin_ratio_below_the_threshold_fires_once_to_its_channels_and_recov
         evaluate(now=now)
         evaluate(now=now + timedelta(seconds=30))
         deliver_due()
-        assert firing() == ["Margin ratio 120.00 % below 150.00 %: desk"]
+        assert firing() == ["Margin ratio 120.0% below 150.0%: desk"]
         alert = Alert.objects.get()
         assert (alert.severity, alert.risk_rule, alert.account) == ("critical", watched, desk)
-        assert alert.message.startswith("desk's margin ratio is 120.00 % (OKX's mgnRatio, read at ")
-        assert "below the threshold of 150.00 %" in alert.message
+        assert alert.message.startswith("desk's margin ratio is 120.0% (OKX's mgnRatio, read at ")
+        assert "below the threshold of 150.0%" in alert.message
         assert "Adjusted equity 100,000.00 USD, initial margin 20,000.00 USD" in alert.message
         assert "Rule: margin_ratio rule (critical)." in alert.message
         [posted] = hook.to("/webhook/")
-        assert posted.body["title"] == "[OKX dashboard] [critical] Margin ratio 120.00 % below 150.00 %: desk"
+        assert posted.body["title"] == "[OKX dashboard] [critical] Margin ratio 120.0% below 150.0%: desk"
         assert (posted.body["severity"], posted.body["rule"], posted.body["account"]) == (
             "critical",
             "margin_ratio",
@@ -123,7 +123,7 @@ def test_a_margin_ratio_below_the_threshold_fires_once_to_its_channels_and_recov
         ("recovered", "slack room"),
     ]
     assert hook.to("/webhook/")[1].body["title"] == (
-        "[OKX dashboard] [critical] Recovered: Margin ratio 120.00 % below 150.00 %: desk"
+        "[OKX dashboard] [critical] Recovered: Margin ratio 120.0% below 150.0%: desk"
     )
 
 
@@ -145,13 +145,32 @@ def test_a_position_near_liquidation_names_the_instrument_mark_and_liquidation_p
     reading(desk, now, margin_ratio="5", positions=(FAR, NEAR))
     evaluate(now=now)
     alert = Alert.objects.get()
-    assert alert.title == "Near liquidation: desk BTC-USDT-SWAP 5.00 % from its liquidation price"
+    assert alert.title == "Near liquidation: desk BTC-USDT-SWAP 5.00% from its liquidation price"
     assert alert.message.startswith(
-        "desk's long BTC-USDT-SWAP position is 5.00 % from its estimated liquidation price (read at "
+        "desk's long BTC-USDT-SWAP position is 5.00% from its estimated liquidation price (read at "
     )
-    assert "below the threshold of 10.00 %." in alert.message
-    assert "Mark price 60,000 USDT; liquidation price 57,000 USDT." in alert.message
+    assert "below the threshold of 10.00%." in alert.message
+    assert "Mark price 60,000.00 USDT; liquidation price 57,000.00 USDT." in alert.message
     assert Delivery.objects.get().subject.startswith("[OKX dashboard] [warning] Near liquidation: desk")
+
+
+def test_prices_and_percentages_in_an_alert_are_written_as_on_the_pages(desk, now):
+    """OKX's liqPx carries every digit (70,588.23529412): the alert writes it in USDT's decimals,
+    and the margin ratio as the pages do ("7,641%", no decimals from 1,000 %)."""
+    mail_channel()
+    rule("liq_distance", "10")
+    rule("margin_ratio", "10000")
+    reading(
+        desk,
+        now,
+        margin_ratio="76.409999",
+        positions=(("BTC-USDT-SWAP", "short", "67500", "70588.23529412"),),
+    )
+    evaluate(now=now)
+    near, margin = Alert.objects.order_by("rule")
+    assert "Mark price 67,500.00 USDT; liquidation price 70,588.24 USDT." in near.message
+    assert near.title == "Near liquidation: desk BTC-USDT-SWAP 4.58% from its liquidation price"
+    assert margin.title == "Margin ratio 7,641% below 10,000%: desk"
 
 
 def test_an_unknown_figure_neither_fires_nor_recovers(desk, now):
@@ -164,14 +183,14 @@ def test_an_unknown_figure_neither_fires_nor_recovers(desk, now):
     reading(desk, now, margin_ratio="1.2", positions=(NEAR,))
     evaluate(now=now)
     assert firing() == [
-        "Margin ratio 120.00 % below 150.00 %: desk",
-        "Near liquidation: desk BTC-USDT-SWAP 5.00 % from its liquidation price",
+        "Margin ratio 120.0% below 150.0%: desk",
+        "Near liquidation: desk BTC-USDT-SWAP 5.00% from its liquidation price",
     ]
 
     evaluate(now=now + timedelta(minutes=10))  # desk's reading is stale now: held, not recovered
     reading(desk, now + timedelta(minutes=11), risk_note="Futures mode: no cross position")
     evaluate(now=now + timedelta(minutes=11))  # no margin ratio, no positions: margin held
-    assert "Margin ratio 120.00 % below 150.00 %: desk" in firing()
+    assert "Margin ratio 120.0% below 150.0%: desk" in firing()
     assert Delivery.objects.filter(event="recovered").count() == 1  # the position is gone: clear
     assert never.alerts.count() == keyless.alerts.count() == 0
 
@@ -206,7 +225,7 @@ def test_a_forced_close_fires_once_per_closed_position_and_ends_quietly_after_24
     assert liquidated.message.startswith("desk's long BTC-USDT-SWAP position was liquidated at ")
     assert "(OKX positions history, close type 3)" in liquidated.message
     assert (
-        "Closed size 2 contracts; close average price 57,000 USDT; triggered at mark price 56,990 USDT"
+        "Closed size 2 contracts; close average price 57,000.00 USDT; triggered at mark price 56,990.00 USDT"
         in (liquidated.message)
     )
     assert (
@@ -354,7 +373,7 @@ def test_a_stored_threshold_out_of_range_skips_its_rule_holds_its_alerts_and_say
     RiskRule.objects.filter(pk=broken.pk).update(threshold=Decimal("-1"))
     reading(desk, now + timedelta(seconds=10), margin_ratio="3")
     assert run(now=now + timedelta(seconds=10))["ok"] is True
-    assert firing() == ["Margin ratio 120.00 % below 150.00 %: desk"]  # held, not recovered
+    assert firing() == ["Margin ratio 120.0% below 150.0%: desk"]  # held, not recovered
     skipped = AlertRun.objects.get().skipped
     assert skipped == {
         "margin_ratio": 'the risk rule "broken" is skipped: The threshold must be more than 0 and at most '
@@ -369,7 +388,7 @@ def test_a_rule_for_one_account_watches_nothing_once_that_account_is_deleted_and
     reading(other, now, margin_ratio="1.1")
     rule("margin_ratio", "150", name="desk only", accounts=[desk])
     evaluate(now=now)
-    assert firing() == ["Margin ratio 120.00 % below 150.00 %: desk"]
+    assert firing() == ["Margin ratio 120.0% below 150.0%: desk"]
 
     desk.delete()  # a key admin removes the account (its alert goes with it)
     assert run(now=now + timedelta(seconds=10))["ok"] is True
@@ -391,7 +410,7 @@ def test_a_rule_whose_only_channel_is_deleted_tells_no_channel_and_says_so(desk,
 
     assert run(now=now)["ok"] is True
 
-    assert firing() == ["Margin ratio 120.00 % below 150.00 %: desk"]  # on the Alerts page
+    assert firing() == ["Margin ratio 120.0% below 150.0%: desk"]  # on the Alerts page
     assert not Delivery.objects.exists()  # not the team mail it was never meant for
     assert AlertRun.objects.get().skipped == {
         "margin_ratio": 'the risk rule "to the risk desk" has no channels left: edit this rule under Admin'
@@ -414,7 +433,7 @@ def test_a_margin_alert_recovers_once_when_the_account_no_longer_uses_margin(des
     assert (alert.state, alert.resolution) == (AlertState.RESOLVED, "recovered")
     [recovered] = Delivery.objects.filter(event="recovered")
     assert recovered.text == (
-        "RECOVERED: Margin ratio 120.00 % below 150.00 %: desk. Now: no margin in use (OKX reports a "
+        "RECOVERED: Margin ratio 120.0% below 150.0%: desk. Now: no margin in use (OKX reports a "
         "maintenance margin requirement of 0). No action needed."
     )
 
@@ -446,7 +465,7 @@ def test_a_near_liquidation_alert_is_held_when_its_position_becomes_unknown(desk
     evaluate(now=later)
 
     assert not Delivery.objects.filter(event="recovered").exists()
-    assert firing() == ["Near liquidation: desk BTC-USDT-SWAP 5.00 % from its liquidation price"]
+    assert firing() == ["Near liquidation: desk BTC-USDT-SWAP 5.00% from its liquidation price"]
 
 
 def test_a_liquidation_learned_late_still_alerts(desk, now):
@@ -499,7 +518,7 @@ def test_another_positions_liquidation_does_not_silence_a_recovery(desk, now):
 
 def test_a_firing_alert_follows_a_changed_threshold_quietly_and_recovers_once_beyond_it(desk, now):
     """The key admin lowers the threshold from 150 % to 130 % while the ratio is 120 %: still
-    firing, the alert reads "below 130.00 %" with no new message; lowered to 110 %, it recovers."""
+    firing, the alert reads "below 130.0%" with no new message; lowered to 110 %, it recovers."""
     mail_channel()
     watched = rule("margin_ratio", "150")
     reading(desk, now, margin_ratio="1.2")
@@ -509,8 +528,8 @@ def test_a_firing_alert_follows_a_changed_threshold_quietly_and_recovers_once_be
     evaluate(now=now + timedelta(seconds=30))
 
     alert = Alert.objects.get()
-    assert alert.title == "Margin ratio 120.00 % below 130.00 %: desk"
-    assert "below the threshold of 130.00 %." in alert.message
+    assert alert.title == "Margin ratio 120.0% below 130.0%: desk"
+    assert "below the threshold of 130.0%." in alert.message
     assert [event for event, _ in events(alert)] == ["firing"]
 
     watched.threshold = Decimal("110")
@@ -521,7 +540,7 @@ def test_a_firing_alert_follows_a_changed_threshold_quietly_and_recovers_once_be
     assert (alert.state, alert.resolution) == (AlertState.RESOLVED, "recovered")
     assert [event for event, _ in events(alert)] == ["firing", "recovered"]
     assert Delivery.objects.get(event="recovered").text.startswith(
-        "RECOVERED: Margin ratio 120.00 % below 130.00 %: desk. Now: margin ratio 120.00 %."
+        "RECOVERED: Margin ratio 120.0% below 130.0%: desk. Now: margin ratio 120.0%."
     )
 
 

@@ -5,6 +5,9 @@ closed" while the positions history is not known."""
 
 from __future__ import annotations
 
+import csv
+import io
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,10 +16,12 @@ from django.urls import reverse
 
 from dashboard.pages.account import NO_CLOSED_POSITIONS
 from snapshots.history import PATH as HISTORY_PATH
-from snapshots.models import CloseType, Snapshot
+from snapshots.models import CloseType, PositionLine, Snapshot
 from snapshots.refresh import refresh_account
+from snapshots.risk import FUTURES_NO_FIGURE
 from tests.api_support import client_as
-from tests.test_pages_risk import FUTURES_NOTE, RiskTeam, risk_team
+from tests.test_pages_queries import snap
+from tests.test_pages_risk import FUTURES_NOTE, RiskTeam, element, page, risk_team
 from tests.workers_support import add_account, direct_client, frozen
 
 pytestmark = pytest.mark.django_db
@@ -44,6 +49,9 @@ RISK_FIELDS = (
     "imr_usd",
     "mmr_usd",
     "risk_note",
+    "adj_equity_unknown_reason",
+    "imr_unknown_reason",
+    "mmr_unknown_reason",
     "nearest_liq_distance_pct",
     "nearest_liq_inst_id",
     "nearest_liq_unknown_reason",
@@ -64,6 +72,9 @@ def test_each_account_carries_okx_risk_figures_as_exact_decimals(viewer, team):
         "imr_usd": "9100",
         "mmr_usd": "3640.25",
         "risk_note": None,
+        "adj_equity_unknown_reason": None,
+        "imr_unknown_reason": None,
+        "mmr_unknown_reason": None,
         "nearest_liq_distance_pct": "5",  # the short at 3,000 with its liquidation at 3,150
         "nearest_liq_inst_id": "ETH-USDT-SWAP",
         "nearest_liq_unknown_reason": None,
@@ -88,6 +99,59 @@ def test_unknown_risk_figures_are_null_with_their_reason(viewer, team):
     futures = risk_of(rows["futures-desk"])
     assert (futures["margin_ratio_pct"], futures["risk_note"]) == ("480", FUTURES_NOTE)
     assert futures["adj_equity_usd"] is None and futures["imr_usd"] is None  # OKX gives none
+    for figure in ("adj_equity", "imr", "mmr"):
+        assert (
+            futures[f"{figure}_unknown_reason"] == FUTURES_NO_FIGURE
+        )  # "OKX reports none in Futures mode..."
+        assert fresh[f"{figure}_unknown_reason"] == "never read"
+
+
+def test_an_account_with_nothing_to_liquidate_has_the_level_none_not_unknown(viewer, team):
+    rows = {row["name"]: row for row in viewer.get(reverse("api:accounts")).json()["accounts"]}
+    assert [rows[name]["risk_level"] for name in ("idle-desk", "futures-idle", "fresh-desk")] == [
+        "none",
+        "none",
+        "unknown",
+    ]
+    assert rows["idle-desk"]["nearest_liq_unknown_reason"] == "no open positions"
+    assert rows["futures-iso"]["risk_level"] == "ok"  # no ratio, but a position 40 % away
+
+
+def test_the_accounts_csv_carries_the_risk_columns_of_the_json(viewer, team):
+    """The overview's "Accounts table as CSV": the same risk figures and reasons as the JSON;
+    an instrument from OKX that starts like a formula is written with a leading apostrophe."""
+    PositionLine.objects.filter(snapshot__account=team.edge, inst_id="ETH-USDT-SWAP").update(inst_id="=ETH")
+    listed = {row["id"]: row for row in viewer.get(reverse("api:accounts")).json()["accounts"]}
+    response = viewer.get(reverse("api:accounts_csv"))
+    rows = {int(row["id"]): row for row in csv.DictReader(io.StringIO(response.content.decode()))}
+    for account in (team.edge, team.futures, team.keyless, team.fresh, team.idle):
+        row, json = rows[account.pk], listed[account.pk]
+        for name in RISK_FIELDS:
+            if name == "nearest_liq_inst_id" and account == team.edge:
+                assert row[name] == "'=ETH"  # the CSV guard of every text column
+            else:
+                assert row[name] == ("" if json[name] is None else json[name]), (account.name, name)
+    assert rows[team.idle.pk]["risk_level"] == "none"
+
+
+def test_the_team_change_in_the_api_is_the_overviews_with_its_since(viewer, client, team):
+    """Every account has less than 24 h of history: the overview shows the change "since first
+    data"; the API gives the same figure and time, not null."""
+    snap(team.calm, "89000", at=team.now - timedelta(hours=2))  # calm gained 1,000 USD since then
+    totals = viewer.get(reverse("api:accounts")).json()["totals"]
+    assert Decimal(totals["change_24h_usd"]) == Decimal(1000) == Decimal(totals["change_7d_usd"])
+    first = (team.now - timedelta(hours=2)).replace(microsecond=0)
+    assert totals["change_24h_since"].startswith(first.strftime("%Y-%m-%dT%H:%M:%S"))
+    assert totals["change_24h_unknown_reason"] is None
+    overview = page(client, "/")
+    assert element(overview, "change-24h").startswith("+1,000.00 USD")
+    assert "since first data" in element(overview, "change-24h-basis")
+
+
+def test_a_team_change_that_is_unknown_says_why(viewer):
+    totals = viewer.get(reverse("api:accounts")).json()["totals"]
+    assert (totals["change_24h_usd"], totals["change_24h_since"]) == (None, None)
+    assert totals["change_24h_unknown_reason"] == "no live account yet"
 
 
 def test_one_account_has_the_same_risk_as_in_the_list(viewer, team):

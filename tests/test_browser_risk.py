@@ -11,9 +11,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from accounts.models import Environment
+from snapshots.models import PositionLine
+from snapshots.refresh import NO_RATIO_FUTURES
 from tests.accounts_support import PASSWORD, ensure_roles, make_user
 from tests.browser import chromium, screenshot_path, sign_in
-from tests.test_pages_risk import RiskTeam, risk_team
+from tests.test_pages_queries import give_key, make_account, snap
+from tests.test_pages_risk import RiskTeam, risk_team, risky_position
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,10 +25,30 @@ SIZES = ({"width": 1366, "height": 900}, {"width": 390, "height": 844})
 WIDTHS = "t => [t.scrollWidth, t.parentElement.clientWidth]"
 
 
+# Every text in the risk cells: none may be clipped (cut off, or hidden past its box).
+CLIPPED = """() => [...document.querySelectorAll('td.risk .unknown, td.risk .risk-figure')]
+  .filter(e => e.offsetParent !== null)
+  .filter(e => e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1
+    || getComputedStyle(e).textOverflow === 'ellipsis' || getComputedStyle(e).webkitLineClamp !== 'none')
+  .map(e => e.textContent)"""
+
+
 @pytest.fixture
 def team(live_server) -> RiskTeam:
     ensure_roles()
-    return risk_team()
+    team = risk_team()
+    # The demo-trading table too: a Futures-mode paper account with no margin ratio.
+    paper = make_account("paper-futures", environment=Environment.DEMO)
+    give_key(paper)
+    line = risky_position(
+        snap(paper, "10000", at=team.now, risk_note=NO_RATIO_FUTURES),
+        "BTC-USDT-SWAP",
+        "long",
+        "60000",
+        "40000",
+    )
+    PositionLine.objects.filter(pk=line.pk).update(margin_mode="isolated")
+    return team
 
 
 @pytest.fixture
@@ -70,8 +94,17 @@ def test_the_overview_sorted_by_risk_puts_danger_first(tab, team):
             # Danger is red: the figure's colour is the page's --bad.
             colour = cell.locator(".risk-figure.margin.danger").evaluate("e => getComputedStyle(e).color")
             assert colour == "rgb(180, 35, 24)"
-            unknown = tab.locator(f"#accounts tr[data-account='{team.keyless.pk}'] td.risk").inner_text()
-            assert "positions are not readable through the master key" in unknown
+            keyless = tab.locator(f"#accounts tr[data-account='{team.keyless.pk}'] td.risk .muted.unknown")
+            assert keyless.inner_text() == "not via master"
+            assert keyless.get_attribute("title") == "positions are not readable through the master key"
+            iso = tab.locator(f"#accounts tr[data-account='{team.futures_iso.pk}'] td.risk .muted.unknown")
+            assert iso.inner_text().split() == ["no", "ratio:", "Futures", "mode"]
+            assert iso.get_attribute("title") == NO_RATIO_FUTURES
+            idle = tab.locator(f"#accounts tr[data-account='{team.idle.pk}'] td.risk")
+            assert idle.inner_text() == "no positions"
+            paper = tab.locator("#demo-accounts td.risk .muted.unknown")
+            assert paper.inner_text().split() == ["no", "ratio:", "Futures", "mode"]
+            assert tab.evaluate(CLIPPED) == []  # the whole words, in both tables
             box = cell.bounding_box()
             assert box is not None and box["x"] + box["width"] <= size["width"]
         table, wrap = tab.locator("#accounts").evaluate(WIDTHS)
@@ -104,6 +137,12 @@ def test_the_account_page_shows_its_risk_and_closed_positions(tab, team):
         for table_id in ("#positions", "#closed-positions"):  # every column on screen
             table, wrap = tab.locator(table_id).evaluate(WIDTHS)
             assert table <= wrap, (size, table_id, table, wrap)
+        _fits(tab, size)
+    for size in SIZES:  # Futures mode: each "—" says why under it
+        tab.set_viewport_size(size)
+        tab.goto(f"{tab.base}/accounts/{team.futures.pk}/")
+        tab.locator("#risk").screenshot(path=str(screenshot_path(f"risk-futures-section-{size['width']}")))
+        assert tab.locator("#risk-imr-why").inner_text().startswith("OKX reports none in Futures mode")
         _fits(tab, size)
     tab.goto(f"{tab.base}/accounts/{team.keyless.pk}/")
     assert "not readable without the account's own key" in tab.locator("#closed-empty").inner_text().lower()

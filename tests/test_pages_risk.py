@@ -23,7 +23,8 @@ from django.utils import timezone
 
 from accounts.models import Account, AccountKind
 from snapshots.models import ClosedPosition, CloseType, PositionLine, Snapshot
-from snapshots.risk import NO_LIQ_PRICE, NO_MARK, liq_distance_pct
+from snapshots.refresh import NO_RATIO_FUTURES, NO_RATIO_NO_MMR
+from snapshots.risk import FUTURES_NO_FIGURE, NO_LIQ_PRICE, NO_MARK, POSITIONS_VIA_MASTER, liq_distance_pct
 from tests.accounts_support import make_user
 from tests.test_pages_queries import give_key, make_account, many_accounts, snap
 
@@ -97,6 +98,9 @@ class RiskTeam:
     futures: Account  # Futures mode: the lowest per-currency ratio, no adjEq/imr/mmr
     keyless: Account  # a sub read through its master: margin ratio known, positions not
     fresh: Account  # never read
+    idle: Account  # no open positions, no margin in use (mmr 0, no ratio): nothing at risk
+    futures_idle: Account  # Futures mode with no position: no figures at all, nothing at risk
+    futures_iso: Account  # Futures mode, an isolated position only: no ratio, a distance of 40 %
     now: datetime
 
 
@@ -162,7 +166,21 @@ def risk_team() -> RiskTeam:
 
     fresh = make_account("fresh-desk")
     give_key(fresh)
-    return RiskTeam(edge, warm, calm, futures, keyless, fresh, now)
+
+    idle = make_account("idle-desk")
+    give_key(idle)
+    snap(idle, "7000", at=at, adj_equity_usd=Decimal(7000), imr_usd=0, mmr_usd=0, risk_note=NO_RATIO_NO_MMR)
+
+    futures_idle = make_account("futures-idle")
+    give_key(futures_idle)
+    snap(futures_idle, "3000", at=at, risk_note=NO_RATIO_FUTURES)
+
+    futures_iso = make_account("futures-iso")
+    give_key(futures_iso)
+    s = snap(futures_iso, "4000", at=at, risk_note=NO_RATIO_FUTURES)
+    iso = risky_position(s, "ETH-USDT-SWAP", "long", "3000", "1800")
+    PositionLine.objects.filter(pk=iso.pk).update(margin_mode="isolated")
+    return RiskTeam(edge, warm, calm, futures, keyless, fresh, idle, futures_idle, futures_iso, now)
 
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -218,8 +236,9 @@ def test_the_risk_column_shows_the_margin_ratio_and_the_nearest_liquidation_colo
 
 def test_unknown_risk_is_a_dash_with_its_reason_never_zero(client, team):
     html = page(client, OVERVIEW)
-    keyless = text(risk_cell(html, team.keyless))
-    assert keyless == "800.0% — positions are not readable through the master key"
+    keyless = risk_cell(html, team.keyless)
+    assert text(keyless) == "800.0% — not via master"  # a few words; the full reason on hover
+    assert f'<span class="muted unknown" title="{POSITIONS_VIA_MASTER}">not via master</span>' in keyless
     assert text(risk_cell(html, team.fresh)) == "— — never read"  # the reason once
     # Futures mode: the per-currency ratio, and the note says so where the figure is explained.
     futures = risk_cell(html, team.futures)
@@ -227,12 +246,52 @@ def test_unknown_risk_is_a_dash_with_its_reason_never_zero(client, team):
     assert FUTURES_NOTE in futures
 
 
+def test_a_reason_in_the_risk_column_is_a_few_words_with_the_whole_reason_on_hover(client, team):
+    """OKX's Futures-mode note is a sentence: the cell says "no ratio: Futures mode", whole, and
+    the title has the sentence. No reason in the column is longer than fits (22 characters)."""
+    html = page(client, OVERVIEW)
+    iso = risk_cell(html, team.futures_iso)
+    assert text(iso) == "— 40.00% no ratio: Futures mode"
+    assert f'<span class="muted unknown" title="{NO_RATIO_FUTURES}">no ratio: Futures mode</span>' in iso
+    assert (
+        'class="risk-figure margin unknown" title="margin ratio unknown: OKX reports no margin ratio' in iso
+    )
+    cells = "".join(re.findall(r'<td class="num opt risk">(.*?)</td>', html, re.S))
+    shown = re.findall(r'<span class="muted unknown" title="[^"]*">([^<]*)</span>', cells)
+    assert len(shown) == 3 and max(len(words) for words in shown) <= 22 and not any("…" in w for w in shown)
+
+
+def test_an_account_with_nothing_to_liquidate_says_no_positions_and_sorts_before_unknown(client, team):
+    """No open position and no margin in use (OKX's mmr 0; or Futures mode with no position): a
+    level of its own, "none", not "unknown"; after ok, before the unknown, riskiest first."""
+    html = page(client, f"{OVERVIEW}?sort=risk")
+    for account in (team.idle, team.futures_idle):
+        cell = risk_cell(html, account)
+        assert text(cell) == "no positions"
+        assert re.search(
+            r'class="risk-figure none" title="nothing can be liquidated: no open positions; OKX', cell
+        )
+    names = order(html)
+    assert names.index("keyless-sub") < names.index("futures-idle") < names.index("fresh-desk")
+    assert names[-3:] == ["futures-idle", "idle-desk", "fresh-desk"]
+
+
 def test_sorting_by_risk_puts_danger_first_and_unknown_last_both_ways(client, team):
     html = page(client, f"{OVERVIEW}?sort=risk")
     assert 'class="sorted desc">risk</a>' in html  # the first click: riskiest first
-    assert order(html) == ["edge-desk", "warm-desk", "futures-desk", "calm-desk", "keyless-sub", "fresh-desk"]
+    assert order(html) == [
+        "edge-desk",
+        "warm-desk",
+        "futures-desk",
+        "futures-iso",
+        "calm-desk",
+        "keyless-sub",
+        "futures-idle",
+        "idle-desk",
+        "fresh-desk",
+    ]
     safest = order(page(client, f"{OVERVIEW}?sort=risk&dir=asc"))
-    assert safest[:2] == ["keyless-sub", "calm-desk"] and safest[-1] == "fresh-desk"
+    assert safest[:3] == ["futures-idle", "idle-desk", "keyless-sub"] and safest[-1] == "fresh-desk"
 
 
 def test_a_phone_sees_a_risk_at_warn_or_danger_under_the_account_name(client, team):
@@ -289,20 +348,56 @@ def test_the_futures_mode_account_says_how_its_margin_ratio_was_taken(client, te
     assert element(html, "risk-note").startswith(FUTURES_NOTE + ".")
 
 
+@pytest.mark.parametrize(
+    ("who", "why"),
+    [
+        ("futures", FUTURES_NO_FIGURE[0].upper() + FUTURES_NO_FIGURE[1:]),  # OKX reports none in Futures mode
+        ("fresh", "Never read"),
+    ],
+)
+def test_each_unknown_margin_figure_says_why_under_its_dash(client, team, who, why):
+    html = page(client, f"/accounts/{getattr(team, who).pk}/")
+    for figure in ("risk-adj-equity", "risk-imr", "risk-mmr"):
+        assert (element(html, figure), element(html, f"{figure}-why")) == ("—", why)
+    calm = page(client, f"/accounts/{team.calm.pk}/")  # known: the caption says what it is
+    assert element(calm, "risk-imr-why") == "cross positions and pending orders"
+
+
+def test_an_account_with_nothing_to_liquidate_says_so_on_its_page(client, team):
+    html = page(client, f"/accounts/{team.idle.pk}/")
+    assert element(html, "risk-nearest") == "no positions"
+    assert element(html, "risk-mmr") == "0.00 USD" and element(html, "risk-margin-ratio") == "—"
+    assert (
+        "Nothing can be liquidated: no open positions; OKX reports no margin ratio: the maintenance" in html
+    )
+
+
 def test_each_position_shows_its_distance_to_liquidation_and_adl_rank(client, team):
     html = page(client, f"/accounts/{team.edge.pk}/")
     table = html[html.index('id="positions"') : html.index("</table>", html.index('id="positions"'))]
     rows = {re.match(r"(\S+)", row).group(1): row for row in re.findall(r"<tr><td>(.*?)</tr>", table, re.S)}
     eth = rows["ETH-USDT-SWAP"]
+    # Prices in the quote currency with its decimals, as the alerts write them; leverage with its sign.
     assert re.search(
-        r'data-label="liq. price">3,150<span class="risk-value danger"[^>]*>5.00% away</span>', eth
+        r'data-label="liq. price">3,150.00 USDT<span class="risk-value danger"[^>]*>5.00% away</span>', eth
     )
     assert re.search(r'data-label="ADL"[^>]*>4 of 5<', eth) and re.search(
-        r'data-label="mark price">3,000<', eth
+        r'data-label="mark price">3,000.00 USDT<', eth
     )
     assert re.search(r'<span class="risk-value ok"[^>]*>25.00% away</span>', rows["BTC-USDT-SWAP"])
     sol = text(rows["SOL-USDT-SWAP"])
-    assert "10 — OKX gives no liquidation price for this position — cross" in sol  # leverage, liq., ADL
+    assert "10\u00d7 — OKX gives no liquidation price for this position — cross" in sol  # leverage, liq., ADL
+
+
+def test_a_liquidation_price_is_rounded_to_its_currency_as_in_the_alerts(client, team):
+    snapshot = Snapshot.objects.get(account=team.calm)
+    line = risky_position(snapshot, "BTC-USDT-SWAP", "short", "60000", "70588.23529412")
+    PositionLine.objects.filter(pk=line.pk).update(leverage=Decimal(5))
+    risky_position(snapshot, "DOGE-USDT-SWAP", "long", "0.123456789", "0.1")
+    html = page(client, f"/accounts/{team.calm.pk}/")
+    assert "70,588.24 USDT" in html and "70,588.235" not in html
+    assert "0.123457 USDT" in html and "0.10 USDT" in html  # a price under a dollar keeps its digits
+    assert re.search(r'data-label="leverage">5\u00d7<', html)
 
 
 def test_closed_positions_mark_liquidations_and_adl_with_every_amount_in_its_currency(client, team, settings):
@@ -320,13 +415,15 @@ def test_closed_positions_mark_liquidations_and_adl_with_every_amount_in_its_cur
     liquidation, adl, close = (text(cells) for _, _, cells in rows)
     tokyo = (team.now - timedelta(hours=5)).astimezone(timezone.get_fixed_timezone(9 * 60))
     assert liquidation == (
-        f"{tokyo:%Y-%m-%d %H:%M} BTC-USDT-SWAP long · SWAP · cross · 10\u00d7 liquidated at mark 56,150.1 "
-        "62,000 → 56,100.5 4 contracts \u2212262.50 USDT \u2212236.02 USDT \u221211.22 USDT "
+        f"{tokyo:%Y-%m-%d %H:%M} BTC-USDT-SWAP long · SWAP · cross · 10\u00d7 liquidated at mark "
+        "56,150.10 USDT 62,000.00 → 56,100.50 USDT 4 contracts \u2212262.50 USDT \u2212236.02 USDT "
+        "\u221211.22 USDT "
         "\u22123.26 USDT \u221212.00 USDT"
     )
     assert '<span class="badge failing">liquidated</span>' in rows[0][2]
     assert '<span class="badge grace">auto-deleveraged</span>' in rows[1][2]
-    assert "short · SWAP" in adl and "auto-deleveraged 62,000" in adl and "+84.10 USDT" in adl
+    assert "short · SWAP" in adl and "+84.10 USDT" in adl
+    assert "auto-deleveraged 62,000.00 → 56,100.50 USDT" in adl
     assert "long · SWAP" in close and "+0.01201 BTC" in close and "\u22120.00029 BTC" in close
     assert "badge" not in rows[2][2]
     assert "times in Asia/Tokyo" in html

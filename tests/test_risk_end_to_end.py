@@ -26,8 +26,9 @@ from alerts.engine import deliver_due, evaluate
 from alerts.models import Alert, AlertChannel, AlertState, ChannelKind, RiskRule
 from okxsim import Scenario
 from snapshots.models import ClosedPosition, CloseType, PositionLine, Snapshot
+from snapshots.numbers import format_price
 from snapshots.refresh import current_cycle, refresh_account
-from snapshots.risk import liq_distance_pct
+from snapshots.risk import distance_text, liq_distance_pct
 from tests.alerts_support import Receiver, receiver
 from tests.workers_support import add_account, direct_client, frozen
 
@@ -145,11 +146,11 @@ def test_a_price_moving_toward_liquidation_fires_once_reminds_recovers_and_a_liq
             alert_round()
             alert_round()
         firing = Alert.objects.get(rule="liq_distance")
-        distance = f"{line.liq_distance_pct:,.2f} %"
+        distance = distance_text(line.liq_distance_pct)
         title = f"Near liquidation: trader {INST} {distance} from its liquidation price"
         assert firing.title == title
-        liq = f"{okx.liq_px.quantize(Decimal('0.00000001')).normalize():,f}"
-        assert f"Mark price 53,000 USDT; liquidation price {liq} USDT." in firing.message
+        liq = format_price(okx.liq_px, "USDT")
+        assert f"Mark price 53,000.00 USDT; liquidation price {liq}." in firing.message
         for hook in hooks:
             assert told(hook, "liq_distance") == [("firing", f"[OKX dashboard] [warning] {title}")]
 

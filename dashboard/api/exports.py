@@ -20,8 +20,8 @@ from rest_framework.response import Response
 from dashboard.api.params import FlowParams, account_from_path
 from dashboard.api.permissions import CanViewDashboard
 from dashboard.api.renderers import CSVRenderer, JsonErrorsMixin, Table
-from dashboard.api.serializers import counterparty_name
-from dashboard.api.views import ACCOUNT_ID, FOR_ACCOUNT, REFUSALS, VALIDATION_ERROR, flow_rows
+from dashboard.api.serializers import AccountRowWithRisk, counterparty_name
+from dashboard.api.views import ACCOUNT_ID, FOR_ACCOUNT, REFUSALS, VALIDATION_ERROR, flow_rows, with_risk
 from ledger.models import CashFlow
 from snapshots import queries
 from snapshots.models import Snapshot
@@ -46,6 +46,20 @@ ACCOUNT_COLUMNS = (
     "equity_unknown_reason",
     "positions_unknown_reason",
     "unpriced_holdings",
+    # Margin and liquidation risk, as /api/v1/accounts names them (snapshots.risk.AccountRisk).
+    "margin_ratio_pct",
+    "margin_ratio_unknown_reason",
+    "adj_equity_usd",
+    "adj_equity_unknown_reason",
+    "imr_usd",
+    "imr_unknown_reason",
+    "mmr_usd",
+    "mmr_unknown_reason",
+    "risk_note",
+    "nearest_liq_distance_pct",
+    "nearest_liq_inst_id",
+    "nearest_liq_unknown_reason",
+    "risk_level",
 )
 BALANCE_COLUMNS = (
     "account", "taken_at", "wallet", "ccy", "equity", "usd_value", "available", "frozen",
@@ -93,13 +107,14 @@ class AccountsCsvView(CsvView):
         responses=_csv_responses(REFUSALS),
     )
     def get(self, request: Request) -> Response:
-        rows = queries.account_rows()
+        rows = with_risk(queries.account_rows())
         table = Table(ACCOUNT_COLUMNS, (_account_cells(row) for row in rows))
         return self.attachment(table, f"accounts-{_stamp(timezone.now())}.csv")
 
 
-def _account_cells(row: queries.AccountRow) -> list[Any]:
-    account = row.account
+def _account_cells(row: AccountRowWithRisk) -> list[Any]:
+    account, risk = row.account, row.risk
+    assert risk is not None  # with_risk gives every row one
     return [
         account.pk,
         account.name,
@@ -121,6 +136,20 @@ def _account_cells(row: queries.AccountRow) -> list[Any]:
         row.equity_unknown_reason,
         row.positions_unknown_reason,
         " ".join(row.unpriced_holdings),
+        # Unknown risk figures too: an empty cell beside its reason (the JSON's words).
+        risk.margin_ratio_pct,
+        risk.margin_reason,
+        risk.adj_equity_usd,
+        risk.adj_equity_unknown_reason,
+        risk.imr_usd,
+        risk.imr_unknown_reason,
+        risk.mmr_usd,
+        risk.mmr_unknown_reason,
+        risk.note,
+        risk.nearest_distance_pct,
+        risk.nearest_inst_id,
+        risk.distance_reason,
+        risk.level,
     ]
 
 

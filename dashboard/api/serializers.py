@@ -14,15 +14,17 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import AccountKind, Environment
-from dashboard.pages.overview import RiskText
 from ledger.models import CashFlow, FlowKind, FlowSource
+from snapshots import risk
 from snapshots.models import CloseType, Wallet
-from snapshots.queries import AccountRow
+from snapshots.queries import AccountRow, Change, Totals
 from snapshots.risk import AccountRisk
 
 KEY_HEALTH = ("ok", "grace", "failing", "unchecked")
 KEY_STATUSES = (*KEY_HEALTH, "none")  # none: no key of its own (read through its master)
-RISK_LEVELS = ("danger", "warn", "ok", "unknown")  # snapshots.risk.Level
+RISK_LEVELS = ("danger", "warn", "ok", "none", "unknown")  # snapshots.risk.Level
+# Why a total's change is null although the total is known (the overview's words).
+NO_BASELINE = "no snapshot to compare with yet"
 
 
 def money(**kwargs: Any) -> serializers.DecimalField:
@@ -129,17 +131,29 @@ class AccountRowSerializer(serializers.Serializer):
     adj_equity_usd = money(
         source="risk.adj_equity_usd",
         help_text="OKX's adjEq: adjusted equity in USD, the assets that back cross margin at their "
-        "discount rates; null where OKX gives none (Futures mode) or when never read (risk_note).",
+        "discount rates; null where OKX gives none (Futures mode) or when never read "
+        "(adj_equity_unknown_reason).",
+    )
+    adj_equity_unknown_reason = ReasonField(
+        source="risk.adj_equity_unknown_reason",
+        help_text=f'Why adj_equity_usd is null: "never read", "{risk.FUTURES_NO_FIGURE}", '
+        f'"{risk.NOT_RECORDED}" or "{risk.OKX_SENT_NONE}"; else null.',
     )
     imr_usd = money(
         source="risk.imr_usd",
         help_text="OKX's imr: initial margin of the cross positions and pending orders, USD; null as "
-        "adj_equity_usd.",
+        "adj_equity_usd (imr_unknown_reason).",
+    )
+    imr_unknown_reason = ReasonField(
+        source="risk.imr_unknown_reason", help_text="Why imr_usd is null, as adj_equity_unknown_reason."
     )
     mmr_usd = money(
         source="risk.mmr_usd",
         help_text="OKX's mmr: maintenance margin of the cross positions and pending orders, USD; null "
-        "as adj_equity_usd.",
+        "as adj_equity_usd (mmr_unknown_reason).",
+    )
+    mmr_unknown_reason = ReasonField(
+        source="risk.mmr_unknown_reason", help_text="Why mmr_usd is null, as adj_equity_unknown_reason."
     )
     risk_note = ReasonField(
         source="risk.note",
@@ -161,19 +175,20 @@ class AccountRowSerializer(serializers.Serializer):
     )
     risk_level = serializers.SerializerMethodField(
         help_text="The worse of the two figures' levels as the pages colour them: danger (margin ratio "
-        "under 150 % or a position within 10 % of liquidation), warn (under 300 %, within 20 %), ok, "
-        "or unknown when both figures are."
+        "under 150% or a position within 10.00% of liquidation), warn (under 300%, within 20.00%), ok; "
+        "none when nothing can be liquidated (no open positions and no margin in use: the overview "
+        'says "no positions"); or unknown when both figures are."'
     )
 
     def get_in_total(self, row: Any) -> bool:
         return not row.is_demo and row.equity_usd is not None
 
-    # The reasons in the pages' words (dashboard.pages.overview.RiskText).
+    # The reasons in the pages' words (snapshots.risk.AccountRisk, as dashboard.pages.overview.RiskText).
     def get_margin_ratio_unknown_reason(self, row: AccountRowWithRisk) -> str | None:
-        return (RiskText.of(row.risk).margin_reason or None) if row.risk else None
+        return (row.risk.margin_reason or None) if row.risk else None
 
     def get_nearest_liq_unknown_reason(self, row: AccountRowWithRisk) -> str | None:
-        return (RiskText.of(row.risk).distance_reason or None) if row.risk else None
+        return (row.risk.distance_reason or None) if row.risk else None
 
     @extend_schema_field(serializers.ChoiceField(choices=RISK_LEVELS))
     def get_risk_level(self, row: AccountRowWithRisk) -> str:
@@ -191,8 +206,30 @@ class TotalsSerializer(serializers.Serializer):
 
     environment = serializers.ChoiceField(choices=Environment.choices)
     equity_usd = money(allow_null=False, help_text="The sum of equity_usd of the accounts it counts.")
-    change_24h_usd = money()
-    change_7d_usd = money()
+    change_24h_usd = money(
+        source="change_24h.usd",
+        default=None,
+        help_text="The change in equity over 24 h, as the overview shows it: each counted account "
+        "against its equity 24 h ago or, with less history, its first snapshot (change_24h_since); "
+        "null when unknown (change_24h_unknown_reason).",
+    )
+    change_24h_since = utc_time(
+        source="change_24h.since",
+        default=None,
+        allow_null=True,
+        help_text='The earliest first snapshot counted from (the overview\'s "since first data") when '
+        "some account has less than 24 h of history; null when every one is counted over the whole 24 h.",
+    )
+    change_24h_unknown_reason = serializers.SerializerMethodField(
+        help_text="Why change_24h_usd is null (the overview's words); else null."
+    )
+    change_7d_usd = money(source="change_7d.usd", default=None, help_text="As change_24h_usd, over 7 days.")
+    change_7d_since = utc_time(
+        source="change_7d.since", default=None, allow_null=True, help_text="As change_24h_since, over 7 days."
+    )
+    change_7d_unknown_reason = serializers.SerializerMethodField(
+        help_text="Why change_7d_usd is null; else null."
+    )
     last_refresh_at = utc_time(allow_null=True)
     stale_accounts = serializers.IntegerField()
     accounts = serializers.IntegerField(help_text="Active accounts of this environment.")
@@ -202,6 +239,21 @@ class TotalsSerializer(serializers.Serializer):
         help_text="Holdings (one per account and currency) of the counted accounts that have no USD "
         "price and are left out of equity_usd."
     )
+
+    def get_change_24h_unknown_reason(self, totals: Totals) -> str | None:
+        return self._change_reason(totals, totals.change_24h)
+
+    def get_change_7d_unknown_reason(self, totals: Totals) -> str | None:
+        return self._change_reason(totals, totals.change_7d)
+
+    def _change_reason(self, totals: Totals, change: Change | None) -> str | None:
+        """No total: the overview's reason (context "no_total_reason" by environment); else none
+        to compare with."""
+        if change is not None:
+            return None
+        if not totals.counted:
+            return self.context.get("no_total_reason", {}).get(totals.environment) or NO_BASELINE
+        return NO_BASELINE
 
 
 class AccountsSerializer(serializers.Serializer):

@@ -41,7 +41,7 @@ from dashboard.api.permissions import CanViewDashboard
 from dashboard.api.renderers import JsonErrorsMixin
 from dashboard.pages.account import closed_unknown_reason
 from dashboard.pages.keys import key_rows
-from dashboard.pages.overview import RiskText
+from dashboard.pages.overview import RiskText, no_total_reason
 from ledger.models import CashFlow
 from ledger.performance import account_pnl, team_pnl
 from snapshots import queries
@@ -84,7 +84,11 @@ class AccountsView(ApiView):
             "demo_totals": queries.totals(rows, Environment.DEMO),
             "accounts": with_risk(rows),
         }
-        return Response(self.get_serializer(data).data)
+        # Why a total (and so its change) is unknown, in the overview's words.
+        live = [row for row in rows if not row.is_demo]
+        reasons = {Environment.LIVE: no_total_reason(live)}
+        context = {**self.get_serializer_context(), "no_total_reason": reasons}
+        return Response(self.get_serializer(data, context=context).data)
 
 
 class AccountView(ApiView):

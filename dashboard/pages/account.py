@@ -21,16 +21,18 @@ from accounts.models import Account
 from accounts.roles import OPERATE, viewer_required
 from dashboard.pages import charts, pnl
 from dashboard.pages.common import BadQuery, ChangeText, amount, bad_request, chart_range, render_page
-from dashboard.pages.overview import RiskText, distance_pct, key_badge
+from dashboard.pages.overview import RiskText, key_badge
 from snapshots import numbers, pacing, queries, risk
 from snapshots.models import FORCED_CLOSES, ClosedPosition, CloseType, Snapshot, Wallet
-from snapshots.risk import account_risk, closed_positions, distance_level
+from snapshots.risk import account_risk, closed_positions, distance_level, distance_text
 
 RECENT_ERRORS = 10
 BALANCE_AMOUNTS = ("equity", "available", "frozen")
-POSITION_AMOUNTS = ("quantity", "avg_price", "mark_price", "upl", "upl_usd_price", "leverage", "liq_price")
+POSITION_AMOUNTS = ("quantity", "upl_usd_price")
+# Prices in their instrument's quote currency (snapshots.numbers.format_price).
+POSITION_PRICES = ("avg_price", "mark_price", "liq_price")
 CLOSED_SHOWN = 50
-CLOSED_PRICES = ("open_avg_price", "close_avg_price", "trigger_price", "leverage")
+CLOSED_PRICES = ("open_avg_price", "close_avg_price", "trigger_price")
 # Signed amounts of a closed position, each in its margin currency (ClosedPosition.ccy).
 CLOSED_AMOUNTS = ("realized_pnl", "pnl", "fee", "funding_fee", "liq_penalty")
 # The page colours' thresholds (percent), as the risk section's legend says them.
@@ -147,9 +149,11 @@ def _holdings(snapshot: Snapshot | None) -> dict[str, Any]:
             {
                 "line": p,
                 **_amounts(p, POSITION_AMOUNTS),
+                **_prices(p, POSITION_PRICES, p.inst_id),
+                "leverage": numbers.format_leverage(p.leverage),
                 # A PnL carries its sign and its currency's decimals (BTC for an inverse swap).
                 "upl": numbers.format_amount(p.upl, p.upl_ccy, sign=True, minus=numbers.MINUS),
-                "liq_distance": distance_pct(p.liq_distance_pct),
+                "liq_distance": distance_text(p.liq_distance_pct),
                 "liq_level": distance_level(p.liq_distance_pct),
             }
             for p in positions
@@ -207,7 +211,12 @@ def _closed_row(row: ClosedPosition) -> dict[str, Any]:
         "size": amount(row.closed_size),
         # OKX's closeTotalPos counts contracts for derivatives (a MARGIN position's is in the coin).
         "size_unit": "contracts" if row.inst_type in ("SWAP", "FUTURES", "OPTION") else "",
-        **_amounts(row, CLOSED_PRICES),
+        **_prices(row, CLOSED_PRICES, row.inst_id),
+        # "62,000.00 → 56,100.50 USDT": the currency once, so the table fits a laptop.
+        "open_avg_price": numbers.format_price(
+            row.open_avg_price, numbers.price_ccy(row.inst_id), minus=numbers.MINUS, code=False
+        ),
+        "leverage": numbers.format_leverage(row.leverage),
         **{
             name: numbers.format_amount(getattr(row, name), row.ccy, sign=True, minus=numbers.MINUS)
             for name in CLOSED_AMOUNTS
@@ -225,6 +234,12 @@ def _forced(close_type: str) -> str:
 
 def _amounts(line: Any, names: tuple[str, ...], ccy: str | None = None) -> dict[str, str]:
     return {name: amount(getattr(line, name), ccy) for name in names}
+
+
+def _prices(line: Any, names: tuple[str, ...], inst_id: str) -> dict[str, str]:
+    """Each price with its currency, as alerts write it: "3,150.00 USDT" (numbers.format_price)."""
+    ccy = numbers.price_ccy(inst_id)
+    return {name: numbers.format_price(getattr(line, name), ccy, minus=numbers.MINUS) for name in names}
 
 
 def _reading_pace(account: Account, snapshot: Snapshot | None, now: Any) -> dict[str, Any]:

@@ -38,7 +38,18 @@ from dashboard.pages.common import (
 )
 from ledger import performance
 from snapshots import numbers, queries
-from snapshots.risk import LEVELS_WORST_FIRST, NEVER_READ, AccountRisk, Level, account_risk
+from snapshots.risk import (
+    LEVELS_WORST_FIRST,
+    NEVER_READ,
+    NO_POSITIONS,
+    NOTHING_AT_RISK,
+    SHORT_REASONS,
+    AccountRisk,
+    Level,
+    account_risk,
+    distance_text,
+    margin_ratio_text,
+)
 
 STATUS_ORDER = {"failing": 0, "grace": 1, "unchecked": 2, "none": 3, "ok": 4}
 
@@ -235,8 +246,6 @@ def _shown_sum(rows: list[queries.AccountRow]) -> Decimal:
     return sum((r.equity_usd.quantize(queries.CENT) for r in rows if r.equity_usd is not None), Decimal(0))
 
 
-# A snapshot stored before the refresh read risk figures (issue 20) has none and no note.
-NOT_RECORDED = "not in the latest snapshot"
 # The badge class of a risk level ("ok" draws no badge) and the words of each figure.
 RISK_BADGES: dict[Level, str] = {"warn": "grace", "danger": "failing"}
 
@@ -246,7 +255,8 @@ class RiskText:
     """An account's risk (snapshots.risk.AccountRisk) as the pages write it: its margin ratio
     (OKX's mgnRatio in percent, "312.5%") and its nearest position's distance to liquidation
     (percent of the mark price, "8.25%"), each with its level (ok, warn, danger: the CSS class)
-    and, when unknown, "—" and why (never 0)."""
+    and, when unknown, "—" and why (never 0); with nothing to liquidate (level "none"), "no
+    positions" and why."""
 
     risk: AccountRisk
     margin: str
@@ -254,29 +264,43 @@ class RiskText:
 
     @classmethod
     def of(cls, risk: AccountRisk) -> RiskText:
-        return cls(risk, ratio_pct(risk.margin_ratio), distance_pct(risk.nearest_distance_pct))
+        return cls(risk, margin_ratio_text(risk.margin_ratio_pct), distance_text(risk.nearest_distance_pct))
 
     @staticmethod
     def unread(account_id: int) -> AccountRisk:
         return AccountRisk(account_id, None, None, None, None, None, NEVER_READ, "", None, NEVER_READ)
 
     @property
+    def nothing_at_risk(self) -> bool:
+        return self.risk.level == "none"
+
+    @property
+    def none_text(self) -> str:
+        """The level "none" in a few words: "no positions" (or, with positions OKX gives no
+        liquidation price for, "nothing at risk")."""
+        return SHORT_REASONS[NO_POSITIONS] if self.risk.nearest_note == NO_POSITIONS else NOTHING_AT_RISK
+
+    @property
+    def none_title(self) -> str:
+        return self.risk.nothing_at_risk_reason
+
+    @property
     def margin_reason(self) -> str:
         """Why the margin ratio is unknown ("" when known)."""
-        if self.risk.margin_ratio is not None:
-            return ""
-        return self.risk.note or NOT_RECORDED
+        return self.risk.margin_reason
 
     @property
     def margin_title(self) -> str:
         """The tooltip: what the figure is, and how it was taken when OKX gives no account figure
-        (Futures mode: the lowest per-currency ratio)."""
-        note = f"; {self.risk.note}" if self.risk.note and self.risk.margin_ratio is not None else ""
+        (Futures mode: the lowest per-currency ratio), or why it is unknown."""
+        if self.risk.margin_ratio is None:
+            return f"margin ratio unknown: {self.margin_reason}"
+        note = f"; {self.risk.note}" if self.risk.note else ""
         return f"margin ratio (OKX mgnRatio): the lower, the nearer liquidation{note}"
 
     @property
     def distance_reason(self) -> str:
-        return "" if self.risk.nearest_distance_pct is not None else self.risk.nearest_note
+        return self.risk.distance_reason
 
     @property
     def distance_title(self) -> str:
@@ -288,22 +312,27 @@ class RiskText:
         )
 
     @property
-    def reasons(self) -> list[str]:
-        """Why the unknown figures are unknown, each reason once ("never read" covers both)."""
-        found = [self.margin_reason, self.distance_reason]
-        return [reason for i, reason in enumerate(found) if reason and reason not in found[:i]]
+    def reasons(self) -> list[tuple[str, str]]:
+        """Why the unknown figures are unknown, for a narrow cell: (a few words, the full reason
+        for its title), each once ("never read" covers both)."""
+        found = [
+            (self.risk.margin_reason_short, self.margin_reason),
+            (self.risk.distance_reason_short, self.distance_reason),
+        ]
+        return [pair for i, pair in enumerate(found) if pair[0] and pair[0] not in (p[0] for p in found[:i])]
 
     @property
     def order(self) -> tuple[int, Decimal, Decimal] | None:
-        """The overview's sort key: level (danger highest), then the nearer liquidation, then the
-        lower margin ratio; None (last either way) when both figures are unknown."""
+        """The overview's sort key: level (danger highest, then warn, ok and "none": nothing to
+        liquidate), then the nearer liquidation, then the lower margin ratio; None (last either
+        way) when both figures are unknown."""
         level = self.risk.level
         if level == "unknown":
             return None
         far = Decimal("Infinity")
         distance, ratio = self.risk.nearest_distance_pct, self.risk.margin_ratio
         return (
-            LEVELS_WORST_FIRST[::-1].index(level),
+            LEVELS_WORST_FIRST[::-1].index(level) if level != "none" else -1,
             -(far if distance is None else distance),
             -(far if ratio is None else ratio),
         )
@@ -317,18 +346,6 @@ class RiskText:
         if self.risk.distance_level in RISK_BADGES:
             found.append((RISK_BADGES[self.risk.distance_level], f"liq. {self.distance} away"))
         return found
-
-
-def ratio_pct(ratio: Decimal | None) -> str:
-    """OKX's margin ratio (1.5) as the pages write it: "150.0%"; from 1,000 % on without decimals
-    ("76,310%": an account with little margin in use has a very large one); None -> "—"."""
-    places = 1 if ratio is None or abs(ratio) < 10 else 0
-    return numbers.format_percent(ratio, sign=False, places=places)
-
-
-def distance_pct(pct: Decimal | None) -> str:
-    """A distance to liquidation in percent (8.25) as "8.25%"; None -> "—"."""
-    return numbers.format_percent(None if pct is None else pct / 100, sign=False)
 
 
 @dataclass(frozen=True)
