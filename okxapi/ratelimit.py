@@ -187,8 +187,10 @@ def relaxed(widening: float, elapsed: float) -> float:
 
 
 def widened(widening: float, limit: Limit, spread: float | None) -> float:
-    """The widening after a 50011: times WIDEN_FACTOR, no further than a window's length."""
-    return min(widening * WIDEN_FACTOR, limit.seconds / _unwidened(limit, spread))
+    """The widening after a 50011: times WIDEN_FACTOR, no further than a window's length, and
+    never narrower than before (a spread already past the window would make that cap below 1:
+    the endpoint OKX refused would end up padded less than one it never refused)."""
+    return max(widening, min(widening * WIDEN_FACTOR, limit.seconds / _unwidened(limit, spread)))
 
 
 class Limiter(Protocol):
@@ -311,7 +313,7 @@ local seconds = tonumber(ARGV[5])
 if ARGV[2] == '1' and now - (tonumber(state[3]) or -math.huge) >= seconds then
   local base = tonumber(ARGV[6])
   if spread then base = math.max(tonumber(ARGV[7]), spread) end
-  widening = math.min(widening * tonumber(ARGV[11]), seconds * 1000000 / base)
+  widening = math.max(widening, math.min(widening * tonumber(ARGV[11]), seconds * 1000000 / base))
   redis.call('HSET', KEYS[2], ARGV[4] .. ':widened', ARGV[3])
 end
 redis.call('HSET', KEYS[2], ARGV[4], widening, ARGV[4] .. ':at', ARGV[3])

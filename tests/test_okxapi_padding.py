@@ -173,3 +173,25 @@ def test_a_burst_with_the_exchange_clock_1_s_off_and_a_jittery_network_gets_no_5
     assert (stats["calls"], stats["rejected"]) == (30, 0)
     assert stats["max_window"] <= ENDPOINT_LIMITS[FUNDING].count
     assert padding_of(limiter, FUNDING, ENDPOINT_LIMITS[FUNDING]) < 0.2, "it learned: not the cold 0.2 s"
+
+
+# A 50011 when one slow answer (3 s) had pushed the learned spread past a 1 s window: the cap
+# on the widening was below 1 then, and the refused endpoint ended up under the floor.
+BILLS = "/api/v5/asset/subaccount/bills"  # 6 per 1 s too, never refused
+
+
+def test_a_50011_after_a_slow_answer_never_narrows_the_padding_below_its_floor(limiter):
+    limiter, _ = limiter
+    one_second = ENDPOINT_LIMITS[FUNDING]
+    for delay in (0.050, 3.0, 0.050, 0.050):  # one answer took 3 s: the spread passes the 1 s window
+        limiter.learn(FUNDING, one_second, delay)
+    before = padding_of(limiter, FUNDING, one_second)
+    limiter.learn(FUNDING, one_second, 0.050, rejected=True)
+    assert padding_of(limiter, FUNDING, one_second) >= before, "a 50011 narrowed the window"
+
+    for _ in range(SAMPLES):  # the slow answer leaves the sample: the network is calm again
+        limiter.learn(FUNDING, one_second, 0.050)
+    refused = padding_of(limiter, FUNDING, one_second)
+    never_refused = padding_of(limiter, BILLS, ENDPOINT_LIMITS[BILLS])
+    assert refused >= PAD_FLOOR_SECONDS, f"padding {refused * 1000:.1f} ms after a 50011, under the floor"
+    assert refused >= never_refused, "the endpoint OKX refused is padded less than one it never refused"
