@@ -58,7 +58,10 @@ def refresh_now(request: HttpRequest, pk: int) -> HttpResponse:
             queued = datetime.fromtimestamp(cache.get(key) or now.timestamp(), UTC)
     except (BrokerError, RedisError):
         with contextlib.suppress(RedisError):
-            cache.delete(key)  # nothing was queued: a retry may queue it
+            # Nothing was queued: a retry may queue it. Only our own mark: a publish that hung past
+            # REPEAT_SECONDS must not clear a later click's.
+            if cache.get(key) == now.timestamp():
+                cache.delete(key)
         messages.error(
             request, f"The refresh of {account.name} could not be queued: the broker does not answer."
         )
