@@ -2,9 +2,11 @@
 
 A risk rule (RiskRule) shows which watched accounts would fire now, with their figures: on its
 change page, for the form's unsaved values ("Preview" beside Save: nothing is stored), and as an
-action on the list. It watches every active live account or the chosen ones, and tells every
-enabled channel or the chosen ones: choosing turns "every" off, and a rule whose choices were
-all deleted says so in the list and the preview.
+action on the list. A rule stored with a threshold that does not suit its kind (none, or out of
+range) still opens: its preview says it is incomplete and why, and judges no account. It watches
+every active live account or the chosen ones, and tells every enabled channel or the chosen
+ones: choosing turns "every" off, and a rule whose choices were all deleted says so in the list
+and the preview.
 
 A channel's webhook URL and bot token are write-only: the form never renders them back (the
 page shows "set, ends …x4f"), a blank field keeps the stored value, and the POST fields are kept
@@ -268,8 +270,17 @@ class Preview:
 
     @property
     def threshold(self) -> str:
-        """The rule's threshold as its alerts write it ("150.0%"), "" without one."""
+        """The rule's threshold as its alerts write it ("150%"), "" without one."""
         return threshold_text(self.rule)
+
+    @property
+    def incomplete(self) -> str:
+        """Why the rule is judged for no account ("set a threshold: ..."), "" when it is complete
+        (RiskRule.threshold_problem(): the alert run skips it for the same reason)."""
+        problem = self.rule.threshold_problem()
+        if problem and self.rule.threshold is None:
+            return f"set a threshold. {problem}"
+        return problem
 
     @property
     def left_empty(self) -> list[str]:

@@ -16,13 +16,16 @@ positions history the refresh stores (snapshots.models.ClosedPosition).
 
 An account whose figure is unknown (never read, stale, positions not readable through the
 master key, a position's mark or liquidation price missing, OKX sent no ratio) is held: its
-alert neither opens nor recovers. One that uses no margin (OKX reports mmr 0 and so no ratio:
-AccountRisk.margin_unused) is clear; so is one with nothing that can be liquidated (the level
-"none", AccountRisk.nothing_at_risk: no open position and no margin in use, also in Futures mode
-with no cross position), which the preview calls "nothing at risk". Figures are written as on the
-pages (snapshots.risk.margin_ratio_text, distance_text; prices by snapshots.numbers.format_price
-in the instrument's quote currency). A near-liquidation alert ends quietly, not "recovered",
-when its own position (instrument and side) was force-closed after it opened.
+alert neither opens nor recovers. One that uses no cross margin is clear for margin_ratio
+(AccountRisk.cross_margin_unused: OKX reports mmr 0, or in Futures mode no currency's cross ratio,
+and so no ratio; an isolated position left open is the liq_distance rule's to watch); so is one
+with nothing that can be liquidated (the level "none", AccountRisk.nothing_at_risk), which the
+preview calls "nothing at risk". Figures are written as on the pages (snapshots.risk.
+margin_ratio_text, distance_text: rounded down, so a figure below its threshold never reads equal
+to it; thresholds as stored by threshold_pct_text; prices by snapshots.numbers.format_price in the
+instrument's quote currency). A near-liquidation alert ends quietly, not "recovered", when its own
+position (instrument and side) was force-closed after it opened. A rule whose stored threshold
+does not suit its kind (RiskRule.threshold_problem) is judged for no account.
 """
 
 from __future__ import annotations
@@ -39,21 +42,26 @@ from accounts.models import Account, Environment
 from alerts.models import RiskKind, RiskRule
 from alerts.rules import Condition, Findings, _local
 from snapshots.models import ClosedPosition, PositionLine
-from snapshots.numbers import format_amount, format_price, price_ccy
+from snapshots.numbers import format_amount, format_money, format_price, price_ccy
 from snapshots.pacing import read_intervals
 from snapshots.queries import is_stale
 from snapshots.risk import (
     NEVER_READ,
+    NO_CROSS_MARGIN_IN_USE,
     NO_POSITIONS,
+    OKX_SENT_NONE,
     AccountRisk,
     account_risk,
     distance_text,
     margin_ratio_text,
+    threshold_pct_text,
 )
 
 FORCED_WINDOW = timedelta(hours=24)
 FORCE_CLOSED = "its position was force-closed"  # a liq_distance alert's quiet end
-NO_MARGIN_IN_USE = "no margin in use (OKX reports a maintenance margin requirement of 0)"
+# Why no cross margin is in use (AccountRisk.cross_margin_unused), after NO_CROSS_MARGIN_IN_USE.
+MMR_ZERO = "OKX reports a maintenance margin requirement of 0"
+NO_CROSS_RATIO = "Futures mode: OKX reports no currency's cross margin ratio"
 # A position whose latest close type is the trader's own after OKX forced part of it.
 FORCED_IN_PART = "liquidated or auto-deleveraged in part, then closed"
 
@@ -84,8 +92,10 @@ def watched(rule: RiskRule, chosen: Iterable[Account] | None = None) -> list[Acc
 
 
 def judge(rule: RiskRule, accounts: list[Account], now: datetime) -> list[Judgement]:
-    """Every watched account's (or forced close's) judgement at `now`, by account name. The
-    rule's threshold must suit its kind (RiskRule.threshold_problem() is "")."""
+    """Every watched account's (or forced close's) judgement at `now`, by account name; none for
+    a rule whose threshold does not suit its kind (RiskRule.threshold_problem() says why)."""
+    if rule.threshold_problem():
+        return []
     if rule.kind == RiskKind.FORCED_CLOSE:
         return _forced_closes(rule, accounts, now)
     risks = account_risk([account.pk for account in accounts])
@@ -133,22 +143,16 @@ def _subject(rule: RiskRule, account_id: int) -> str:
 
 
 def threshold_text(rule: RiskRule) -> str:
-    """A rule's threshold as its alerts write the figure: a margin ratio "150.0%", a distance
-    "10.00%"; "" for a kind without one (forced_close) or none set."""
+    """A rule's threshold in percent as stored (snapshots.risk.threshold_pct_text): "150%",
+    "150.05%"; "" for a kind without one (forced_close) or none set."""
     if rule.threshold is None or rule.kind == RiskKind.FORCED_CLOSE:
         return ""
-    if rule.kind == RiskKind.MARGIN_RATIO:
-        return margin_ratio_text(rule.threshold)
-    return distance_text(rule.threshold)
+    return threshold_pct_text(rule.threshold)
 
 
 def _price(value: Decimal | None, inst_id: str) -> str:
     """A price in the instrument's currency as the pages write it (BTC-USDT-SWAP: "70,588.24 USDT")."""
     return "unknown" if value is None else format_price(value, price_ccy(inst_id))
-
-
-def _usd(value: Decimal | None) -> str:
-    return "unknown" if value is None else f"{format_amount(value, 'USD')} USD"
 
 
 def _amount(value: Decimal | None, ccy: str) -> str:
@@ -187,7 +191,7 @@ def _judge_figure(
         return Judgement(account, subject, "unknown", NEVER_READ)
     if is_stale(risk.taken_at, now, read_s):
         return Judgement(account, subject, "unknown", f"stale: last read at {_local(risk.taken_at)}")
-    assert rule.threshold is not None  # threshold_problem() is "" for these kinds
+    assert rule.threshold is not None  # judge() judges no rule with a threshold_problem()
     if rule.kind == RiskKind.MARGIN_RATIO:
         return _judge_margin(rule, account, risk, subject)
     return _judge_distance(rule, account, risk, subject)
@@ -195,23 +199,25 @@ def _judge_figure(
 
 def _judge_margin(rule: RiskRule, account: Account, risk: AccountRisk, subject: str) -> Judgement:
     pct, threshold, nothing = risk.margin_ratio_pct, rule.threshold, risk.nothing_at_risk
-    if pct is None and (risk.margin_unused or nothing):
-        figure = NO_MARGIN_IN_USE if risk.margin_unused else risk.nothing_at_risk_reason
-        return Judgement(account, subject, "clear", figure, nothing_at_risk=nothing)
+    if pct is None and risk.cross_margin_unused:  # also when nothing is at risk (it implies this)
+        why = MMR_ZERO if risk.margin_unused else NO_CROSS_RATIO
+        return Judgement(
+            account, subject, "clear", f"{NO_CROSS_MARGIN_IN_USE} ({why})", nothing_at_risk=nothing
+        )
     if pct is None:
-        return Judgement(account, subject, "unknown", f"no margin ratio ({risk.note or 'OKX sent none'})")
+        return Judgement(account, subject, "unknown", f"no margin ratio ({risk.note or OKX_SENT_NONE})")
     figure = f"margin ratio {margin_ratio_text(pct)}"
     if threshold is None or pct >= threshold:
         return Judgement(account, subject, "clear", figure)
     assert risk.taken_at is not None
     text = (
         f"{account.name}'s margin ratio is {margin_ratio_text(pct)} (OKX's mgnRatio, read at "
-        f"{_local(risk.taken_at)}), below the threshold of {margin_ratio_text(threshold)}.\n"
-        f"Adjusted equity {_usd(risk.adj_equity_usd)}, initial margin {_usd(risk.imr_usd)}, "
-        f"maintenance margin {_usd(risk.mmr_usd)}.\n"
+        f"{_local(risk.taken_at)}), below the threshold of {threshold_pct_text(threshold)}.\n"
+        f"Adjusted equity {format_money(risk.adj_equity_usd)}, initial margin "
+        f"{format_money(risk.imr_usd)}, maintenance margin {format_money(risk.mmr_usd)}.\n"
         "OKX liquidates as the margin ratio nears 100 %. What to do: add margin or reduce positions."
     )
-    title = f"Margin ratio {margin_ratio_text(pct)} below {margin_ratio_text(threshold)}: {account.name}"
+    title = f"Margin ratio {margin_ratio_text(pct)} below {threshold_pct_text(threshold)}: {account.name}"
     return Judgement(account, subject, "fires", figure, _condition(rule, account, subject, title, text))
 
 
@@ -233,7 +239,7 @@ def _judge_distance(rule: RiskRule, account: Account, risk: AccountRisk, subject
     held = f"{side} {inst}".strip()  # "long BTC-USDT-SWAP"
     text = (
         f"{account.name}'s {held} position is {distance_text(pct)} from its estimated liquidation price "
-        f"(read at {_local(risk.taken_at)}), below the threshold of {distance_text(threshold)}.\n"
+        f"(read at {_local(risk.taken_at)}), below the threshold of {threshold_pct_text(threshold)}.\n"
         f"Mark price {mark}; liquidation price {liq}.\n"
         "What to do: add margin, reduce the position or lower its leverage."
     )

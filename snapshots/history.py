@@ -180,29 +180,33 @@ def _store(account: Account, page: Sequence[ClosedPositionRecord]) -> int:
     return len(new) + len(changed)
 
 
+# ClosedPosition's fields -> OKX's row (okxapi ClosedPositionRecord) attribute, as sent.
+FIELDS = {
+    "pos_id": "pos_id",
+    "inst_id": "inst_id",
+    "inst_type": "inst_type",
+    "mgn_mode": "mgn_mode",
+    "pos_side": "pos_side",
+    "direction": "direction",
+    "close_type": "type",
+    "ccy": "ccy",
+    "leverage": "lever",
+    "open_avg_price": "open_avg_px",
+    "close_avg_price": "close_avg_px",
+    "trigger_price": "trigger_px",
+    "open_max_size": "open_max_pos",
+    "closed_size": "close_total_pos",
+    "pnl": "pnl",
+    "realized_pnl": "realized_pnl",
+    "fee": "fee",
+    "funding_fee": "funding_fee",
+    "liq_penalty": "liq_penalty",
+    "opened_at": "c_time",
+    "closed_at": "u_time",
+}
+IDENTITY = ("pos_id", "opened_at")  # a position's identity (OKX's posId, cTime): never updated
 # What an update in place changes: all of OKX's row but its identity, and forced_at once.
-UPDATED = (
-    "inst_id",
-    "inst_type",
-    "mgn_mode",
-    "pos_side",
-    "direction",
-    "close_type",
-    "ccy",
-    "leverage",
-    "open_avg_price",
-    "close_avg_price",
-    "trigger_price",
-    "open_max_size",
-    "closed_size",
-    "pnl",
-    "realized_pnl",
-    "fee",
-    "funding_fee",
-    "liq_penalty",
-    "closed_at",
-    "forced_at",
-)
+UPDATED = (*(name for name in FIELDS if name not in IDENTITY), "forced_at")
 
 
 def _row(record: ClosedPositionRecord, now: datetime, row: ClosedPosition) -> ClosedPosition:
@@ -217,30 +221,8 @@ def _row(record: ClosedPositionRecord, now: datetime, row: ClosedPosition) -> Cl
 
 
 def _fields(record: ClosedPositionRecord) -> dict[str, object]:
-    """OKX's row as ClosedPosition's fields."""
-    return dict(
-        pos_id=record.pos_id,
-        inst_id=record.inst_id,
-        inst_type=record.inst_type,
-        mgn_mode=record.mgn_mode,
-        pos_side=record.pos_side,
-        direction=record.direction,
-        close_type=record.type,
-        ccy=record.ccy,
-        leverage=record.lever,
-        open_avg_price=record.open_avg_px,
-        close_avg_price=record.close_avg_px,
-        trigger_price=record.trigger_px,
-        open_max_size=record.open_max_pos,
-        closed_size=record.close_total_pos,
-        pnl=record.pnl,
-        realized_pnl=record.realized_pnl,
-        fee=record.fee,
-        funding_fee=record.funding_fee,
-        liq_penalty=record.liq_penalty,
-        opened_at=record.c_time,
-        closed_at=record.u_time,
-    )
+    """OKX's row as ClosedPosition's fields (FIELDS)."""
+    return {name: getattr(record, attribute) for name, attribute in FIELDS.items()}
 
 
 def _ms(record: ClosedPositionRecord) -> int:

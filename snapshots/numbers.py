@@ -74,12 +74,20 @@ def format_money(value: Decimal | None, ccy: str = "USD", *, sign: bool = False,
     return text if text == UNKNOWN else f"{text} {ccy}"
 
 
-def format_percent(ratio: Decimal | None, *, sign: bool = True, places: int = 2, minus: str = "-") -> str:
+def format_percent(
+    ratio: Decimal | None,
+    *,
+    sign: bool = True,
+    places: int = 2,
+    minus: str = "-",
+    rounding: str = ROUND_HALF_UP,
+) -> str:
     """A ratio (0.0123) as a percentage with its sign: "+1.23%"; "-0.50%" ("\u22120.50%" with
-    minus=MINUS, on pages); None -> "—"."""
+    minus=MINUS, on pages); None -> "—". `rounding`: a decimal module mode, half up unless the
+    caller must never show a figure higher than it is (ROUND_FLOOR: snapshots.risk)."""
     if ratio is None or not ratio.is_finite():
         return UNKNOWN
-    pct = (ratio * 100).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    pct = (ratio * 100).quantize(Decimal(1).scaleb(-places), rounding=rounding)
     if pct == 0:
         return f"{abs(pct):.{places}f}%"
     text = f"{pct:,.{places}f}%"

@@ -15,9 +15,11 @@ snapshot; docs/valuation.md "Risk" cites OKX's definitions:
   or a distance too large to store) or unknown for a data reason (no mark price, no side).
 
 Thresholds colour the pages (`level`); the alert rules carry their own, set by a key admin. An
-account with nothing that can be liquidated (no open position, no margin in use) has a level of
-its own, "none" (AccountRisk.nothing_at_risk): known, unlike "unknown". The figures are written by
-margin_ratio_text and distance_text on every surface (pages, API docs, alert previews and messages).
+account with nothing that can be liquidated (no open position, no cross margin in use) has a level
+of its own, "none" (AccountRisk.nothing_at_risk): known, unlike "unknown". The figures are written by
+margin_ratio_text and distance_text on every surface (pages, API text, alert previews and messages),
+rounded down: toward danger, so a figure is never shown safer than it is and one below a threshold
+never reads equal to it; thresholds by threshold_pct_text, as stored.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Context, Decimal, localcontext
-from typing import Literal
+from decimal import ROUND_FLOOR, Context, Decimal, localcontext
+from typing import Literal, get_args
 
 from django.db.models import OuterRef, Subquery
 
@@ -35,9 +37,10 @@ from snapshots import numbers
 from snapshots.models import ClosedPosition, PositionLine, Snapshot
 
 # "none": nothing can be liquidated (AccountRisk.nothing_at_risk); "unknown": a figure is missing.
-Level = Literal["ok", "warn", "danger", "none", "unknown"]
+Level = Literal["danger", "warn", "ok", "none", "unknown"]
+LEVELS: tuple[Level, ...] = get_args(Level)  # every level, in that order (the API's choices)
+LEVELS_WORST_FIRST: tuple[Level, ...] = LEVELS[:3]  # the levels of a known figure
 Distance = tuple[Decimal | None, str, str]  # a position's (percent or None, inst_id, why None)
-LEVELS_WORST_FIRST: tuple[Level, ...] = ("danger", "warn", "ok")
 
 # Page colours (percent). A margin ratio under 300 % is worth a look, under 150 % is urgent; a
 # position within 20 % of its liquidation price is worth a look, within 10 % urgent.
@@ -65,7 +68,9 @@ FUTURES_NO_FIGURE = "OKX reports none in Futures mode: it gives margin per curre
 OKX_SENT_NONE = "OKX sent none"
 # The level "none" (AccountRisk.nothing_at_risk) in words: its short form, and why.
 NOTHING_AT_RISK = "nothing at risk"
-NO_MARGIN_IN_USE = "no margin in use"
+# OKX's mmr counts cross positions (and pending orders) only: with mmr 0, or in Futures mode with no
+# currency's cross ratio, an isolated position may still be open (okx-reference.md 8.4).
+NO_CROSS_MARGIN_IN_USE = "no cross margin in use"
 NOTHING_AT_RISK_WHY = "nothing can be liquidated"
 # Short words for a narrow column (the overview's risk cell; the full reason is its tooltip).
 SHORT_REASONS = {
@@ -98,8 +103,9 @@ def liq_distance_pct(side: str, mark: Decimal | None, liq: Decimal | None) -> tu
     None, never 0 %, with why: `liq` None or 0 (OKX's liqPx "" for OPTION, or "0" when a
     position cannot be liquidated, e.g. fully collateralised): NO_LIQ_PRICE, not applicable; a
     distance of 10^20 % or more (beyond the column): DISTANCE_BEYOND, not applicable either (it
-    is as far as can be); no mark price (NO_MARK) or no side (NO_SIDE): unknown. Rounded to 4
-    decimals: a percentage with more says nothing more. Never raises for two valid prices."""
+    is as far as can be); no mark price (NO_MARK) or no side (NO_SIDE): unknown. Rounded down to
+    4 decimals (toward danger: never stored farther than it is); a percentage with more says
+    nothing more. Never raises for two valid prices."""
     if liq is None or liq <= 0:
         return None, NO_LIQ_PRICE
     if mark is None or mark <= 0:
@@ -113,7 +119,7 @@ def liq_distance_pct(side: str, mark: Decimal | None, liq: Decimal | None) -> tu
     if gap <= 0:
         return Decimal(0), ""
     with localcontext(WIDE):
-        pct = (gap / mark * HUNDRED).quantize(PLACES)
+        pct = (gap / mark * HUNDRED).quantize(PLACES, rounding=ROUND_FLOOR)
     return (pct, "") if pct < DISTANCE_LIMIT else (None, DISTANCE_BEYOND)
 
 
@@ -126,15 +132,26 @@ def percent(ratio: Decimal | None) -> Decimal | None:
 def margin_ratio_text(pct: Decimal | None) -> str:
     """A margin ratio in percent (percent(): 150 for OKX's 1.5) as every surface writes it:
     "150.0%"; from 1,000 % on without decimals ("76,410%": an account with little margin in use
-    has a very large one); None -> "—". Thresholds in percent are written the same way."""
+    has a very large one); None -> "—". Rounded down (149.96 -> "149.9%"): lower is riskier, so
+    the text is never safer than the figure, nor equal to a threshold the figure is below."""
     if pct is None:
         return numbers.UNKNOWN
-    return numbers.format_percent(pct / HUNDRED, sign=False, places=1 if abs(pct) < 1000 else 0)
+    places = 1 if abs(pct) < 1000 else 0
+    return numbers.format_percent(pct / HUNDRED, sign=False, places=places, rounding=ROUND_FLOOR)
 
 
 def distance_text(pct: Decimal | None) -> str:
-    """A distance to liquidation in percent of the mark (8.25) as "8.25%"; None -> "—"."""
-    return numbers.UNKNOWN if pct is None else numbers.format_percent(pct / HUNDRED, sign=False)
+    """A distance to liquidation in percent of the mark (8.25) as "8.25%"; None -> "—". Rounded
+    down (9.996 -> "9.99%"), as margin_ratio_text and for the same reason."""
+    if pct is None:
+        return numbers.UNKNOWN
+    return numbers.format_percent(pct / HUNDRED, sign=False, rounding=ROUND_FLOOR)
+
+
+def threshold_pct_text(pct: Decimal) -> str:
+    """A threshold in percent (a rule's, or a page colour's) as stored, not rounded: 150 -> "150%",
+    150.05 -> "150.05%", 2500.5 -> "2,500.5%" (at most 8 decimals: numbers.format_amount)."""
+    return f"{numbers.format_amount(pct)}%"
 
 
 def margin_level(ratio: Decimal | None) -> Level:
@@ -167,11 +184,24 @@ class AccountRisk:
     nearest_distance_pct: Decimal | None
     nearest_note: str  # why there is no nearest distance ("no open positions", NO_MARK, ...)
 
+    @classmethod
+    def never_read(cls, account_id: int) -> AccountRisk:
+        """An account with no snapshot: every figure None, "never read"."""
+        return cls(account_id, None, None, None, None, None, NEVER_READ, "", None, NEVER_READ)
+
     @property
     def margin_unused(self) -> bool:
         """OKX reports no maintenance margin in use (mmr "0") and so no margin ratio: nothing of
         this account can be liquidated. A known state, unlike a ratio that is unknown."""
         return self.margin_ratio is None and self.mmr_usd is not None and self.mmr_usd == 0
+
+    @property
+    def cross_margin_unused(self) -> bool:
+        """No cross margin is in use, so OKX reports no margin ratio: mmr "0" (margin_unused), or
+        Futures mode with no currency's cross ratio (OKX reports one for each currency with a
+        cross position only: snapshots.refresh.NO_RATIO_FUTURES). Isolated positions may be open:
+        their own distance to liquidation watches them."""
+        return self.margin_unused or (self.futures_mode and self.margin_ratio is None)
 
     @property
     def liquidation_not_applicable(self) -> bool:
@@ -192,11 +222,9 @@ class AccountRisk:
     def nothing_at_risk(self) -> bool:
         """Nothing of this account can be liquidated: its positions were read (its own key) and
         none is open, or none OKX gives a liquidation price for (liquidation_not_applicable); and no
-        margin is in use: OKX reports a maintenance margin requirement of 0 (margin_unused) or, in
-        Futures mode, no currency's cross ratio (it reports one for each currency with a cross
-        position). The level "none"."""
-        no_margin = self.margin_unused or (self.futures_mode and self.margin_ratio is None)
-        return no_margin and (self.nearest_note == NO_POSITIONS or self.liquidation_not_applicable)
+        cross margin is in use (cross_margin_unused). The level "none"."""
+        held = self.nearest_note == NO_POSITIONS or self.liquidation_not_applicable
+        return self.cross_margin_unused and held
 
     @property
     def nothing_at_risk_reason(self) -> str:
@@ -221,7 +249,7 @@ class AccountRisk:
         if self.taken_at is None:
             return NEVER_READ
         if self.margin_unused:
-            return NO_MARGIN_IN_USE
+            return NO_CROSS_MARGIN_IN_USE
         if self.futures_mode:
             return NO_RATIO_FUTURES_SHORT
         return NO_RATIO_SHORT if self.note else SHORT_REASONS[NOT_RECORDED]
@@ -330,9 +358,7 @@ def account_risk(account_ids: Iterable[int] | None = None) -> dict[int, AccountR
     for account_id, snapshot_id in snapshot_ids.items():
         snap = snapshots.get(snapshot_id) if snapshot_id is not None else None
         if snap is None:
-            result[account_id] = AccountRisk(
-                account_id, None, None, None, None, None, NEVER_READ, "", None, NEVER_READ
-            )
+            result[account_id] = AccountRisk.never_read(account_id)
             continue
         if snap["via_master"]:
             pct, inst, why = None, "", POSITIONS_VIA_MASTER

@@ -79,7 +79,7 @@ def test_a_key_admin_adds_a_rule_for_chosen_accounts_and_channels(key_admin, des
     assert list(made.accounts.all()) == [desk] and list(made.channels.all()) == [mail]
     assert (made.all_accounts, made.all_channels) == (False, False)  # choosing turned them off
     listing = key_admin.get(RULES).content.decode()
-    assert "margin watch" in listing and "150.0%" in listing and "every 4 h" in listing
+    assert "margin watch" in listing and "150%" in listing and "every 4 h" in listing
 
     assert key_admin.post(RULES + f"{made.pk}/delete/", {"post": "yes"}).status_code == 302
     assert not RiskRule.objects.exists()
@@ -141,7 +141,7 @@ def test_the_form_and_the_list_write_hours_and_thresholds_as_people_read_them(ke
     assert "Remind every (hours):" in page and "Remind every hours" not in page
     RiskRule.objects.create(name="near", kind="liq_distance", threshold=Decimal("12.5"))
     listing = key_admin.get(RULES).content.decode()
-    assert "12.50%" in listing  # a distance as the alerts write it
+    assert "12.5%" in listing  # a threshold as stored, as the alerts write it
 
 
 def row(html: str, account: str) -> list[str]:
@@ -212,9 +212,7 @@ def test_the_alerts_page_shows_a_risk_alerts_severity_and_rule(client, role, des
     evaluate()
     client.force_login(make_user(role))
     html = client.get("/alerts/").content.decode()
-    assert (
-        '<span class="badge critical">critical</span> <strong>Margin ratio 120.0% below 150.0%: desk' in html
-    )
+    assert '<span class="badge critical">critical</span> <strong>Margin ratio 120.0% below 150%: desk' in html
     link = f'<a href="{RULES}{made.pk}/change/">margin watch</a>'
     assert ("rule " + link in html) is (role == "key_admin")
     assert "rule margin watch" in html or link in html
@@ -247,3 +245,20 @@ def test_a_rule_whose_chosen_account_and_channel_were_deleted_says_so_in_the_lis
     assert "This rule has no accounts left: edit this rule." in preview
     assert "This rule has no channels left: edit this rule." in preview
     assert "No account is watched: no accounts left: edit this rule." in preview
+
+
+def test_a_rule_stored_without_its_threshold_still_opens_and_its_preview_says_it_is_incomplete(
+    key_admin, desks
+):
+    """A rule stored some other way than the form (no threshold) is skipped by the alert run; its
+    change page and the Preview action still open, where a key admin fixes it."""
+    made = RiskRule.objects.create(name="no threshold", kind="margin_ratio", threshold=None)
+    page = key_admin.get(RULES + f"{made.pk}/change/")
+    assert page.status_code == 200
+    action = key_admin.post(RULES, {"action": "preview_action", "_selected_action": [made.pk]})
+    assert action.status_code == 200
+    for html in (page.content.decode(), action.content.decode()):
+        preview = html[html.index('id="risk-preview-') :]
+        assert "no threshold: 0 would fire now" in preview
+        assert "This rule is incomplete: set a threshold." in preview
+        assert "No account is judged: the rule is incomplete." in preview

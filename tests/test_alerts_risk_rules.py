@@ -5,6 +5,7 @@ says "recovered" once, holds what it cannot judge, and ends a forced close quiet
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -25,8 +26,8 @@ from alerts.models import (
     Delivery,
     RiskRule,
 )
-from snapshots.models import FORCED_CLOSES, ClosedPosition, PositionLine
-from snapshots.refresh import NO_RATIO_NO_MMR
+from snapshots.models import FORCED_CLOSES, ClosedPosition, PositionLine, Snapshot
+from snapshots.refresh import FUTURES_RATIO, NO_RATIO_FUTURES, NO_RATIO_NO_MMR
 from snapshots.risk import NO_MARK
 from tests.alerts_support import make_channels, reading, receiver
 
@@ -92,15 +93,15 @@ def test_a_margin_ratio_below_the_threshold_fires_once_to_its_channels_and_recov
         evaluate(now=now)
         evaluate(now=now + timedelta(seconds=30))
         deliver_due()
-        assert firing() == ["Margin ratio 120.0% below 150.0%: desk"]
+        assert firing() == ["Margin ratio 120.0% below 150%: desk"]
         alert = Alert.objects.get()
         assert (alert.severity, alert.risk_rule, alert.account) == ("critical", watched, desk)
         assert alert.message.startswith("desk's margin ratio is 120.0% (OKX's mgnRatio, read at ")
-        assert "below the threshold of 150.0%" in alert.message
+        assert "below the threshold of 150%" in alert.message
         assert "Adjusted equity 100,000.00 USD, initial margin 20,000.00 USD" in alert.message
         assert "Rule: margin_ratio rule (critical)." in alert.message
         [posted] = hook.to("/webhook/")
-        assert posted.body["title"] == "[OKX dashboard] [critical] Margin ratio 120.0% below 150.0%: desk"
+        assert posted.body["title"] == "[OKX dashboard] [critical] Margin ratio 120.0% below 150%: desk"
         assert (posted.body["severity"], posted.body["rule"], posted.body["account"]) == (
             "critical",
             "margin_ratio",
@@ -123,7 +124,7 @@ def test_a_margin_ratio_below_the_threshold_fires_once_to_its_channels_and_recov
         ("recovered", "slack room"),
     ]
     assert hook.to("/webhook/")[1].body["title"] == (
-        "[OKX dashboard] [critical] Recovered: Margin ratio 120.0% below 150.0%: desk"
+        "[OKX dashboard] [critical] Recovered: Margin ratio 120.0% below 150%: desk"
     )
 
 
@@ -149,14 +150,15 @@ def test_a_position_near_liquidation_names_the_instrument_mark_and_liquidation_p
     assert alert.message.startswith(
         "desk's long BTC-USDT-SWAP position is 5.00% from its estimated liquidation price (read at "
     )
-    assert "below the threshold of 10.00%." in alert.message
+    assert "below the threshold of 10%." in alert.message
     assert "Mark price 60,000.00 USDT; liquidation price 57,000.00 USDT." in alert.message
     assert Delivery.objects.get().subject.startswith("[OKX dashboard] [warning] Near liquidation: desk")
 
 
 def test_prices_and_percentages_in_an_alert_are_written_as_on_the_pages(desk, now):
     """OKX's liqPx carries every digit (70,588.23529412): the alert writes it in USDT's decimals,
-    and the margin ratio as the pages do ("7,641%", no decimals from 1,000 %)."""
+    and the margin ratio and the distance as the pages do, rounded down ("7,640%", no decimals from
+    1,000 %; 4.5751 % is "4.57%"), the threshold as stored ("10,000%")."""
     mail_channel()
     rule("liq_distance", "10")
     rule("margin_ratio", "10000")
@@ -169,8 +171,8 @@ def test_prices_and_percentages_in_an_alert_are_written_as_on_the_pages(desk, no
     evaluate(now=now)
     near, margin = Alert.objects.order_by("rule")
     assert "Mark price 67,500.00 USDT; liquidation price 70,588.24 USDT." in near.message
-    assert near.title == "Near liquidation: desk BTC-USDT-SWAP 4.58% from its liquidation price"
-    assert margin.title == "Margin ratio 7,641% below 10,000%: desk"
+    assert near.title == "Near liquidation: desk BTC-USDT-SWAP 4.57% from its liquidation price"
+    assert margin.title == "Margin ratio 7,640% below 10,000%: desk"
 
 
 def test_an_unknown_figure_neither_fires_nor_recovers(desk, now):
@@ -183,14 +185,14 @@ def test_an_unknown_figure_neither_fires_nor_recovers(desk, now):
     reading(desk, now, margin_ratio="1.2", positions=(NEAR,))
     evaluate(now=now)
     assert firing() == [
-        "Margin ratio 120.0% below 150.0%: desk",
+        "Margin ratio 120.0% below 150%: desk",
         "Near liquidation: desk BTC-USDT-SWAP 5.00% from its liquidation price",
     ]
 
     evaluate(now=now + timedelta(minutes=10))  # desk's reading is stale now: held, not recovered
     reading(desk, now + timedelta(minutes=11), risk_note="Futures mode: no cross position")
     evaluate(now=now + timedelta(minutes=11))  # no margin ratio, no positions: margin held
-    assert "Margin ratio 120.0% below 150.0%: desk" in firing()
+    assert "Margin ratio 120.0% below 150%: desk" in firing()
     assert Delivery.objects.filter(event="recovered").count() == 1  # the position is gone: clear
     assert never.alerts.count() == keyless.alerts.count() == 0
 
@@ -373,7 +375,7 @@ def test_a_stored_threshold_out_of_range_skips_its_rule_holds_its_alerts_and_say
     RiskRule.objects.filter(pk=broken.pk).update(threshold=Decimal("-1"))
     reading(desk, now + timedelta(seconds=10), margin_ratio="3")
     assert run(now=now + timedelta(seconds=10))["ok"] is True
-    assert firing() == ["Margin ratio 120.0% below 150.0%: desk"]  # held, not recovered
+    assert firing() == ["Margin ratio 120.0% below 150%: desk"]  # held, not recovered
     skipped = AlertRun.objects.get().skipped
     assert skipped == {
         "margin_ratio": 'the risk rule "broken" is skipped: The threshold must be more than 0 and at most '
@@ -388,7 +390,7 @@ def test_a_rule_for_one_account_watches_nothing_once_that_account_is_deleted_and
     reading(other, now, margin_ratio="1.1")
     rule("margin_ratio", "150", name="desk only", accounts=[desk])
     evaluate(now=now)
-    assert firing() == ["Margin ratio 120.0% below 150.0%: desk"]
+    assert firing() == ["Margin ratio 120.0% below 150%: desk"]
 
     desk.delete()  # a key admin removes the account (its alert goes with it)
     assert run(now=now + timedelta(seconds=10))["ok"] is True
@@ -410,7 +412,7 @@ def test_a_rule_whose_only_channel_is_deleted_tells_no_channel_and_says_so(desk,
 
     assert run(now=now)["ok"] is True
 
-    assert firing() == ["Margin ratio 120.0% below 150.0%: desk"]  # on the Alerts page
+    assert firing() == ["Margin ratio 120.0% below 150%: desk"]  # on the Alerts page
     assert not Delivery.objects.exists()  # not the team mail it was never meant for
     assert AlertRun.objects.get().skipped == {
         "margin_ratio": 'the risk rule "to the risk desk" has no channels left: edit this rule under Admin'
@@ -433,7 +435,7 @@ def test_a_margin_alert_recovers_once_when_the_account_no_longer_uses_margin(des
     assert (alert.state, alert.resolution) == (AlertState.RESOLVED, "recovered")
     [recovered] = Delivery.objects.filter(event="recovered")
     assert recovered.text == (
-        "RECOVERED: Margin ratio 120.0% below 150.0%: desk. Now: no margin in use (OKX reports a "
+        "RECOVERED: Margin ratio 120.0% below 150%: desk. Now: no cross margin in use (OKX reports a "
         "maintenance margin requirement of 0). No action needed."
     )
 
@@ -518,7 +520,7 @@ def test_another_positions_liquidation_does_not_silence_a_recovery(desk, now):
 
 def test_a_firing_alert_follows_a_changed_threshold_quietly_and_recovers_once_beyond_it(desk, now):
     """The key admin lowers the threshold from 150 % to 130 % while the ratio is 120 %: still
-    firing, the alert reads "below 130.0%" with no new message; lowered to 110 %, it recovers."""
+    firing, the alert reads "below 130%" with no new message; lowered to 110 %, it recovers."""
     mail_channel()
     watched = rule("margin_ratio", "150")
     reading(desk, now, margin_ratio="1.2")
@@ -528,8 +530,8 @@ def test_a_firing_alert_follows_a_changed_threshold_quietly_and_recovers_once_be
     evaluate(now=now + timedelta(seconds=30))
 
     alert = Alert.objects.get()
-    assert alert.title == "Margin ratio 120.0% below 130.0%: desk"
-    assert "below the threshold of 130.0%." in alert.message
+    assert alert.title == "Margin ratio 120.0% below 130%: desk"
+    assert "below the threshold of 130%." in alert.message
     assert [event for event, _ in events(alert)] == ["firing"]
 
     watched.threshold = Decimal("110")
@@ -540,7 +542,7 @@ def test_a_firing_alert_follows_a_changed_threshold_quietly_and_recovers_once_be
     assert (alert.state, alert.resolution) == (AlertState.RESOLVED, "recovered")
     assert [event for event, _ in events(alert)] == ["firing", "recovered"]
     assert Delivery.objects.get(event="recovered").text.startswith(
-        "RECOVERED: Margin ratio 120.0% below 130.0%: desk. Now: margin ratio 120.0%."
+        "RECOVERED: Margin ratio 120.0% below 130%: desk. Now: margin ratio 120.0%."
     )
 
 
@@ -553,3 +555,59 @@ def test_a_near_liquidation_alert_recovers_when_its_position_can_no_longer_be_li
     reading(desk, now + timedelta(minutes=1), positions=(("BTC-USDT-SWAP", "long", "60000", "0"),))
     evaluate(now=now + timedelta(minutes=1))
     assert Alert.objects.get().resolution == "recovered"
+
+
+def percents(text: str) -> list[Decimal]:
+    """The percentages written in `text`, in order ("149.9%" -> 149.9)."""
+    return [Decimal(found.replace(",", "")) for found in re.findall(r"([\d,]+(?:\.\d+)?)%", text)]
+
+
+def test_a_margin_alert_never_reads_equal_to_the_threshold_it_is_below(desk, now):
+    """149.96 % fires under a 150 % rule: rounded down it reads "149.9% below 150%", never
+    "150.0% below 150.0%"; the threshold is written as stored."""
+    mail_channel()
+    rule("margin_ratio", "150")
+    reading(desk, now, margin_ratio="1.4996")
+    evaluate(now=now)
+    alert = Alert.objects.get()
+    assert alert.title == "Margin ratio 149.9% below 150%: desk"
+    shown, threshold = percents(alert.title)
+    assert shown < threshold
+
+
+def test_a_near_liquidation_alert_never_reads_equal_to_the_threshold_it_is_below(desk, now):
+    mail_channel()
+    rule("liq_distance", "10")
+    reading(desk, now, margin_ratio="5", positions=(("BTC-USDT-SWAP", "long", "100000", "90004"),))  # 9.996 %
+    evaluate(now=now)
+    first_line = Alert.objects.get().message.splitlines()[0]
+    assert "is 9.99% from its estimated liquidation price" in first_line
+    assert "below the threshold of 10%." in first_line
+
+
+def futures_mode(snapshot: Snapshot) -> None:
+    """As the refresh stores a Futures-mode answer: no account-level adjEq, imr, mmr; isolated lines."""
+    Snapshot.objects.filter(pk=snapshot.pk).update(adj_equity_usd=None, imr_usd=None, mmr_usd=None)
+    PositionLine.objects.filter(snapshot=snapshot).update(margin_mode="isolated")
+
+
+def test_a_futures_margin_alert_ends_when_only_isolated_positions_are_left(desk, now):
+    """Futures mode: OKX reports a margin ratio only per currency with a cross position
+    (okx-reference.md 8.4). Once the cross position is closed and an isolated one stays open, no
+    cross margin is in use: the margin alert recovers, as with mmr 0."""
+    mail_channel()
+    rule("margin_ratio", "150")
+    futures_mode(reading(desk, now, margin_ratio="1.2", risk_note=FUTURES_RATIO.format(ccy="USDT")))
+    evaluate(now=now)
+    assert Alert.objects.get().state == AlertState.FIRING
+
+    for minutes in (1, 2):  # the cross position is closed; an isolated one, 30 % from liquidation, stays
+        at = now + timedelta(minutes=minutes)
+        futures_mode(reading(desk, at, risk_note=NO_RATIO_FUTURES, positions=(FAR,)))
+        evaluate(now=at)
+    alert = Alert.objects.get()
+    assert (alert.state, alert.resolution) == (AlertState.RESOLVED, "recovered")
+    assert Delivery.objects.get(event="recovered").text == (
+        "RECOVERED: Margin ratio 120.0% below 150%: desk. Now: no cross margin in use (Futures mode: "
+        "OKX reports no currency's cross margin ratio). No action needed."
+    )

@@ -24,7 +24,21 @@ from django.utils import timezone
 from accounts.models import Account, AccountKind
 from snapshots.models import ClosedPosition, CloseType, PositionLine, Snapshot
 from snapshots.refresh import NO_RATIO_FUTURES, NO_RATIO_NO_MMR
-from snapshots.risk import FUTURES_NO_FIGURE, NO_LIQ_PRICE, NO_MARK, POSITIONS_VIA_MASTER, liq_distance_pct
+from snapshots.risk import (
+    DISTANCE_DANGER_PCT,
+    FUTURES_NO_FIGURE,
+    MARGIN_RATIO_DANGER_PCT,
+    NO_LIQ_PRICE,
+    NO_MARK,
+    POSITIONS_VIA_MASTER,
+    distance_level,
+    distance_text,
+    liq_distance_pct,
+    margin_level,
+    margin_ratio_text,
+    percent,
+    threshold_pct_text,
+)
 from tests.accounts_support import make_user
 from tests.test_pages_queries import give_key, make_account, many_accounts, snap
 
@@ -481,3 +495,16 @@ def test_a_position_without_a_mark_price_makes_the_nearest_liquidation_unknown_a
 
     nearest = re.search(r'id="risk-nearest".*?</div>\s*<div class="sub">(.*?)</div>', html, re.S).group(1)
     assert (element(html, "risk-nearest"), nearest) == ("—", f"SOL-USDT-SWAP: {NO_MARK}")
+
+
+def test_a_figure_coloured_danger_reads_below_the_danger_line():
+    """Rounded down, toward danger: a figure is never shown safer than it is, and one coloured
+    danger ("under 150%") never reads "150.0%". Thresholds are written as stored."""
+    ratio = Decimal("1.4996")
+    assert (margin_level(ratio), margin_ratio_text(percent(ratio))) == ("danger", "149.9%")
+    assert margin_ratio_text(Decimal("76410.9")) == "76,410%"
+    assert (distance_level(Decimal("9.996")), distance_text(Decimal("9.996"))) == ("danger", "9.99%")
+    assert liq_distance_pct("long", Decimal("3"), Decimal("2.7000001")) == (Decimal("9.9999"), "")
+    assert [threshold_pct_text(t) for t in (MARGIN_RATIO_DANGER_PCT, DISTANCE_DANGER_PCT)] == ["150%", "10%"]
+    assert threshold_pct_text(Decimal("150.05")) == "150.05%"
+    assert threshold_pct_text(Decimal("2500.50")) == "2,500.5%"

@@ -10,7 +10,7 @@ make it unknown."""
 from __future__ import annotations
 
 from dataclasses import replace
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 import pytest
 from django.utils import timezone
@@ -153,9 +153,10 @@ def test_the_ratio_is_picked_as_okxs_balance_table_says(fields, ratio, note):
 
 
 def distance(side: str, mark: Decimal, liq: Decimal) -> Decimal:
-    """How far the mark may move against the position before it reaches liqPx, in % of the mark."""
+    """How far the mark may move against the position before it reaches liqPx, in % of the mark
+    (4 places, rounded down: never shown farther than it is)."""
     gap = mark - liq if side == "long" else liq - mark
-    return (gap / mark * 100).quantize(Decimal("0.0001"))
+    return (gap / mark * 100).quantize(Decimal("0.0001"), rounding=ROUND_FLOOR)
 
 
 def test_each_position_stores_its_adl_rank_margin_ratio_and_distance_to_liquidation(make_simulator):

@@ -18,11 +18,10 @@ from ledger.models import CashFlow, FlowKind, FlowSource
 from snapshots import risk
 from snapshots.models import CloseType, Wallet
 from snapshots.queries import AccountRow, Change, Totals
-from snapshots.risk import AccountRisk
+from snapshots.risk import LEVELS, AccountRisk
 
 KEY_HEALTH = ("ok", "grace", "failing", "unchecked")
 KEY_STATUSES = (*KEY_HEALTH, "none")  # none: no key of its own (read through its master)
-RISK_LEVELS = ("danger", "warn", "ok", "none", "unknown")  # snapshots.risk.Level
 # Why a total's change is null although the total is known (the overview's words).
 NO_BASELINE = "no snapshot to compare with yet"
 
@@ -175,9 +174,10 @@ class AccountRowSerializer(serializers.Serializer):
     )
     risk_level = serializers.SerializerMethodField(
         help_text="The worse of the two figures' levels as the pages colour them: danger (margin ratio "
-        "under 150% or a position within 10.00% of liquidation), warn (under 300%, within 20.00%), ok; "
-        "none when nothing can be liquidated (no open positions and no margin in use: the overview "
-        'says "no positions"); or unknown when both figures are."'
+        "under 150% or a position within 10% of liquidation), warn (under 300%, within 20%), ok; none "
+        "when nothing can be liquidated (no cross margin in use, and no open position or none OKX "
+        'gives a liquidation price for, such as options: the overview says "no positions" or '
+        '"nothing at risk"); or unknown when both figures are.'
     )
 
     def get_in_total(self, row: Any) -> bool:
@@ -190,7 +190,7 @@ class AccountRowSerializer(serializers.Serializer):
     def get_nearest_liq_unknown_reason(self, row: AccountRowWithRisk) -> str | None:
         return (row.risk.distance_reason or None) if row.risk else None
 
-    @extend_schema_field(serializers.ChoiceField(choices=RISK_LEVELS))
+    @extend_schema_field(serializers.ChoiceField(choices=LEVELS))
     def get_risk_level(self, row: AccountRowWithRisk) -> str:
         return row.risk.level if row.risk else "unknown"
 

@@ -41,12 +41,12 @@ from dashboard.api.permissions import CanViewDashboard
 from dashboard.api.renderers import JsonErrorsMixin
 from dashboard.pages.account import closed_unknown_reason
 from dashboard.pages.keys import key_rows
-from dashboard.pages.overview import RiskText, no_total_reason
+from dashboard.pages.overview import no_total_reason
 from ledger.models import CashFlow
 from ledger.performance import account_pnl, team_pnl
 from snapshots import queries
 from snapshots.models import ClosedPosition
-from snapshots.risk import account_risk
+from snapshots.risk import AccountRisk, account_risk
 
 # Raw schema of DRF's validation errors: {"field": ["message", ...]}.
 VALIDATION_ERROR = {
@@ -114,7 +114,7 @@ def with_risk(rows: list[queries.AccountRow], ids: list[int] | None = None) -> l
     None: a fixed number of queries). An account activated between the two reads: never read."""
     risks = account_risk(ids)
     return [
-        s.AccountRowWithRisk.of(row, risks.get(row.account.pk) or RiskText.unread(row.account.pk))
+        s.AccountRowWithRisk.of(row, risks.get(row.account.pk) or AccountRisk.never_read(row.account.pk))
         for row in rows
     ]
 

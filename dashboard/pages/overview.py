@@ -40,7 +40,6 @@ from ledger import performance
 from snapshots import numbers, queries
 from snapshots.risk import (
     LEVELS_WORST_FIRST,
-    NEVER_READ,
     NO_POSITIONS,
     NOTHING_AT_RISK,
     SHORT_REASONS,
@@ -266,10 +265,6 @@ class RiskText:
     def of(cls, risk: AccountRisk) -> RiskText:
         return cls(risk, margin_ratio_text(risk.margin_ratio_pct), distance_text(risk.nearest_distance_pct))
 
-    @staticmethod
-    def unread(account_id: int) -> AccountRisk:
-        return AccountRisk(account_id, None, None, None, None, None, NEVER_READ, "", None, NEVER_READ)
-
     @property
     def nothing_at_risk(self) -> bool:
         return self.risk.level == "none"
@@ -402,7 +397,7 @@ class TableRow:
             pnl_24h=found["24h"].get(row.account.pk) or pnl.PnLText.of(None, zone),
             pnl_7d=found["7d"].get(row.account.pk) or pnl.PnLText.of(None, zone),
             # An account activated between the two reads has no risk row yet: never read.
-            risk=RiskText.of(risks.get(row.account.pk) or RiskText.unread(row.account.pk)),
+            risk=RiskText.of(risks.get(row.account.pk) or AccountRisk.never_read(row.account.pk)),
         )
 
     @property
