@@ -20,7 +20,7 @@ import requests
 
 from okxapi import signing, transport
 from okxapi.connection import Connection
-from okxapi.errors import RETRIED_CATEGORIES, MalformedResponse, OkxError, RateLimitTimeout
+from okxapi.errors import RETRIED_CATEGORIES, MalformedResponse, OkxError, OkxRateLimited, RateLimitTimeout
 from okxapi.results import (
     CANDLE_COLUMNS,
     AccountBill,
@@ -438,17 +438,24 @@ class Client:
                     resynced = True
                     self._sync_clock(force=True)
                     continue
-                delay = self._retry_delay(error, attempt - resynced, max_attempts)
+                delay = self._retry_delay(path, error, attempt - resynced, max_attempts)
                 if delay is None:
                     raise
                 logger.info("retrying %s in %.2fs after %s", path, delay, error.category)
                 self._connection.sleep(delay)
 
-    def _retry_delay(self, error: OkxError, tries: int, max_attempts: int) -> float | None:
+    def _retry_delay(self, path: str, error: OkxError, tries: int, max_attempts: int) -> float | None:
+        """Seconds before the next attempt, or None for no retry: OKX's Retry-After when it sends
+        one; after a 50011 without it, one of the endpoint's windows plus up to half of one (OKX
+        counts requests in a rolling window: a retry sooner meets the same requests in it; the
+        jitter spreads the waiters); otherwise full-jitter exponential backoff."""
         if error.permanent or error.category not in RETRIED_CATEGORIES or tries >= max_attempts:
             return None
         if error.retry_after is not None:
             return error.retry_after if error.retry_after <= MAX_RETRY_AFTER_SECONDS else None
+        limit = self._connection.limits.get(path)
+        if isinstance(error, OkxRateLimited) and limit is not None:
+            return limit.seconds + random.uniform(0, limit.seconds / 2)
         return random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (tries - 1)))
 
     def _attempt(

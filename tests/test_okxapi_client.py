@@ -294,6 +294,22 @@ def test_retry_after_is_honoured():
     assert sleep.delays == [7.0]
 
 
+def test_a_50011_without_retry_after_is_retried_after_one_window_of_its_endpoint():
+    # OKX counts in a rolling window (balance: 10 per 2 s): a retry sooner than one window after
+    # the refused request would meet the same requests there (a ledger sync under CI load gave
+    # up after retries 0.11 s and 0.22 s later).
+    sleep = RecordingSleep()
+    with FakeOkx() as fake:
+        fake.script(
+            BALANCE,
+            okx_error("50011", "Too Many Requests", 429),
+            okx_error("50011", "Too Many Requests", 200),
+            ok([BALANCE_ROW]),
+        )
+        _client(fake, sleep=sleep).get_balance()
+    assert len(sleep.delays) == 2 and all(2.0 <= delay <= 3.0 for delay in sleep.delays), sleep.delays
+
+
 def test_a_retry_after_beyond_the_cap_is_not_waited_for_inside_the_call():
     sleep = RecordingSleep()
     with FakeOkx() as fake:
