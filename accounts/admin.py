@@ -23,7 +23,10 @@ from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
-from accounts import crypto
+from accounts import (
+    crypto,
+    desk_admin,  # noqa: F401  (registers the desk admin)
+)
 from accounts.audit import AuditAction, AuditEvent
 from accounts.forms import AccountAddForm, HostChangeForm, RotateForm
 from accounts.models import Account, AccountKind, Credential, CredentialStatus, NoCredential
@@ -90,7 +93,21 @@ class AccountAdmin(KeyAdminsOnly, admin.ModelAdmin):
     inlines = [CredentialInline]
     change_form_template = "accounts/admin/account_change_form.html"
     fieldsets = [
-        (None, {"fields": ("name", "kind", "master", "sub_acct_name", "uid", "okx_label", "active")}),
+        (
+            None,
+            {
+                "fields": (
+                    "name",
+                    "kind",
+                    "master",
+                    "sub_acct_name",
+                    "uid",
+                    "okx_label",
+                    "active",
+                    "excluded_from_totals",
+                )
+            },
+        ),
         ("Where", {"fields": ("environment", "region", "base_url")}),
     ]
     add_fieldsets = [
@@ -144,6 +161,9 @@ class AccountAdmin(KeyAdminsOnly, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Account, form: Any, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
+            if "excluded_from_totals" in form.changed_data:
+                detail = "excluded from team totals" if obj.excluded_from_totals else "counted in team totals"
+                AuditEvent.record(AuditAction.TOTALS_EXCLUSION, request=request, obj=obj, detail=detail)
         else:
             form.save_with_credential()
             for text in [*form.notes, *form.warnings]:

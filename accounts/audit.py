@@ -29,6 +29,15 @@ class AuditAction(models.TextChoices):
     REAUTH_FAILED = "reauth_failed", "re-authentication failed"
     LOGIN_SUCCESS = "login_success", "login succeeded"
     LOGIN_FAILURE = "login_failure", "login failed"
+    LOGOUT = "logout", "signed out"
+    MFA_ENROL = "mfa_enrol", "second factor enrolled"
+    MFA_REMOVE = "mfa_remove", "second factor removed"
+    MFA_FAILURE = "mfa_failure", "second factor refused"
+    RECOVERY_CODE_USED = "recovery_code_used", "recovery code used"
+    RECOVERY_CODES_NEW = "recovery_codes_new", "recovery codes made"
+    DESK_CHANGE = "desk_change", "desk changed"
+    DESK_ACCESS_CHANGE = "desk_access_change", "desk access changed"
+    TOTALS_EXCLUSION = "totals_exclusion", "team totals inclusion changed"
 
 
 class AuditEvent(models.Model):

@@ -20,9 +20,10 @@ from django.utils import timezone
 
 from accounts import crypto, health
 from accounts.audit import AuditAction, AuditEvent
-from accounts.health import HealthStatus, KeyFacts, Policy, WarningCode
 
-# The diagnosed error history lives in its own module; imported so Django registers ApiError.
+# Desks and the diagnosed error history live in their own modules; imported so Django registers them.
+from accounts.desks import Desk, DeskAccess  # noqa: F401
+from accounts.health import HealthStatus, KeyFacts, Policy, WarningCode
 from accounts.history import ApiError  # noqa: F401
 from accounts.okx import is_successful_signed_call, region_host, shared_connection
 from okxapi import HOSTS, CallRecord, Client, Connection, OkxError
@@ -93,6 +94,13 @@ class Region(models.TextChoices):
     US = "us", "US (app.okx.com)"
 
 
+class AccountQuerySet(models.QuerySet["Account"]):
+    def in_team_totals(self) -> AccountQuerySet:
+        """Active accounts whose money is the team's: live, not marked excluded from team totals.
+        Every team total (overview, charts, PnL, reports, loss alerts) is over these only."""
+        return self.filter(active=True, environment=Environment.LIVE, excluded_from_totals=False)
+
+
 class Account(models.Model):
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=8, choices=AccountKind.choices, default=AccountKind.MASTER)
@@ -113,7 +121,14 @@ class Account(models.Model):
         "custom base URL", blank=True, help_text="Overrides the region's host (e.g. the built-in simulator)."
     )
     active = models.BooleanField(default=True)
+    excluded_from_totals = models.BooleanField(
+        "excluded from team totals",
+        default=False,
+        help_text="Shown, but left out of the team's equity, PnL and charts (a test account).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AccountQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -151,6 +166,11 @@ class Account(models.Model):
     @property
     def is_demo(self) -> bool:
         return self.environment == Environment.DEMO
+
+    @property
+    def in_team_totals(self) -> bool:
+        """Counted in the team's totals: live and not excluded (AccountQuerySet.in_team_totals)."""
+        return not self.is_demo and not self.excluded_from_totals
 
     @property
     def api_base_url(self) -> str:

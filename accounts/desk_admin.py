@@ -1,0 +1,102 @@
+"""The desk admin (key admins only): desks with their accounts and members, and who sees every
+account. Every change is an audit event naming what was added and removed (names, never ids)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest
+
+from accounts.audit import AuditAction, AuditEvent
+from accounts.desks import Desk, DeskAccess, users_seeing_nothing
+from accounts.roles import KeyAdminsOnly
+
+
+def _names(objects: Any) -> set[str]:
+    return {str(o) for o in objects}
+
+
+def _difference(label: str, before: set[str], after: set[str]) -> list[str]:
+    parts = []
+    if after - before:
+        parts.append(f"{label} added: {', '.join(sorted(after - before))}")
+    if before - after:
+        parts.append(f"{label} removed: {', '.join(sorted(before - after))}")
+    return parts
+
+
+@admin.register(Desk)
+class DeskAdmin(KeyAdminsOnly, admin.ModelAdmin):
+    list_display = ("name", "description", "account_count", "member_count")
+    search_fields = ("name", "description", "accounts__name", "members__username")
+    filter_horizontal = ("accounts", "members")
+    fields = ("name", "description", "accounts", "members")
+
+    @admin.display(description="accounts")
+    def account_count(self, desk: Desk) -> int:
+        return desk.accounts.count()
+
+    @admin.display(description="members")
+    def member_count(self, desk: Desk) -> int:
+        return desk.members.count()
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        desk = form.instance
+        before = (_names(desk.accounts.all()), _names(desk.members.all())) if change else (set(), set())
+        super().save_related(request, form, formsets, change)
+        after = (_names(desk.accounts.all()), _names(desk.members.all()))
+        parts = [] if change else ["desk created"]
+        parts += _difference("accounts", before[0], after[0]) + _difference("members", before[1], after[1])
+        if "name" in form.changed_data and change:
+            parts.insert(0, "renamed")
+        if parts:
+            AuditEvent.record(AuditAction.DESK_CHANGE, request=request, obj=desk, detail="; ".join(parts))
+        self._warn_blind_users(request)
+
+    def delete_model(self, request: HttpRequest, obj: Desk) -> None:
+        AuditEvent.record(AuditAction.DESK_CHANGE, request=request, obj=obj, detail="desk deleted")
+        super().delete_model(request, obj)
+        self._warn_blind_users(request)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for desk in queryset:
+            AuditEvent.record(AuditAction.DESK_CHANGE, request=request, obj=desk, detail="desk deleted")
+        super().delete_queryset(request, queryset)
+        self._warn_blind_users(request)
+
+    def _warn_blind_users(self, request: HttpRequest) -> None:
+        blind = users_seeing_nothing()
+        if blind:
+            names = ", ".join(u.get_username() for u in blind[:20]) + (" …" if len(blind) > 20 else "")
+            self.message_user(
+                request,
+                f"{len(blind)} signed-in user(s) now see no account: {names}. Add them to a desk, "
+                "or give them 'all desks' under Desk access.",
+                messages.WARNING,
+            )
+
+
+@admin.register(DeskAccess)
+class DeskAccessAdmin(KeyAdminsOnly, admin.ModelAdmin):
+    list_display = ("user", "all_desks", "desk_names")
+    list_filter = ("all_desks",)
+    search_fields = ("user__username",)
+    autocomplete_fields = ()
+    fields = ("user", "all_desks")
+
+    @admin.display(description="desks")
+    def desk_names(self, access: DeskAccess) -> str:
+        return ", ".join(d.name for d in access.user.desks.all()) or "—"
+
+    def save_model(self, request: HttpRequest, obj: DeskAccess, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change or "all_desks" in form.changed_data or "user" in form.changed_data:
+            detail = f"{obj.user}: {'all desks' if obj.all_desks else 'own desks only'}"
+            AuditEvent.record(AuditAction.DESK_ACCESS_CHANGE, request=request, obj=obj, detail=detail)
+
+    def delete_model(self, request: HttpRequest, obj: DeskAccess) -> None:
+        AuditEvent.record(
+            AuditAction.DESK_ACCESS_CHANGE, request=request, obj=obj, detail=f"{obj.user}: own desks only"
+        )
+        super().delete_model(request, obj)
