@@ -254,7 +254,9 @@ def test_the_fees_of_whole_utc_days_are_never_set_against_a_pnl_of_another_windo
         re.sub(r"<[^>]+>", " ", re.search(r'id="breakdown-rest">(.*?)</tr>', block, re.S).group(1)).split()
     )
     assert rest == "the rest (trading and price moves) not shown: fees are counted by whole UTC days"
-    yesterday = today - timedelta(days=1)  # the PnL's window starts in the UTC day before
+    # The PnL's window starts with the reading 25 hours ago: its UTC day is the day before
+    # (two days before when the test runs between 00:00 and 01:00 UTC).
+    yesterday = (timezone.now() - timedelta(hours=25)).astimezone(UTC).date()
     windows = " ".join(
         re.sub(r"<[^>]+>", " ", re.search(r'id="breakdown-windows">(.*?)</p>', block, re.S).group(1)).split()
     )
