@@ -124,6 +124,7 @@ class Account(models.Model):
     excluded_from_totals = models.BooleanField(
         "excluded from team totals",
         default=False,
+        db_default=False,
         help_text="Shown, but left out of the team's equity, PnL and charts (a test account).",
     )
     created_at = models.DateTimeField(auto_now_add=True)

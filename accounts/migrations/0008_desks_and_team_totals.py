@@ -16,6 +16,7 @@ class Migration(migrations.Migration):
             model_name="account",
             name="excluded_from_totals",
             field=models.BooleanField(
+                db_default=False,
                 default=False,
                 help_text="Shown, but left out of the team's equity, PnL and charts (a test account).",
                 verbose_name="excluded from team totals",
