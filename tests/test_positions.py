@@ -221,14 +221,16 @@ def test_the_api_csv_and_report_carry_the_usd_pnl_of_item_one(sim, client):
 @pytest.mark.django_db
 def test_the_demo_scenario_shows_inverse_option_margin_and_empty_rows_right(sim):
     main, alpha = add_account(sim, "main"), add_account(sim, "alpha-desk")
-    for account in (main, alpha):
+    epsilon = add_account(sim, "epsilon-futures")
+    for account in (main, alpha, epsilon):
         assert refresh_account(account.pk, cycle=1).status == "ok"
-    lines = {**lines_of(main), **lines_of(alpha)}
+    lines = {**lines_of(main), **lines_of(alpha), **lines_of(epsilon)}
     assert "ETH-USD-SWAP" not in lines  # alpha-desk's pos "0" row
     short, long = lines["BTC-USDT"], lines["ETH-USDT"]
     assert (short.inst_type, short.side, short.size_unit) == ("MARGIN", "short", "USDT")
     assert (long.side, long.size_unit) == ("long", "ETH")
-    for inst_id in ("BTC-USD-SWAP", "BTC-USD-270326-60000-C"):
+    # The inverse swap, option and future (the "0.02 BTC listed as 0.02 USD" case).
+    for inst_id in ("BTC-USD-SWAP", "BTC-USD-270326-60000-C", "BTC-USD-270326"):
         line = lines[inst_id]
         assert (line.upl_ccy, line.size_unit) == ("BTC", "contracts")
         assert line.upl_usd == (line.upl * line.upl_usd_price).quantize(Decimal(1).scaleb(-18))
