@@ -138,6 +138,15 @@ class AlertChannelForm(forms.ModelForm):
         if kind == ChannelKind.TELEGRAM:
             if not (data.get("token") or instance.token_enc):
                 self.add_error("token", "A Telegram channel needs the bot token.")
+            moved = (data.get("api_base_url") or "") != (instance.api_base_url or "")
+            if instance.pk and instance.token_enc and moved and not data.get("token"):
+                # Whoever moves the token to another server must know it: a stored secret is never
+                # sent to a host chosen by someone who could not read it (issue 17, finding 1).
+                self.add_error(
+                    "token",
+                    "Type the bot token again to send it to another Telegram API server; "
+                    "the stored token is never sent to a new host.",
+                )
             if not data.get("chat_id"):
                 self.add_error("chat_id", "A Telegram channel needs the chat id.")
         return data

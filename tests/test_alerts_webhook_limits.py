@@ -138,6 +138,29 @@ def test_the_admin_refuses_a_url_with_a_user_name_and_password(client, field, fo
     assert PASSWORD not in html and AlertChannel.objects.count() == 0
 
 
+def test_moving_a_stored_telegram_token_to_another_server_needs_the_token(client):
+    """A key admin cannot read a bot token back; pointing its channel at a capture server must
+    not send it there either: the token has to be typed again with the new server."""
+    channel = AlertChannel(name="tg", kind=ChannelKind.TELEGRAM, chat_id="-1")
+    channel.set_token("123:stored-bot-token")
+    channel.save()
+    client.force_login(make_user("key_admin"))
+    change = {"name": "tg", "kind": "telegram", "enabled": "on", "chat_id": "-1"}
+    capture = {**change, "api_base_url": "https://capture.example.com"}
+    response = client.post(f"{CHANNELS}{channel.pk}/change/", capture)
+    assert response.status_code == 200
+    assert "Type the bot token again to send it to another Telegram API server" in response.content.decode()
+    channel.refresh_from_db()
+    assert channel.api_base_url == "" and channel.secret_token() == "123:stored-bot-token"
+    # Typed again, the move is the admin's own token going where they chose; other edits still
+    # keep the stored token without typing it.
+    assert client.post(f"{CHANNELS}{channel.pk}/change/", {**capture, "token": "123:new"}).status_code == 302
+    channel.refresh_from_db()
+    assert channel.api_base_url == "https://capture.example.com" and channel.secret_token() == "123:new"
+    renamed = {**capture, "name": "tg renamed"}
+    assert client.post(f"{CHANNELS}{channel.pk}/change/", renamed).status_code == 302
+
+
 def test_a_stored_url_with_credentials_keeps_no_echo_of_them(client):
     """A channel stored before the admin refused them: the client sends them as Basic
     credentials, the receiver answers 401 quoting its Authorization header."""
