@@ -28,6 +28,7 @@ from accounts import (
     desk_admin,  # noqa: F401  (registers the desk admin)
 )
 from accounts.audit import AuditAction, AuditEvent
+from accounts.desks import limit_to_visible
 from accounts.forms import AccountAddForm, HostChangeForm, RotateForm
 from accounts.models import Account, AccountKind, Credential, CredentialStatus, NoCredential
 from accounts.roles import KeyAdminsOnly
@@ -86,8 +87,18 @@ class CredentialInline(admin.TabularInline):
 @admin.register(Account)
 class AccountAdmin(KeyAdminsOnly, admin.ModelAdmin):
     model_permissions = True  # viewers read accounts and credentials (metadata only)
-    list_display = ("name", "kind", "master", "uid", "environment", "host", "active", "active_key")
-    list_filter = ("kind", "environment", "region", "active")
+    list_display = (
+        "name",
+        "kind",
+        "master",
+        "uid",
+        "environment",
+        "host",
+        "active",
+        "excluded_from_totals",
+        "active_key",
+    )
+    list_filter = ("kind", "environment", "region", "active", "excluded_from_totals")
     search_fields = ("name", "uid", "sub_acct_name")
     actions = ["discover_subaccounts"]
     inlines = [CredentialInline]
@@ -140,6 +151,11 @@ class AccountAdmin(KeyAdminsOnly, admin.ModelAdmin):
     def active_key(self, account: Account) -> str:
         credential = account.active_credential()
         return credential.display_fingerprint if credential else "—"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Account]:
+        """A desk-limited viewer lists and opens only the accounts of their desks (another one's
+        change page answers as for an account that does not exist)."""
+        return limit_to_visible(super().get_queryset(request), request.user, "pk")
 
     def get_fieldsets(self, request: HttpRequest, obj: Account | None = None) -> Any:
         return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
@@ -304,6 +320,10 @@ class CredentialAdmin(KeyAdminsOnly, admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # credentials arrive through "Add account" or "Rotate key", both checked
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Credential]:
+        """A desk-limited viewer sees the credentials of their desks' accounts only."""
+        return limit_to_visible(super().get_queryset(request), request.user)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         extra_context = {**(extra_context or {}), "key_counts": key_counts_context()}

@@ -10,11 +10,29 @@ from django.http import HttpRequest
 
 from accounts.audit import AuditAction, AuditEvent
 from accounts.desks import Desk, DeskAccess, users_seeing_nothing
-from accounts.roles import KeyAdminsOnly
+from accounts.roles import VIEW_DASHBOARD, KeyAdminsOnly
+
+# How many names the warning lists before "…".
+WARN_NAMES = 20
 
 
 def _names(objects: Any) -> set[str]:
     return {str(o) for o in objects}
+
+
+def warn_blind_users(model_admin: admin.ModelAdmin, request: HttpRequest) -> None:
+    """After a desk or desk-access change: a warning naming the team members (users with the
+    viewer role or more) who now see no account, with what to do."""
+    blind = [user for user in users_seeing_nothing() if user.has_perm(VIEW_DASHBOARD)]
+    if blind:
+        names = ", ".join(u.get_username() for u in blind[:WARN_NAMES])
+        more = " …" if len(blind) > WARN_NAMES else ""
+        model_admin.message_user(
+            request,
+            f"{len(blind)} team member(s) now see no account: {names}{more}. Add them to a desk, "
+            "or give them 'all desks' under Desk access.",
+            messages.WARNING,
+        )
 
 
 def _difference(label: str, before: set[str], after: set[str]) -> list[str]:
@@ -49,32 +67,21 @@ class DeskAdmin(KeyAdminsOnly, admin.ModelAdmin):
         parts = [] if change else ["desk created"]
         parts += _difference("accounts", before[0], after[0]) + _difference("members", before[1], after[1])
         if "name" in form.changed_data and change:
-            parts.insert(0, "renamed")
+            parts.insert(0, f"renamed from {form.initial.get('name', '')}")
         if parts:
             AuditEvent.record(AuditAction.DESK_CHANGE, request=request, obj=desk, detail="; ".join(parts))
-        self._warn_blind_users(request)
+        warn_blind_users(self, request)
 
     def delete_model(self, request: HttpRequest, obj: Desk) -> None:
         AuditEvent.record(AuditAction.DESK_CHANGE, request=request, obj=obj, detail="desk deleted")
         super().delete_model(request, obj)
-        self._warn_blind_users(request)
+        warn_blind_users(self, request)
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         for desk in queryset:
             AuditEvent.record(AuditAction.DESK_CHANGE, request=request, obj=desk, detail="desk deleted")
         super().delete_queryset(request, queryset)
-        self._warn_blind_users(request)
-
-    def _warn_blind_users(self, request: HttpRequest) -> None:
-        blind = users_seeing_nothing()
-        if blind:
-            names = ", ".join(u.get_username() for u in blind[:20]) + (" …" if len(blind) > 20 else "")
-            self.message_user(
-                request,
-                f"{len(blind)} signed-in user(s) now see no account: {names}. Add them to a desk, "
-                "or give them 'all desks' under Desk access.",
-                messages.WARNING,
-            )
+        warn_blind_users(self, request)
 
 
 @admin.register(DeskAccess)
@@ -82,7 +89,6 @@ class DeskAccessAdmin(KeyAdminsOnly, admin.ModelAdmin):
     list_display = ("user", "all_desks", "desk_names")
     list_filter = ("all_desks",)
     search_fields = ("user__username",)
-    autocomplete_fields = ()
     fields = ("user", "all_desks")
 
     @admin.display(description="desks")
@@ -94,9 +100,25 @@ class DeskAccessAdmin(KeyAdminsOnly, admin.ModelAdmin):
         if not change or "all_desks" in form.changed_data or "user" in form.changed_data:
             detail = f"{obj.user}: {'all desks' if obj.all_desks else 'own desks only'}"
             AuditEvent.record(AuditAction.DESK_ACCESS_CHANGE, request=request, obj=obj, detail=detail)
+        warn_blind_users(self, request)
 
     def delete_model(self, request: HttpRequest, obj: DeskAccess) -> None:
-        AuditEvent.record(
-            AuditAction.DESK_ACCESS_CHANGE, request=request, obj=obj, detail=f"{obj.user}: own desks only"
-        )
+        self._record_removal(request, obj)
         super().delete_model(request, obj)
+        warn_blind_users(self, request)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for access in queryset.select_related("user"):
+            self._record_removal(request, access)
+        super().delete_queryset(request, queryset)
+        warn_blind_users(self, request)
+
+    @staticmethod
+    def _record_removal(request: HttpRequest, access: DeskAccess) -> None:
+        """No row means own desks only: removing one is that change."""
+        AuditEvent.record(
+            AuditAction.DESK_ACCESS_CHANGE,
+            request=request,
+            obj=access,
+            detail=f"{access.user}: own desks only",
+        )

@@ -28,6 +28,7 @@ from django.db import models
 from accounts.roles import MANAGE_KEYS
 
 _CACHE_ATTR = "_visible_account_ids"
+_NAMES_ATTR = "_visible_desk_names"
 M = TypeVar("M", bound=models.Model)
 
 
@@ -83,39 +84,65 @@ def sees_all(user: Any) -> bool:
 
 def visible_account_ids(user: Any) -> frozenset[int] | None:
     """The ids of the accounts `user` may see, or None for all of them. Anonymous: empty.
-    At most three small queries the first time per user object; cached on it after."""
+    The first time per user object: no query for a key admin or a superuser (their permissions
+    are loaded by the role check), one for anyone else while no desk exists or with the all-desks
+    flag, two for a desk-limited user; cached on it after."""
     if not getattr(user, "is_authenticated", False):
         return frozenset()
     if hasattr(user, _CACHE_ATTR):
         cached: frozenset[int] | None = getattr(user, _CACHE_ATTR)
         return cached
-    ids: frozenset[int] | None
-    if (
-        user.is_superuser
-        or user.has_perm(MANAGE_KEYS)
-        or not desks_in_use()
-        or DeskAccess.objects.filter(user=user, all_desks=True).exists()
-    ):
-        ids = None
-    else:
-        ids = frozenset(
-            Desk.accounts.through.objects.filter(desk__members=user).values_list("account_id", flat=True)
+    ids: frozenset[int] | None = None
+    names: tuple[str, ...] = ()
+    if not (user.is_superuser or user.has_perm(MANAGE_KEYS)) and _desk_limited(user):
+        # One query for both: each desk of the user with each of its accounts (None: no account).
+        # (The stubs cannot know the join is outer: a desk without accounts gives None.)
+        found: list[tuple[str, int | None]] = list(
+            Desk.objects.filter(members=user).values_list("name", "accounts")
         )
+        ids = frozenset(account for _, account in found if account is not None)
+        names = tuple(dict.fromkeys(name for name, _ in found))
     setattr(user, _CACHE_ATTR, ids)
+    setattr(user, _NAMES_ATTR, names)
     return ids
+
+
+def _desk_limited(user: Any) -> bool:
+    """Desks are in use and the user has no all-desks flag (one query for both)."""
+    from django.contrib.auth import get_user_model
+
+    flags = (
+        get_user_model()
+        .objects.filter(pk=user.pk)
+        .annotate(
+            in_use=models.Exists(Desk.objects.all()),
+            all_desks=models.Exists(DeskAccess.objects.filter(user=models.OuterRef("pk"), all_desks=True)),
+        )
+        .values_list("in_use", "all_desks")
+        .first()
+    )
+    return flags is not None and flags[0] and not flags[1]
+
+
+def visible_desk_names(user: Any) -> tuple[str, ...]:
+    """The names of the desks whose accounts a desk-limited `user` sees, by name; () for a user
+    who sees every account (or none: anonymous). No query after visible_account_ids."""
+    visible_account_ids(user)
+    return tuple(getattr(user, _NAMES_ATTR, ()))
 
 
 def forget(user: Any) -> None:
     """Drop the cached answer (after a desk change in the same request)."""
-    if hasattr(user, _CACHE_ATTR):
-        delattr(user, _CACHE_ATTR)
+    for name in (_CACHE_ATTR, _NAMES_ATTR):
+        if hasattr(user, name):
+            delattr(user, name)
 
 
 def visible_accounts(user: Any) -> models.QuerySet[Any]:
     """Account.objects limited to what `user` sees (all of them for key admins)."""
-    from accounts.models import Account
-
-    return limit_to_visible(Account.objects.all(), user, "pk")
+    # The Account model through the relation, not an import: accounts.models imports this module.
+    account_model = Desk._meta.get_field("accounts").related_model
+    return limit_to_visible(account_model._default_manager.all(), user, "pk")
 
 
 def limit_to_visible(queryset: models.QuerySet[M], user: Any, field: str = "account") -> models.QuerySet[M]:

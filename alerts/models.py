@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -20,6 +20,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts import crypto
+from accounts.desks import visible_account_ids
 
 HINT_LENGTH = 4
 DEFAULT_TELEGRAM_API = "https://api.telegram.org"
@@ -368,9 +369,25 @@ class AlertState(models.TextChoices):
     RESOLVED = "resolved", "resolved"
 
 
+# Alerts about no account that tell of no account's figures, only of the system (the refresh
+# stopped for every account): every team member sees them, desk-limited or not, since their own
+# accounts' numbers go stale too. Any other alert without an account would be a team-level one
+# (team figures): for users who see every account only.
+SYSTEM_RULES = (AlertRule.REFRESH_STOPPED,)
+
+
 class AlertQuerySet(models.QuerySet["Alert"]):
     def firing(self) -> AlertQuerySet:
         return self.filter(state=AlertState.FIRING)
+
+    def visible_to(self, user: Any) -> AlertQuerySet:
+        """The alerts `user` may see (accounts.desks): all of them for a user who sees every
+        account; for a desk-limited one, those about an account of their desks, and the system's
+        (SYSTEM_RULES). A credential's alert is about its account."""
+        ids = visible_account_ids(user)
+        if ids is None:
+            return self
+        return self.filter(Q(account__in=ids) | Q(account__isnull=True, rule__in=SYSTEM_RULES))
 
     def for_page(self, limit: int) -> list[Alert]:
         """Firing ones first, then newest first; deliveries and subjects loaded with them."""

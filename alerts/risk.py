@@ -83,8 +83,9 @@ class Judgement:
 
 def watched(rule: RiskRule, chosen: Iterable[Account] | None = None) -> list[Account]:
     """The accounts a rule watches: every active live (not demo-trading) account when
-    `rule.all_accounts`, else the chosen ones (`chosen`, an unsaved form's, or the saved rule's)
-    that are active; none when none is left."""
+    `rule.all_accounts`, those excluded from team totals included (their risk is real: the flag
+    only keeps them out of the team's sums), else the chosen ones (`chosen`, an unsaved form's, or
+    the saved rule's) that are active; none when none is left."""
     if rule.all_accounts:
         return list(Account.objects.filter(active=True).exclude(environment=Environment.DEMO))
     picked = list(rule.accounts.all()) if chosen is None else list(chosen)

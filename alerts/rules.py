@@ -273,7 +273,9 @@ def loss(now: datetime, percent: Decimal, findings: Findings) -> None:
     nor resolves): unknown (an unpriced flow, no reading, a sub-account whose master's transfer
     history is not read), no fresh reading, or counting from a reading more than an hour before the
     window (ledger.pnl.PnL.starts_early: the figure spans more than 24 hours). Demo-trading
-    accounts are paper money: their losses never raise an alert."""
+    accounts are paper money: their losses never raise an alert. An account excluded from team
+    totals (Account.excluded_from_totals) is watched like any other: the rule is per account, its
+    money is real, and the flag only keeps it out of the team's sums (no rule sums the team)."""
     window = period(LOSS_PERIOD, now)
     accounts = Account.objects.filter(active=True).exclude(environment=Environment.DEMO)
     names = dict(accounts.values_list("pk", "name"))

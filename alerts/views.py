@@ -1,5 +1,6 @@
 """The Alerts page: recent alerts with what each channel was told, firing ones on top; a warning
-when no channel is enabled or the last alert run failed or skipped a rule."""
+when no channel is enabled or the last alert run failed or skipped a rule. A desk-limited user
+sees the alerts about their desks' accounts and the system's (AlertQuerySet.visible_to)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ RECENT = 100
 @require_GET
 @viewer_required
 def index(request: HttpRequest) -> HttpResponse:
-    alerts = Alert.objects.for_page(RECENT)
+    alerts = Alert.objects.visible_to(request.user).for_page(RECENT)
     run = AlertRun.latest()
     context = {
         "alerts": alerts,

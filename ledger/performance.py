@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -24,7 +24,7 @@ from django.db.models import Exists, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import Account, AccountKind, Credential, CredentialStatus, Environment
+from accounts.models import Account, AccountKind, Credential, CredentialStatus
 from ledger.models import CashFlow
 from ledger.pnl import (
     MASTER_UNREAD,
@@ -79,38 +79,45 @@ def account_pnl(account_ids: Iterable[int], period: Period) -> dict[int, PnL]:
     return {pk: _one(pk, one, period, tracks[pk]) for pk, one in accounts.items()}
 
 
-def team_pnl(period: Period) -> PnL:
-    """The team's PnL over `period`: its active live accounts (demo-trading accounts never count)
-    summed; transfers between them cancel, so its net inflow is the money that crossed the team's
-    boundary (deposits, withdrawals, transfers with accounts not on the dashboard or inactive),
-    and it carries no "may include transfers with other sub-accounts" note. Accounts without a
-    reading by the period's end are left out and named in the notes; one whose PnL is unknown
-    makes the team's unknown. Queries as account_pnl."""
-    accounts = _team()
+def team_pnl(period: Period, visible: Collection[int] | None = None) -> PnL:
+    """The team's PnL over `period`: its accounts (Account.objects.in_team_totals: active, live,
+    not excluded from team totals; of `visible` when it is not None, a desk-limited user's or a
+    desk's team) summed; transfers between them cancel, so its net inflow is the money that
+    crossed the team's boundary (deposits, withdrawals, transfers with accounts not on the
+    dashboard, inactive, excluded or outside `visible`), and it carries no "may include transfers
+    with other sub-accounts" note. Accounts without a reading by the period's end are left out
+    and named in the notes; one whose PnL is unknown makes the team's unknown. Queries as
+    account_pnl (none for an empty `visible`)."""
+    accounts = _team(visible)
     tracks = _tracks(accounts, _bounds(accounts, period))
     return figure(None, period, {one.name: tracks[pk] for pk, one in accounts.items()}, team=True)
 
 
-def daily_pnl(account_id: int | None, first: date, last: date) -> list[DayPnL]:
+def daily_pnl(
+    account_id: int | None, first: date, last: date, visible: Collection[int] | None = None
+) -> list[DayPnL]:
     """The PnL calendar: one DayPnL per day from `first` to `last` (inclusive dates in the display
-    zone) up to today, for one account or the team (account_id None). A day before the first
-    reading (of any account in scope) is unknown ("no reading yet") without a query; the day of the
-    first reading counts from it. ValueError when `last` is before `first`."""
-    accounts = _scope(account_id)
+    zone) up to today, for one account or the team (account_id None: as team_pnl, of `visible`).
+    A day before the first reading (of any account in scope) is unknown ("no reading yet") without
+    a query; the day of the first reading counts from it. ValueError when `last` is before `first`."""
+    accounts = _team(visible) if account_id is None else _accounts(Account.objects.filter(pk=account_id))
     return _daily(accounts, first, last, functools.partial(_tracks, accounts))
 
 
-def pnl_series(account_id: int | None, period: Period) -> list[tuple[datetime, Decimal]]:
+def pnl_series(
+    account_id: int | None, period: Period, visible: Collection[int] | None = None
+) -> list[tuple[datetime, Decimal]]:
     """Cumulative PnL over `period` for a chart, oldest first: (time, PnL from the period's start
     to that time, USD). It starts at 0 at the period's start, or at the first reading when that is
     later (the figure counts from it); then the PnL at each whole hour (UTC) when that start is
     at most HOURLY_SERIES_UP_TO before the period's end, else at each midnight (display zone);
     and it ends at the period's end on the figure account_pnl / team_pnl give. A time no account
     has a reading by, or whose PnL is unknown (an unpriced flow), has no point. One account's
-    comes from its History (three queries); the team's from each boundary's readings."""
+    comes from its History (three queries); the team's (of `visible`, as team_pnl) from each
+    boundary's readings."""
     if account_id is not None:
         return History.read(account_id, period.start).series(period)
-    accounts = _team()
+    accounts = _team(visible)
     return _series(accounts, period, functools.partial(_tracks, accounts))
 
 
@@ -240,13 +247,13 @@ class Scoped:
     unread: str = ""
 
 
-def _scope(account_id: int | None) -> dict[int, Scoped]:
-    return _team() if account_id is None else _accounts(Account.objects.filter(pk=account_id))
-
-
-def _team() -> dict[int, Scoped]:
-    """The team's accounts: active, live (one query)."""
-    return _accounts(Account.objects.filter(active=True).exclude(environment=Environment.DEMO))
+def _team(visible: Collection[int] | None = None) -> dict[int, Scoped]:
+    """The team's accounts (Account.objects.in_team_totals), of `visible` when it is not None
+    (one query; none for an empty `visible`)."""
+    if visible is not None and not visible:
+        return {}
+    team = Account.objects.in_team_totals()
+    return _accounts(team if visible is None else team.filter(pk__in=list(visible)))
 
 
 def _accounts(rows: QuerySet[Account]) -> dict[int, Scoped]:

@@ -17,14 +17,23 @@ from reports.models import Report, ReportSchedule
 @admin.register(ReportSchedule)
 class ReportScheduleAdmin(KeyAdminsOnly, admin.ModelAdmin):
     form = ReportScheduleForm
-    list_display = ("name", "enabled", "cadence", "time_of_day", "time_zone", "currency", "next_report")
-    list_filter = ("enabled", "cadence")
+    list_display = (
+        "name",
+        "enabled",
+        "cadence",
+        "time_of_day",
+        "time_zone",
+        "currency",
+        "desk",
+        "next_report",
+    )
+    list_filter = ("enabled", "cadence", "desk")
     search_fields = ("name", "recipients")
     filter_horizontal = ("accounts",)
     fieldsets = [
         (None, {"fields": ("name", "enabled", "recipients", "currency")}),
         ("When", {"fields": ("cadence", "time_of_day", "weekday", "day_of_month", "time_zone")}),
-        ("Accounts", {"fields": ("all_accounts", "accounts")}),
+        ("Accounts", {"fields": ("desk", "all_accounts", "accounts")}),
     ]
 
     @admin.display(description="next report")
@@ -39,6 +48,7 @@ class ReportAdmin(KeyAdminsOnly, admin.ModelAdmin):
     list_filter = ("status", "schedule_name")
     fields = readonly_fields = (
         "schedule_name",
+        "desk",
         "slot",
         "status",
         "attempts",

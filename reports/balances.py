@@ -14,6 +14,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import QuerySet
+
 from accounts.models import Account
 from reports import csvfile
 from reports.build import with_snapshot_at
@@ -21,7 +23,8 @@ from snapshots.models import BalanceLine
 
 # Each figure has its own column, so a spreadsheet's SUM of a column never counts a line and its
 # total twice: lines in usd_value, each account's total in account_total_usd, the team's in
-# team_total_usd; demo trading's paper money in demo_usd_value only. `row` says what a row is.
+# team_total_usd; demo trading's paper money in demo_usd_value only, the lines of accounts excluded
+# from team totals in excluded_usd_value only. `row` says what a row is.
 CSV_COLUMNS = (
     "row",
     "account",
@@ -33,6 +36,7 @@ CSV_COLUMNS = (
     "account_total_usd",
     "team_total_usd",
     "demo_usd_value",
+    "excluded_usd_value",
     "note",
 )
 
@@ -49,6 +53,7 @@ class AccountBalances:
     # figure, not an amount per currency. None when not read, and earn_note says why.
     earn_usd: Decimal | None = None
     earn_note: str = ""
+    excluded: bool = False  # live, marked "excluded from team totals": in no team total either
 
     @property
     def earn_reason(self) -> str:
@@ -56,25 +61,42 @@ class AccountBalances:
         carried; "" when it was read with this snapshot."""
         return self.earn_note or ("" if self.earn_usd is not None else "not read")
 
+    @property
+    def in_team(self) -> bool:
+        """In the team total (Account.in_team_totals): live and not excluded. An account made
+        inactive since still counts: it held the team's money back then."""
+        return not self.demo and not self.excluded
+
+    @property
+    def outside_note(self) -> str:
+        """Why the account is in no team total ("" when it is in)."""
+        return DEMO_NOTE if self.demo else EXCLUDED_NOTE if self.excluded else ""
+
 
 @dataclass(frozen=True)
 class TeamTotal:
-    """The sum of the live accounts' totals (USD); `unknown` names the live accounts left out
-    because they have no snapshot at the moment or their snapshot has no total."""
+    """The sum of the in-team accounts' totals (USD; live, not excluded from team totals);
+    `unknown` names the in-team accounts left out because they have no snapshot at the moment or
+    their snapshot has no total."""
 
-    usd: Decimal | None  # None: no live account's total is known
+    usd: Decimal | None  # None: no in-team account's total is known
     accounts: int
     unknown: list[str]
     demo_accounts: int
+    excluded_accounts: int = 0
 
 
 DEMO_NOTE = "demo trading (paper money, in no team total)"
+EXCLUDED_NOTE = "excluded from team totals"
 
 
-def at(moment: datetime) -> list[AccountBalances]:
-    """Every account, inactive ones too: an account closed since still held money back then."""
-    accounts = list(with_snapshot_at(Account.objects.all(), moment).order_by("name"))
-    ids = [a.snapshot_id for a in accounts if a.snapshot_id]
+def at(moment: datetime, accounts: QuerySet[Account] | None = None) -> list[AccountBalances]:
+    """Every account of `accounts` (default: all; a page passes the user's visible ones,
+    accounts.desks.visible_accounts), inactive ones too: an account closed since still held
+    money back then."""
+    found = with_snapshot_at(Account.objects.all() if accounts is None else accounts, moment)
+    accounts_at = list(found.order_by("name"))
+    ids = [a.snapshot_id for a in accounts_at if a.snapshot_id]
     lines: defaultdict[int, list[BalanceLine]] = defaultdict(list)  # 0: no snapshot, no lines
     for line in BalanceLine.objects.filter(snapshot_id__in=ids).order_by("wallet", "ccy"):
         lines[line.snapshot_id].append(line)
@@ -88,17 +110,19 @@ def at(moment: datetime) -> list[AccountBalances]:
             a.is_demo,
             a.snapshot_earn,
             a.snapshot_earn_unread or "",
+            excluded=not a.is_demo and a.excluded_from_totals,
         )
-        for a in accounts
+        for a in accounts_at
     ]
 
 
 def team_total(rows: list[AccountBalances]) -> TeamTotal:
-    live = [row for row in rows if not row.demo]
-    known = [row.equity_usd for row in live if row.equity_usd is not None]
-    unknown = [row.name for row in live if row.equity_usd is None]
+    team = [row for row in rows if row.in_team]
+    known = [row.equity_usd for row in team if row.equity_usd is not None]
+    unknown = [row.name for row in team if row.equity_usd is None]
     usd = sum(known, Decimal(0)) if known else None
-    return TeamTotal(usd, len(known), unknown, len(rows) - len(live))
+    demo = sum(1 for row in rows if row.demo)
+    return TeamTotal(usd, len(known), unknown, demo, sum(1 for row in rows if row.excluded))
 
 
 def to_csv(rows: list[AccountBalances], moment: datetime) -> str:
@@ -107,76 +131,40 @@ def to_csv(rows: list[AccountBalances], moment: datetime) -> str:
     return csvfile.write(CSV_COLUMNS, _csv_rows(rows, moment))
 
 
+def _value_cells(row: AccountBalances, usd: Decimal | None) -> tuple[Decimal | None, ...]:
+    """(usd_value, account_total_usd, team_total_usd, demo_usd_value, excluded_usd_value) of a
+    balance line worth `usd`: its own column by whether the account is in the team total."""
+    if row.demo:
+        return (None, None, None, usd, None)
+    if row.excluded:
+        return (None, None, None, None, usd)
+    return (usd, None, None, None, None)
+
+
 def _csv_rows(rows: list[AccountBalances], moment: datetime) -> Iterator[tuple[Any, ...]]:
+    empty = (None,) * 5
     for row in rows:
         if row.snapshot_at is None:
             note = f"no snapshot at or before {csvfile.moment(moment)}"
-            yield ("no snapshot", row.name, None, None, None, None, None, None, None, None, note)
+            yield ("no snapshot", row.name, None, None, None, None, *empty, note)
             continue
+        kind = {DEMO_NOTE: "demo balance", EXCLUDED_NOTE: "excluded balance"}.get(row.outside_note, "balance")
         for line in row.lines:
-            note = "unpriced" if line.usd_value is None else ""
-            if row.demo:
-                note = "; ".join(filter(None, (DEMO_NOTE, note)))
-                yield (
-                    "demo balance",
-                    row.name,
-                    row.snapshot_at,
-                    line.wallet,
-                    line.ccy,
-                    line.equity,
-                    None,
-                    None,
-                    None,
-                    line.usd_value,
-                    note,
-                )
-            else:
-                yield (
-                    "balance",
-                    row.name,
-                    row.snapshot_at,
-                    line.wallet,
-                    line.ccy,
-                    line.equity,
-                    line.usd_value,
-                    None,
-                    None,
-                    None,
-                    note,
-                )
-        earn = (row.earn_usd, None) if not row.demo else (None, row.earn_usd)
-        kind, note = ("demo balance", DEMO_NOTE) if row.demo else ("balance", "")
-        note = "; ".join(filter(None, (note, row.earn_reason)))
-        yield (
-            kind,
-            row.name,
-            row.snapshot_at,
-            "earn",
-            "USD",
-            row.earn_usd,
-            earn[0],
-            None,
-            None,
-            earn[1],
-            note,
-        )
-        if not row.demo:
+            note = "; ".join(filter(None, (row.outside_note, "unpriced" if line.usd_value is None else "")))
+            cells = _value_cells(row, line.usd_value)
+            yield (kind, row.name, row.snapshot_at, line.wallet, line.ccy, line.equity, *cells, note)
+        note = "; ".join(filter(None, (row.outside_note, row.earn_reason)))
+        cells = _value_cells(row, row.earn_usd)
+        yield (kind, row.name, row.snapshot_at, "earn", "USD", row.earn_usd, *cells, note)
+        if row.in_team:
             note = "" if row.equity_usd is not None else "the snapshot has no total"
-            yield (
-                "account total",
-                row.name,
-                row.snapshot_at,
-                None,
-                "USD",
-                None,
-                None,
-                row.equity_usd,
-                None,
-                None,
-                note,
-            )
+            own = (None, row.equity_usd, None, None, None)
+            yield ("account total", row.name, row.snapshot_at, None, "USD", None, *own, note)
     total = team_total(rows)
     note = "live accounts; demo trading is in no total"
+    if total.excluded_accounts:
+        note += "; accounts excluded from team totals are in none either"
     if total.unknown:
         note += f"; without {', '.join(total.unknown)} (total unknown)"
-    yield ("team total", None, moment, None, "USD", None, None, None, total.usd, None, note)
+    cells = (None, None, total.usd, None, None)
+    yield ("team total", None, moment, None, "USD", None, *cells, note)

@@ -126,6 +126,9 @@ class AccountFigures:
     balances: list[BalanceLine] = field(default_factory=list)
     positions: list[PositionLine] = field(default_factory=list)
     demo: bool = False  # a demo-trading account: its own section, never in the report's totals
+    # A live account marked "excluded from team totals" (Account.excluded_from_totals): listed in
+    # its own section, never in the report's totals.
+    excluded: bool = False
     via_master: bool = False  # its snapshot was read with the master's key
     # Earn (simple earn / savings) in USD, part of equity_usd (OKX's asset valuation: one USD
     # figure, no amounts per currency); None when not read, earn_note says why.
@@ -134,6 +137,11 @@ class AccountFigures:
     account_id: int | None = None
     # PnL over the report's period, net of transfers (ledger.performance); live accounts only.
     pnl: PnL | None = None
+
+    @property
+    def in_team(self) -> bool:
+        """Counted in the report's totals (Account.in_team_totals): live, not excluded."""
+        return not self.demo and not self.excluded
 
     @property
     def earn_reason(self) -> str:
@@ -164,18 +172,24 @@ class ReportData:
     warnings: list[dict]
     currency_note: str = ""
     # Demo-trading accounts (paper money): listed in their own section with their own subtotal;
-    # `accounts`, total_usd, the changes, balances and positions are the live accounts' only.
+    # `accounts`, total_usd, the changes, balances and positions are the in-team accounts' only.
     demo_accounts: list[AccountFigures] = field(default_factory=list)
     demo_total_usd: Decimal = Decimal(0)
-    # The PnL period (report_period) and the team's PnL over it (every live account, transfers
-    # between them cancelling); `team_scope` says so when the report lists only some of them.
+    # Live accounts excluded from team totals (a test account, a client's money): like the demo
+    # ones, their own section and subtotal, outside every figure above.
+    excluded_accounts: list[AccountFigures] = field(default_factory=list)
+    excluded_total_usd: Decimal = Decimal(0)
+    # The PnL period (report_period) and the team's PnL over it (every in-team account, transfers
+    # between them cancelling); `team_scope` says so when the report lists only some of them. A
+    # desk's report (`desk`, its name) has the desk's PnL instead: its in-team accounts only.
     period: Period | None = None
     team_pnl: PnL | None = None
     team_scope: str = ""
+    desk: str = ""
 
     @property
     def stale(self) -> list[AccountFigures]:
-        return [row for row in [*self.accounts, *self.demo_accounts] if row.stale]
+        return [row for row in [*self.accounts, *self.excluded_accounts, *self.demo_accounts] if row.stale]
 
     @property
     def positions_unknown(self) -> list[tuple[str, str]]:
@@ -238,6 +252,7 @@ def account_figures(accounts: QuerySet[Account], slot: datetime) -> list[Account
         "pk",
         "name",
         "environment",
+        "excluded_from_totals",
         "snapshot_id",
         "snapshot_at",
         "snapshot_equity",
@@ -262,6 +277,7 @@ def account_figures(accounts: QuerySet[Account], slot: datetime) -> list[Account
         figure = AccountFigures(row["name"], row["snapshot_at"], equity, stale)
         figure.account_id = pk
         figure.demo = row["environment"] == Environment.DEMO
+        figure.excluded = not figure.demo and row["excluded_from_totals"]
         figure.via_master = bool(row["snapshot_via_master"])
         figure.earn_usd, figure.earn_note = row["snapshot_earn"], row["snapshot_earn_unread"] or ""
         figure.balances = balances.get(row["snapshot_id"], [])
@@ -324,11 +340,16 @@ def with_pnl(figures: list[AccountFigures], window: Period) -> None:
 
 
 def _team_scope(figures: list[AccountFigures]) -> str:
-    """ "" when the report lists every active live account, else what the team's PnL covers."""
-    team = Account.objects.filter(active=True).exclude(environment=Environment.DEMO).count()
+    """ "" when the report lists every account in the team's totals, else what the team's PnL
+    covers."""
+    team = Account.objects.in_team_totals().count()
     if len(figures) >= team:
         return ""
-    return f"all {team} live accounts, not only the {len(figures)} in this report"
+    return f"all {team} accounts in the team's totals, not only the {len(figures)} in this report"
+
+
+def _subtotal(figures: list[AccountFigures]) -> Decimal:
+    return sum((f.equity_usd for f in figures if f.equity_usd is not None), Decimal(0))
 
 
 def build(
@@ -337,23 +358,33 @@ def build(
     currency: str = USD,
     previous: tuple[datetime, Decimal] | None = None,
     since: datetime | None = None,
+    desk: str = "",
 ) -> ReportData:
     """Everything a report shows, as of `slot`. `previous` is the last report's (slot, total USD);
     `since` the schedule's previous slot, where the PnL period starts (report_period). The total,
-    its changes, the PnL, balances and positions cover the live accounts; demo-trading ones
-    (paper money) come as demo_accounts with their own demo_total_usd."""
+    its changes, the PnL, balances and positions cover the in-team accounts (live, not excluded
+    from team totals); demo-trading ones (paper money) come as demo_accounts with their own
+    demo_total_usd, excluded ones as excluded_accounts with excluded_total_usd. `desk` (a desk's
+    name) makes it a desk's report: `accounts` are that desk's, and the PnL over them is the
+    desk's, never the whole team's (whose figure would tell of other desks' accounts)."""
     every = account_figures(accounts, slot)
-    figures = [f for f in every if not f.demo]
+    figures = [f for f in every if f.in_team]
     demo = [f for f in every if f.demo]
+    excluded = [f for f in every if f.excluded]
     window = report_period(slot, since)
     with_pnl(figures, window)
-    total = sum((f.equity_usd for f in figures if f.equity_usd is not None), Decimal(0))
+    total = _subtotal(figures)
     changes = total_changes(figures)
     changes["since previous report"] = Change(total - previous[1], previous[1]) if previous else None
     rate, note = usd_rate(currency, slot), ""
     if rate is None:
         rate, note = Decimal(1), f"No USD price of {currency} is stored at this time; amounts are in USD."
         currency = USD
+    if desk:
+        ids = [f.account_id for f in figures if f.account_id is not None]
+        pnl, scope = team_pnl(window, visible=ids), ""
+    else:
+        pnl, scope = team_pnl(window), _team_scope(figures)
     return ReportData(
         slot=slot,
         currency=currency,
@@ -365,8 +396,11 @@ def build(
         warnings=warnings_needing_action(accounts, slot),
         currency_note=note,
         demo_accounts=demo,
-        demo_total_usd=sum((f.equity_usd for f in demo if f.equity_usd is not None), Decimal(0)),
+        demo_total_usd=_subtotal(demo),
+        excluded_accounts=excluded,
+        excluded_total_usd=_subtotal(excluded),
         period=window,
-        team_pnl=team_pnl(window),
-        team_scope=_team_scope(figures),
+        team_pnl=pnl,
+        team_scope=scope,
+        desk=desk,
     )

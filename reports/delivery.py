@@ -74,9 +74,15 @@ def due(now: datetime) -> list[tuple[int, str]]:
 
 
 def previous_total(report: Report) -> tuple[datetime, Decimal] | None:
-    """The last sent report of the same schedule before this slot: (its slot, its total USD)."""
+    """The last sent report of the same schedule and desk before this slot: (its slot, its total
+    USD). One of another desk (the schedule's desk was changed since) is no baseline: the change
+    would tell a desk's readers the other accounts' total."""
+    desk = report.schedule.desk_id if report.schedule is not None else report.desk_id
+    same_desk = Q(desk__isnull=True) if desk is None else Q(desk=desk)
     earlier = (
-        Report.objects.filter(schedule_id=report.schedule_id, status=ReportStatus.SENT, slot__lt=report.slot)
+        Report.objects.filter(
+            same_desk, schedule_id=report.schedule_id, status=ReportStatus.SENT, slot__lt=report.slot
+        )
         .order_by("-slot")
         .values_list("slot", "totals")
         .first()
@@ -87,15 +93,23 @@ def previous_total(report: Report) -> tuple[datetime, Decimal] | None:
 
 
 def produce(report: Report) -> None:
-    """Compute and store the report's content once; a retry sends exactly what was stored."""
+    """Compute and store the report's content once; a retry sends exactly what was stored. A
+    desk's schedule reports on the desk's accounts only (ReportSchedule.included_accounts, and
+    the desk's PnL, never the team's) and the report row keeps that desk."""
     if report.has_content:
         return
     schedule = report.schedule
     if schedule is None:  # deleted since deliver() looked (the foreign key is SET_NULL)
         raise LookupError(f"the schedule of report {report.pk} was deleted")
     since = schedule.latest_slot(report.slot - timedelta(seconds=1))  # the PnL period's start
+    desk = schedule.desk
     data = build.build(
-        schedule.included_accounts(), report.slot, schedule.currency, previous_total(report), since
+        schedule.included_accounts(),
+        report.slot,
+        schedule.currency,
+        previous_total(report),
+        since,
+        desk=desk.name if desk is not None else "",
     )
     rendered = render.render(data, schedule.name, schedule.time_zone)
     report.subject, report.text, report.html, report.csv = (
@@ -107,8 +121,20 @@ def produce(report: Report) -> None:
     report.totals, report.currency = rendered.totals, data.currency
     report.stale_accounts = [row.name for row in data.stale]
     report.recipients = "\n".join(schedule.recipient_list())
+    # Who may open it follows the desk its figures are of (ReportQuerySet.visible_to).
+    report.desk = desk
     report.save(
-        update_fields=["subject", "text", "html", "csv", "totals", "currency", "stale_accounts", "recipients"]
+        update_fields=[
+            "subject",
+            "text",
+            "html",
+            "csv",
+            "totals",
+            "currency",
+            "stale_accounts",
+            "recipients",
+            "desk",
+        ]
     )
 
 

@@ -40,6 +40,7 @@ class ReportScheduleForm(forms.ModelForm):
             "day_of_month",
             "time_zone",
             "recipients",
+            "desk",
             "all_accounts",
             "accounts",
             "currency",
@@ -97,6 +98,13 @@ class ReportScheduleForm(forms.ModelForm):
             data["day_of_month"] = None
         if not data.get("all_accounts") and not data.get("accounts"):
             self.add_error("accounts", "Choose accounts, or tick “all accounts”.")
+        desk = data.get("desk")
+        if desk is not None and not data.get("all_accounts") and data.get("accounts"):
+            # A desk's report covers its accounts only: a chosen account outside it would be
+            # left out without a word.
+            outside = sorted(data["accounts"].exclude(desks=desk).values_list("name", flat=True))
+            if outside:
+                self.add_error("accounts", f"Not accounts of the desk {desk.name}: {', '.join(outside)}.")
         return data
 
 

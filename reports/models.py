@@ -10,6 +10,7 @@ healthchecks claims its work), so two dispatchers, two beats or a retry send one
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -17,6 +18,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.desks import sees_all
 from accounts.models import Account
 from reports import schedule as timing
 
@@ -41,6 +43,23 @@ class Weekday(models.IntegerChoices):
     SUNDAY = 6, "Sunday"
 
 
+def _of_visible_desks(queryset: models.QuerySet[Any], user: Any) -> models.QuerySet[Any]:
+    """`queryset` (rows with a `desk`) as `user` may see it: every row for a user who sees every
+    account (accounts.desks.sees_all); otherwise the rows of a desk the user is a member of, so a
+    row of every account (no desk) is for the former only. Anonymous: none."""
+    if sees_all(user):
+        return queryset
+    if not getattr(user, "is_authenticated", False):
+        return queryset.none()
+    return queryset.filter(desk__members=user)
+
+
+class ReportScheduleQuerySet(models.QuerySet["ReportSchedule"]):
+    def visible_to(self, user: Any) -> models.QuerySet[ReportSchedule]:
+        """The schedules `user` may see listed (_of_visible_desks)."""
+        return _of_visible_desks(self, user)
+
+
 class ReportSchedule(models.Model):
     name = models.CharField(max_length=100, unique=True)
     cadence = models.CharField(max_length=8, choices=Cadence.choices, default=Cadence.DAILY)
@@ -62,6 +81,18 @@ class ReportSchedule(models.Model):
     accounts = models.ManyToManyField(
         Account, blank=True, related_name="report_schedules", help_text="Used when 'all accounts' is off."
     )
+    # A desk's schedule reports on that desk's accounts only, and its stored reports are for that
+    # desk's members (and users who see every account). PROTECT: deleting the desk must not turn
+    # the schedule into a report of every account sent to the desk's recipients.
+    desk = models.ForeignKey(
+        "accounts.Desk",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="report_schedules",
+        help_text="Only this desk's accounts (and 'all accounts' means all of the desk's). Empty: "
+        "every account, and its reports are for users who see every account.",
+    )
     currency = models.CharField(
         "currency of presentation",
         max_length=16,
@@ -70,6 +101,8 @@ class ReportSchedule(models.Model):
     )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ReportScheduleQuerySet.as_manager()
 
     class Meta:
         db_table = "dashboard_reportschedule"  # the table this model had in the dashboard app
@@ -101,7 +134,11 @@ class ReportSchedule(models.Model):
         return split_addresses(self.recipients)
 
     def included_accounts(self) -> models.QuerySet[Account]:
+        """The active accounts the report covers: the desk's (when it has one), all of them or
+        the chosen ones, by name."""
         accounts = Account.objects.filter(active=True)
+        if self.desk_id is not None:
+            accounts = accounts.filter(desks=self.desk_id)
         if not self.all_accounts:
             accounts = accounts.filter(pk__in=self.accounts.values("pk"))
         return accounts.order_by("name")
@@ -125,12 +162,22 @@ class ReportQuerySet(models.QuerySet["Report"]):
     def for_slot(self, schedule: ReportSchedule, slot: datetime, **defaults: object) -> tuple[Report, bool]:
         """The report of this slot, created if absent; (report, created). A concurrent creator
         wins on the unique constraint and this returns its row."""
-        defaults = {"schedule_name": schedule.name, "time_zone": schedule.time_zone, **defaults}
+        defaults = {
+            "schedule_name": schedule.name,
+            "time_zone": schedule.time_zone,
+            "desk_id": schedule.desk_id,
+            **defaults,
+        }
         try:
             with transaction.atomic():
                 return self.get_or_create(schedule=schedule, slot=slot, defaults=defaults)
         except IntegrityError:
             return self.get(schedule=schedule, slot=slot), False
+
+    def visible_to(self, user: Any) -> models.QuerySet[Report]:
+        """The reports `user` may list and open (_of_visible_desks, by the report's own desk): a
+        report of every account, or whose desk was deleted, is for users who see every account."""
+        return _of_visible_desks(self, user)
 
     def claim(self, pk: int, now: datetime) -> bool:
         """Take the right to send: pending, or sending under an expired lease. One caller wins."""
@@ -160,6 +207,12 @@ class Report(models.Model):
     recipients = models.TextField(blank=True)
     # Who pressed "Send now" on the reports page (empty for a scheduled slot or the command).
     requested_by = models.CharField(max_length=150, blank=True)
+    # The desk whose accounts the report covers (its schedule's when it was made), None for every
+    # account; who may open it follows from this (ReportQuerySet.visible_to). A deleted desk leaves
+    # None, so its old reports are for users who see every account only.
+    desk = models.ForeignKey(
+        "accounts.Desk", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
+    )
     currency = models.CharField(max_length=16, default="USD")
     stale_accounts = models.JSONField(default=list, blank=True)
     totals = models.JSONField(default=dict, blank=True, help_text="Decimal strings.")

@@ -31,7 +31,8 @@ from snapshots.queries import Change
 # (in `currency`), the team's changes in change_usd and each account's in account_change_usd,
 # positions in their own columns, the team's PnL over the report's period in pnl_usd (with its
 # net inflow) and each account's in account_pnl_usd (and account_net_inflow_usd), returns in
-# return_pct, demo trading's paper money in demo_equity_usd only. `section` says what a row is; a
+# return_pct, demo trading's paper money in demo_equity_usd only, the equity of accounts excluded
+# from team totals in excluded_equity_usd only. `section` says what a row is; a
 # change counted from an account's first data says so in `note`, an unknown PnL why.
 CSV_COLUMNS = (
     "section",
@@ -54,6 +55,7 @@ CSV_COLUMNS = (
     "account_net_inflow_usd",
     "return_pct",
     "demo_equity_usd",
+    "excluded_equity_usd",
     "note",
 )
 # Why a change is "—" (as the overview says it), and why "since previous report" is.
@@ -61,6 +63,7 @@ NO_BASELINE = "no snapshot to compare with yet"
 NO_PREVIOUS = "no previous report"
 NO_PNL = "not computed"  # an account without a PnL figure at all (not expected; never shown as 0)
 SINCE_PREVIOUS = "since previous report"
+EXCLUDED = "excluded from team totals; not in the total"
 # The change windows (reports.build.CHANGE_WINDOWS) as people read them.
 WINDOW_LABELS = {"24h": "24 h", "7d": "7 d", "30d": "30 d"}
 # Calm, distinct hues; red and amber are kept for losses and warnings.
@@ -222,12 +225,12 @@ def _context(data: ReportData, schedule_name: str, zone: ZoneInfo) -> dict:
         for i, row in enumerate(data.accounts)
     ]
     pnl_footnotes = _pnl_footnotes(accounts)
-    demo_accounts = [
-        {"name": row.name, "equity": p.show(row.equity_usd), "taken_at": local(row.snapshot_at, zone)}
-        for row in data.demo_accounts
-    ]
+    demo_accounts, excluded_accounts = (
+        _listed(rows, p) for rows in (data.demo_accounts, data.excluded_accounts)
+    )
     return {
         "schedule": schedule_name,
+        "desk": data.desk,
         "when": local(data.slot, zone),
         "stale_line": stale_line(data, zone),
         "currency": data.currency,
@@ -262,8 +265,19 @@ def _context(data: ReportData, schedule_name: str, zone: ZoneInfo) -> dict:
         "positions_unknown": [f"{name} ({reason})" for name, reason in data.positions_unknown],
         "demo_accounts": demo_accounts,
         "demo_total": p.show(data.demo_total_usd),
+        "excluded_accounts": excluded_accounts,
+        "excluded_total": p.show(data.excluded_total_usd),
         "warnings": data.warnings,
     }
+
+
+def _listed(rows: list[AccountFigures], p: Presenter) -> list[dict[str, str]]:
+    """Accounts outside the total (demo trading, excluded from team totals) as their sections
+    list them: name, equity, snapshot time."""
+    return [
+        {"name": row.name, "equity": p.show(row.equity_usd), "taken_at": local(row.snapshot_at, p.zone)}
+        for row in rows
+    ]
 
 
 def _period_text(data: ReportData, zone: ZoneInfo) -> str:
@@ -365,17 +379,17 @@ def _csv_rows(data: ReportData) -> Iterator[tuple]:
     at = data.slot
     for row in data.stale:
         yield _row("stale", row.name, row.snapshot_at, "stale data", note="snapshot old or missing")
-    yield _row("total", None, at, "total equity", currency=USD, total=data.total_usd)
+    scope = f"desk {data.desk}: its accounts only" if data.desk else ""
+    yield _row("total", None, at, "total equity", currency=USD, total=data.total_usd, note=scope)
     if data.currency != USD:
-        yield _row(
-            "total", None, at, "total equity", currency=data.currency, total=data.total_usd / data.rate
-        )
+        total = data.total_usd / data.rate
+        yield _row("total", None, at, "total equity", currency=data.currency, total=total, note=scope)
     for label, change in data.changes.items():
         note = _basis(change, _unknown_change(label))
         yield _row("change", None, at, label, currency=USD, change_usd=_usd(change), note=note)
     if data.team_pnl is not None:
         team = data.team_pnl
-        note = "; ".join(filter(None, (_pnl_note(team), data.team_scope)))
+        note = "; ".join(filter(None, (_pnl_note(team), data.team_scope, scope)))
         yield _row(
             "pnl",
             None,
@@ -399,6 +413,18 @@ def _csv_rows(data: ReportData) -> Iterator[tuple]:
             "total equity",
             currency=USD,
             demo_equity_usd=row.equity_usd,
+            note=note,
+        )
+    # Accounts excluded from team totals: their own column too, outside every total above.
+    for row in data.excluded_accounts:
+        note = EXCLUDED + ("" if row.snapshot_at else "; never read")
+        yield _row(
+            "excluded equity",
+            row.name,
+            row.snapshot_at,
+            "total equity",
+            currency=USD,
+            excluded_equity_usd=row.equity_usd,
             note=note,
         )
     for warning in data.warnings:
@@ -543,6 +569,9 @@ def totals(data: ReportData) -> dict:
         "positions_unknown": dict(data.positions_unknown),
         "demo_total_usd": exact(data.demo_total_usd),
         "demo_accounts": {row.name: exact(row.equity_usd) or None for row in data.demo_accounts},
+        "excluded_total_usd": exact(data.excluded_total_usd),
+        "excluded_accounts": {row.name: exact(row.equity_usd) or None for row in data.excluded_accounts},
+        "desk": data.desk or None,
         "open_positions": len(data.positions),
         "warnings": len(data.warnings),
     }

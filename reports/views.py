@@ -2,7 +2,10 @@
 balances at a chosen moment.
 
 Everyone of the team (accounts.view_dashboard) reads them; schedules are edited in the admin and
-key admins (accounts.manage_keys) may send a schedule's report now. A stored report is a mail
+key admins (accounts.manage_keys) may send a schedule's report now. A desk-limited user (see
+accounts.desks) sees the schedules and stored reports of their own desks only (a report of every
+account is for users who see every account: 404 for anyone else, as for a report that does not
+exist) and the balances of the accounts they see. A stored report is a mail
 document with inline styles: its page shows it in the page's own flow (no fixed-height frame to
 scroll inside), allowing style attributes for that page alone (style-src-attr) while scripts
 stay as strict as everywhere; the document as e-mailed is also served by its own URL under its
@@ -29,6 +32,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.desks import sees_all, visible_accounts
 from accounts.roles import MANAGE_KEYS, viewer_required
 from reports import balances, delivery
 from reports.delivery import csv_filename
@@ -73,20 +77,23 @@ def _csv_response(text: str, filename: str) -> HttpResponse:
 
 @team_only
 def report_list(request: HttpRequest) -> HttpResponse:
-    reports = Report.objects.defer("html", "text", "csv", "totals").order_by("-slot", "-pk")
+    reports = Report.objects.visible_to(request.user).defer("html", "text", "csv", "totals")
+    reports = reports.order_by("-slot", "-pk")
     page = Paginator(reports, PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
+    visible = ReportSchedule.objects.visible_to(request.user).select_related("desk")
     schedules = [
         {"schedule": schedule, "next": schedule.next_slot(now) if schedule.enabled else None}
-        for schedule in ReportSchedule.objects.order_by("name")
+        for schedule in visible.order_by("name")
     ]
-    return _page(request, "reports/list.html", {"page": page, "schedules": schedules})
+    context = {"page": page, "schedules": schedules, "limited": not sees_all(request.user)}
+    return _page(request, "reports/list.html", context)
 
 
 @team_only
 @csp_update(INLINE_REPORT_POLICY)  # type: ignore[arg-type]
 def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    report = get_object_or_404(Report.objects.defer("text", "csv"), pk=pk)
+    report = get_object_or_404(Report.objects.visible_to(request.user).defer("text", "csv"), pk=pk)
     body = BODY.search(report.html)
     # The stored HTML is the product's own rendering (every value escaped when it was made).
     document = mark_safe(body.group(1) if body else report.html)  # noqa: S308
@@ -127,13 +134,14 @@ def send_now(request: HttpRequest, pk: int) -> HttpResponse:
 # django-csp annotates a view as taking the request alone; its wrapper passes `pk` through.
 @csp_replace(EMAIL_POLICY)  # type: ignore[arg-type]
 def report_email(request: HttpRequest, pk: int) -> HttpResponse:
-    report = get_object_or_404(Report.objects.only("html"), pk=pk)
+    report = get_object_or_404(Report.objects.visible_to(request.user).only("html"), pk=pk)
     return HttpResponse(report.html or "<p>This report has no content (it was not produced).</p>")
 
 
 @team_only
 def report_csv(request: HttpRequest, pk: int) -> HttpResponse:
-    report = get_object_or_404(Report.objects.only("csv", "schedule_name", "slot", "time_zone"), pk=pk)
+    reports = Report.objects.visible_to(request.user).only("csv", "schedule_name", "slot", "time_zone")
+    report = get_object_or_404(reports, pk=pk)
     return _csv_response(report.csv, csv_filename(report))
 
 
@@ -145,13 +153,14 @@ def _moment(request: HttpRequest) -> tuple[BalancesAtForm, datetime | None]:
 @team_only
 def balances_at(request: HttpRequest) -> HttpResponse:
     form, moment = _moment(request)
-    rows = balances.at(moment) if moment else None
+    rows = balances.at(moment, visible_accounts(request.user)) if moment else None
     context = {
         "form": form,
         "moment": moment,
         "rows": rows,
         "chosen_zone": form.tz() if moment else None,
         "team_total": balances.team_total(rows) if rows is not None else None,
+        "limited": not sees_all(request.user),  # the total is of the user's desks' accounts
     }
     # A date, time or zone that cannot be read answers 400 with the form's message.
     status = 400 if form.is_bound and moment is None else 200
@@ -167,5 +176,5 @@ def balances_at_csv(request: HttpRequest) -> HttpResponse:
             status=400,
             content_type="text/plain; charset=utf-8",
         )
-    text = balances.to_csv(balances.at(moment), moment)
+    text = balances.to_csv(balances.at(moment, visible_accounts(request.user)), moment)
     return _csv_response(text, f"balances-at-{moment.astimezone(form.tz()):%Y-%m-%d-%H%M}.csv")

@@ -12,6 +12,7 @@ import contextlib
 import decimal
 import hashlib
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -53,6 +54,12 @@ MONEY_LIMIT = Decimal(10) ** 20
 NOT_READABLE_VIA_MASTER = "not readable through the master key"
 NEVER_READ = "never read"
 NO_TOTAL = "the latest snapshot has no total"
+# Why an active account is in no team total (AccountRow.not_in_team_reason; the API's words).
+DEMO_TRADING = "demo trading"
+EXCLUDED = "excluded from team totals"
+# The groups whose sums a page shows apart (AccountRow.group): the team's total, the demo
+# subtotal, the subtotal of the live accounts excluded from team totals.
+TEAM, DEMO, OUT = "team", "demo", "excluded"
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,22 @@ class AccountRow:
         return self.account.is_demo
 
     @property
+    def in_team_totals(self) -> bool:
+        """Counted in the team's totals, chart and PnL (Account.in_team_totals): live, and not
+        marked "excluded from team totals" (a test account, a client's money)."""
+        return self.account.in_team_totals
+
+    @property
+    def not_in_team_reason(self) -> str | None:
+        """Why the account is in no team total (not_in_team_reason); None when it is counted."""
+        return not_in_team_reason(self.account)
+
+    @property
+    def group(self) -> str:
+        """Which sum the row belongs to: TEAM, DEMO or OUT (live, excluded from team totals)."""
+        return DEMO if self.is_demo else TEAM if self.in_team_totals else OUT
+
+    @property
     def equity_unknown_reason(self) -> str | None:
         """Why equity_usd is None ("never read": no snapshot yet), else None."""
         return (
@@ -166,7 +189,8 @@ class Excluded:
 
 @dataclass(frozen=True)
 class Totals:
-    """Sums over the accounts of one environment (the team's: live; the demo subtotal: demo)."""
+    """Sums over the accounts of one group (the team's: live and not excluded from team totals;
+    the demo subtotal: demo trading)."""
 
     equity_usd: Decimal
     change_24h_usd: Decimal | None
@@ -178,8 +202,8 @@ class Totals:
     change_24h: Change | None = None
     change_7d: Change | None = None
     first_data_at: datetime | None = None  # the earliest first snapshot of the counted accounts
-    accounts: int = 0  # active accounts of the environment
-    # Each account of the environment whose equity is not in equity_usd, with the reason.
+    accounts: int = 0  # active accounts of the group
+    # Each account of the group whose equity is not in equity_usd, with the reason.
     not_in_total: tuple[Excluded, ...] = ()
     # Holdings of the counted accounts that have no USD price and are left out of equity_usd
     # ("excludes 2 unpriced holdings"): one per account and currency.
@@ -189,6 +213,12 @@ class Totals:
     def counted(self) -> int:
         """How many accounts equity_usd covers."""
         return self.accounts - len(self.not_in_total)
+
+
+def not_in_team_reason(account: Account) -> str | None:
+    """Why an active account is in no team total: "demo trading" or "excluded from team totals";
+    None when it is counted (Account.in_team_totals)."""
+    return DEMO_TRADING if account.is_demo else None if account.in_team_totals else EXCLUDED
 
 
 def stale_after(read_interval_s: float = 0) -> timedelta:
@@ -217,8 +247,10 @@ def _first_total() -> models.QuerySet:
     return Snapshot.objects.filter(account=OuterRef("pk")).exclude(total_equity_usd=None).order_by("taken_at")
 
 
-def account_rows() -> list[AccountRow]:
-    """Active accounts by name, with their latest figures: three queries for any number."""
+def account_rows(visible: Collection[int] | None = None) -> list[AccountRow]:
+    """Active accounts by name, with their latest figures: three queries for any number.
+    `visible`: the ids of the accounts a user may see (accounts.desks.visible_account_ids), None
+    for every account; shares are of the visible accounts' sums."""
     now = timezone.now()
     active_key = Prefetch(
         "credentials",
@@ -229,9 +261,11 @@ def account_rows() -> list[AccountRow]:
         .only(*ROW_CREDENTIAL_FIELDS),
         to_attr="active_credentials",
     )
+    scope = Account.objects.filter(active=True)
+    if visible is not None:
+        scope = scope.filter(pk__in=list(visible))
     accounts = list(
-        Account.objects.filter(active=True)
-        .select_related("master")
+        scope.select_related("master")
         .prefetch_related(active_key)
         .annotate(
             latest_id=Subquery(_latest_before().values("id")[:1]),
@@ -247,14 +281,15 @@ def account_rows() -> list[AccountRow]:
     rows = [
         _row(account, latest.get(account.latest_id), now, read.get(account.pk, 0)) for account in accounts
     ]
-    # A share is of the account's own environment's total: paper money is no part of the team's.
-    sums: dict[bool, Decimal] = {}
+    # A share is of the account's own group's sum (AccountRow.group): paper money and accounts
+    # excluded from team totals are no part of the team's.
+    sums: dict[str, Decimal] = {}
     for row in rows:
         if row.equity_usd is not None:
-            sums[row.is_demo] = sums.get(row.is_demo, Decimal(0)) + row.equity_usd
+            sums[row.group] = sums.get(row.group, Decimal(0)) + row.equity_usd
     return [
-        _with_share(row, row.equity_usd / sums[row.is_demo])
-        if row.equity_usd is not None and sums[row.is_demo]
+        _with_share(row, row.equity_usd / sums[row.group])
+        if row.equity_usd is not None and sums[row.group]
         else row
         for row in rows
     ]
@@ -331,12 +366,14 @@ def _with_share(row: AccountRow, share: Decimal | None) -> AccountRow:
 
 
 def totals(rows: list[AccountRow], environment: str = Environment.LIVE) -> Totals:
-    """Sums over the rows of one environment (default live: the team's total; demo-trading
-    accounts are paper money and have their own subtotal with environment="demo"). Total equity
-    is exactly the sum of those rows' equity; not_in_total names the rows it leaves out and why.
-    A change sums the accounts that have a value then and now, so a new account does not count as
-    a gain. One query (the 7 d change) when some row of the environment has equity, else none."""
-    rows = [r for r in rows if r.account.environment == environment]
+    """Sums over the rows of one group: live (the default), the team's total over the accounts in
+    team totals (Account.in_team_totals: an account excluded from team totals is left out, as
+    demo trading is); demo, the demo-trading subtotal (paper money). Total equity is exactly the
+    sum of those rows' equity; not_in_total names the rows it leaves out and why. A change sums
+    the accounts that have a value then and now, so a new account does not count as a gain. One
+    query (the 7 d change) when some row of the group has equity, else none."""
+    group = DEMO if environment == Environment.DEMO else TEAM
+    rows = [r for r in rows if r.group == group]
     equities = [r.equity_usd for r in rows if r.equity_usd is not None]
     changes = [r.change_24h_usd for r in rows if r.change_24h_usd is not None]
     refreshed = [r.last_refresh_at for r in rows if r.last_refresh_at is not None]
@@ -439,16 +476,20 @@ class _Bucket(models.Func):
         return self.as_sql(compiler, connection, template=template)
 
 
-def equity_series(account: Account | None, range_key: str) -> list[tuple[datetime, Decimal]]:
+def equity_series(
+    account: Account | None, range_key: str, visible: Collection[int] | None = None
+) -> list[tuple[datetime, Decimal]]:
     """The equity over a range, one point per time bucket (at most ~MAX_POINTS), oldest first.
-    A bucket's value sums, over the accounts (account None: the team's active accounts; demo-trading
-    ones are paper money and stay out), each account's mean in the bucket, or its last known value
-    when it has no snapshot there (a refresh that failed for a while is not a loss); the newest
-    point sums the latest snapshots. The time of a point is the start of its bucket (UTC)."""
+    A bucket's value sums, over the accounts (account None: the team's, Account.in_team_totals,
+    of those in `visible` when it is not None: a desk-limited user's team), each account's mean in
+    the bucket, or its last known value when it has no snapshot there (a refresh that failed for
+    a while is not a loss); the newest point sums the latest snapshots. The time of a point is
+    the start of its bucket (UTC). A large series caches its settled buckets under its sorted
+    account ids, so every user who sees the same accounts shares them (warm_charts fills them)."""
     if range_key not in RANGES:
         raise ValueError(f"unknown range {range_key!r}; one of {', '.join(RANGES)}")
     now = timezone.now()
-    ids = [account.pk] if account is not None else _team_ids()
+    ids = [account.pk] if account is not None else team_ids(visible)
     start = _series_start(account, ids, RANGES[range_key], now)
     if start is None or not ids:
         return []
@@ -465,10 +506,15 @@ def equity_series(account: Account | None, range_key: str) -> list[tuple[datetim
     return _points(_ending_on_latest(sums, ids, now), width)
 
 
-def _team_ids() -> list[int]:
-    """The accounts the team's chart sums: active, not demo trading (one query)."""
-    team = Account.objects.filter(active=True).exclude(environment=Environment.DEMO)
-    return list(team.values_list("pk", flat=True))
+def team_ids(visible: Collection[int] | None = None) -> list[int]:
+    """The accounts the team's chart sums (Account.objects.in_team_totals: active, live, not
+    excluded), of `visible` when it is not None (one query; none for an empty `visible`)."""
+    if visible is not None and not visible:
+        return []
+    team = Account.objects.in_team_totals()
+    if visible is not None:
+        team = team.filter(pk__in=list(visible))
+    return list(team.order_by("pk").values_list("pk", flat=True))
 
 
 def _uses_cache(accounts: int, start: datetime, settled_end: datetime, now: datetime) -> bool:
@@ -476,11 +522,11 @@ def _uses_cache(accounts: int, start: datetime, settled_end: datetime, now: date
     return estimated_rows >= SERIES_CACHE_MIN_ROWS and settled_end > start
 
 
-def cached_ranges() -> list[str]:
-    """The ranges whose all-accounts series keeps its settled buckets in the cache (what the
-    chart-warming task computes ahead of the pages)."""
+def cached_ranges(visible: Collection[int] | None = None) -> list[str]:
+    """The ranges whose team series (of `visible`, as equity_series) keeps its settled buckets in
+    the cache (what the chart-warming task computes ahead of the pages)."""
     now = timezone.now()
-    ids = _team_ids()
+    ids = team_ids(visible)
     found = []
     for key, span in RANGES.items():
         start = _series_start(None, ids, span, now) if ids else None

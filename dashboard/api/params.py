@@ -14,11 +14,13 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from rest_framework import serializers
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 
+from accounts import desks
 from accounts.models import Account
+from dashboard.pages.common import NOT_VISIBLE
 from ledger import pnl
 from ledger.models import FlowKind
 from ledger.pnl import PERIODS, period
@@ -32,12 +34,16 @@ def id_field() -> serializers.IntegerField:
     return serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
 
-def account_from_path(value: str) -> Account:
-    """The account named by a path id: 400 for a malformed id, 404 for an unknown one."""
+def account_from_path(value: str, user: Any) -> Account:
+    """The account named by a path id: 400 for a malformed id, 404 for an unknown one and for one
+    of a desk `user` does not see (accounts.desks: the same answer, so it does not learn that the
+    account exists)."""
     try:
         pk = id_field().run_validation(value)
     except ValidationError as exc:
         raise ValidationError({"id": exc.detail}) from None
+    if not desks.can_see(user, pk):
+        raise NotFound(NOT_VISIBLE)
     return get_object_or_404(Account.objects.select_related("master"), pk=pk)
 
 

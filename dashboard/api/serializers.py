@@ -2,6 +2,10 @@
 
 No serializer here is a ModelSerializer over all fields: a field reaches a response only when it
 is named below, so a new model field (or a secret one) never leaks by default.
+
+An account the user does not see (accounts.desks) is never named: a sub-account's master or a
+transfer's other side of another desk is sent as id null and name "another account" (the
+serializer context's "visible": the ids the user sees, None for every account).
 """
 
 from __future__ import annotations
@@ -13,17 +17,39 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.models import AccountKind, Environment
+from accounts.models import Account, AccountKind, Environment
+from dashboard.pages.common import sees, shown_name
 from ledger.models import CashFlow, FlowKind, FlowSource
 from snapshots import risk
 from snapshots.models import CloseType, Wallet
-from snapshots.queries import AccountRow, Change, Totals
+from snapshots.queries import DEMO_TRADING, EXCLUDED, AccountRow, Change, Totals
 from snapshots.risk import LEVELS, AccountRisk
 
 KEY_HEALTH = ("ok", "grace", "failing", "unchecked")
 KEY_STATUSES = (*KEY_HEALTH, "none")  # none: no key of its own (read through its master)
 # Why a total's change is null although the total is known (the overview's words).
 NO_BASELINE = "no snapshot to compare with yet"
+IN_TEAM_HELP = (
+    "Whether the account is in the team's totals, chart and PnL: live and not excluded from team "
+    "totals (demo-trading accounts never are; a key admin may exclude a test account or a client's money)."
+)
+NOT_IN_TEAM_HELP = f'Why in_team is false: "{DEMO_TRADING}" or "{EXCLUDED}"; null when it is true.'
+
+
+def visible_ids(field: serializers.Field) -> frozenset[int] | None:
+    """The ids of the accounts the request's user sees, from the serializer context ("visible");
+    None (every account) when the view gives none."""
+    ids: frozenset[int] | None = field.context.get("visible")
+    return ids
+
+
+def _master(field: serializers.Field, account: Account) -> tuple[int | None, str | None]:
+    """(id, name) of the account's master: (None, "another account") when the user does not see
+    it; (None, None) without a master."""
+    if not account.master_id:
+        return None, None
+    ids = visible_ids(field)
+    return (account.master_id if sees(ids, account.master_id) else None), shown_name(account.master, ids)
 
 
 def money(**kwargs: Any) -> serializers.DecimalField:
@@ -75,20 +101,26 @@ class AccountRowSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="account.id")
     name = serializers.CharField(source="account.name")
     kind = serializers.ChoiceField(source="account.kind", choices=AccountKind.choices)
-    master = serializers.IntegerField(source="account.master_id", allow_null=True)
-    master_name = serializers.CharField(source="account.master.name", allow_null=True, default=None)
+    master = serializers.SerializerMethodField(
+        help_text="The master's id (a sub-account); null without one, or when it is an account of a "
+        'desk the user does not see (master_name is then "another account").'
+    )
+    master_name = serializers.SerializerMethodField(help_text="The master's name; null without one.")
     environment = serializers.ChoiceField(source="account.environment", choices=Environment.choices)
     equity_usd = money(help_text="null when unknown (equity_unknown_reason says why).")
     equity_unknown_reason = serializers.CharField(
         allow_null=True, help_text='Why equity_usd is null ("never read"), else null.'
     )
     in_total = serializers.SerializerMethodField(
-        help_text="Whether equity_usd is in totals.equity_usd: a live account with a known equity. "
-        "Demo-trading accounts are in demo_totals instead."
+        help_text="Whether equity_usd is in totals.equity_usd: an account in team totals (in_team) "
+        "with a known equity. Demo-trading accounts are in demo_totals instead."
     )
+    in_team = serializers.BooleanField(source="in_team_totals", help_text=IN_TEAM_HELP)
+    not_in_team_reason = serializers.CharField(allow_null=True, help_text=NOT_IN_TEAM_HELP)
     share = money(
-        help_text="This account's part of its environment's total equity (live: the team's total; "
-        "demo: the demo subtotal), 0 to 1."
+        help_text="This account's part of its group's total equity (in team totals: the team's total; "
+        "demo: the demo subtotal; excluded from team totals: their subtotal), 0 to 1, of the "
+        "accounts the user sees."
     )
     change_24h_usd = money()
     upl_usd = money(
@@ -181,7 +213,15 @@ class AccountRowSerializer(serializers.Serializer):
     )
 
     def get_in_total(self, row: Any) -> bool:
-        return not row.is_demo and row.equity_usd is not None
+        return bool(row.in_team_totals and row.equity_usd is not None)
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_master(self, row: AccountRow) -> int | None:
+        return _master(self, row.account)[0]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_master_name(self, row: AccountRow) -> str | None:
+        return _master(self, row.account)[1]
 
     # The reasons in the pages' words (snapshots.risk.AccountRisk, as dashboard.pages.overview.RiskText).
     def get_margin_ratio_unknown_reason(self, row: AccountRowWithRisk) -> str | None:
@@ -202,7 +242,8 @@ class NotInTotalSerializer(serializers.Serializer):
 
 
 class TotalsSerializer(serializers.Serializer):
-    """Sums over the active accounts of one environment (snapshots.queries.totals)."""
+    """Sums over the active accounts of one group (snapshots.queries.totals): the team's (live,
+    not excluded from team totals) or demo trading's, of the accounts the user sees."""
 
     environment = serializers.ChoiceField(choices=Environment.choices)
     equity_usd = money(allow_null=False, help_text="The sum of equity_usd of the accounts it counts.")
@@ -232,7 +273,9 @@ class TotalsSerializer(serializers.Serializer):
     )
     last_refresh_at = utc_time(allow_null=True)
     stale_accounts = serializers.IntegerField()
-    accounts = serializers.IntegerField(help_text="Active accounts of this environment.")
+    accounts = serializers.IntegerField(
+        help_text="Active accounts of this group (live: those in team totals, in_team)."
+    )
     counted = serializers.IntegerField(help_text="How many of them equity_usd covers.")
     not_in_total = NotInTotalSerializer(many=True, help_text="The accounts equity_usd leaves out, and why.")
     unpriced_holdings = serializers.IntegerField(
@@ -257,7 +300,10 @@ class TotalsSerializer(serializers.Serializer):
 
 
 class AccountsSerializer(serializers.Serializer):
-    totals = TotalsSerializer(help_text="The team's totals: live accounts only (never demo trading).")
+    totals = TotalsSerializer(
+        help_text="The team's totals: the accounts in team totals (in_team) only: never demo trading, "
+        "never an account excluded from team totals; a desk-limited user's, over their desks' accounts."
+    )
     demo_totals = TotalsSerializer(help_text="The demo-trading accounts' own subtotal (paper money).")
     accounts = AccountRowSerializer(many=True)
 
@@ -503,18 +549,20 @@ class AccountPnlSerializer(PnlFiguresSerializer):
     name = serializers.CharField(source="account.name")
     kind = serializers.ChoiceField(source="account.kind", choices=AccountKind.choices)
     environment = serializers.ChoiceField(source="account.environment", choices=Environment.choices)
-    in_team = serializers.BooleanField(
-        help_text="Whether the account is in the team's figures: demo-trading accounts never are."
-    )
+    in_team = serializers.BooleanField(help_text=IN_TEAM_HELP)
+    not_in_team_reason = ReasonField(help_text=NOT_IN_TEAM_HELP)
 
 
 class PnlSerializer(serializers.Serializer):
     period = PeriodSerializer()
     team = PnlFiguresSerializer(
-        help_text="The team (live accounts): transfers between its tracked accounts cancel out; "
-        "deposits, withdrawals and transfers with accounts the dashboard does not track count."
+        help_text="The team (the accounts in team totals, in_team; a desk-limited user's: of their "
+        "desks): transfers between its accounts cancel out; deposits, withdrawals and transfers with "
+        "other accounts count."
     )
-    accounts = AccountPnlSerializer(many=True, help_text="Every active account, by name.")
+    accounts = AccountPnlSerializer(
+        many=True, help_text="Every active account (of the user's desks), by name."
+    )
 
 
 class FlowSerializer(serializers.Serializer):
@@ -545,21 +593,27 @@ class FlowSerializer(serializers.Serializer):
     usd_price = money(help_text="USD per unit of ccy at occurred_at; null when unpriced.")
     usd_value = money(help_text="amount in USD at occurred_at; null when unpriced (usd_basis says why).")
     usd_basis = serializers.CharField(help_text="How usd_value was priced, or why it is unknown.")
-    counterparty = serializers.IntegerField(
-        source="counterparty_id", allow_null=True, help_text="The other account when the dashboard tracks it."
+    counterparty = serializers.SerializerMethodField(
+        help_text="The other account when the dashboard tracks it and the user sees it; else null."
     )
     counterparty_name = serializers.SerializerMethodField(
         help_text="The other account's name, or OKX's name for it (a sub-account the dashboard does not "
-        'track); "" for deposits and withdrawals.'
+        'track), or "another account" (one of a desk the user does not see); "" for deposits and '
+        "withdrawals."
     )
 
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_counterparty(self, flow: CashFlow) -> int | None:
+        return flow.counterparty_id if sees(visible_ids(self), flow.counterparty_id) else None
+
     def get_counterparty_name(self, flow: CashFlow) -> str:
-        return counterparty_name(flow)
+        return counterparty_name(flow, visible_ids(self))
 
 
-def counterparty_name(flow: CashFlow) -> str:
-    """The tracked account's name, else the name OKX gave the other side."""
-    return flow.counterparty.name if flow.counterparty else flow.counterparty_name
+def counterparty_name(flow: CashFlow, ids: frozenset[int] | None = None) -> str:
+    """The tracked account's name ("another account" when it is not in `ids`, the accounts the
+    user sees; None: every account), else the name OKX gave the other side."""
+    return shown_name(flow.counterparty, ids) if flow.counterparty else flow.counterparty_name
 
 
 class ProblemSerializer(serializers.Serializer):

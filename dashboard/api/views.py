@@ -3,11 +3,14 @@
 Rows come from snapshots.queries (the overview's accounts, equity series, latest
 snapshots), dashboard.pages.keys (key warnings as of now, urgency) and the ledger (PnL net of
 transfers from ledger.performance, the cash flows themselves), so the API always says what the
-pages say.
+pages say. A desk-limited user (accounts.desks) reads the accounts of their desks only: every list
+is limited to them, the totals and the team's PnL are over those in team totals, and a route
+naming another account answers 404, as for an unknown id.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import fields
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,8 +27,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts import desks
 from accounts.history import ApiError
-from accounts.models import ENCRYPTED_FIELDS, Account, Credential, CredentialStatus, Environment
+from accounts.models import ENCRYPTED_FIELDS, Credential, CredentialStatus, Environment
 from dashboard.api import serializers as s
 from dashboard.api.params import (
     MAX_ID,
@@ -40,6 +44,7 @@ from dashboard.api.params import (
 from dashboard.api.permissions import CanViewDashboard
 from dashboard.api.renderers import JsonErrorsMixin
 from dashboard.pages.account import closed_unknown_reason
+from dashboard.pages.common import visible
 from dashboard.pages.keys import key_rows
 from dashboard.pages.overview import no_total_reason
 from ledger.models import CashFlow
@@ -72,23 +77,27 @@ class AccountsView(ApiView):
 
     @extend_schema(
         operation_id="list_accounts",
-        summary="Every active account with its latest figures, and the totals",
+        summary="Every active account (of the user's desks) with its latest figures, and the totals",
         responses={200: s.AccountsSerializer, **REFUSALS},
     )
     def get(self, request: Request) -> Response:
-        rows = queries.account_rows()
-        # The team's totals leave demo trading out; it has its own subtotal (no query when the
-        # team has no demo account with equity).
+        ids = visible(request)
+        rows = queries.account_rows(ids)
+        # The team's totals leave demo trading and the accounts excluded from team totals out;
+        # demo trading has its own subtotal (no query when there is no demo account with equity).
         data = {
             "totals": queries.totals(rows),
             "demo_totals": queries.totals(rows, Environment.DEMO),
-            "accounts": with_risk(rows),
+            "accounts": with_risk(rows, ids),
         }
         # Why a total (and so its change) is unknown, in the overview's words.
-        live = [row for row in rows if not row.is_demo]
-        reasons = {Environment.LIVE: no_total_reason(live)}
+        team = [row for row in rows if row.group == queries.TEAM]
+        reasons = {Environment.LIVE: no_total_reason(team)}
         context = {**self.get_serializer_context(), "no_total_reason": reasons}
         return Response(self.get_serializer(data, context=context).data)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "visible": visible(self.request)}
 
 
 class AccountView(ApiView):
@@ -101,18 +110,24 @@ class AccountView(ApiView):
         responses={200: s.AccountRowSerializer, **FOR_ACCOUNT},
     )
     def get(self, request: Request, id: str) -> Response:
-        account = account_from_path(id)
-        # The whole table (a fixed number of queries): the share needs every account's equity.
-        row = next((row for row in queries.account_rows() if row.account.pk == account.pk), None)
+        account = account_from_path(id, request.user)
+        # The whole table (a fixed number of queries): the share needs every visible account's equity.
+        ids = visible(request)
+        row = next((row for row in queries.account_rows(ids) if row.account.pk == account.pk), None)
         if row is None:
             raise NotFound("This account is paused (inactive); its balances and history remain readable.")
         return Response(self.get_serializer(with_risk([row], [account.pk])[0]).data)
 
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "visible": visible(self.request)}
 
-def with_risk(rows: list[queries.AccountRow], ids: list[int] | None = None) -> list[s.AccountRowWithRisk]:
+
+def with_risk(
+    rows: list[queries.AccountRow], ids: Collection[int] | None = None
+) -> list[s.AccountRowWithRisk]:
     """The rows with their risk (snapshots.risk.account_risk over `ids`, every active account when
     None: a fixed number of queries). An account activated between the two reads: never read."""
-    risks = account_risk(ids)
+    risks = account_risk(None if ids is None else sorted(ids))
     return [
         s.AccountRowWithRisk.of(row, risks.get(row.account.pk) or AccountRisk.never_read(row.account.pk))
         for row in rows
@@ -129,7 +144,7 @@ class BalancesView(ApiView):
         responses={200: s.BalancesSerializer, **FOR_ACCOUNT},
     )
     def get(self, request: Request, id: str) -> Response:
-        account = account_from_path(id)
+        account = account_from_path(id, request.user)
         snapshot = queries.latest_snapshot(account)
         lines = list(snapshot.balances.all()) if snapshot else []
         data = {"account": account, "snapshot": snapshot, "balances": lines}
@@ -146,7 +161,7 @@ class PositionsView(ApiView):
         responses={200: s.PositionsSerializer, **FOR_ACCOUNT},
     )
     def get(self, request: Request, id: str) -> Response:
-        account = account_from_path(id)
+        account = account_from_path(id, request.user)
         snapshot = queries.latest_snapshot(account)
         # A size of 0 is no position (rows stored before the refresh dropped OKX's pos "0" rows).
         lines = [p for p in snapshot.positions.all() if p.size != 0] if snapshot else []
@@ -199,7 +214,7 @@ class ClosedPositionsView(generics.ListAPIView, ApiView):
     pagination_class = ClosedPositionsPage
 
     def get_queryset(self) -> QuerySet:
-        self.account = account_from_path(self.kwargs["id"])
+        self.account = account_from_path(self.kwargs["id"], self.request.user)
         return ClosedPosition.objects.filter(account=self.account).order_by("-closed_at", "-id")
 
     def get_paginated_response(self, data: Any) -> Response:
@@ -231,7 +246,7 @@ class EquityView(ApiView):
         responses={200: s.EquitySerializer, **FOR_ACCOUNT},
     )
     def get(self, request: Request, id: str) -> Response:
-        account = account_from_path(id)
+        account = account_from_path(id, request.user)
         range_key = validated(EquityParams, request)["range"]
         points = [
             {"time": when, "equity_usd": value} for when, value in queries.equity_series(account, range_key)
@@ -247,11 +262,12 @@ class KeysView(ApiView):
     serializer_class = s.KeySerializer
 
     def get_queryset(self) -> QuerySet:
-        return (
+        keys = (
             Credential.objects.filter(status=CredentialStatus.ACTIVE)
             .select_related("account", "account__master")
             .defer(*ENCRYPTED_FIELDS)
         )
+        return desks.limit_to_visible(keys, self.request.user)
 
     @extend_schema(
         operation_id="list_keys",
@@ -273,7 +289,7 @@ class ErrorsView(generics.ListAPIView, ApiView):
     def get_queryset(self) -> QuerySet:
         params = validated(ErrorParams, self.request)
         rows = ApiError.objects.select_related("account").order_by("-last_seen", "-pk")
-        return ErrorParams.apply(rows, params)
+        return ErrorParams.apply(desks.limit_to_visible(rows, self.request.user), params)
 
     @extend_schema(
         operation_id="list_errors",
@@ -290,19 +306,24 @@ class PnlView(ApiView):
 
     @extend_schema(
         operation_id="get_pnl",
-        summary="PnL net of transfers over a period: per active account, and the team's",
+        summary="PnL net of transfers over a period: per active account (of the user's desks) and the team",
         parameters=[PnlParams],
         responses={200: s.PnlSerializer, 400: VALIDATION_ERROR, **REFUSALS},
     )
     def get(self, request: Request) -> Response:
         window = validated(PnlParams, request)["window"]
-        accounts = list(Account.objects.filter(active=True).order_by("name", "pk"))
+        accounts = list(desks.visible_accounts(request.user).filter(active=True).order_by("name", "pk"))
         figures = account_pnl([account.pk for account in accounts], window)
         rows = [
-            {**_as_dict(figures[account.pk]), "account": account, "in_team": not account.is_demo}
+            {
+                **_as_dict(figures[account.pk]),
+                "account": account,
+                "in_team": account.in_team_totals,
+                "not_in_team_reason": queries.not_in_team_reason(account),
+            }
             for account in accounts
         ]
-        data = {"period": window, "team": team_pnl(window), "accounts": rows}
+        data = {"period": window, "team": team_pnl(window, visible(request)), "accounts": rows}
         return Response(self.get_serializer(data).data)
 
 
@@ -312,11 +333,11 @@ def _as_dict(figures: Any) -> dict[str, Any]:
 
 
 def flow_rows(request: Request) -> QuerySet[CashFlow]:
-    """The ledger's flows that the query string asks for (FlowParams), newest first; the JSON
-    list and flows.csv read the same rows."""
+    """The ledger's flows that the query string asks for (FlowParams), of the accounts the user
+    sees, newest first; the JSON list and flows.csv read the same rows."""
     params = validated(FlowParams, request)
     rows = CashFlow.objects.select_related("account", "counterparty").order_by("-occurred_at", "-pk")
-    return FlowParams.apply(rows, params)
+    return FlowParams.apply(desks.limit_to_visible(rows, request.user), params)
 
 
 class FlowsView(generics.ListAPIView, ApiView):
@@ -325,6 +346,10 @@ class FlowsView(generics.ListAPIView, ApiView):
 
     def get_queryset(self) -> QuerySet:
         return flow_rows(self.request)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        # A transfer's other side is named only when the user sees it (FlowSerializer).
+        return {**super().get_serializer_context(), "visible": visible(self.request)}
 
     @extend_schema(
         operation_id="list_flows",

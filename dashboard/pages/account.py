@@ -1,7 +1,9 @@
 """The account page: one account's equity and its chart, its profit and loss net of transfers
 (dashboard/pages/pnl.py), its margin and liquidation risk (snapshots.risk), balances and positions
 of its latest snapshot, its closed positions (OKX's positions history as stored), the health of its
-key and its recent errors. It reads rows; it never calls the exchange."""
+key and its recent errors. It reads rows; it never calls the exchange. An account of a desk the
+user does not see (accounts.desks) answers 404, and its master, when the user does not see it, is
+"another account"."""
 
 from __future__ import annotations
 
@@ -10,7 +12,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -20,7 +21,18 @@ from accounts.history import ApiError
 from accounts.models import Account
 from accounts.roles import OPERATE, viewer_required
 from dashboard.pages import charts, pnl
-from dashboard.pages.common import BadQuery, ChangeText, amount, bad_request, chart_range, render_page
+from dashboard.pages.common import (
+    BadQuery,
+    ChangeText,
+    account_or_404,
+    amount,
+    bad_request,
+    chart_range,
+    render_page,
+    sees,
+    shown_name,
+    visible,
+)
 from dashboard.pages.overview import RiskText, key_badge
 from snapshots import numbers, pacing, queries, risk
 from snapshots.models import FORCED_CLOSES, ClosedPosition, CloseType, Snapshot, Wallet
@@ -56,7 +68,8 @@ CLOSED_INCOMPLETE = "Possibly incomplete: OKX's positions history {reason}."
 @require_GET
 @viewer_required
 def account(request: HttpRequest, pk: int) -> HttpResponse:
-    account = get_object_or_404(Account.objects.select_related("master"), pk=pk)
+    account = account_or_404(request, pk, Account.objects.select_related("master"))
+    ids = visible(request)
     snapshot = queries.latest_snapshot(account)
     changes = _changes(account, snapshot)
     try:
@@ -84,8 +97,11 @@ def account(request: HttpRequest, pk: int) -> HttpResponse:
         "risk": RiskText.of(account_risk([account.pk])[account.pk]),
         "risk_levels": RISK_LEVELS,
         **changes,
-        **pnl.account_section(account, pnl_key, now, {k: v for k, v in kept.items() if k != "pnl"}),
+        **pnl.account_section(account, pnl_key, now, {k: v for k, v in kept.items() if k != "pnl"}, ids),
         "account": account,
+        # Its master by name and linked only when the user sees it (else "another account").
+        "master_name": shown_name(account.master, ids),
+        "master_linked": sees(ids, account.master_id),
         "snapshot": snapshot,
         **_reading_pace(account, snapshot, now),
         "credential": credential,

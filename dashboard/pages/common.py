@@ -13,6 +13,11 @@ links written out):
 
 The keys page takes ~60-80 ms in all at 500 keys, so the template language would have doubled
 it. The errors filter's options cost about the same either way (its accounts query dominates).
+
+Desks (accounts.desks): every page reads only the accounts its user may see. `visible(request)` is
+the set to filter by (None: every account), `account_or_404` answers 404 (never 403) for an
+account the user does not see, and `shown_name` names an account that is not visible as "another
+account" (a transfer's other side, a sub-account's master).
 """
 
 from __future__ import annotations
@@ -24,13 +29,54 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import render
+from django.db.models import Model
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, render
 from django.template import engines
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
+from accounts import desks
+from accounts.models import Account
 from snapshots import numbers, queries
+
+# How a page or the API names an account the user does not see (accounts.desks).
+ANOTHER_ACCOUNT = "another account"
+# Django's words for an unknown id: an account of another desk is answered the same way.
+NOT_VISIBLE = "No Account matches the given query."
+
+
+def visible(request: Any) -> frozenset[int] | None:
+    """The ids of the accounts the request's user sees; None: every account (cached on the user)."""
+    return desks.visible_account_ids(request.user)
+
+
+def sees(ids: frozenset[int] | None, account_id: int | None) -> bool:
+    """Whether `account_id` is in `ids` (visible(request)); None (no account) is not."""
+    return account_id is not None and (ids is None or account_id in ids)
+
+
+def account_or_404(request: Any, pk: int, queryset: Any = None) -> Account:
+    """The account `pk` (from `queryset`, default every account) when the user sees it; 404 for
+    an unknown one and for one of a desk the user does not see (it does not learn it exists)."""
+    if not desks.can_see(request.user, pk):
+        raise Http404(NOT_VISIBLE)
+    account: Account = get_object_or_404(queryset if queryset is not None else Account, pk=pk)
+    return account
+
+
+def visible_or_404(request: Any, row: Model, field: str = "account_id") -> None:
+    """404 when the row's account (its `field`) is not one the user sees."""
+    if not desks.can_see(request.user, getattr(row, field)):
+        raise Http404(NOT_VISIBLE)
+
+
+def shown_name(account: Account | None, ids: frozenset[int] | None) -> str:
+    """The account's name when the user sees it (`ids`: visible(request)), else "another account";
+    "" for no account."""
+    if account is None:
+        return ""
+    return account.name if sees(ids, account.pk) else ANOTHER_ACCOUNT
 
 
 def render_page(

@@ -3,12 +3,15 @@ attention": failing keys count too, so it is no "warnings" count), when data was
 and whether it may be stale (old snapshots, or the Redis broker not answering).
 
 It runs on every page, so it makes a fixed number of queries (two) and never raises: a page must
-render even when Redis is down.
+render even when Redis is down. A desk-limited user's counts and times are over the accounts of
+their desks only (accounts.desks; the visible set is cached on the user, so the page's own
+filtering and the top bar share its queries).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +23,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 
+from accounts import desks
 from accounts.models import Account, Credential, CredentialStatus
 from snapshots.models import Snapshot
 from snapshots.queries import is_stale, stale_after
@@ -37,18 +41,19 @@ def topbar(request: HttpRequest) -> dict[str, Any]:
     if cached is None:
         # Lazy: computed when a template reads it. The overview's polled fragment and other
         # templates without the top bar do not pay its queries (~35-60 ms at 500 keys).
-        cached = {"topbar": SimpleLazyObject(_facts)}
+        cached = {"topbar": SimpleLazyObject(functools.partial(_facts, user))}
         setattr(request, _CACHE_ATTRIBUTE, cached)
     return cached
 
 
-def _facts() -> dict[str, Any]:
+def _facts(user: Any) -> dict[str, Any]:
     now = timezone.now()
-    refreshed_at = newest_refresh()
+    ids = desks.visible_account_ids(user)
+    refreshed_at = newest_refresh(ids)
     old = is_stale(refreshed_at, now)
     broker_ok = broker_answers(settings.REDIS_URL)
     return {
-        "warnings": warnings_count(now),  # keys needing attention (attention_ids), not warnings
+        "warnings": warnings_count(now, ids),  # keys needing attention (attention_ids), not warnings
         "refreshed_at": refreshed_at,
         "refreshed_note": _refreshed_note(refreshed_at, now),
         "stale": old or not broker_ok,
@@ -56,28 +61,36 @@ def _facts() -> dict[str, Any]:
     }
 
 
-def newest_refresh() -> datetime | None:
-    """The newest snapshot of any active account, in one query that walks each account's
-    (account, taken_at) index instead of scanning the whole snapshot history."""
+def newest_refresh(visible: Collection[int] | None = None) -> datetime | None:
+    """The newest snapshot of any active account (of `visible` when it is not None), in one
+    query that walks each account's (account, taken_at) index instead of scanning the whole
+    snapshot history."""
     latest = Snapshot.objects.filter(account=OuterRef("pk")).order_by("-taken_at").values("taken_at")[:1]
-    rows = Account.objects.filter(active=True).annotate(latest=Subquery(latest))
+    rows = Account.objects.filter(active=True)
+    if visible is not None:
+        rows = rows.filter(pk__in=list(visible))
+    rows = rows.annotate(latest=Subquery(latest))
     return rows.aggregate(newest=Max("latest"))["newest"]
 
 
-def attention_ids(now: datetime) -> list[int]:
+def attention_ids(now: datetime, visible: Collection[int] | None = None) -> list[int]:
     """Ids of the keys needing attention at `now`: active keys of active accounts a person must act
     on (Credential.needs_action: failing, or a warning of severity warning/danger; "info" advice
     such as a missing IP binding is not counted), in one query over plain columns
     (CredentialQuerySet.needing_action). The one set the top bar counts, the overview lists and
     the keys page marks "needs attention"; alerts and reports watch the same keys. A paused
-    account's key is on the keys page, marked "account paused", and not in the set."""
+    account's key is on the keys page, marked "account paused", and not in the set. `visible`:
+    the accounts a desk-limited user sees (None: every account)."""
     keys = Credential.objects.filter(status=CredentialStatus.ACTIVE, account__active=True)
+    if visible is not None:
+        keys = keys.filter(account_id__in=list(visible))
     return keys.needing_action(now)
 
 
-def warnings_count(now: datetime) -> int:
-    """How many keys need attention (attention_ids): the top bar's count."""
-    return len(attention_ids(now))
+def warnings_count(now: datetime, visible: Collection[int] | None = None) -> int:
+    """How many keys need attention (attention_ids) among the accounts of `visible` (None: every
+    account): the top bar's count."""
+    return len(attention_ids(now, visible))
 
 
 def broker_answers(url: str) -> bool:

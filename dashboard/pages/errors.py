@@ -1,6 +1,8 @@
 """The errors page (the diagnosed history of failed calls to OKX, filtered and paginated) and the
 operator's POSTs that acknowledge a kind of error of an account, or all its open kinds, until it
-recovers or for a snooze (accounts.history.ErrorAcknowledgement)."""
+recovers or for a snooze (accounts.history.ErrorAcknowledgement). A desk-limited user
+(accounts.desks) sees the errors of their desks' accounts only; acknowledging another account's
+answers 404."""
 
 from __future__ import annotations
 
@@ -22,10 +24,18 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts import desks
 from accounts.history import ApiError, ErrorAcknowledgement
 from accounts.models import Account
 from accounts.roles import OPERATE, operator_required, viewer_required
-from dashboard.pages.common import BadQuery, bad_request, render_page, render_partial
+from dashboard.pages.common import (
+    BadQuery,
+    account_or_404,
+    bad_request,
+    render_page,
+    render_partial,
+    visible_or_404,
+)
 from okxapi import CATEGORIES
 
 ERRORS_PER_PAGE = 50
@@ -81,6 +91,15 @@ class ErrorFilter(forms.Form):
         required=False, input_formats=["%Y-%m-%d"], widget=forms.DateInput(attrs={"type": "date"})
     )
 
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        """`user`: the account choices are the accounts this user sees (accounts.desks); another
+        account's id is refused as an unknown one."""
+        super().__init__(*args, **kwargs)
+        if user is not None:
+            field = self.fields["account"]
+            assert isinstance(field, forms.ModelChoiceField)
+            field.queryset = desks.visible_accounts(user).order_by("name")
+
     def clean_since(self) -> date | None:
         return _in_range(self.cleaned_data.get("since"))
 
@@ -133,9 +152,10 @@ class AcknowledgeForm(forms.Form):
 @require_GET
 @viewer_required
 def errors(request: HttpRequest) -> HttpResponse:
-    form = ErrorFilter(request.GET or None)
-    rows: QuerySet[ApiError] = ApiError.objects.select_related("account", "acknowledged_by").order_by(
-        "-last_seen", "-pk"
+    form = ErrorFilter(request.GET or None, user=request.user)
+    rows: QuerySet[ApiError] = desks.limit_to_visible(
+        ApiError.objects.select_related("account", "acknowledged_by").order_by("-last_seen", "-pk"),
+        request.user,
     )
     status = 200
     if form.is_bound and not form.is_valid():
@@ -176,6 +196,7 @@ def acknowledge_error(request: HttpRequest, pk: int) -> HttpResponse:
     """Acknowledge the kind (category + OKX code) of this row for its account: its open rows and
     its next failures show as acknowledged until it recovers or the snooze ends."""
     error = get_object_or_404(ApiError.objects.select_related("account"), pk=pk)
+    visible_or_404(request, error)
     form = AcknowledgeForm(request.POST)
     if not form.is_valid():
         return _refused(form, request)
@@ -194,7 +215,7 @@ def acknowledge_error(request: HttpRequest, pk: int) -> HttpResponse:
 def acknowledge_account(request: HttpRequest, pk: int) -> HttpResponse:
     """Acknowledge every kind of error the account has open (unacknowledged rows), each until it
     recovers or the snooze ends. A kind that first fails later is news."""
-    account = get_object_or_404(Account, pk=pk)
+    account = account_or_404(request, pk)
     form = AcknowledgeForm(request.POST)
     if not form.is_valid():
         return _refused(form, request)

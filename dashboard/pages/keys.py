@@ -7,6 +7,8 @@ last success), sortable with plain links (?sort=<column>&dir=asc|desc: no script
 none inline); then one card per key, most urgent first, with its warnings and what to do.
 
 Pages read rows; test_key is the one view that calls the exchange, on an explicit POST.
+A desk-limited user (accounts.desks) sees the keys of their desks' accounts only; testing another
+account's key answers 404.
 """
 
 from __future__ import annotations
@@ -21,12 +23,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts import health
+from accounts import desks, health
 from accounts.health import (
     ACTION_SEVERITIES,
     DEADLINE_CODES,
@@ -39,7 +41,18 @@ from accounts.history import ApiError
 from accounts.keycheck import check_key
 from accounts.models import ENCRYPTED_FIELDS, Account, Credential, CredentialStatus, health_policy
 from accounts.roles import MANAGE_KEYS, OPERATE, operator_required, viewer_required
-from dashboard.pages.common import BadQuery, amount, bad_request, render_page, render_partial, span
+from dashboard.pages.common import (
+    BadQuery,
+    account_or_404,
+    amount,
+    bad_request,
+    render_page,
+    render_partial,
+    sees,
+    shown_name,
+    span,
+    visible,
+)
 from okxapi import IDLE_DELETION_DAYS
 from snapshots import pacing
 
@@ -86,6 +99,7 @@ class KeyRow:
     rotate_by: datetime | None = None  # accounts.health.rotation_due_at
     deletes_at: datetime | None = None  # accounts.health.idle_deletion_at
     age_days: int | None = None
+    master_name: str = ""  # a sub-account's master, "another account" when the user does not see it
 
     @property
     def account(self) -> Account:
@@ -144,10 +158,14 @@ def _deadline(warnings: list[dict[str, Any]], today: date) -> tuple[date | None,
     return min(dated) if dated else (None, "")
 
 
-def key_rows(credentials: QuerySet, *, today: date, now: datetime) -> list[KeyRow]:
+def key_rows(
+    credentials: QuerySet, *, today: date, now: datetime, ids: frozenset[int] | None = None
+) -> list[KeyRow]:
     """One KeyRow per credential (in the queryset's order): its status, warnings as of `now`, the
     nearest deadline counted in days from `today` (the display zone's), and the table's dates
-    (aware UTC; the templates show them in the display zone). No extra query per row."""
+    (aware UTC; the templates show them in the display zone). `ids`: the accounts the user sees
+    (a master is named only when it is one of them). No extra query per row (the queryset
+    selects account__master)."""
     rows, policy, zone = [], health_policy(), ZoneInfo(settings.DISPLAY_TIME_ZONE)
     for credential in credentials:
         warnings = credential.warnings_at(now)
@@ -171,6 +189,7 @@ def key_rows(credentials: QuerySet, *, today: date, now: datetime) -> list[KeyRo
                 rotate_by=health.rotation_due_at(facts, policy),
                 deletes_at=deletes_at,
                 age_days=(now - facts.created_at).days if facts.created_at else None,
+                master_name=shown_name(credential.account.master, ids),
             )
         )
     return rows
@@ -327,8 +346,11 @@ def keys(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     today = now.astimezone(ZoneInfo(settings.DISPLAY_TIME_ZONE)).date()
     # The ciphertexts are never shown: not loading 500 of each is ~10 % of the page.
-    credentials = Credential.objects.select_related("account", "account__master").defer(*ENCRYPTED_FIELDS)
-    active = key_rows(credentials.filter(status=CredentialStatus.ACTIVE), today=today, now=now)
+    credentials = desks.limit_to_visible(
+        Credential.objects.select_related("account", "account__master").defer(*ENCRYPTED_FIELDS), request.user
+    )
+    ids = visible(request)
+    active = key_rows(credentials.filter(status=CredentialStatus.ACTIVE), today=today, now=now, ids=ids)
     for row in active:
         # The top bar's set (context_processors.attention_ids) by the same rule on the same
         # columns, without its query again (~35-60 ms at 500 keys).
@@ -368,7 +390,7 @@ def keys(request: HttpRequest) -> HttpResponse:
         "paused_listed": sum(row.needs_action and not row.account.active for row in active),
         "rotation_days": settings.ROTATION_POLICY_DAYS,
         "idle_days": IDLE_DELETION_DAYS,
-        "own_key": own_key_gains(),
+        "own_key": own_key_gains(ids),
     }
     return render_page(request, "dashboard/keys.html", context)
 
@@ -376,11 +398,12 @@ def keys(request: HttpRequest) -> HttpResponse:
 OWN_KEY_SHOWN = 5
 
 
-def own_key_gains() -> dict[str, Any]:
+def own_key_gains(ids: frozenset[int] | None = None) -> dict[str, Any]:
     """The sub-accounts read through their master that a read-only key of their own would help
-    most (snapshots.pacing.own_key_candidates: most equity first), the first OWN_KEY_SHOWN of
-    them with their read intervals in words, and how many more there are."""
-    candidates = pacing.own_key_candidates()
+    most (snapshots.pacing.own_key_candidates: most equity first), of those the user sees (`ids`,
+    None: every account), the first OWN_KEY_SHOWN of them with their read intervals in words, and
+    how many more there are."""
+    candidates = [gain for gain in pacing.own_key_candidates() if sees(ids, gain.account.pk)]
     rows = [
         {
             "account": gain.account,
@@ -399,7 +422,7 @@ def own_key_gains() -> dict[str, Any]:
 @require_POST
 @operator_required
 def test_key(request: HttpRequest, pk: int) -> HttpResponse:
-    account = get_object_or_404(Account, pk=pk)
+    account = account_or_404(request, pk)
     credential = account.active_credential()
     if credential is None:
         messages.error(request, f"{account.name} has no key of its own to test.")

@@ -3,7 +3,9 @@
 The table's "risk" column is each account's margin ratio and its nearest position's distance to
 liquidation (snapshots.risk; RiskText here is how every page writes them).
 
-It reads rows through snapshots.queries; it never calls the exchange. Sorting is done on the
+It reads rows through snapshots.queries; it never calls the exchange. A desk-limited user
+(accounts.desks) sees the accounts of their desks only: the table, the totals, the chart, the PnL
+and the keys needing attention are all over those. Sorting is done on the
 server from ?sort=<column>&dir=asc|desc links, so the table sorts with JavaScript off; the
 overview's live part is also served alone (overview_fragment) for overview.js to poll.
 """
@@ -24,6 +26,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
+from accounts import desks
 from accounts.health import ACTION_SEVERITIES, DEADLINE_CODES, HealthStatus, Severity, WarningCode
 from accounts.models import Account
 from accounts.roles import viewer_required
@@ -35,6 +38,8 @@ from dashboard.pages.common import (
     chart_range,
     render_page,
     render_partial,
+    shown_name,
+    visible,
 )
 from ledger import performance
 from snapshots import numbers, queries
@@ -149,27 +154,35 @@ def overview_fragment(request: HttpRequest) -> HttpResponse:
 def _overview_context(request: HttpRequest) -> dict[str, Any]:
     sort, direction = _sort(request)
     zone = ZoneInfo(settings.DISPLAY_TIME_ZONE)
-    rows = queries.account_rows()
-    # Without ?range=, the shortest range that holds the live accounts' history.
-    firsts = [row.first_data_at for row in rows if row.first_data_at is not None and not row.is_demo]
+    ids = visible(request)  # None: every account; else the user's desks' accounts
+    rows = queries.account_rows(ids)
+    # Demo-trading accounts are paper money, and an account excluded from team totals (a test
+    # account, a client's money) is not the team's either: each group has its own table and
+    # subtotal, never in the team's total, chart or PnL (queries.totals, equity_series and
+    # ledger.performance.team_pnl count Account.objects.in_team_totals only).
+    live = [row for row in rows if row.group == queries.TEAM]
+    demo = [row for row in rows if row.group == queries.DEMO]
+    excluded = [row for row in rows if row.group == queries.OUT]
+    # Without ?range=, the shortest range that holds the team's history.
+    firsts = [row.first_data_at for row in live if row.first_data_at is not None]
     range_key = chart_range(request, queries.default_range(min(firsts) if firsts else None))
     query = {"range": range_key, "sort": sort, "dir": direction}
-    # Demo-trading accounts are paper money: their own table and subtotal, never in the team's
-    # total or chart (snapshots.queries.totals and equity_series leave them out too).
-    live = [row for row in rows if not row.is_demo]
-    demo = [row for row in rows if row.is_demo]
     now = timezone.now()
-    # One account_pnl call per period for every account (live and demo), one team_pnl per period.
-    found = pnl.overview_pnl([row.account.pk for row in rows], now)
-    risks = account_risk()  # every active account, as account_rows: no list of ids to send
-    table_rows = sort_rows([TableRow.of(row, zone, found, risks) for row in live], sort, direction)
-    demo_rows = sort_rows([TableRow.of(row, zone, found, risks) for row in demo], sort, direction)
+    # One account_pnl call per period for every account (all groups), one team_pnl per period.
+    found = pnl.overview_pnl([row.account.pk for row in rows], now, ids)
+    # Every active account when the user sees all (as account_rows: no list of ids to send).
+    risks = account_risk(None if ids is None else sorted(ids))
+
+    def table(group: list[queries.AccountRow]) -> list[TableRow]:
+        return sort_rows([TableRow.of(row, zone, found, risks, ids) for row in group], sort, direction)
+
+    table_rows, demo_rows, excluded_rows = table(live), table(demo), table(excluded)
     totals = queries.totals(rows)
     total_shown = _shown_sum(live)
     # The chart starts on the reading its change figure counts from and ends on the total shown.
     last = (totals.last_refresh_at, total_shown) if totals.counted and totals.last_refresh_at else None
     points, readings = charts.anchored(
-        queries.equity_series(None, range_key),
+        queries.equity_series(None, range_key, ids),
         first=charts.chart_start(
             range_key, {"24h": totals.change_24h, "7d": totals.change_7d}, last[1] if last else None
         ),
@@ -196,13 +209,27 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
         # The demo subtotal sums its rows as shown; no 7 d change (it would cost a query).
         "demo_total_shown": _shown_sum(demo),
         "demo_change_24h": ChangeText.of(queries.Change.combined([r.change_24h for r in demo])),
+        # Live accounts excluded from team totals: listed apart with their own subtotal, like demo.
+        "excluded_rows": excluded_rows,
+        "excluded_table_body": (
+            render_partial(request, "dashboard/_account_rows.html", {"rows": excluded_rows})
+            if excluded_rows
+            else ""
+        ),
+        "excluded_total_shown": _shown_sum(excluded),
+        "excluded_change_24h": ChangeText.of(queries.Change.combined([r.change_24h for r in excluded])),
+        "excluded_names": ", ".join(row.account.name for row in excluded),
+        # A desk-limited user's desks, said above the figures (empty for a user who sees all).
+        "desk_names": desks.visible_desk_names(request.user),
         "change_24h": ChangeText.of(totals.change_24h),
         "change_7d": ChangeText.of(totals.change_7d),
-        # The team's PnL (active live accounts; transfers between them cancel): the total row.
+        # The team's PnL (its accounts in team totals; transfers between them cancel): the total row.
         "team_pnl_24h": found["team"]["24h"],
         "team_pnl_7d": found["team"]["7d"],
         # The team's daily PnL, the account page's calendar (pnl.calendar) over the same weeks.
-        "team_calendar": pnl.calendar(performance.daily_pnl(None, *pnl.calendar_days(now, zone)), now, zone),
+        "team_calendar": pnl.calendar(
+            performance.daily_pnl(None, *pnl.calendar_days(now, zone), visible=ids), now, zone
+        ),
         "keys_needing_attention": keys_needing_attention(rows),
         "chart": charts.line_chart(
             points, label="Total equity of the team's live accounts", readings=readings
@@ -364,6 +391,8 @@ class TableRow:
     pnl_24h: pnl.PnLText  # PnL net of transfers with its time-weighted return
     pnl_7d: pnl.PnLText
     risk: RiskText  # margin ratio and the nearest distance to liquidation
+    # A sub-account's master by name, or "another account" when the user does not see it; "".
+    master: str = ""
 
     @classmethod
     def of(
@@ -372,9 +401,11 @@ class TableRow:
         zone: ZoneInfo,
         found: dict[str, Any],
         risks: dict[int, AccountRisk],
+        ids: frozenset[int] | None = None,
     ) -> TableRow:
         """`found`: dashboard.pages.pnl.overview_pnl (each period's PnLText per account id);
-        `risks`: snapshots.risk.account_risk (AccountRisk per account id)."""
+        `risks`: snapshots.risk.account_risk (AccountRisk per account id); `ids`: the accounts
+        the user sees (common.visible), to name a master only when it is one of them."""
         refreshed = row.last_refresh_at.astimezone(zone) if row.last_refresh_at else None
         change = row.change_24h
         since = change.since.astimezone(zone) if change is not None and change.since else None
@@ -398,7 +429,13 @@ class TableRow:
             pnl_7d=found["7d"].get(row.account.pk) or pnl.PnLText.of(None, zone),
             # An account activated between the two reads has no risk row yet: never read.
             risk=RiskText.of(risks.get(row.account.pk) or AccountRisk.never_read(row.account.pk)),
+            master=shown_name(row.account.master, ids),
         )
+
+    @property
+    def team_label(self) -> str:
+        """ "excluded from team totals" for a live account marked so; else ""."""
+        return queries.EXCLUDED if self.row.group == queries.OUT else ""
 
     @property
     def phone_status(self) -> list[tuple[str, str]]:

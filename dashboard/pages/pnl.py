@@ -20,7 +20,7 @@ from django.utils.http import urlencode
 
 from accounts.models import Account
 from dashboard.pages import charts, transfers
-from dashboard.pages.common import BadQuery
+from dashboard.pages.common import BadQuery, shown_name
 from ledger import breakdown, performance
 from ledger.models import CashFlow, FlowSource, LedgerSync
 from ledger.pnl import Period, PnL, local_midnight, period
@@ -93,10 +93,13 @@ def _since(pnl: PnL, zone: ZoneInfo) -> str:
     return f"since {local:%H:%M}" if local.date() == end.date() else f"since {local:%b %d %H:%M}"
 
 
-def overview_pnl(account_ids: list[int], now: datetime) -> dict[str, Any]:
+def overview_pnl(
+    account_ids: list[int], now: datetime, visible: frozenset[int] | None = None
+) -> dict[str, Any]:
     """The overview's PnL: {"24h": {account id: PnLText}, "7d": ...} and the team's per period
-    ("team": {"24h": PnLText, ...}). One account_pnl call per period, whatever the number of
-    accounts (its query count is flat in N), and one team_pnl call per period."""
+    ("team": {"24h": PnLText, ...}: the accounts in team totals of `visible`, None for every
+    account). One account_pnl call per period, whatever the number of accounts (its query count
+    is flat in N), and one team_pnl call per period."""
     zone = ZoneInfo(settings.DISPLAY_TIME_ZONE)
     found: dict[str, Any] = {"team": {}}
     for key in OVERVIEW_PERIODS:
@@ -104,7 +107,7 @@ def overview_pnl(account_ids: list[int], now: datetime) -> dict[str, Any]:
         found[key] = {
             pk: PnLText.of(pnl, zone) for pk, pnl in performance.account_pnl(account_ids, span).items()
         }
-        found["team"][key] = PnLText.of(performance.team_pnl(span), zone)
+        found["team"][key] = PnLText.of(performance.team_pnl(span, visible), zone)
     return found
 
 
@@ -117,9 +120,17 @@ def chosen_period(value: str | None) -> str:
     return key
 
 
-def account_section(account: Account, chosen: str, now: datetime, query: dict[str, str]) -> dict[str, Any]:
+def account_section(
+    account: Account,
+    chosen: str,
+    now: datetime,
+    query: dict[str, str],
+    visible: frozenset[int] | None = None,
+) -> dict[str, Any]:
     """The context of the account page's "Profit and loss" section. `chosen`: a key of
-    ACCOUNT_PERIODS (chosen_period); `query`: the page's other parameters, kept by the links.
+    ACCOUNT_PERIODS (chosen_period); `query`: the page's other parameters, kept by the links;
+    `visible`: the accounts the user sees (a flow's other side and the master whose key reads
+    the flows are named only when visible).
     The six periods, the chart and the calendar come from one read of the account's rows
     (ledger.performance.History), so the page's queries do not grow with the periods' length."""
     zone = ZoneInfo(settings.DISPLAY_TIME_ZONE)
@@ -148,9 +159,9 @@ def account_section(account: Account, chosen: str, now: datetime, query: dict[st
         "pnl_calendar": calendar(history.daily(first_day, last_day), now, zone),
         "pnl_breakdown": _breakdown(account, current["period"], current["pnl"], zone),
         "pnl_notes": notes,
-        "ledger_sync": ledger_progress(account),
+        "ledger_sync": ledger_progress(account, visible),
         "flow_lines": transfers.flow_lines(
-            CashFlow.objects.filter(account=account).select_related("counterparty")[:NEWEST_FLOWS]
+            CashFlow.objects.filter(account=account).select_related("counterparty")[:NEWEST_FLOWS], visible
         ),
         "newest_flows": NEWEST_FLOWS,
         "flows_url": f"{reverse('pages:transfers')}?{urlencode({'account': account.pk})}",
@@ -217,10 +228,11 @@ def _signed(value: Decimal | None) -> str:
     return numbers.format_amount(value, "USD", sign=True, minus=numbers.MINUS)
 
 
-def ledger_progress(account: Account) -> dict[str, Any]:
+def ledger_progress(account: Account, visible: frozenset[int] | None = None) -> dict[str, Any]:
     """Where the ledger's backfill stands for this account's flows: its own LedgerSync (own key),
     or, for a sub-account read through its master, the master's (its transfers come from the
-    master's sub-account transfer history). Each source: records read, back to which day, done."""
+    master's sub-account transfer history). Each source: records read, back to which day, done.
+    "holder_name": the master's name, or "another account" when the user does not see it."""
     own = account.active_credential() is not None
     holder = account if own or account.master_id is None else account.master
     sync = LedgerSync.objects.filter(account=holder).first() if holder is not None else None
@@ -238,7 +250,13 @@ def ledger_progress(account: Account) -> dict[str, Any]:
                 "done": bool(state.get("done")),
             }
         )
-    return {"holder": holder, "through_master": holder != account, "sync": sync, "lines": lines}
+    return {
+        "holder": holder,
+        "holder_name": shown_name(holder, visible),
+        "through_master": holder != account,
+        "sync": sync,
+        "lines": lines,
+    }
 
 
 # --- The daily calendar -------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 from kombu.exceptions import OperationalError as BrokerError
@@ -24,6 +24,7 @@ from redis import RedisError
 
 from accounts.models import Account
 from accounts.roles import operator_required
+from dashboard.pages.common import account_or_404
 from snapshots import tasks
 from snapshots.models import Snapshot
 from snapshots.refresh import current_cycle
@@ -38,7 +39,7 @@ def refresh_now(request: HttpRequest, pk: int) -> HttpResponse:
     (a refresh that could not start within an interval is dropped: the next cycle reads anyway).
     A paused account is refused; a repeat within REPEAT_SECONDS is refused with the time of the
     queued one; a broker that does not answer is said, nothing queued."""
-    account = get_object_or_404(Account, pk=pk)
+    account = account_or_404(request, pk)  # 404 for an account of a desk the user does not see
     if not account.active:
         messages.error(request, f"{account.name} is paused: it is not refreshed. A key admin resumes it.")
         return redirect("pages:account", pk=account.pk)

@@ -6,6 +6,8 @@ A period keeps the flows of (start, end], the interval whose counted flows a PnL
 (ledger.performance); an account's PnL starts at its first reading, so the flows before that
 reading are listed but not subtracted, and the period's note says so. Bad
 filter input is answered with 400 and the reason, on the page (or as the 400 page for the CSV).
+A desk-limited user (accounts.desks) sees the flows of their desks' accounts only, and the other
+side of a transfer that is not one of them is "another account", never its name.
 """
 
 from __future__ import annotations
@@ -22,9 +24,18 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from django.views.decorators.http import require_GET
 
+from accounts import desks
 from accounts.models import Account
 from accounts.roles import viewer_required
-from dashboard.pages.common import BadQuery, bad_request, render_page
+from dashboard.pages.common import (
+    ANOTHER_ACCOUNT,
+    BadQuery,
+    bad_request,
+    render_page,
+    sees,
+    shown_name,
+    visible,
+)
 from dashboard.pages.errors import EARLIEST_DAY, LATEST_DAY, OUT_OF_RANGE, QuickSelect
 from ledger.models import EXTERNAL_KINDS, CashFlow, FlowKind
 from ledger.pnl import PERIODS, Period, period
@@ -81,6 +92,15 @@ class FlowFilter(forms.Form):
         required=False, input_formats=["%Y-%m-%d"], widget=forms.DateInput(attrs={"type": "date"})
     )
 
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        """`user`: the account choices are the accounts this user sees (accounts.desks); another
+        account's id is refused as an unknown one."""
+        super().__init__(*args, **kwargs)
+        if user is not None:
+            field = self.fields["account"]
+            assert isinstance(field, forms.ModelChoiceField)
+            field.queryset = desks.visible_accounts(user).order_by("name")
+
     def clean_start(self) -> date | None:
         return _in_range(self.cleaned_data.get("start"))
 
@@ -129,12 +149,17 @@ class FlowLine:
     flow: CashFlow
     state: str
     state_class: str  # badge class: ok (counted), grace (pending), none (not counted, final)
-    counterparty: str  # the other side's name when it is not one of ours (an OKX sub-account name)
+    # The other side's name when it is not linked: not one of ours (an OKX sub-account name), or
+    # one the user does not see ("another account").
+    counterparty: str
+    linked: bool = False  # the other side is an account the user sees: the tables link to it
 
     @classmethod
-    def of(cls, flow: CashFlow) -> FlowLine:
+    def of(cls, flow: CashFlow, ids: frozenset[int] | None = None) -> FlowLine:
+        """`ids`: the accounts the user sees (common.visible; None: every account)."""
         state, css = state_words(flow)
-        return cls(flow, state, css, _counterparty(flow))
+        linked = sees(ids, flow.counterparty_id)
+        return cls(flow, state, css, _counterparty(flow, linked), linked)
 
 
 def state_words(flow: CashFlow) -> tuple[str, str]:
@@ -155,40 +180,40 @@ def state_words(flow: CashFlow) -> tuple[str, str]:
     return words, "none" if final else "grace"
 
 
-def _counterparty(flow: CashFlow) -> str:
+def _counterparty(flow: CashFlow, linked: bool) -> str:
     if flow.counterparty_id is not None:
-        return ""  # the template links to the account
+        return "" if linked else ANOTHER_ACCOUNT  # linked: the template links to the account
     if flow.counterparty_name:
         suffix = "" if flow.kind in EXTERNAL_KINDS else " (not in the dashboard)"
         return flow.counterparty_name + suffix
     return "outside OKX" if flow.kind in EXTERNAL_KINDS else "—"
 
 
-def flow_lines(flows: Any) -> list[FlowLine]:
-    return [FlowLine.of(flow) for flow in flows]
+def flow_lines(flows: Any, ids: frozenset[int] | None = None) -> list[FlowLine]:
+    return [FlowLine.of(flow, ids) for flow in flows]
 
 
-def _rows(form: FlowFilter) -> QuerySet[CashFlow]:
+def _rows(form: FlowFilter, user: Any) -> QuerySet[CashFlow]:
     rows = CashFlow.objects.select_related("account", "counterparty").order_by("-occurred_at", "-pk")
-    return form.apply(rows)
+    return form.apply(desks.limit_to_visible(rows, user))
 
 
 @require_GET
 @viewer_required
 def transfers(request: HttpRequest) -> HttpResponse:
-    form = FlowFilter(request.GET or None)
+    form = FlowFilter(request.GET or None, user=request.user)
     status = 200
     if form.is_bound and not form.is_valid():
         rows, status = CashFlow.objects.none(), 400
     else:
-        rows = _rows(form) if form.is_bound else _rows(_unbound())
+        rows = _rows(form if form.is_bound else _unbound(), request.user)
     page = Paginator(rows, FLOWS_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     context = {
         "form": form,
         "page": page,
-        "lines": flow_lines(page.object_list),
+        "lines": flow_lines(page.object_list, visible(request)),
         "filters": query.urlencode(),
         "span": form.cleaned_data.get("span") if status == 200 and form.is_bound else None,
     }
@@ -207,18 +232,19 @@ def _unbound() -> FlowFilter:
 def transfers_csv(request: HttpRequest) -> HttpResponse:
     """The page's flows (same filters, every page) as CSV; amounts as plain signed numbers, times in
     UTC, an unknown USD value as an empty cell with its reason in usd_basis."""
-    form = FlowFilter(request.GET)
+    form = FlowFilter(request.GET, user=request.user)
     if not form.is_valid():
         problems = " ".join(str(p) for problems in form.errors.values() for p in problems)
         return bad_request(BadQuery(f"These filters cannot be used: {problems}"), request)
-    rows = (_csv_row(line) for line in flow_lines(_rows(form).iterator()))
+    ids = visible(request)
+    rows = (_csv_row(line, ids) for line in flow_lines(_rows(form, request.user).iterator(), ids))
     response = HttpResponse(csvfile.write(CSV_COLUMNS, rows), content_type="text/csv; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="transfers-{stamp}.csv"'
     return response
 
 
-def _csv_row(line: FlowLine) -> tuple[Any, ...]:
+def _csv_row(line: FlowLine, ids: frozenset[int] | None) -> tuple[Any, ...]:
     flow = line.flow
     return (
         flow.occurred_at,
@@ -229,7 +255,7 @@ def _csv_row(line: FlowLine) -> tuple[Any, ...]:
         flow.fee,
         flow.usd_value,
         flow.usd_basis,
-        flow.counterparty.name if flow.counterparty else flow.counterparty_name,
+        shown_name(flow.counterparty, ids) if flow.counterparty else flow.counterparty_name,
         line.state,
         flow.counts,
         flow.source,
