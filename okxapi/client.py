@@ -23,6 +23,7 @@ from okxapi.connection import Connection
 from okxapi.errors import RETRIED_CATEGORIES, MalformedResponse, OkxError, OkxRateLimited, RateLimitTimeout
 from okxapi.results import (
     CANDLE_COLUMNS,
+    INSTRUMENT_TYPES,
     AccountBill,
     AccountConfig,
     AssetValuation,
@@ -32,6 +33,7 @@ from okxapi.results import (
     FundingBalance,
     IndexCandle,
     IndexTicker,
+    Instrument,
     Position,
     SubAccount,
     SubAccountApiKey,
@@ -154,7 +156,7 @@ class Client:
         on_call: Callable[[CallRecord], None] | None = None,
     ) -> Client:
         """A client without credentials, for OKX's public market data only (tickers, index
-        tickers, server time): those calls are unsigned and limited per IP, so they need no
+        tickers, instruments, server time): those calls are unsigned and limited per IP, so they need no
         account's key and spend no account's budget. A signed call on it raises
         InvalidCredential before anything is sent."""
         if connection is None:
@@ -274,6 +276,21 @@ class Client:
             "/api/v5/market/index-tickers",
             _rows(IndexTicker.from_okx),
             {"quoteCcy": quote_ccy},
+            signed=False,
+        )
+
+    def get_instruments(self, inst_type: str = "SPOT") -> list[Instrument]:
+        """GET /api/v5/public/instruments?instType=SPOT (public; "Rate Limit: 20 requests per 2
+        seconds", "Rate limit rule: IP + Instrument Type"): every instrument of the type with its
+        lot size, e.g. BTC-USDT `lotSz` 0.00000001 (results.Instrument). `inst_type`: one of
+        INSTRUMENT_TYPES, else ValueError before anything is sent. A list of objects (hundreds for
+        SPOT; an answer over the transport's 2 MiB is refused); MalformedResponse otherwise."""
+        if inst_type not in INSTRUMENT_TYPES:
+            raise ValueError(f"inst_type must be one of {sorted(INSTRUMENT_TYPES)}, not {inst_type!r}")
+        return self._get(
+            "/api/v5/public/instruments",
+            _rows(Instrument.from_okx),
+            {"instType": inst_type},
             signed=False,
         )
 

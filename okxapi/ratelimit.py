@@ -132,6 +132,10 @@ ENDPOINT_LIMITS: dict[str, Limit] = {
     # "Get index tickers" both read "Rate Limit: 20 requests per 2 seconds", rule "IP".
     "/api/v5/market/tickers": Limit(20, 2, Rule.IP),
     "/api/v5/market/index-tickers": Limit(20, 2, Rule.IP),
+    # "Get instruments" (snapshots/precision.py, once a day per host): "Rate Limit: 20 requests
+    # per 2 seconds", "Rate limit rule: IP + Instrument Type". Only instType=SPOT is read, so one
+    # window per IP is the same window (and the stricter one, should other types be read).
+    "/api/v5/public/instruments": Limit(20, 2, Rule.IP),
     # The ledger (okx-reference.md 8.1), each page's "Rate Limit" and "Rate limit rule" lines:
     # "Get history of sub-account transfer" (master only), "Get deposit history" and "Get
     # withdrawal history": 6 requests per second, User ID.

@@ -449,6 +449,59 @@ class IndexTicker:
         )
 
 
+# Instrument types of OKX's "Get instruments" the client asks for (`OPTION` also needs an
+# `instFamily`, which the product has no use for).
+INSTRUMENT_TYPES = frozenset({"SPOT", "MARGIN", "SWAP", "FUTURES"})
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """One row of GET /api/v5/public/instruments (OKX "Get instruments",
+    https://www.okx.com/docs-v5/en/#public-data-rest-api-get-instruments), the fields the product
+    reads (snapshots/precision.py: how many decimals a coin is shown with):
+
+    - `inst_id` "Instrument ID"; `inst_type` "Instrument type" (SPOT, MARGIN, SWAP, ...).
+    - `base_ccy` "Base currency, e.g. BTC in BTC-USDT" and `quote_ccy` "Quote currency, e.g. USDT
+      in BTC-USDT", "Only applicable to SPOT/MARGIN" ("" elsewhere).
+    - `lot_sz` "Lot size. If it is a derivatives contract, the value is the number of contracts.
+      If it is SPOT/MARGIN, the value is the quantity in base currency": the step in which OKX
+      trades the base currency (BTC-USDT "0.00000001"). Above 0 (a step of nothing is no step);
+      None when OKX sends "" (a listing announced before its fields are set: "Other fields will
+      be "" temporarily").
+    - `state` "Instrument status": live, suspend, preopen, test.
+    """
+
+    inst_id: str
+    inst_type: str
+    base_ccy: str
+    quote_ccy: str
+    lot_sz: Decimal | None
+    state: str
+
+    @property
+    def lot_places(self) -> int | None:
+        """The decimals of `lot_sz` as a number without trailing zeros: "0.00000001" -> 8,
+        "0.000001" -> 6, "0.50" -> 1, "1" and "10" -> 0; None without a lot size. Exact (no
+        rounding context): validation already bounds it to 18 places."""
+        if self.lot_sz is None:
+            return None
+        text = format(self.lot_sz, "f")
+        return len(text.partition(".")[2].rstrip("0"))
+
+    @classmethod
+    def from_okx(cls, row: Fields) -> Instrument:
+        """`instId` and `instType` are required (which instrument); the rest may be "" where OKX
+        says they do not apply. MalformedData for a lot size of 0 or below."""
+        return cls(
+            inst_id=row.text("instId", required=True, limit=NAME_CHARS),
+            inst_type=row.text("instType", required=True, limit=16),
+            base_ccy=row.text("baseCcy", limit=CCY_CHARS),
+            quote_ccy=row.text("quoteCcy", limit=CCY_CHARS),
+            lot_sz=row.amount("lotSz", strict=True),
+            state=row.text("state", limit=16),
+        )
+
+
 # --- the ledger (okx-reference.md 8.7): flows between accounts, in and out of OKX, and bills ---
 
 # The CashFlow columns these go to (okx_id 64, state 8, counterparty_name 100); a chain's

@@ -19,6 +19,12 @@ INVERSE_CT_VAL = {"BTC": "100"}
 # OKX's BTC-USD / ETH-USD options: ctVal 0.01 BTC / 0.1 ETH, priced and settled in the coin.
 OPTION_CT_VAL = {"BTC": "0.01", "ETH": "0.1"}
 OPTION_TIME_VALUE = Decimal("0.005")
+# Spot lot sizes (`lotSz`, "the quantity in base currency") as OKX lists them for these pairs in
+# captured answers: BTC-USDT 0.00000001, ETH-USDT, SOL-USDT and DOGE-USDT 0.000001, TON-USDT
+# 0.0001; any other coin gets 0.000001. The product shows each coin with these decimals
+# (snapshots/precision.py).
+SPOT_LOT_SIZES = {"BTC": "0.00000001", "ETH": "0.000001", "SOL": "0.000001", "TON": "0.0001"}
+DEFAULT_SPOT_LOT = "0.000001"
 
 
 class PriceWalk:
@@ -238,7 +244,7 @@ def instrument_row(inst: Instrument, list_ms: int) -> dict[str, str | bool]:
         "expTime": str(inst.exp_ms) if inst.exp_ms else "",
         "lever": "10" if spot else "100",
         "tickSz": "0.1" if inst.base == "BTC" else "0.01",
-        "lotSz": "0.00000001" if spot else "1",
+        "lotSz": SPOT_LOT_SIZES.get(inst.base, DEFAULT_SPOT_LOT) if spot else "1",
         "minSz": "0.00001" if spot else "1",
         "alias": "quarter" if inst.inst_type in ("FUTURES", "OPTION") else "",
         "state": "live",

@@ -1,15 +1,20 @@
 """Numbers for people: the one place that turns an amount into text on the pages, and that
 reports, the CSV writers and alerts may use too (it imports nothing above snapshots).
 
-Decimals per currency (OKX's own precision where the product knows it; it stores no instrument
-or currency precision today, so these are the display rules per kind of currency):
-- USD and the USD stablecoins (USDT, USDC, ...): always 2 places: "1,234.50".
-- Any other currency (BTC, ETH, SOL, ...): at most 8 places (BTC's satoshi; OKX sends up to 18
-  for some coins), trailing zeros trimmed: "0.000123", "1.5", "12". Never 12-18 places.
+Decimals per currency, always that many (no trimming), so a column of BTC lines up:
+- USD and the USD stablecoins (USDT, USDC, ...), EUR and GBP: 2 places, "1,234.50": totals are
+  read in cents, and OKX's own steps for these (USDC-USDT's lot size) would only add noise.
+- A coin OKX gives a precision for: that many places (snapshots/precision.py: the decimals of
+  the lot size of its spot pair on OKX, `lotSz` of GET /api/v5/public/instruments): BTC 8
+  ("0.05000000"), ETH 6 ("1.250000"), a coin traded in whole units 0 ("12,000").
+- Any other currency (OKX has no precision for it, or none was read yet): at most 8 places
+  (BTC's satoshi; OKX sends up to 18 for some coins), trailing zeros trimmed: "0.000123", "1.5",
+  "12". Never 12-18 places.
 - Prices, sizes and other plain numbers without a currency: at most 8 places, trimmed.
-- A price (format_price) is in its instrument's quote currency (price_ccy), with that currency's
-  decimals (2 for USD-like), but never fewer than PRICE_DIGITS significant digits: a price under
-  a dollar keeps its digits ("0.12345 USDT"), one of 70,588.23529412 becomes "70,588.24 USDT".
+- A price (format_price) is in its instrument's quote currency (price_ccy), with 2 places for a
+  USD-like one (a coin's size precision says nothing about its prices, so other quote currencies
+  keep the plain rule), but never fewer than PRICE_DIGITS significant digits: a price under a
+  dollar keeps its digits ("0.12345 USDT"), one of 70,588.23529412 becomes "70,588.24 USDT".
 - Leverage (format_leverage): "5" and the multiplication sign U+00D7 after it.
 
 Signs: a change or a PnL always carries one, "+12.30" / "-5.50" / "0.00" (zero has none).
@@ -20,20 +25,34 @@ Unknown (None) is "—", never 0: callers put the reason beside it.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
+
+from snapshots import precision
 
 UNKNOWN = "—"
 MINUS = "\u2212"  # U+2212 MINUS SIGN, the one pages use (minus=MINUS); data files keep "-"
-# Currencies shown like dollars: 2 places, kept even when zero ("12.50").
+# Currencies shown like dollars: 2 places (cents), kept even when zero ("12.50").
 TWO_PLACES = frozenset({"USD", "USDT", "USDC", "USDG", "DAI", "FDUSD", "TUSD", "PYUSD", "EUR", "GBP"})
 MAX_PLACES = 8
 PRICE_DIGITS = 6  # significant digits a price keeps at least (OKX's tick sizes are finer below $1)
 TIMES = "\u00d7"  # MULTIPLICATION SIGN, after a leverage
+# Room for 20 digits before the point and OKX's up to 18 after (NUMERIC(38, 18)): no rounding
+# and no InvalidOperation where the default 28 digits would not hold an amount at 18 places.
+_EXACT = Context(prec=60)
 
 
 def places(ccy: str | None) -> int | None:
-    """How many decimals an amount of `ccy` shows: 2 for USD-like currencies (fixed), else None
-    (up to MAX_PLACES, trailing zeros trimmed)."""
+    """How many decimals an amount of `ccy` shows, always (no trimming): 2 for USD-like
+    currencies, OKX's precision for a coin it gives one for (precision.places_of), else None (up
+    to MAX_PLACES, trailing zeros trimmed)."""
+    if ccy is None:
+        return None
+    code = ccy.upper()
+    return 2 if code in TWO_PLACES else precision.places_of(code)
+
+
+def _usd_places(ccy: str | None) -> int | None:
+    """2 for a USD-like currency, else None: the places of a price's quote currency."""
     return 2 if ccy is not None and ccy.upper() in TWO_PLACES else None
 
 
@@ -43,7 +62,8 @@ def format_amount(
     """An amount of `ccy` as text with thousands separators, without the currency code.
 
     format_amount(Decimal("1234.5"), "USD") -> "1,234.50"
-    format_amount(Decimal("0.000123000000"), "BTC") -> "0.000123"
+    format_amount(Decimal("0.05"), "BTC") -> "0.05000000" (OKX's 8 places for BTC, when read)
+    format_amount(Decimal("0.000123000000"), "BTC") -> "0.000123" (no precision read: trimmed)
     format_amount(Decimal("0.123456789"), "BTC") -> "0.12345679" (rounded half up at 8 places)
     format_amount(Decimal("5"), "USD", sign=True) -> "+5.00"; None -> "—".
     format_amount(Decimal("-5"), "USD", minus=MINUS) -> "\u22125.00" (pages; the default "-" for data).
@@ -54,10 +74,10 @@ def format_amount(
         return UNKNOWN
     fixed = places(ccy)
     if fixed is not None:
-        rounded = value.quantize(Decimal(1).scaleb(-fixed), rounding=ROUND_HALF_UP)
+        rounded = value.quantize(Decimal(1).scaleb(-fixed), rounding=ROUND_HALF_UP, context=_EXACT)
         text = f"{rounded:,.{fixed}f}"
     else:
-        rounded = value.quantize(Decimal(1).scaleb(-MAX_PLACES), rounding=ROUND_HALF_UP)
+        rounded = value.quantize(Decimal(1).scaleb(-MAX_PLACES), rounding=ROUND_HALF_UP, context=_EXACT)
         text = f"{rounded:,f}"
         if "." in text:
             text = text.rstrip("0").rstrip(".")
@@ -121,7 +141,7 @@ def format_price(
     """
     if value is None or not value.is_finite():
         return UNKNOWN
-    fixed = places(ccy)
+    fixed = _usd_places(ccy)
     if fixed is not None and value != 0:
         # Places for PRICE_DIGITS significant digits: 70,588.2 needs 1, 0.123457 needs 6.
         wanted = min(MAX_PLACES, max(fixed, PRICE_DIGITS - 1 - value.adjusted()))
@@ -132,7 +152,7 @@ def format_price(
             text = f"{whole}.{part[:fixed]}{part[fixed:].rstrip('0')}"
         text = minus + text if rounded < 0 else text
     else:
-        text = format_amount(value, ccy, minus=minus)
+        text = format_amount(value, ccy if fixed is not None else None, minus=minus)
     return f"{text} {ccy}" if ccy and code else text
 
 

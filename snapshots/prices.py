@@ -17,6 +17,9 @@ The table ({ccy: USD price}):
 3. Else its USDT spot price times the USDT-USD index: SOL-USDT 150.1 x USDT-USD 0.9998.
 4. Else it is not in the table: whatever holds it is "unpriced", with that reason.
 
+Once the table is shared, the same worker reads OKX's precision per currency, at most once a day
+per host (snapshots/precision.py).
+
 Two public calls per cycle for the whole team (not per account): the first worker of a cycle
 takes a short lock and reads them; the others wait briefly for its table; when that read failed
 or took too long, they use the last table read within PRICE_CARRY and say so
@@ -37,6 +40,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from okxapi import Client, IndexTicker, OkxError, Ticker
+from snapshots import precision
 
 logger = logging.getLogger(__name__)
 
@@ -94,15 +98,30 @@ def build_table(indexes: list[IndexTicker], spots: list[Ticker]) -> dict[str, De
     return table
 
 
-def read_table(client: Client) -> dict[str, Decimal]:
-    """The two public calls (okxapi.Client.get_index_tickers, get_tickers) and the table.
-    Raises OkxError (including MalformedResponse) as the client does."""
+@dataclass(frozen=True)
+class MarketRead:
+    """What read_table read: the price table, and `then`, what to do once that table is shared
+    in the cache (OKX's precision per currency, snapshots/precision.py), so the workers waiting
+    for the prices never wait for more."""
+
+    prices: dict[str, Decimal]
+    then: Callable[[], None] | None = None
+
+
+def read_table(client: Client) -> MarketRead:
+    """The two public calls (okxapi.Client.get_index_tickers, get_tickers) and the table, with
+    `then` reading OKX's precision per currency at most once a day per host (one more public
+    call; its failure leaves the prices alone). Raises OkxError (including MalformedResponse) as
+    the client does."""
     indexes = client.get_index_tickers("USD")
     spots = client.get_tickers("SPOT")
-    return build_table(indexes, spots)
+    scope = scope_of(client.base_url, client.demo)
+    return MarketRead(
+        build_table(indexes, spots), lambda: precision.read_daily(scope, client.get_instruments)
+    )
 
 
-def cycle_table(cycle: int, scope: str, fetch: Callable[[], dict[str, Decimal]]) -> PriceTable:
+def cycle_table(cycle: int, scope: str, fetch: Callable[[], MarketRead]) -> PriceTable:
     """The price table of `cycle`, read at most once per cycle and `scope` (the OKX host and
     environment: demo trading has its own market data) for all workers.
 
@@ -154,21 +173,23 @@ def as_json(prices: dict[str, Decimal]) -> dict[str, str]:
     return {ccy: format(price.normalize(), "f") for ccy, price in sorted(prices.items())}
 
 
-def _fetch_into(scope: str, cycle: int, fetch: Callable[[], dict[str, Decimal]]) -> str | None:
-    """Read and cache the table (as this cycle's and as the scope's last); the failure's reason
-    (also cached for the cycle) or None."""
+def _fetch_into(scope: str, cycle: int, fetch: Callable[[], MarketRead]) -> str | None:
+    """Read and cache the table (as this cycle's and as the scope's last), then run the read's
+    `then`; the failure's reason (also cached for the cycle) or None."""
     key = _key(scope, cycle)
     ttl = 3 * settings.REFRESH_INTERVAL_SECONDS  # a worker late in the cycle still finds it
     try:
-        table = fetch()
+        read = fetch()
     except OkxError as error:
         reason = f"OKX's market data could not be read: {error.category} on {error.endpoint}"
         logger.warning("price table: %s", reason)
         cache.set(key + ":failed", reason, timeout=settings.REFRESH_INTERVAL_SECONDS)
         return reason
-    cache.set(key, json.dumps(as_json(table)), timeout=ttl)
-    last = json.dumps({"cycle": cycle, "prices": as_json(table)})
+    cache.set(key, json.dumps(as_json(read.prices)), timeout=ttl)
+    last = json.dumps({"cycle": cycle, "prices": as_json(read.prices)})
     cache.set(f"{CACHE_PREFIX}:{scope}:last", last, timeout=PRICE_CARRY_SECONDS)
+    if read.then is not None:
+        read.then()
     return None
 
 

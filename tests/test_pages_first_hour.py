@@ -1,8 +1,10 @@
 """Issue 18 items 4 and 11: the answers at a glance from the first hour. Charts open on a range
-that has data, time labels are distinct, every change has an amount and a percentage and says
-"since <first data>" when the history is shorter than its period, the account page has the
-overview's change figures, and numbers read like numbers (2 places for USD, at most 8 for BTC,
-a sign on every change and PnL)."""
+that has data, time labels are distinct (the two ends when readings are seconds apart), no chart
+label prints over another (a flat chart has one), every change has an amount and a percentage
+and says "since <first data>" when the history is shorter than its period, the account page has
+the overview's change figures, and numbers read like numbers (2 places for USD, at most 8 for a
+coin before OKX's precision is read: tests/test_number_precision.py; a sign on every change and
+PnL)."""
 
 from __future__ import annotations
 
@@ -127,6 +129,70 @@ def test_the_chart_draws_a_narrow_copy_for_phones_with_the_same_labels():
     assert "last / high 1,115.00 USD" in wide and "last / high 1,115.00 USD" in narrow
     axis = re.findall(r'class="axis" x="[\d.]+" y="244.0" text-anchor="\w+">([^<]+)<', wide)
     assert len(axis) == len(set(axis)) >= 2
+
+
+def mark_labels(svg: str) -> list[tuple[float, float, str, str]]:
+    """(x, y, text-anchor, text) of each high/low/last label of one drawing."""
+    found = re.findall(
+        r'<text class="mark-label \w+" x="([\d.]+)" y="([\d.]+)" text-anchor="(\w+)">([^<]+)<', svg
+    )
+    return [(float(x), float(y), anchor, text) for x, y, anchor, text in found]
+
+
+def label_box(x: float, y: float, anchor: str, text: str) -> tuple[float, float, float, float]:
+    """A generous box of 12-unit bold text: 7.5 units a character, 12 above the baseline, 4 below."""
+    width = 7.5 * len(text)
+    left = {"start": x, "end": x - width}.get(anchor, x - width / 2)
+    return left, y - 12, left + width, y + 4
+
+
+def assert_no_label_covers_another(svg: str) -> None:
+    boxes = [label_box(*label) for label in mark_labels(svg)]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), mark_labels(svg)
+
+
+def test_a_flat_chart_has_one_label_for_its_value_not_two_on_top_of_each_other():
+    points = [(START + timedelta(minutes=m), Decimal("781484.87")) for m in range(0, 60, 5)]
+    wide, narrow = str(line_chart(points, label="Equity")).split('<svg class="chart narrow"')
+    for drawing in (wide, narrow):
+        assert [text for *_, text in mark_labels(drawing)] == ["last / high / low 781,484.87 USD"]
+    # A chart of means between two readings: the first reading joins the one label.
+    means = str(line_chart(points, label="Equity", readings=frozenset({0, len(points) - 1})))
+    assert [text for *_, text in mark_labels(means.split('<svg class="chart narrow"')[1])] == [
+        "first / last / high / low 781,484.87 USD"
+    ]
+
+
+def test_a_high_reached_again_by_the_last_reading_is_one_label():
+    values = ("781484.87", "781400.00", "781484.87")
+    points = [(START + timedelta(hours=h), Decimal(v)) for h, v in enumerate(values)]
+    narrow = str(line_chart(points, label="Equity")).split('<svg class="chart narrow"')[1]
+    assert [text for *_, text in mark_labels(narrow)] == ["low 781,400.00 USD", "last / high 781,484.87 USD"]
+
+
+def test_labels_at_one_height_at_both_ends_of_a_phone_chart_do_not_cover_each_other():
+    # Means between two readings of the same value: "first" on the left, "last / high" on the
+    # right, both at the top: on the 360-unit drawing they would overlap; one moves below.
+    values = ("781484.87", "781300.00", "781420.00", "781484.87")
+    points = [(START + timedelta(hours=h), Decimal(v)) for h, v in enumerate(values)]
+    svg = str(line_chart(points, label="Equity", readings=frozenset({0, 3})))
+    wide, narrow = svg.split('<svg class="chart narrow"')
+    texts = [text for *_, text in mark_labels(narrow)]
+    assert texts == ["first 781,484.87 USD", "low (mean) 781,300.00 USD", "last / high 781,484.87 USD"]
+    assert_no_label_covers_another(wide)
+    assert_no_label_covers_another(narrow)
+
+
+def test_readings_seconds_apart_get_a_time_axis_of_their_two_ends():
+    labels = [label for _, label in time_ticks(START, START + timedelta(seconds=6), UTC_ZONE, 8)]
+    assert labels == ["07:10:12", "07:10:18"]  # no round 10 s between them
+    points = [(START + timedelta(seconds=s), Decimal(1000 + s)) for s in (0, 3, 6)]
+    for drawing in str(line_chart(points, label="Equity")).split('<svg class="chart narrow"'):
+        bottom = "244.0" if 'viewBox="0 0 800 260"' in drawing else "226.0"
+        axis = re.findall(rf'class="axis" x="[\d.]+" y="{bottom}" text-anchor="\w+">([^<]+)<', drawing)
+        assert axis == ["07:10:12", "07:10:18"]
 
 
 # -- item 4: changes with percentages, since the first data --------------------------------------------

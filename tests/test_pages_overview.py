@@ -360,4 +360,4 @@ def test_a_flat_or_single_point_chart_still_draws():
     now = timezone.now()
     assert "last 5.00 USD" in line_chart([(now, Decimal("5"))], label="x")
     flat = line_chart([(now - timedelta(hours=1), Decimal("5")), (now, Decimal("5"))], label="x")
-    assert "high / low 5.00 USD" in flat and "last 5.00 USD" in flat
+    assert "last / high / low 5.00 USD" in flat  # one label, not two on top of each other

@@ -11,13 +11,14 @@ from okxapi import ENDPOINT_LIMITS
 from okxsim.endpoints import ENDPOINTS
 from okxsim.ratelimit import LIMITS, Limit, Rule
 
-# Served for other readers only (ccxt's load_markets reads the first two; funding bills are
-# served as OKX books them, for tests): the product's client never calls them, so it has no
-# limit to compare.
-THIRD_PARTY_ONLY = {"/api/v5/public/instruments", "/api/v5/asset/currencies", "/api/v5/asset/bills"}
+# Served for other readers only (ccxt's load_markets reads the first; funding bills are served
+# as OKX books them, for tests): the product's client never calls them, so it has no limit to
+# compare.
+THIRD_PARTY_ONLY = {"/api/v5/asset/currencies", "/api/v5/asset/bills"}
 
-# The docs' rule names in the client's terms (okxapi.ratelimit.Rule values).
-CLIENT_RULE = {Rule.USER_ID: "uid", Rule.IP: "ip"}
+# The docs' rule names in the client's terms (okxapi.ratelimit.Rule values). "IP + Instrument
+# Type" is one window per IP for a client that reads a single instType (SPOT: snapshots/precision).
+CLIENT_RULE = {Rule.USER_ID: "uid", Rule.IP: "ip", Rule.IP_AND_INSTRUMENT_TYPE: "ip"}
 
 
 def differences(client: Mapping[str, Any], simulator: Mapping[str, Limit]) -> list[str]:

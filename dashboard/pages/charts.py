@@ -246,9 +246,14 @@ def _x_axis(scale: _Scale, start: datetime, end: datetime) -> list[_Label]:
         _label("axis", scale.x(when), bottom + 18, _anchor(scale.x(when), layout), text)
         for when, text in time_ticks(start, end, zone, layout.x_ticks)
     ]
-    zone_label = f"times in {settings.DISPLAY_TIME_ZONE}"
-    labels.append(_label("axis zone", layout.width - layout.right, layout.top - 12, "end", zone_label))
+    labels.append(_zone_label(layout))
     return labels
+
+
+def _zone_label(layout: Layout) -> _Label:
+    """ "times in UTC" at the top right, above the plot."""
+    zone = f"times in {settings.DISPLAY_TIME_ZONE}"
+    return _label("axis zone", layout.width - layout.right, layout.top - 12, "end", zone)
 
 
 def _anchor(x: Decimal, layout: Layout) -> str:
@@ -261,20 +266,31 @@ def _anchor(x: Decimal, layout: Layout) -> str:
 def time_ticks(start: datetime, end: datetime, zone: ZoneInfo, most: int) -> list[tuple[datetime, str]]:
     """At most `most` (time, label) pairs on round times of `zone` between start and end (aware),
     at the smallest step of SECOND_STEPS, DAY_STEPS or MONTH_STEPS that fits; labels are
-    distinct: "09:00", a day's start as "Nov 29", "Nov 29", "Nov 2026". One point: its time."""
+    distinct: "09:00", a day's start as "Nov 29", "Nov 29", "Nov 2026". One point: its time.
+    Readings seconds apart with no round time between them (07:10:12 to 07:10:18): the two ends,
+    to the second ("07:10:12", "07:10:18"), so the axis is never bare."""
     span = (end - start).total_seconds()
     if span <= 0:
         return [(start, start.astimezone(zone).strftime("%Y-%m-%d %H:%M"))]
     local_start, local_end = start.astimezone(zone), end.astimezone(zone)
     step = next((s for s in SECOND_STEPS if span / s < most), None)
     if step is not None:
-        return _labelled(_clock_ticks(local_start, local_end, step), "%H:%M:%S" if step < 60 else "%H:%M")
+        ticks = _clock_ticks(local_start, local_end, step)
+        if not ticks:  # readings seconds apart, between two round times: label the two ends
+            return _ends(local_start, local_end)
+        return _labelled(ticks, "%H:%M:%S" if step < 60 else "%H:%M")
     days = next((d for d in DAY_STEPS if span / 86400 / d < most), None)
     if days is not None:
         return _labelled(_day_ticks(local_start, local_end, days), "%b %d")
     years = math.ceil(span / 86400 / 365 / most)
     months = next((m for m in MONTH_STEPS if span / (86400 * 30.44) / m < most), 12 * years)
     return _labelled(_month_ticks(local_start, local_end, months), "%b %Y")
+
+
+def _ends(start: datetime, end: datetime) -> list[tuple[datetime, str]]:
+    """The first and last moment to the second; one label when they read alike (under 1 s)."""
+    labelled = _labelled([start, end], "%H:%M:%S")
+    return labelled if labelled[0][1] != labelled[1][1] else labelled[-1:]
 
 
 def _clock_ticks(start: datetime, end: datetime, step: int) -> list[datetime]:
@@ -342,33 +358,75 @@ def _markers(
     signed: bool = False,
 ) -> list[_Mark]:
     """High, low and last written beside their points, so nobody has to hover to read them; a
-    point that is both (the last is the high) gets one label naming both; a point that is a
+    point that is several (the last is the high) gets one label naming them all; a point that is a
     slot's mean, not a reading, says "(mean)". On a chart of means between readings, the first
-    reading is labelled too ("first": what the change figure counts from)."""
+    reading is labelled too ("first": what the change figure counts from).
+
+    No two labels print on top of each other: a high or low reached more than once is marked
+    where it was last reached (the last point, when it is that too); a flat chart has one label
+    ("first / last / high / low 781,484.87 USD"); a label that would still cover an earlier one
+    goes to the other side of its point (below instead of above, or above instead of below)
+    when that side is free and on the canvas, above the time axis."""
     layout = scale.layout
     last = len(points) - 1
+    values = [value for _, value in points]
     names: dict[int, list[str]] = {last: ["last"]}
     if last > 0 and 0 in readings and len(readings) < len(points):
-        names[0] = ["first"]
+        if max(values) == min(values):
+            names[last].insert(0, "first")  # a flat chart: one label
+        else:
+            names[0] = ["first"]
     if last > 0:
-        values = [value for _, value in points]
-        names.setdefault(values.index(max(values)), []).append("high")
-        names.setdefault(values.index(min(values)), []).append("low")
-    marks = []
+        for name, extreme in (("high", max(values)), ("low", min(values))):
+            names.setdefault(_last_index(values, extreme), []).append(name)
+    marks: list[_Mark] = []
+    zone = _zone_label(layout)
+    taken = [_label_box(float(zone.x), float(zone.y), zone.anchor, zone.text)]
     for index, labels in sorted(names.items()):
         when, value = points[index]
         x, y = scale.x(when), scale.y(value)
         anchor = "end" if x > layout.width * 2 / 3 else "start" if x < layout.width / 3 else "middle"
-        # Above the point, except a low point (below it) unless that would hit the time axis.
-        below = (labels == ["low"] and y < layout.height - layout.bottom - 18) or y < layout.top + 14
-        dy = 16 if below else -8
         kind_of = "" if index in readings else " (mean)"
         text = f"{' / '.join(labels)}{kind_of} {money(value, sign=signed)} {unit}"
-        kind = labels[0]
+        # Above the point, except a low point (below it) unless that would hit the time axis.
+        below = (labels == ["low"] and y < layout.height - layout.bottom - 18) or y < layout.top + 14
+        box = _label_box(float(x), float(y) + (16 if below else -8), anchor, text)
+        if any(_overlap(box, other) for other in taken):
+            other_side = _label_box(float(x), float(y) + (-8 if below else 16), anchor, text)
+            # On the canvas, and above the time axis.
+            fits = other_side[1] >= 0 and other_side[3] <= layout.height - layout.bottom
+            if fits and not any(_overlap(other_side, other) for other in taken):
+                below, box = not below, other_side
+        taken.append(box)
+        dy = 16 if below else -8
+        kind = "last" if index == last else labels[0]
         marks.append(
             _Mark(kind, f"{x:.1f}", f"{y:.1f}", _label(f"mark-label {kind}", x, y + dy, anchor, text))
         )
     return marks
+
+
+# A mark label's box, in SVG units: 12-unit bold text (charts.css), about 7 units a character
+# (a digit of a bold sans-serif is 0.55-0.6 em), 11 above the baseline and 3 below.
+LABEL_CHAR_WIDTH = 7.0
+LABEL_ASCENT = 11.0
+LABEL_DESCENT = 3.0
+
+
+def _last_index(values: list[Decimal], value: Decimal) -> int:
+    """Where `value` occurs last in `values`."""
+    return len(values) - 1 - values[::-1].index(value)
+
+
+def _label_box(x: float, baseline: float, anchor: str, text: str) -> tuple[float, float, float, float]:
+    """(left, top, right, bottom) of a label drawn at (x, baseline) with `anchor`."""
+    width = len(text) * LABEL_CHAR_WIDTH
+    left = {"start": x, "end": x - width}.get(anchor, x - width / 2)
+    return left, baseline - LABEL_ASCENT, left + width, baseline + LABEL_DESCENT
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def values_table(

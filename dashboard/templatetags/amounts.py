@@ -1,13 +1,15 @@
 """Template filters for numbers as people read them ({% load amounts %}), over
 snapshots.numbers, the one formatting place of every surface:
 
-    {{ line.equity|amount:line.ccy }}        "0.000123" (BTC), "1,234.50" (USDT)
+    {{ line.equity|amount:line.ccy }}        "0.00012300" (BTC: OKX's 8 places), "1,234.50" (USDT)
     {{ total|money:"USD" }}                  "1,234.50"
     {{ pnl|signed:"USD" }}                   "+12.30", "\u22125.50"
     {{ ratio|percent }}                      "+1.23%" (a ratio: 0.0123)
 
-None is "—" (the page says why beside it). These are for pages: a loss has the minus sign U+2212
-(numbers.MINUS); CSVs and the API format through snapshots.numbers with its ASCII "-".
+Each currency has its places (snapshots.numbers: cents for USD-like ones, OKX's precision for a
+coin, read once per request). None is "—" (the page says why beside it). These are for pages: a
+loss has the minus sign U+2212 (numbers.MINUS); CSVs and the API format through
+snapshots.numbers with its ASCII "-".
 """
 
 from __future__ import annotations
