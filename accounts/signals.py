@@ -1,6 +1,6 @@
-"""The hooks that have no other place: login success and failure go to the audit trail (Django's
-auth signals), and a key is checked as soon as it can be (issue 18: a key is never "unchecked" for
-a whole KEY_HEALTH_INTERVAL_SECONDS):
+"""The hooks that have no other place: login success and failure and sign-out go to the audit
+trail (Django's auth signals), and a key is checked as soon as it can be (issue 18: a key is
+never "unchecked" for a whole KEY_HEALTH_INTERVAL_SECONDS):
 
 - a credential that becomes active (added or rotated in) is checked once its transaction commits;
 - when beat starts (Celery's beat_init: beat runs exactly once, so this is once per start, not per
@@ -19,13 +19,14 @@ from typing import Any
 
 from celery.signals import beat_init
 from django.conf import settings
-from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from kombu.exceptions import KombuError
 from redis import RedisError
 
+from accounts import sso
 from accounts.audit import AuditAction, AuditEvent
 from accounts.models import Credential, CredentialStatus
 
@@ -38,7 +39,19 @@ PUBLISH_ERRORS = (KombuError, RedisError, OSError)
 
 @receiver(user_logged_in, dispatch_uid="accounts.audit_login_success")
 def audit_login_success(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
-    AuditEvent.record(AuditAction.LOGIN_SUCCESS, request=request, actor=user)
+    # A single sign-on names itself and how it found the user (accounts.sso); a password, "".
+    AuditEvent.record(
+        AuditAction.LOGIN_SUCCESS, request=request, actor=user, detail=sso.sign_in_detail(request)
+    )
+
+
+@receiver(user_logged_out, dispatch_uid="accounts.audit_logout")
+def audit_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    """Sign-out, for password and single sign-on sessions alike (nobody signed in: no row)."""
+    if user is not None:
+        AuditEvent.record(
+            AuditAction.LOGOUT, request=request, actor=user, detail=sso.sign_out_detail(request)
+        )
 
 
 @receiver(user_login_failed, dispatch_uid="accounts.audit_login_failure")
