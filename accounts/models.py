@@ -26,6 +26,7 @@ from accounts.desks import Desk, DeskAccess  # noqa: F401
 from accounts.health import HealthStatus, KeyFacts, Policy, WarningCode
 from accounts.history import ApiError  # noqa: F401
 from accounts.okx import is_successful_signed_call, region_host, shared_connection
+from accounts.sso.users import OidcIdentity  # noqa: F401  (single sign-on identities)
 from okxapi import HOSTS, CallRecord, Client, Connection, OkxError
 
 FINGERPRINT_LENGTH = 4
@@ -97,7 +98,8 @@ class Region(models.TextChoices):
 class AccountQuerySet(models.QuerySet["Account"]):
     def in_team_totals(self) -> AccountQuerySet:
         """Active accounts whose money is the team's: live, not marked excluded from team totals.
-        Every team total (overview, charts, PnL, reports, loss alerts) is over these only."""
+        Every team total (overview, charts, PnL, reports) is over these only; per-account alerts
+        (loss, risk) still watch excluded live accounts: their money and risk are real."""
         return self.filter(active=True, environment=Environment.LIVE, excluded_from_totals=False)
 
 
@@ -124,7 +126,7 @@ class Account(models.Model):
     excluded_from_totals = models.BooleanField(
         "excluded from team totals",
         default=False,
-        db_default=False,
+        db_default=False,  # rows written by code that predates the column (old migrations' states)
         help_text="Shown, but left out of the team's equity, PnL and charts (a test account).",
     )
     created_at = models.DateTimeField(auto_now_add=True)

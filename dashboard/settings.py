@@ -15,6 +15,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from accounts.sso.config import check_oidc_settings, local_passwords_mode, parse_role_map
 from dashboard.runtime.embedded import BASE_DIR, VAR_DIR, generate_secret_key, local_secret
 from dashboard.runtime.env import env_bool, env_int, env_list, env_str, require
 
@@ -49,8 +50,14 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served by the dashboard itself (no CDN)
     "csp",
+    # Two-factor authentication (accounts/mfa): django-otp, its authenticator-app (TOTP) and
+    # recovery-code devices.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     # The product's apps, lowest layer first (docs/architecture.md).
     "accounts",
+    "accounts.mfa",  # two-factor authentication: the code step, enrolment, who must have it
     "snapshots",
     "ledger",  # cash flows and PnL net of them (above snapshots, below alerts and reports)
     "alerts",
@@ -67,9 +74,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Two-factor authentication: request.user.is_verified() (django-otp).
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Two-factor authentication: to the code step or to enrolment before a page that needs it.
+    "accounts.mfa.middleware.SecondFactorMiddleware",
     # Last, as django-axes requires: it turns a locked-out login into a refusal.
     "axes.middleware.AxesMiddleware",
 ]
@@ -245,6 +256,8 @@ if EMBEDDED and not FERNET_KEYS:
 # --- Auth, login throttling --------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    # Single sign-on: refuses a password sign-in that LOCAL_PASSWORDS does not allow (accounts/sso).
+    "accounts.sso.backends.LocalPasswordSwitch",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -265,6 +278,44 @@ AXES_LOCKOUT_PARAMETERS = "accounts.lockout.lockout_parameters"
 # audit rows read the client's address through dashboard.client_ip (django-ipware is not used).
 PROXY_COUNT = env_int("PROXY_COUNT", 0, minimum=0, maximum=10)
 AXES_CLIENT_IP_CALLABLE = "dashboard.client_ip.client_ip"
+
+# --- Two-factor authentication (django-otp; accounts/mfa, README "Two-factor authentication") ---
+# Who must have a second factor: "key_admins" (whoever may manage keys, superusers too: before any
+# key action and the admin) or "everyone" (before any page).
+TWO_FACTOR_REQUIRED = (env_str("TWO_FACTOR_REQUIRED") or "key_admins").lower()
+if TWO_FACTOR_REQUIRED not in ("key_admins", "everyone"):
+    raise ImproperlyConfigured(
+        f"TWO_FACTOR_REQUIRED must be key_admins or everyone; got {TWO_FACTOR_REQUIRED!r}"
+    )
+OTP_TOTP_ISSUER = "OKX team dashboard"  # the name authenticator apps show beside the codes
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # django-otp's admin never shows a TOTP key or recovery code
+# axes keeps a failed attempt's posted fields (post_data) and masks only "password" and these: the
+# code step's code, and the credential set a rotation posts beside its password re-entry
+# (accounts.forms.SECRET_FIELDS; unmasked, a wrong password stored the new key in plain text).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "code", "api_key", "secret_key", "passphrase"]
+
+# --- Single sign-on (OpenID Connect; accounts/sso, README "Single sign-on (OIDC)") --------------
+# Off while OIDC_ISSUER is unset. The issuer, client id and secret come together; the secret is
+# only handed to Authlib (never logged, shown or put in a message).
+OIDC_ISSUER = env_str("OIDC_ISSUER") or ""
+OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID") or ""
+OIDC_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET") or ""
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME") or "single sign-on"  # the button: "Sign in with …"
+OIDC_SCOPES = env_str("OIDC_SCOPES") or "openid email profile"
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM") or "groups"
+# "provider-group=role,…" (roles: viewer, operator, key admin); set, roles follow the provider.
+OIDC_ROLE_MAP = parse_role_map(env_str("OIDC_ROLE_MAP") or "")
+OIDC_CREATE_USERS = env_bool("OIDC_CREATE_USERS", True)
+# on | off | superusers (break-glass: superusers only), for every password sign-in.
+LOCAL_PASSWORDS = local_passwords_mode(env_str("LOCAL_PASSWORDS"))
+check_oidc_settings(
+    issuer=OIDC_ISSUER,
+    client_id=OIDC_CLIENT_ID,
+    client_secret=OIDC_CLIENT_SECRET,
+    scopes=OIDC_SCOPES,
+    local_passwords=LOCAL_PASSWORDS,
+    embedded=EMBEDDED,
+)
 
 # --- Security (production) ---------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

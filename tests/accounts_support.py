@@ -1,4 +1,5 @@
-"""Helpers for the accounts tests: role users, simulator-backed accounts, obvious fake keys."""
+"""Helpers for the accounts tests: role users, simulator-backed accounts, obvious fake keys, and
+the second factor (a key admin has an authenticator app, and the code it shows)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import itertools
 
 from django.apps import apps
 from django.contrib.auth.models import Group, User
+from django_otp.oath import TOTP, totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import Account, AccountKind, Credential, Environment
 from accounts.roles import KEY_ADMIN, OPERATOR, ROLE_PERMISSIONS, VIEWER, create_roles
@@ -18,12 +21,38 @@ ROLE_NAMES = tuple(ROLE_PERMISSIONS)
 _serial = itertools.count(1)
 
 
-def make_user(role: str, *, staff: bool = True) -> User:
+def make_user(role: str, *, staff: bool = True, second_factor: bool | None = None) -> User:
+    """A user of `role`. A key admin has a confirmed authenticator app (second_factor=False: none,
+    for the tests of enrolment), as TWO_FACTOR_REQUIRED's default asks before any key action."""
     user = User.objects.create_user(f"{role}-{next(_serial)}", password=PASSWORD, is_staff=staff)
     if GROUP_OF[role]:
         ensure_roles()
         user.groups.add(Group.objects.get(name=GROUP_OF[role]))
+    if (role == "key_admin") if second_factor is None else second_factor:
+        give_second_factor(user)
     return user
+
+
+# -- Two-factor authentication (accounts/mfa) ---------------------------------------------------
+def give_second_factor(user: User, name: str = "test phone") -> TOTPDevice:
+    """A confirmed authenticator app for `user` (a random key, as enrolment makes)."""
+    return TOTPDevice.objects.create(user=user, name=name, confirmed=True)
+
+
+def authenticator_of(username: str) -> TOTPDevice:
+    return TOTPDevice.objects.filter(user__username=username, confirmed=True).order_by("pk").first()
+
+
+def totp_code(device: TOTPDevice) -> str:
+    """The code `device`'s app shows now (django_otp.oath.totp from its key, at the device's drift),
+    or, when this 30 s step's code signed in already (a code is accepted once), the next step's,
+    which the device accepts too (one step of drift); it then moves its drift along."""
+    device.refresh_from_db()
+    now = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).t()
+    ahead = max(0, device.last_t + 1 - now)
+    assert ahead <= device.tolerance, f"{device} signed in {ahead} steps ahead already"
+    code = totp(device.bin_key, device.step, device.t0, device.digits, device.drift + ahead)
+    return f"{code:0{device.digits}d}"
 
 
 def ensure_roles() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+CODE_STEP = "/account/two-factor/"  # the sign-in's second step (accounts/mfa)
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 
@@ -54,13 +56,37 @@ def chromium() -> Iterator[object]:
 
 def sign_in(tab: Any, base_url: str, username: str, password: str) -> None:
     """Sign `username` in through the login page of `base_url` in `tab` (a Playwright Page) and
-    wait for the overview; `tab.base` is set to `base_url` for the test's own navigation."""
+    wait for the overview; `tab.base` is set to `base_url` for the test's own navigation. A user
+    with an authenticator app (a key admin) gets the code step, answered with the code the app
+    would show (tests.accounts_support.totp_code)."""
     tab.goto(f"{base_url}/login/")
     tab.fill("#id_username", username)
     tab.fill("#id_password", password)
     tab.click("button[type=submit]")
-    tab.wait_for_url(f"{base_url}/")
+    tab.wait_for_url(lambda url: url == f"{base_url}/" or CODE_STEP in url)
+    if CODE_STEP in tab.url:
+        tab.fill("#id_code", second_factor_code(username))
+        tab.click("button[type=submit]")
+        tab.wait_for_url(f"{base_url}/")
     tab.base = base_url
+
+
+def second_factor_code(username: str) -> str:
+    """The code `username`'s authenticator app shows now, read in a thread of its own: Playwright's
+    sync API runs an event loop in the test's thread, where Django refuses database calls."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(_code_in_thread, username).result()
+
+
+def _code_in_thread(username: str) -> str:
+    from django.db import connection
+
+    from tests.accounts_support import authenticator_of, totp_code
+
+    try:
+        return totp_code(authenticator_of(username))
+    finally:
+        connection.close()
 
 
 def screenshot_path(name: str) -> Path:

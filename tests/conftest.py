@@ -43,6 +43,33 @@ def _empty_cache():
     yield
 
 
+# -- Two-factor authentication (accounts/mfa) ------------------------------------------
+@pytest.fixture(autouse=True)
+def _force_login_includes_the_second_factor(monkeypatch):
+    """force_login stands for a full sign-in, second factor included; the 2FA tests sign in through
+    the real pages. After Client.force_login or Client.login of a user with an authenticator app,
+    the session is OTP-verified with it (as django_otp.login leaves it) and no code step is due."""
+    from django.test import Client
+
+    original = Client._login
+
+    def login_with_second_factor(self, user, backend=None):
+        from django_otp import DEVICE_ID_SESSION_KEY
+
+        from accounts.mfa.devices import CODE_STEP_DUE
+        from tests.accounts_support import authenticator_of
+
+        original(self, user, backend)
+        device = authenticator_of(user.get_username())
+        if device is not None:
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            session.pop(CODE_STEP_DUE, None)
+            session.save()
+
+    monkeypatch.setattr(Client, "_login", login_with_second_factor)
+
+
 # -- OKX simulator (okxsim, docs/simulator.md) ---------------------------------------
 # Accounts send keys only to OKX's hosts or to those OKX_EXTRA_BASE_URLS lists: the simulator runs
 # on 127.0.0.1 (any port). Set for this process and for the children it starts (make demo, workers).

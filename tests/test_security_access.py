@@ -2,7 +2,12 @@
 so a URL added later is in the matrix at once (and fails here until someone decides who may see
 it). The Django admin has its own tests (test_accounts_access.py); the login throttle, the
 deploy check and the secret fields of error reports are pinned in test_accounts_login.py,
-test_settings.py and test_accounts_access.py. Here also: CSRF on every POST, session cookies."""
+test_settings.py and test_accounts_access.py. Here also: CSRF on every POST, session cookies.
+
+Desks (issue 21): a desk-limited viewer gets a viewer's answer for the objects of its own desk and
+404 (never 403) for every URL that names an object of a desk it does not see; a report of every
+account is for users who see every account (tests/test_desks_pages.py checks what the answers
+hold)."""
 
 from __future__ import annotations
 
@@ -13,7 +18,9 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from accounts.desks import Desk
 from accounts.history import ApiError
+from accounts.models import Account
 from reports.delivery import deliver_slot
 from reports.models import ReportSchedule
 from snapshots.refresh import refresh_account
@@ -33,9 +40,15 @@ POST_ONLY = {
     "reports:send_now": "key_admin",
 }
 PUBLIC = {"login", "logout", "healthz", "readyz", "metrics"}
+# Single sign-on (accounts/sso; tests/test_oidc.py): /login/oidc/ and its callback answer 404 while
+# it is not configured; the "no role yet" page is for signed-in users without a role.
+PUBLIC |= {"sso:start", "sso:callback", "sso:no_role"}
 # The API's one HTML page (its documentation) treats a browser like the pages do: to the login page.
 API_PAGES = {"api:docs"}
 SKIPPED_NAMESPACES = {"admin"}
+# Two-factor authentication (accounts/mfa): every signed-in user, whatever the role, has the
+# security page; the code step, with nothing to verify, goes on; the other URLs are its forms (POST).
+SECOND_FACTOR_GET = {"mfa:security": {200}, "mfa:verify": {302}}
 
 
 def url_names() -> list[tuple[str, str]]:
@@ -89,6 +102,46 @@ def concrete(name: str, route: str, objects) -> str:
     return path
 
 
+# Desk-limited viewers: a member of the desk that holds the objects' account, and a member of
+# another desk (desk_objects).
+DESK_VISITORS = ("desk_viewer", "desk_outsider")
+# The URLs that name a stored report (the objects' report).
+REPORT_URLS = ("reports:detail", "reports:email", "reports:csv")
+# Where a URL's id names an account or what belongs to one (an error, a report of a desk).
+DESK_NAMESPACES = ("pages", "api", "reports")
+
+
+@pytest.fixture
+def desk_objects(objects):
+    """The objects with desks in use: desk "own" holds their account, desk "other" another
+    account; "report" is a report of desk "own" (its schedule's desk), "every" the report of
+    every account."""
+    own = Desk.objects.create(name="own")
+    own.accounts.add(objects["account"])
+    other = Desk.objects.create(name="other")
+    other.accounts.add(Account.objects.create(name="elsewhere"))
+    schedule = ReportSchedule.objects.create(
+        name="own desk daily", time_of_day=time(8), recipients="t@example.com", desk=own
+    )
+    deliver_slot(schedule.pk, datetime.now(tz=UTC).replace(microsecond=0))
+    return {
+        **objects,
+        "report": schedule.reports.get(),
+        "every": objects["report"],
+        "own": own,
+        "other": other,
+    }
+
+
+def desk_visitor(who: str, desk_objects, role: str = "viewer") -> Client:
+    """A user of `role` who is a member of desk "own" (desk_viewer) or "other" (desk_outsider)."""
+    user = make_user(role)
+    desk_objects["own" if who == "desk_viewer" else "other"].members.add(user)
+    client = Client()
+    client.force_login(user, backend=MODEL_BACKEND)
+    return client
+
+
 def visitor(who: str) -> Client:
     client = Client()
     if who != "anonymous":
@@ -105,6 +158,8 @@ def expected_get(name: str, who: str) -> set[int]:
         return {302, 405} if who == "anonymous" else {403, 405}
     if who == "anonymous":
         return {401, 403} if name.startswith("api:") and name not in API_PAGES else {302}
+    if name.startswith("mfa:"):
+        return SECOND_FACTOR_GET.get(name, {405})
     if who == "stranger":
         return {403}
     return {200}
@@ -130,6 +185,47 @@ def test_every_url_answers_each_visitor_as_the_access_rules_say(objects, who):
         elif who == "anonymous" and response.status_code == 302 and name not in PUBLIC:
             assert response["Location"].startswith(reverse("login")), url
     assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("who", DESK_VISITORS)
+def test_a_desk_limited_viewer_gets_a_viewers_answer_on_its_desk_and_404_on_another(desk_objects, who):
+    client = desk_visitor(who, desk_objects)
+    wrong = []
+    for name, route in url_names():
+        url = concrete(name, route, desk_objects)
+        response = client.get(url)
+        expected = expected_get(name, "viewer")
+        # Every URL that names an object (an account, a report) of a desk it does not see.
+        names_an_object = "<" in route and name.split(":")[0] in DESK_NAMESPACES
+        if who == "desk_outsider" and names_an_object and name not in POST_ONLY:
+            expected = {404}
+        if response.status_code not in expected:
+            wrong.append(f"GET {url} ({name}) -> {response.status_code}, expected {sorted(expected)}")
+        elif "no-store" not in response.get("Cache-Control", ""):
+            wrong.append(f"GET {url} ({name}) -> Cache-Control {response.get('Cache-Control')!r}")
+    # A report of every account is for users who see every account only.
+    for name in REPORT_URLS:
+        url = reverse(name, args=[desk_objects["every"].pk])
+        if client.get(url).status_code != 404:
+            wrong.append(f"GET {url} ({name}, a report of every account) is not 404")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("who", DESK_VISITORS)
+def test_a_desk_limited_operator_acts_on_its_desk_only(desk_objects, who):
+    client = desk_visitor(who, desk_objects, role="operator")
+    for name, route in url_names():
+        if name not in POST_ONLY:
+            continue
+        response = client.post(concrete(name, route, desk_objects))
+        if POST_ONLY[name] == "key_admin":  # a key admin is never desk-limited
+            assert response.status_code == 403, name
+        elif who == "desk_viewer":
+            assert response.status_code in (200, 302), name
+        else:
+            assert response.status_code == 404, name
+    acknowledged = ApiError.objects.filter(pk=desk_objects["error"].pk, acknowledged=True).exists()
+    assert acknowledged == (who == "desk_viewer")
 
 
 @pytest.mark.parametrize("who", VISITORS)

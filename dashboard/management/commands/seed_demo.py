@@ -7,7 +7,8 @@
 2. The sub-account with no key of its own is added under the master (read through its key).
    The demo-trading key's account stands alone: a live master cannot hold a demo sub-account.
 3. The user `demo` (group "key admin") gets a newly generated password, printed once, and a
-   daily demo report schedule is added; the output says where report e-mails go (var/mail/).
+   daily demo report schedule is added; the output says where report e-mails go (var/mail/) and
+   when the user is asked to set up two-factor authentication (its first key action).
 Running it again changes nothing but the base URL (the simulator's port) and the password.
 """
 
@@ -22,6 +23,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.forms import AccountAddForm
+from accounts.mfa import devices as mfa
 from accounts.models import Account, AccountKind, Credential, Environment
 from accounts.roles import KEY_ADMIN
 from okxsim import Scenario
@@ -52,7 +54,20 @@ class Command(BaseCommand):
         self._demo_report_schedule()
         self.stdout.write(
             f"\n  Sign in at {web_url}login/\n  user name: {DEMO_USER}\n  password:  {password}\n"
+            f"  {self._second_factor_note()}\n"
             f"  ({Account.objects.count()} accounts)\n  {self._where_mail_goes()}\n"
+        )
+
+    @staticmethod
+    def _second_factor_note() -> str:
+        """What the key admin meets at the first key action (two-factor authentication, accounts/mfa)."""
+        if mfa.has_second_factor(User.objects.get(username=DEMO_USER)):
+            return "Two-factor authentication is on for this user: have its authenticator app at hand."
+        if settings.TWO_FACTOR_REQUIRED == mfa.EVERYONE:
+            return "After signing in, set up two-factor authentication (any authenticator app) first."
+        return (
+            "Pages open at once; the first key action (the admin) asks to set up two-factor "
+            "authentication (any authenticator app)."
         )
 
     def _add(self, scenario: Scenario, sim_account: Any, url: str, *, master: Account | None) -> Account:
