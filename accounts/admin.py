@@ -28,7 +28,7 @@ from accounts import (
     desk_admin,  # noqa: F401  (registers the desk admin)
 )
 from accounts.audit import AuditAction, AuditEvent
-from accounts.desks import limit_to_visible
+from accounts.desks import limit_to_visible, visible_account_ids
 from accounts.forms import AccountAddForm, HostChangeForm, RotateForm
 from accounts.models import Account, AccountKind, Credential, CredentialStatus, NoCredential
 from accounts.roles import KeyAdminsOnly
@@ -158,13 +158,51 @@ class AccountAdmin(KeyAdminsOnly, admin.ModelAdmin):
         return limit_to_visible(super().get_queryset(request), request.user, "pk")
 
     def get_fieldsets(self, request: HttpRequest, obj: Account | None = None) -> Any:
-        return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
+        if obj is None:
+            return self.add_fieldsets
+        master = self._master_as_text(request)
+        fieldsets = super().get_fieldsets(request, obj)
+        if master is None:
+            return fieldsets
+        return [
+            (title, {**options, "fields": tuple(master if f == "master" else f for f in options["fields"])})
+            for title, options in fieldsets
+        ]
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        master = self._master_as_text(request)
+        return (
+            self.list_display
+            if master is None
+            else [master if f == "master" else f for f in self.list_display]
+        )
+
+    def _master_as_text(self, request: HttpRequest) -> Any:
+        """For a desk-limited user, the master column and field as plain text: its name when on
+        one of their desks, else "another account" (never a name or a link to its page). None for
+        users who see every account (Django's own editable field and link). One per request."""
+        ids = visible_account_ids(request.user)
+        if ids is None:
+            return None
+        if not hasattr(request, "_master_as_text"):
+
+            @admin.display(description="master")
+            def master(account: Account) -> str:
+                if account.master_id is None:
+                    return "—"
+                return account.master.name if account.master_id in ids else "another account"
+
+            request._master_as_text = master  # type: ignore[attr-defined]
+        return request._master_as_text  # type: ignore[attr-defined]
 
     def get_inlines(self, request: HttpRequest, obj: Account | None) -> list:
         return [] if obj is None else self.inlines
 
     def get_readonly_fields(self, request: HttpRequest, obj: Account | None = None) -> Any:
-        return () if obj is None else self.readonly_fields
+        if obj is None:
+            return ()
+        master = self._master_as_text(request)
+        return self.readonly_fields if master is None else (*self.readonly_fields, master)
 
     def get_form(
         self, request: HttpRequest, obj: Account | None = None, change: bool = False, **kwargs: Any

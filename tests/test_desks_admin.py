@@ -210,3 +210,24 @@ def test_a_key_admin_lists_every_account_and_filters_the_excluded_ones(client, a
     assert "Alpha" in page and "Bravo" in page and "By excluded from team totals" in page
     excluded = client.get(ACCOUNTS + "?excluded_from_totals__exact=1").content.decode()
     assert "Bravo" in excluded and ">Alpha<" not in excluded
+
+
+def test_a_desk_viewer_never_sees_the_name_of_a_master_on_another_desk(client, accounts):
+    """Break-it review: the admin listed and linked a sub-account's master by name although the
+    master is on a desk the viewer does not see (the pages and the API say "another account")."""
+    sub = Account.objects.create(
+        name="Alpha sub", kind=AccountKind.SUB, master=accounts["Bravo"], sub_acct_name="alphasub"
+    )
+    viewer = make_user("viewer")
+    desk = Desk.objects.create(name="A")
+    desk.accounts.add(accounts["Alpha"], sub)
+    desk.members.add(viewer)
+    as_user(client, viewer)
+    listing = client.get(ACCOUNTS).content.decode()
+    assert "Alpha sub" in listing and "another account" in listing and "Bravo" not in listing
+    page = client.get(reverse("admin:accounts_account_change", args=[sub.pk])).content.decode()
+    assert "another account" in page and "Bravo" not in page
+    assert f"/admin/accounts/account/{accounts['Bravo'].pk}/" not in page
+    # A key admin still sees and edits the master as before.
+    as_user(client, make_user("key_admin"))
+    assert "Bravo" in client.get(reverse("admin:accounts_account_change", args=[sub.pk])).content.decode()
