@@ -8,7 +8,14 @@ from django.urls import reverse
 
 from accounts.audit import AuditAction, AuditEvent
 from accounts.models import Account
-from tests.accounts_support import fake_key_set, install, make_user, register_key, sim_account
+from tests.accounts_support import (
+    fake_key_set,
+    give_second_factor,
+    install,
+    make_user,
+    register_key,
+    sim_account,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -104,6 +111,7 @@ def test_nobody_can_add_change_or_delete_audit_events_not_even_a_superuser(clien
     from django.contrib.auth.models import User
 
     boss = User.objects.create_superuser("boss", password="correct-horse-battery-staple-9")
+    give_second_factor(boss)  # a superuser manages keys: the admin asks for a second factor first
     client.force_login(boss, backend=MODEL_BACKEND)
     event = AuditEvent.objects.first()
     assert client.get(reverse("admin:accounts_auditevent_changelist")).status_code == 200
