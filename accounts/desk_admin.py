@@ -66,6 +66,8 @@ class DeskAdmin(KeyAdminsOnly, admin.ModelAdmin):
         after = (_names(desk.accounts.all()), _names(desk.members.all()))
         parts = [] if change else ["desk created"]
         parts += _difference("accounts", before[0], after[0]) + _difference("members", before[1], after[1])
+        if "description" in form.changed_data and change:
+            parts.insert(0, "description changed")
         if "name" in form.changed_data and change:
             parts.insert(0, f"renamed from {form.initial.get('name', '')}")
         if parts:
@@ -96,7 +98,18 @@ class DeskAccessAdmin(KeyAdminsOnly, admin.ModelAdmin):
         return ", ".join(d.name for d in access.user.desks.all()) or "—"
 
     def save_model(self, request: HttpRequest, obj: DeskAccess, form: Any, change: bool) -> None:
+        previous = form.initial.get("user") if change and "user" in form.changed_data else None
         super().save_model(request, obj, form, change)
+        if previous is not None:
+            # The row moved to another user: the previous one is back to their own desks.
+            old_user = type(obj.user)._default_manager.filter(pk=previous).first()
+            if old_user is not None:
+                AuditEvent.record(
+                    AuditAction.DESK_ACCESS_CHANGE,
+                    request=request,
+                    obj=obj,
+                    detail=f"{old_user}: own desks only",
+                )
         if not change or "all_desks" in form.changed_data or "user" in form.changed_data:
             detail = f"{obj.user}: {'all desks' if obj.all_desks else 'own desks only'}"
             AuditEvent.record(AuditAction.DESK_ACCESS_CHANGE, request=request, obj=obj, detail=detail)

@@ -231,3 +231,22 @@ def test_a_desk_viewer_never_sees_the_name_of_a_master_on_another_desk(client, a
     # A key admin still sees and edits the master as before.
     as_user(client, make_user("key_admin"))
     assert "Bravo" in client.get(reverse("admin:accounts_account_change", args=[sub.pk])).content.decode()
+
+
+def test_moving_all_desks_to_another_user_and_a_new_description_are_audited(client, accounts):
+    """Break-it review: the trail named only the new holder of an all-desks row (the previous
+    one lost it silently), and a desk's new description left no event."""
+    first, second = make_user("viewer"), make_user("viewer")
+    access = DeskAccess.objects.create(user=first, all_desks=True)
+    desk = Desk.objects.create(name="A", description="a strategy")
+    as_user(client, make_user("key_admin"))
+    change = reverse("admin:accounts_deskaccess_change", args=[access.pk])
+    assert client.post(change, {"user": second.pk, "all_desks": "on"}).status_code == 302
+    assert events(AuditAction.DESK_ACCESS_CHANGE) == [
+        f"{first.username}: own desks only",
+        f"{second.username}: all desks",
+    ]
+    form = desk_form("A", [accounts["Alpha"]], [])
+    form["description"] = "a client's money"
+    assert client.post(reverse("admin:accounts_desk_change", args=[desk.pk]), form).status_code == 302
+    assert events(AuditAction.DESK_CHANGE) == ["description changed; accounts added: Alpha"]
