@@ -138,7 +138,9 @@ class AlertChannelForm(forms.ModelForm):
         if kind == ChannelKind.TELEGRAM:
             if not (data.get("token") or instance.token_enc):
                 self.add_error("token", "A Telegram channel needs the bot token.")
-            moved = (data.get("api_base_url") or "") != (instance.api_base_url or "")
+            # Back to Telegram's own API (blank) is no risk; any other new server is.
+            base = data.get("api_base_url") or ""
+            moved = bool(base) and base != (instance.api_base_url or "")
             if instance.pk and instance.token_enc and moved and not data.get("token"):
                 # Whoever moves the token to another server must know it: a stored secret is never
                 # sent to a host chosen by someone who could not read it (issue 17, finding 1).
