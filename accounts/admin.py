@@ -188,9 +188,9 @@ class AccountAdmin(KeyAdminsOnly, admin.ModelAdmin):
 
             @admin.display(description="master")
             def master(account: Account) -> str:
-                if account.master_id is None:
+                if account.master is None:
                     return "—"
-                return account.master.name if account.master_id in ids else "another account"
+                return account.master.name if account.master.pk in ids else "another account"
 
             request._master_as_text = master  # type: ignore[attr-defined]
         return request._master_as_text  # type: ignore[attr-defined]

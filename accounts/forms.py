@@ -90,32 +90,68 @@ def lockout_message() -> str:
 class PasswordReentry(forms.Form):
     """A key action's password re-entry, under the login's lockout (django-axes, its failure
     limit and cool-off), counted per username from any address (accounts.lockout): once locked,
-    the right password is refused too, from every address."""
+    the right password is refused too, from every address.
+
+    A user without a password here (signed up through single sign-on, accounts/sso) confirms
+    with a current code of their authenticator app instead (key admins must have one,
+    accounts/mfa), under the same lockout; the field keeps its name "password" (axes masks it)."""
 
     password = forms.CharField(
         label="Your password", strip=False, widget=forms.PasswordInput(render_value=False)
     )
 
-    user: AbstractBaseUser
     request: HttpRequest | None = None
     audit_object: Any = None
+    _user: AbstractBaseUser
+
+    @property
+    def user(self) -> AbstractBaseUser:
+        return self._user
+
+    @user.setter
+    def user(self, user: AbstractBaseUser) -> None:
+        self._user = user
+        if self.uses_code:
+            field = self.fields["password"]
+            field.label = "Your two-factor code"
+            field.help_text = (
+                "You sign in with single sign-on and have no password here: the 6-digit code your "
+                "authenticator app shows confirms this key action."
+            )
+            field.widget = forms.TextInput(
+                attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "placeholder": field.label}
+            )
+
+    @property
+    def uses_code(self) -> bool:
+        return not self._user.has_usable_password()
 
     def clean_password(self) -> str:
         if self.request is None:
             raise ValueError("a key action's password check needs the request (the lockout counts per user)")
         username = self.user.get_username()
+        credentials = {"username": username, KEY_ACTION: True}
         # KEY_ACTION: axes counts these failures per username, whatever the client's address.
-        if AxesProxyHandler.is_locked(self.request, {"username": username, KEY_ACTION: True}):
+        if AxesProxyHandler.is_locked(self.request, credentials):
             self._reauth_failed("locked out")
             raise forms.ValidationError(lockout_message(), code="locked")
         password = self.cleaned_data["password"]
-        user = authenticate(self.request, username=username, password=password, **{KEY_ACTION: True})
+        if self.uses_code:
+            right = _authenticator_code_matches(self.user, password)
+            if not right:
+                AxesProxyHandler.user_login_failed(
+                    sender=PasswordReentry, credentials=credentials, request=self.request
+                )
+        else:
+            user = authenticate(self.request, username=username, password=password, **{KEY_ACTION: True})
+            right = user is not None and user.pk == self.user.pk
         locked = bool(getattr(self.request, "axes_locked_out", False))
         # This form says so itself; left set, AxesMiddleware would swap the page for its bare 429.
         self.request.axes_locked_out = False  # type: ignore[attr-defined]
-        if user is None or user.pk != self.user.pk:
+        if not right:
             self._reauth_failed("locked out" if locked else "")
-            text = "That is not your password." + (f" {lockout_message()}" if locked else "")
+            wrong = "That code is not right." if self.uses_code else "That is not your password."
+            text = wrong + (f" {lockout_message()}" if locked else "")
             raise forms.ValidationError(text, code="locked" if locked else "reauth")
         return ""
 
@@ -123,6 +159,20 @@ class PasswordReentry(forms.Form):
         AuditEvent.record(
             AuditAction.REAUTH_FAILED, request=self.request, obj=self.audit_object, detail=detail
         )
+
+
+def _authenticator_code_matches(user: AbstractBaseUser, code: str) -> bool:
+    """Whether `code` is the current code of one of `user`'s confirmed authenticator apps
+    (django-otp's TOTP check, with its own back-off after wrong codes in a row)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    code = re.sub(r"\s", "", code)
+    if not re.fullmatch(r"\d{6}", code):
+        return False
+    for device in TOTPDevice.objects.filter(user=user, confirmed=True):
+        if device.verify_is_allowed()[0] and device.verify_token(code):
+            return True
+    return False
 
 
 def secret_input() -> forms.CharField:

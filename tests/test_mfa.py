@@ -377,3 +377,24 @@ def test_axes_rows_keep_no_posted_code_nor_the_key_a_rotation_posts_beside_a_wro
     (attempt,) = AccessAttempt.objects.all()
     for field, value in fake_key_set(2).items():
         assert f"{field}=********************" in attempt.post_data and value not in attempt.post_data
+
+
+def test_a_user_without_a_password_confirms_a_key_action_with_a_code(client):
+    """A key admin created by single sign-on has no password here: a key action's re-entry
+    (here: removing an authenticator) takes a current authenticator code instead, with the
+    same lockout and audit as a wrong password."""
+    user = make_user("key_admin")
+    user.set_unusable_password()
+    user.save()
+    spare = give_second_factor(user, "spare phone")
+    first = authenticator_of(user.username)
+    client.force_login(user, backend=MODEL_BACKEND)
+    assert "Your two-factor code" in page(client.get(SECURITY))
+    refused = client.post(reverse("mfa:remove", args=[spare.pk]), {"password": WRONG_CODE})
+    assert refused.status_code == 200 and "That code is not right." in page(refused)
+    assert TOTPDevice.objects.filter(pk=spare.pk).exists()
+    assert actions(AuditAction.REAUTH_FAILED)[0].object_repr.startswith("spare phone")
+    # django-otp's back-off after the wrong code: a second later the right one is checked.
+    with time_machine.travel(datetime.now(tz=UTC) + timedelta(seconds=5), tick=False):
+        right = client.post(reverse("mfa:remove", args=[spare.pk]), {"password": totp_code(first)})
+    assert right.status_code == 302 and not TOTPDevice.objects.filter(pk=spare.pk).exists()
