@@ -320,3 +320,19 @@ def test_a_desk_viewers_overview_costs_one_query_more_than_a_viewers_for_any_num
     assert body(response).count("data-account=") == n
     # The viewer's one query (are desks in use, and an all-desks flag?) and the desk's accounts.
     assert len(captured) == OVERVIEW_QUERIES + 1
+
+
+def test_a_sub_page_shows_nothing_of_another_desks_masters_ledger(world):
+    """Break-it review: a sub-account on desk A read through a master on desk B showed the
+    master's backfill count and its last problem text."""
+    from ledger.models import LedgerSync
+
+    LedgerSync.objects.create(
+        account=world["borealis"],
+        progress={"subaccount_bills": {"rows": 4242, "done": False, "oldest_ms": 1700000000000}},
+        last_synced_at=timezone.now(),
+        last_problem="Borealis-secret-problem",
+    )
+    text = body(signed_in("viewer", world["desk_a"]).get(f"/accounts/{world['sub'].pk}/"))
+    assert "4242" not in text and "Borealis-secret-problem" not in text
+    assert "Its progress is shown to those who see that account." in text

@@ -20,7 +20,7 @@ from django.utils.http import urlencode
 
 from accounts.models import Account
 from dashboard.pages import charts, transfers
-from dashboard.pages.common import BadQuery, shown_name
+from dashboard.pages.common import BadQuery, sees, shown_name
 from ledger import breakdown, performance
 from ledger.models import CashFlow, FlowSource, LedgerSync
 from ledger.pnl import Period, PnL, local_midnight, period
@@ -235,6 +235,10 @@ def ledger_progress(account: Account, visible: frozenset[int] | None = None) -> 
     "holder_name": the master's name, or "another account" when the user does not see it."""
     own = account.active_credential() is not None
     holder = account if own or account.master_id is None else account.master
+    if holder is not None and holder != account and not sees(visible, holder.pk):
+        # The master is on a desk this user does not see: not even its ledger's counts or problems.
+        return {"holder": holder, "holder_name": shown_name(holder, visible), "through_master": True,
+                "holder_hidden": True, "sync": None, "lines": []}  # fmt: skip
     sync = LedgerSync.objects.filter(account=holder).first() if holder is not None else None
     sources = [FlowSource.SUBACCOUNT_BILLS] if not own else None
     lines = []
