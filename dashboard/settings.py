@@ -224,6 +224,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(REFRESH_INTERVAL_SECONDS),
         "options": {"expires": REFRESH_INTERVAL_SECONDS * 0.9},
     },
+    # The overview's PnL (every account's, the team's, its calendar), worked out ahead (issue 22).
+    "warm-pnl": {
+        "task": "dashboard.tasks.warm_pnl",
+        "schedule": float(REFRESH_INTERVAL_SECONDS),
+        "options": {"expires": REFRESH_INTERVAL_SECONDS * 0.9},
+    },
     "thin-snapshots": {
         "task": "snapshots.tasks.thin_snapshots",
         "schedule": crontab(minute=30, hour=RETENTION_HOUR_UTC),

@@ -12,7 +12,7 @@ import contextlib
 import decimal
 import hashlib
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -459,7 +459,7 @@ def range_or_none(value: str | None, default: str = DEFAULT_RANGE) -> str | None
     return value if value in RANGES else None
 
 
-class _Bucket(models.Func):
+class TimeBucket(models.Func):
     """floor(epoch seconds / width): the index of the time bucket a timestamp falls in."""
 
     output_field = models.BigIntegerField()
@@ -501,8 +501,7 @@ def equity_series(
         sums, _ = _filled(_bucket_means(ids, start, now, width), _values_at(ids, start))
     else:
         settled, carry = _cached_settled(ids, start, settled_end, width)
-        recent, _ = _filled(_bucket_means(ids, settled_end, now, width), carry)
-        sums = [*settled, *recent]
+        sums = [*settled, *_unsettled(ids, settled_end, now, width, carry)]
     return _points(_ending_on_latest(sums, ids, now), width)
 
 
@@ -515,6 +514,22 @@ def team_ids(visible: Collection[int] | None = None) -> list[int]:
     if visible is not None:
         team = team.filter(pk__in=list(visible))
     return list(team.order_by("pk").values_list("pk", flat=True))
+
+
+def _unsettled(
+    ids: list[int], settled_end: datetime, now: datetime, width: int, carry: dict[int, Decimal]
+) -> list[tuple[int, Decimal]]:
+    """The buckets after the cached ones, as _filled gives them: the bucket before the open one
+    while it has not settled (its means read live), then the open bucket, whose value
+    _ending_on_latest replaces by the latest snapshots' sum: of it only whether it has a
+    snapshot is read (its means would read up to a whole bucket of raw snapshots of every
+    account, two days of them for the "all" range, for a value no one sees)."""
+    opened = datetime.fromtimestamp(now.timestamp() // width * width, tz=UTC)
+    sums = _filled(_bucket_means(ids, settled_end, opened, width), carry)[0] if settled_end < opened else []
+    rows = Snapshot.objects.filter(account_id__in=ids, taken_at__gte=opened, taken_at__lt=now)
+    if rows.exclude(total_equity_usd=None).exists():
+        sums.append((int(opened.timestamp()) // width, Decimal(0)))  # replaced by _ending_on_latest
+    return sums
 
 
 def _uses_cache(accounts: int, start: datetime, settled_end: datetime, now: datetime) -> bool:
@@ -599,7 +614,7 @@ def _bucket_means(
     rows = (
         Snapshot.objects.filter(account_id__in=ids, taken_at__gte=start, taken_at__lt=end)
         .exclude(total_equity_usd=None)
-        .annotate(bucket=_Bucket("taken_at", width))
+        .annotate(bucket=TimeBucket("taken_at", width))
         .order_by()
         .values("bucket", "account_id")
         .annotate(mean=MoneyAvg("total_equity_usd"))
@@ -636,29 +651,35 @@ def _cached_settled(
 ) -> tuple[list[tuple[int, Decimal]], dict[int, Decimal]]:
     """The settled buckets of a large series and the values they end on, cached until the next
     bucket settles. The key names the accounts: activating or deactivating one computes afresh."""
-    scope = hashlib.sha256(",".join(map(str, sorted(ids))).encode()).hexdigest()[:16]
-    key = f"pages:series:{scope}:{width}:{start.timestamp():.0f}:{end.timestamp():.0f}"
-    cached = _cache_get(key)
+    key = f"pages:series:{scope_key(ids)}:{width}:{start.timestamp():.0f}:{end.timestamp():.0f}"
+    cached = cache_get_many([key]).get(key)
     if cached is not None:
         sums, carry = cached
         return [(b, Decimal(v)) for b, v in sums], {int(pk): Decimal(v) for pk, v in carry.items()}
     sums, carry = _filled(_bucket_means(ids, start, end, width), _values_at(ids, start))
     payload = ([(b, str(v)) for b, v in sums], {pk: str(v) for pk, v in carry.items()})
-    _cache_set(key, payload, timeout=width + settings.REFRESH_INTERVAL_SECONDS)
+    cache_set_many({key: payload}, timeout=width + settings.REFRESH_INTERVAL_SECONDS)
     return sums, carry
 
 
-def _cache_get(key: str) -> Any:
-    """The cache is Redis: when it is down, pages compute afresh instead of failing."""
+def scope_key(ids: Iterable[int]) -> str:
+    """A short name of a set of accounts, for the keys of cached figures over them."""
+    return hashlib.sha256(",".join(map(str, sorted(ids))).encode()).hexdigest()[:16]
+
+
+def cache_get_many(keys: list[str]) -> dict[str, Any]:
+    """{key: value} of the keys found in the cache. The cache is Redis: when it is down, nothing
+    is found and pages compute afresh instead of failing."""
     try:
-        return cache.get(key)
+        return cache.get_many(keys)
     except redis.RedisError:
-        return None
+        return {}
 
 
-def _cache_set(key: str, value: Any, timeout: int) -> None:
+def cache_set_many(values: dict[str, Any], timeout: int) -> None:
+    """Keep the values for `timeout` seconds (nothing when Redis is down)."""
     with contextlib.suppress(redis.RedisError):
-        cache.set(key, value, timeout=timeout)
+        cache.set_many(values, timeout=timeout)
 
 
 def _points(sums: list[tuple[int, Decimal]], width: int) -> list[tuple[datetime, Decimal]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -13,8 +14,16 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Account, AccountKind, Environment
 from ledger.models import FlowKind
-from ledger.performance import History, account_periods, account_pnl, daily_pnl, pnl_series, team_pnl
-from ledger.pnl import MASTER_UNREAD, SUB_ACCOUNT_NOTE, Period, period
+from ledger.performance import (
+    History,
+    account_periods,
+    account_pnl,
+    daily_pnl,
+    figures,
+    pnl_series,
+    team_pnl,
+)
+from ledger.pnl import MASTER_UNREAD, SUB_ACCOUNT_NOTE, Period, local_midnight, period
 from snapshots.models import Snapshot
 from tests.ledger_support import stored_flow
 from tests.test_pages_queries import give_key, make_account, snap
@@ -421,3 +430,83 @@ def test_the_periods_of_one_account_from_one_read_match_account_pnl(team, django
     assert history.series(periods[3]) == pnl_series(master.pk, periods[3])
     with pytest.raises(ValueError, match="the history is read from"):
         history.pnl(periods[-1])
+
+
+def test_the_overviews_figures_at_once_match_each_accounts_and_each_teams(
+    team, django_assert_max_num_queries
+):
+    """figures(), the warm-pnl task's work: every active account's PnL as account_pnl gives it,
+    and the team's and a smaller team's (a desk's accounts) as team_pnl and daily_pnl give them
+    over those accounts, all from one read of each period's boundary readings."""
+    master, sub = team
+    a_year_of_history(master)
+    readings(sub, (0, "5000"), (30, "4000"), (80, "4500"))
+    stored_flow(master, FlowKind.TRANSFER_OUT, "-1000", at(20), counterparty=sub)
+    stored_flow(sub, FlowKind.TRANSFER_IN, "1000", at(20), counterparty=master)
+    late = make_account("late")  # first read yesterday: its calendar starts then
+    snap(late, "700", at=NOW - timedelta(hours=20))
+    snap(late, "800", at=NOW - timedelta(hours=1))
+    demo = make_account("paper", environment=Environment.DEMO)
+    readings(demo, (0, "100"), (24, "150"))
+    never = make_account("never-read")
+    spans = [period("24h", NOW), period("7d", NOW)]
+    first, last = NOW.date() - timedelta(days=30), NOW.date()
+    with django_assert_max_num_queries(10):  # accounts, 2 teams, 2 x (readings, flows), calendar 2 + flows
+        per_account, (whole, desk) = figures(spans, [None, {sub.pk, late.pk, demo.pk}], first, last)
+    assert (whole.ids, desk.ids) == (tuple(sorted([master.pk, sub.pk, late.pk, never.pk])), (sub.pk, late.pk))
+    ids = [master.pk, sub.pk, late.pk, demo.pk, never.pk]
+    for span in spans:
+        assert per_account[span.key] == account_pnl(ids, span)
+        assert whole.pnl[span.key] == team_pnl(span)
+    assert whole.days == daily_pnl(None, first, last)
+    # The desk's figures are the team's of its two accounts (demo trading is in no team).
+    Account.objects.exclude(pk__in=desk.ids).update(active=False)
+    for span in spans:
+        assert desk.pnl[span.key] == team_pnl(span)
+    assert desk.days == daily_pnl(None, first, last)
+    assert desk.days[-2].pnl is not None and desk.days[0].unknown_reason == "no reading yet"
+
+
+def test_one_read_gives_every_figure_at_an_odd_moment_in_a_half_hour_zone(
+    team, settings, django_assert_max_num_queries
+):
+    """History reads each quarter hour's first and last reading and those at the periods' own
+    moments: at 09:17:23 UTC in Asia/Kolkata (midnights at 18:30 UTC), over readings 67 s apart
+    for 8 days (a few a quarter hour) and deposits at odd times, its figures are those of
+    account_pnl, daily_pnl and pnl_series, from four queries."""
+    settings.DISPLAY_TIME_ZONE = "Asia/Kolkata"
+    now = NOW + timedelta(minutes=17, seconds=23)
+    master, _ = team
+    times = [now - timedelta(seconds=67 * n + 11) for n in range(8 * 86400 // 67, 0, -1)]
+    Snapshot.objects.bulk_create(
+        Snapshot(
+            account=master,
+            cycle=n,
+            taken_at=when,
+            total_equity_usd=Decimal(100000 + n % 97 - n % 13),
+            trading_equity_usd=Decimal(100000),
+            funding_usd=Decimal(0),
+        )
+        for n, when in enumerate(times)
+    )
+    for d in (1, 3, 6):
+        stored_flow(
+            master, FlowKind.DEPOSIT, "250", now - timedelta(days=d, minutes=d * 7, seconds=5), state="2"
+        )
+    with time_machine.travel(now, tick=False):
+        periods = [period(key, now) for key in ("today", "24h", "7d", "30d", "mtd")]
+        first, last = now.date() - timedelta(days=12), now.date()
+        since = min(local_midnight(first, ZoneInfo("Asia/Kolkata")), *(p.start for p in periods))
+        with django_assert_max_num_queries(4):  # the account, its readings, at the moments, its flows
+            history = History.read(master.pk, since, [t for p in periods for t in (p.start, p.end)])
+            found = {p.key: history.pnl(p) for p in periods}
+            days = history.daily(first, last)
+            series = history.series(periods[2])
+        assert len(history.readings) < len(times) / 5
+        for p in periods:
+            assert found[p.key] == account_pnl([master.pk], p)[master.pk]
+        assert days == daily_pnl(master.pk, first, last)
+        assert series == pnl_series(master.pk, periods[2])
+        # A boundary off the quarter hours that no moment named: read when asked, the same figure.
+        odd = Period("custom", now - timedelta(hours=5, seconds=7), now - timedelta(minutes=3), "odd")
+        assert history.pnl(odd) == account_pnl([master.pk], odd)[master.pk]

@@ -22,6 +22,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AccountKind, Environment
+from dashboard.pages import pnl
+from dashboard.tasks import warm_pnl
 from ledger.models import BillDay, FlowKind, LedgerSync
 from ledger.sync import BILLS
 from snapshots.models import Snapshot
@@ -184,6 +186,67 @@ def test_the_overview_query_count_is_flat_in_the_number_of_accounts(client):
         assert response.status_code == 200
         counts.append(len(captured))
     assert counts[0] == counts[1]
+
+
+def flow_queries(captured: CaptureQueriesContext) -> list[str]:
+    """The queries that read cash flows: working out a PnL reads them, reading it ahead does not."""
+    return [q["sql"] for q in captured.captured_queries if "ledger_cashflow" in q["sql"]]
+
+
+def pnl_texts(html: str, team: dict) -> dict[str, str]:
+    """Every PnL figure of the overview as text: each account's two cells, the team's and its calendar."""
+    found = {
+        f"{name} {key}": pnl_cell(html, account.pk, key)
+        for name, account in team.items()
+        for key in ("24h", "7d")
+    }
+    for key in ("24h", "7d"):
+        found[f"team {key}"] = " ".join(
+            re.sub(
+                r"<[^>]+>", " ", re.search(rf'id="team-pnl-{key}"[^>]*>(.*?)</td>', html, re.S).group(1)
+            ).split()
+        )
+    return found | calendar_amounts(html, "team-pnl-calendar")
+
+
+def test_the_overview_shows_the_pnl_the_task_worked_out_ahead_as_of_its_time(client, team):
+    signed_in(client)
+    inline = client.get(OVERVIEW).content.decode()  # five accounts: worked out on the page
+    assert 'id="pnl-as-of"' not in inline
+    assert warm_pnl.apply().get() == [5]  # the team's five live accounts
+    with CaptureQueriesContext(connection) as captured:
+        ahead = client.get(OVERVIEW).content.decode()
+    assert flow_queries(captured) == []
+    assert pnl_texts(ahead, team) == pnl_texts(inline, team)
+    assert re.search(r'PnL as of <time datetime="[^"]+" id="pnl-as-of">\d\d:\d\d:\d\d</time>', ahead)
+    # An account added since the task ran: its figures are worked out on the page, the others read.
+    newcomer = make_account("newcomer")
+    snap(newcomer, "1000", at=timezone.now() - timedelta(hours=25))
+    snap(newcomer, "1100", at=timezone.now() - timedelta(minutes=1))
+    html = client.get(OVERVIEW).content.decode()
+    assert pnl_cell(html, newcomer.pk) == "+100.00 +10.00%"
+    assert pnl_cell(html, team["gamma"].pk) == "\u22121,000.00 \u22122.00%"
+
+
+def test_a_large_team_says_computing_until_the_task_has_run_never_zero(client, team, monkeypatch):
+    """Above INLINE_ACCOUNTS a page does not work out the PnL itself: "—" and "computing" until
+    the warm-pnl task has run (beat runs it every refresh interval), then the figures."""
+    monkeypatch.setattr(pnl, "INLINE_ACCOUNTS", 2)
+    signed_in(client)
+    with CaptureQueriesContext(connection) as captured:
+        html = client.get(FRAGMENT).content.decode()
+    assert flow_queries(captured) == []
+    figures = pnl_texts(html, team)
+    assert {text for key, text in figures.items() if " " in key} == {"— computing"}  # the cells
+    assert {text for key, text in figures.items() if " " not in key} == {"—"}  # the calendar's days
+    row = re.search(rf'<tr[^>]*data-account="{team["delta"].pk}">(.*?)</tr>', html, re.S).group(1)
+    assert f'title="{pnl.COMPUTING_NOTE}"' in row
+    table = html[html.index('id="team-pnl-calendar"') :]
+    assert f'title="computing: {pnl.COMPUTING_NOTE}"' in table[: table.index("</table>")]
+    warm_pnl.apply()
+    html = client.get(FRAGMENT).content.decode()
+    assert pnl_cell(html, team["delta"].pk) == "+500.00 +2.50%"
+    assert re.search(r'id="team-pnl-24h"[^>]*>(.*?)</td>', html, re.S).group(1).startswith("\u2212500.00")
 
 
 # -- the account page -----------------------------------------------------------------------------

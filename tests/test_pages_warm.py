@@ -1,12 +1,14 @@
-"""The chart-warming task: after it runs, the overview reads only the open bucket of its chart
-from the database (the settled part comes from the cache), and shows the same chart."""
+"""The chart-warming task: after it runs, the overview reads no bucket's means from the database
+(the settled part comes from the cache, the open bucket ends on the latest total), and shows the
+same chart."""
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -15,6 +17,7 @@ from django.utils import timezone
 from accounts.desks import Desk
 from accounts.models import Account
 from dashboard.celery import app
+from dashboard.tasks import warm_pnl
 from snapshots import queries
 from snapshots.tasks import warm_charts
 from tests.accounts_support import make_user
@@ -33,7 +36,16 @@ def chart(html: str) -> str:
 
 
 @pytest.fixture
-def history(settings, monkeypatch):
+def clock(request):
+    """The clock runs from 10:30 UTC: mid-bucket (the overview's 30 d chart of `history` has
+    3-hour buckets, the open one from 09:00); or request.param minutes after 09:00."""
+    start = datetime(2026, 11, 20, 9, tzinfo=UTC) + timedelta(minutes=getattr(request, "param", 90))
+    with time_machine.travel(start, tick=True):
+        yield
+
+
+@pytest.fixture
+def history(settings, monkeypatch, clock):
     """Three accounts with a snapshot every 6 hours for 10 days; every series counts as large."""
     settings.REFRESH_INTERVAL_SECONDS = 60
     monkeypatch.setattr(queries, "SERIES_CACHE_MIN_ROWS", 0)
@@ -44,19 +56,25 @@ def history(settings, monkeypatch):
             snap(account, str(1000 + 10 * i + h), at=now - timedelta(hours=h, seconds=30))
 
 
-def test_after_warming_the_overview_reads_no_settled_bucket(client, history):
+@pytest.mark.parametrize(("clock", "unsettled"), [(90, 0), (1, 1)], indirect=["clock"])
+def test_after_warming_the_overview_reads_no_settled_bucket(client, history, unsettled, monkeypatch):
+    """The open bucket's value is the latest snapshots' total: its means are never read. A minute
+    into it, the bucket before has not settled (a snapshot may still land in it): read live."""
     client.force_login(make_user("viewer"))
     with CaptureQueriesContext(connection) as cold:
         first = client.get("/").content.decode()
-    assert len(bucket_queries(cold)) == 2  # the settled buckets, then the open one
+    assert len(bucket_queries(cold)) == 1 + unsettled  # the settled buckets (then the unsettled one)
     queries_cache_cleared()
 
     assert warm_charts.apply().get() == list(queries.RANGES)
 
     with CaptureQueriesContext(connection) as warm:
         second = client.get("/").content.decode()
-    assert len(bucket_queries(warm)) == 1  # the open bucket only
+    assert len(bucket_queries(warm)) == unsettled
     assert chart(second) == chart(first)
+    cached = queries.equity_series(None, "30d")
+    monkeypatch.setattr(queries, "SERIES_CACHE_MIN_ROWS", 10**9)  # each bucket's means read afresh
+    assert queries.equity_series(None, "30d") == cached
 
 
 def test_warming_covers_each_desk_limited_users_chart_too(client, history):
@@ -74,7 +92,7 @@ def test_warming_covers_each_desk_limited_users_chart_too(client, history):
 
     with CaptureQueriesContext(connection) as warm:
         html = client.get("/?range=7d").content.decode()
-    assert len(bucket_queries(warm)) == 1  # the open bucket only
+    assert bucket_queries(warm) == []  # the settled buckets from the cache, the open one ends on the latest
     assert "warm-1" not in html
 
 
@@ -84,10 +102,11 @@ def queries_cache_cleared() -> None:
     cache.clear()
 
 
-def test_beat_runs_the_warming_every_refresh_interval():
-    entry = settings.CELERY_BEAT_SCHEDULE["warm-charts"]
-    assert entry["task"] == warm_charts.name
+@pytest.mark.parametrize(("name", "task"), [("warm-charts", warm_charts), ("warm-pnl", warm_pnl)])
+def test_beat_runs_the_warming_every_refresh_interval(name, task):
+    entry = settings.CELERY_BEAT_SCHEDULE[name]
+    assert entry["task"] == task.name
     assert entry["schedule"] == settings.REFRESH_INTERVAL_SECONDS
     assert entry["options"]["expires"] < settings.REFRESH_INTERVAL_SECONDS
     app.loader.import_default_modules()
-    assert warm_charts.name in app.tasks
+    assert task.name in app.tasks

@@ -41,6 +41,7 @@ from accounts.history import ApiError
 from accounts.keycheck import check_key
 from accounts.models import ENCRYPTED_FIELDS, Account, Credential, CredentialStatus, health_policy
 from accounts.roles import MANAGE_KEYS, OPERATE, operator_required, viewer_required
+from dashboard.pages import context_processors
 from dashboard.pages.common import (
     BadQuery,
     account_or_404,
@@ -355,6 +356,7 @@ def keys(request: HttpRequest) -> HttpResponse:
         # The top bar's set (context_processors.attention_ids) by the same rule on the same
         # columns, without its query again (~35-60 ms at 500 keys).
         row.counted = row.needs_action and row.account.active
+    context_processors.known(request, warnings=sum(row.counted for row in active))
     active.sort(key=lambda row: row.urgency)
     _with_advice(active, request)
     retired = credentials.filter(status=CredentialStatus.RETIRED).order_by("-retired_at")

@@ -30,7 +30,7 @@ from accounts import desks
 from accounts.health import ACTION_SEVERITIES, DEADLINE_CODES, HealthStatus, Severity, WarningCode
 from accounts.models import Account
 from accounts.roles import viewer_required
-from dashboard.pages import charts, pnl
+from dashboard.pages import charts, context_processors, pnl
 from dashboard.pages.common import (
     BadQuery,
     ChangeText,
@@ -41,7 +41,6 @@ from dashboard.pages.common import (
     shown_name,
     visible,
 )
-from ledger import performance
 from snapshots import numbers, queries
 from snapshots.risk import (
     LEVELS_WORST_FIRST,
@@ -137,6 +136,13 @@ def overview(request: HttpRequest) -> HttpResponse:
         context = _overview_context(request)
     except BadQuery as error:
         return bad_request(error, request)
+    # The top bar's facts are in the rows: every active account's (the user sees) key and newest
+    # snapshot.
+    rows = [row.row for row in (*context["rows"], *context["demo_rows"], *context["excluded_rows"])]
+    refreshed = [row.last_refresh_at for row in rows if row.last_refresh_at is not None]
+    context_processors.known(
+        request, warnings=sum(row.needs_action for row in rows), refreshed_at=max(refreshed, default=None)
+    )
     return render_page(request, "dashboard/overview.html", context)
 
 
@@ -168,8 +174,9 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
     range_key = chart_range(request, queries.default_range(min(firsts) if firsts else None))
     query = {"range": range_key, "sort": sort, "dir": direction}
     now = timezone.now()
-    # One account_pnl call per period for every account (all groups), one team_pnl per period.
-    found = pnl.overview_pnl([row.account.pk for row in rows], now, ids)
+    # Every account's PnL (all groups) and the team's (the in-team accounts the user sees), worked
+    # out ahead by the warm-pnl task (dashboard/tasks.py).
+    found = pnl.overview_pnl([row.account.pk for row in rows], [row.account.pk for row in live], now)
     # Every active account when the user sees all (as account_rows: no list of ids to send).
     risks = account_risk(None if ids is None else sorted(ids))
 
@@ -227,9 +234,8 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
         "team_pnl_24h": found["team"]["24h"],
         "team_pnl_7d": found["team"]["7d"],
         # The team's daily PnL, the account page's calendar (pnl.calendar) over the same weeks.
-        "team_calendar": pnl.calendar(
-            performance.daily_pnl(None, *pnl.calendar_days(now, zone), visible=ids), now, zone
-        ),
+        "team_calendar": found["calendar"],
+        "pnl_as_of": found["as_of"],
         "keys_needing_attention": keys_needing_attention(rows),
         "chart": charts.line_chart(
             points, label="Total equity of the team's live accounts", readings=readings

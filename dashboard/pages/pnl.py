@@ -8,14 +8,16 @@ ledger's backfill, the newest flows). It reads rows; it never calls the exchange
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 
 from accounts.models import Account
@@ -25,7 +27,7 @@ from ledger import breakdown, performance
 from ledger.models import CashFlow, FlowSource, LedgerSync
 from ledger.pnl import Period, PnL, local_midnight, period
 from ledger.sync import BILLS
-from snapshots import numbers
+from snapshots import numbers, queries
 
 OVERVIEW_PERIODS = ("24h", "7d")
 ACCOUNT_PERIODS = ("today", "24h", "7d", "30d", "mtd", "ytd")
@@ -70,6 +72,11 @@ class PnLText:
             tuple(pnl.notes),
         )
 
+    @classmethod
+    def computing(cls) -> PnLText:
+        """A figure the background task has not worked out yet (overview_pnl)."""
+        return cls(None, numbers.UNKNOWN, "", "", "", COMPUTING, (COMPUTING_NOTE,))
+
     @property
     def title(self) -> str:
         """The notes, for a cell's tooltip (the account page prints them)."""
@@ -93,22 +100,95 @@ def _since(pnl: PnL, zone: ZoneInfo) -> str:
     return f"since {local:%H:%M}" if local.date() == end.date() else f"since {local:%b %d %H:%M}"
 
 
-def overview_pnl(
-    account_ids: list[int], now: datetime, visible: frozenset[int] | None = None
-) -> dict[str, Any]:
-    """The overview's PnL: {"24h": {account id: PnLText}, "7d": ...} and the team's per period
-    ("team": {"24h": PnLText, ...}: the accounts in team totals of `visible`, None for every
-    account). One account_pnl call per period, whatever the number of accounts (its query count
-    is flat in N), and one team_pnl call per period."""
+# --- The overview's figures, worked out ahead ------------------------------------------------
+# Every account's PnL over OVERVIEW_PERIODS, the team's and the team's calendar take seconds at
+# 500 accounts with a year of history: the warm-pnl task (dashboard/tasks.py) works them out each
+# refresh interval and keeps them here as text; the overview reads them.
+PNL_CACHE = "pages:pnl:1"  # the number changes with the entries' shape (they are pickled)
+# On a cache miss a page works out the figures itself for at most this many accounts (a few ms
+# each); the others say "computing" until the task has run.
+INLINE_ACCOUNTS = 20
+# The entries are kept this many refresh intervals: should the task stop, the overview says
+# "computing" rather than show old figures for long.
+STORED_INTERVALS = 5
+COMPUTING = "computing"
+Key = TypeVar("Key", str, int)  # a period's key or an account id (_texts)
+COMPUTING_NOTE = "worked out in the background each refresh interval; shown after its next run"
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One cache entry of the overview's PnL: when its periods end (`at`), each period's text per
+    account id (`accounts`: the accounts entry) or the team's (`team`, with its calendar `days`:
+    a team's entry)."""
+
+    at: datetime
+    accounts: dict[str, dict[int, PnLText]] = field(default_factory=dict)
+    team: dict[str, PnLText] = field(default_factory=dict)
+    days: tuple[Any, ...] = ()  # ledger.performance.DayPnL
+
+
+def team_key(team_ids: Iterable[int]) -> str:
+    """The cache key of a team's figures: its accounts (the team's, or a desk's)."""
+    return f"{PNL_CACHE}:team:{queries.scope_key(team_ids)}"
+
+
+def warm_overview_pnl(teams: Iterable[Collection[int] | None] = (None,)) -> list[int]:
+    """Work out the overview's PnL (every active account's, and each team's: None for the whole
+    team, else a set of account ids) and keep it in the cache for a few refresh intervals.
+    Returns each team's number of accounts."""
+    now = timezone.now()
     zone = ZoneInfo(settings.DISPLAY_TIME_ZONE)
-    found: dict[str, Any] = {"team": {}}
-    for key in OVERVIEW_PERIODS:
-        span = period(key, now)
-        found[key] = {
-            pk: PnLText.of(pnl, zone) for pk, pnl in performance.account_pnl(account_ids, span).items()
-        }
-        found["team"][key] = PnLText.of(performance.team_pnl(span, visible), zone)
-    return found
+    spans = [period(key, now) for key in OVERVIEW_PERIODS]
+    per_account, per_team = performance.figures(spans, list(teams), *calendar_days(now, zone))
+    texts = {key: _texts(found, zone) for key, found in per_account.items()}
+    entries = {f"{PNL_CACHE}:accounts": Stored(now, accounts=texts)} | {
+        team_key(found.ids): Stored(now, team=_texts(found.pnl, zone), days=tuple(found.days))
+        for found in per_team
+    }
+    queries.cache_set_many(entries, timeout=STORED_INTERVALS * settings.REFRESH_INTERVAL_SECONDS)
+    return [len(found.ids) for found in per_team]
+
+
+def overview_pnl(account_ids: list[int], team_ids: list[int], now: datetime) -> dict[str, Any]:
+    """The overview's PnL: {"24h": {account id: PnLText}, "7d": ...} for `account_ids`, the team's
+    per period ("team": {"24h": PnLText, ...}) over `team_ids`, its calendar ("calendar":
+    calendar()'s weeks) and "as_of": when the task worked out what is shown (None: this page
+    did). Read from warm_overview_pnl's entries (one cache read); on a miss the page works out
+    the figures of at most INLINE_ACCOUNTS accounts itself (a fixed number of queries, whatever
+    their number), else they say "computing"."""
+    zone = ZoneInfo(settings.DISPLAY_TIME_ZONE)
+    keys = [f"{PNL_CACHE}:accounts", team_key(team_ids)]
+    cached = queries.cache_get_many(keys)
+    stored, team = cached.get(keys[0]), cached.get(keys[1])
+    as_of = min((entry.at for entry in (stored, team) if entry is not None), default=None)
+    texts = {key: dict(stored.accounts[key]) if stored else {} for key in OVERVIEW_PERIODS}
+    missing = [pk for pk in account_ids if pk not in texts[OVERVIEW_PERIODS[0]]]
+    inline = missing if len(missing) <= INLINE_ACCOUNTS else []
+    teams = [team_ids] if team is None and len(team_ids) <= INLINE_ACCOUNTS else []
+    if inline or teams:
+        spans = [period(key, now) for key in OVERVIEW_PERIODS]
+        per_account, per_team = performance.figures(
+            spans, teams, *calendar_days(now, zone), account_ids=inline
+        )
+        for key, found in per_account.items():
+            texts[key] |= _texts(found, zone)
+        if per_team:
+            team = Stored(now, team=_texts(per_team[0].pnl, zone), days=tuple(per_team[0].days))
+    computing = PnLText.computing()
+    for shown in texts.values():
+        shown |= {pk: computing for pk in account_ids if pk not in shown}
+    if team is None:
+        team_texts = dict.fromkeys(OVERVIEW_PERIODS, computing)
+        weeks = calendar([], now, zone, missing=f"{COMPUTING}: {COMPUTING_NOTE}")
+    else:
+        team_texts, weeks = team.team, calendar(list(team.days), team.at, zone)
+    return {**texts, "team": team_texts, "calendar": weeks, "as_of": as_of}
+
+
+def _texts(found: dict[Key, PnL], zone: ZoneInfo) -> dict[Key, PnLText]:
+    """Each figure as text, by the same key (a period's, or an account id)."""
+    return {key: PnLText.of(p, zone) for key, p in found.items()}
 
 
 # --- The account page's "Profit and loss" section ----------------------------------------------
@@ -137,7 +217,9 @@ def account_section(
     spans = [period(key, now) for key in ACCOUNT_PERIODS]
     first_day, last_day = calendar_days(now, zone)
     since = min(local_midnight(first_day, zone), *(span.start for span in spans))
-    history = performance.History.read(account.pk, since)
+    history = performance.History.read(
+        account.pk, since, [t for span in spans for t in (span.start, span.end)]
+    )
     figures = [
         {**_figure(span.key, span, history.pnl(span), zone), "href": _link(query, pnl=span.key)}
         for span in spans
@@ -272,10 +354,13 @@ def calendar_days(now: datetime, zone: ZoneInfo) -> tuple[date, date]:
     return first, today
 
 
-def calendar(days: list[Any], now: datetime, zone: ZoneInfo) -> list[list[dict[str, Any]]]:
+def calendar(
+    days: list[Any], now: datetime, zone: ZoneInfo, missing: str = "no reading that day"
+) -> list[list[dict[str, Any]]]:
     """Weeks (Monday first) of cells: each {"day", "amount" ("+1,234.56"), "short" ("+1.2k", for
-    a phone), "css" (pos/neg/unknown/future), "title" (the return or why unknown)}; days after
-    today are empty cells. `days`: ledger.performance.daily_pnl's DayPnL list."""
+    a phone), "css" (pos/neg/unknown/future), "title" (the return or why unknown: `missing` for a
+    day not in `days`)}; days after today are empty cells. `days`: ledger.performance.daily_pnl's
+    DayPnL list."""
     first, today = calendar_days(now, zone)
     by_day = {day.day: day for day in days}
     weeks = []
@@ -283,17 +368,17 @@ def calendar(days: list[Any], now: datetime, zone: ZoneInfo) -> list[list[dict[s
         cells = []
         for offset in range(7):
             day = first + timedelta(weeks=week, days=offset)
-            cells.append(_calendar_cell(day, by_day.get(day), day > today))
+            cells.append(_calendar_cell(day, by_day.get(day), day > today, missing))
         weeks.append(cells)
     return weeks
 
 
-def _calendar_cell(day: date, found: Any, future: bool) -> dict[str, Any]:
+def _calendar_cell(day: date, found: Any, future: bool, missing: str) -> dict[str, Any]:
     if future:
         return {"day": day, "amount": "", "short": "", "css": "future", "title": ""}
     value = found.pnl if found is not None else None
     if value is None:
-        reason = (found.unknown_reason if found is not None else "") or "no reading that day"
+        reason = (found.unknown_reason if found is not None else "") or missing
         return {
             "day": day,
             "amount": numbers.UNKNOWN,
