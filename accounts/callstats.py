@@ -54,11 +54,16 @@ def record_call(record: CallRecord) -> None:
         logger.debug("could not record call statistics")
 
 
+# A refresh that ran ("ok", "failed") has a duration; one that did not ("skipped": its cycle was
+# stored already; "expired": no worker started it within its interval) has none.
+TIMED_OUTCOMES = ("ok", "failed")
+
+
 def record_refresh(account_id: int, outcome: str, seconds: float) -> None:
     try:
         with redis_client().pipeline(transaction=False) as pipe:
             pipe.hincrby(REFRESHES, f"{account_id}{SEPARATOR}{outcome}", 1)
-            if outcome != "skipped":
+            if outcome in TIMED_OUTCOMES:
                 pipe.hincrbyfloat(REFRESH_SECONDS, account_id, seconds)
             pipe.execute()
     except (redis.RedisError, OSError):

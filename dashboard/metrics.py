@@ -172,7 +172,8 @@ class DashboardCollector:
     def _refreshes(self, stats: dict[str, dict[str, float]], names: dict[int, str]) -> Iterator[Metric]:
         outcomes = CounterMetricFamily(
             f"{NS}_refreshes",
-            "Account refreshes by outcome (ok, failed, skipped).",
+            "Account refreshes by outcome (ok, failed, skipped; expired: planned, but no worker started it "
+            "within its interval).",
             labels=["account", "outcome"],
         )
         timed: dict[str, int] = {}
@@ -181,7 +182,7 @@ class DashboardCollector:
             name = names.get(int(account_id))
             if name is not None:
                 outcomes.add_metric([name, outcome], count)
-                if outcome != "skipped":
+                if outcome in callstats.TIMED_OUTCOMES:
                     timed[account_id] = timed.get(account_id, 0) + int(count)
         yield outcomes
         durations = SummaryMetricFamily(

@@ -19,7 +19,7 @@ import bisect
 import math
 import time
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -108,7 +108,11 @@ def through_master_interval(master_id: int) -> timedelta:
 
 def refresh_plan(now: float | None = None) -> list[Planned]:
     """The tasks of the beat at `now` (epoch seconds; default: the clock):
-    1. Each account with its own key (a master's too), due at once.
+    1. Each account with its own key (a master's too), due at once, the stalest first (never
+       read, then the oldest newest snapshot): when the workers cannot refresh every account
+       within the interval, the tasks left at its end expire (and are counted: the "expired"
+       refresh outcome of /metrics), and those accounts are first in the next beat instead of
+       last again, so none is starved.
     2. Per master, its keyless sub-accounts in ring order after its cursor, one every
        master_pace() from where the previous beat's reads ended (or now), as many as are due
        before the next beat (now + interval) and at most each once; the cursor moves past them.
@@ -118,10 +122,21 @@ def refresh_plan(now: float | None = None) -> list[Planned]:
     now = time.time() if now is None else now
     interval = settings.REFRESH_INTERVAL_SECONDS
     own, through = active_accounts()
-    plan = [Planned(pk, 0.0, interval - 1.0) for pk in own]
+    plan = [Planned(pk, 0.0, interval - 1.0) for pk in stalest_first(own)]
     for master_id, ring in through.items():
         plan.extend(_master_plan(master_id, ring, now, interval))
     return plan
+
+
+def stalest_first(ids: list[int]) -> list[int]:
+    """Active accounts' `ids` ordered by their newest snapshot, oldest first, accounts never read
+    before all (ties by id): one query over the active accounts, each account's newest snapshot
+    found through its (account, taken_at) index."""
+    newest = Snapshot.objects.filter(account=OuterRef("pk")).order_by("-taken_at").values("taken_at")[:1]
+    rows = Account.objects.filter(active=True).annotate(newest=Subquery(newest)).values_list("pk", "newest")
+    found = dict(rows)
+    never = datetime.min.replace(tzinfo=UTC)
+    return sorted(ids, key=lambda pk: (found.get(pk) or never, pk))
 
 
 def _master_plan(master_id: int, ring: list[int], now: float, interval: int) -> list[Planned]:

@@ -11,12 +11,13 @@ from typing import Any
 
 import redis
 from celery import shared_task
+from celery.signals import task_revoked
 from django.contrib.auth import get_user_model
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from accounts import desks
+from accounts import callstats, desks
 from accounts.jobs import RELIABLE_TASK, database_failure, retry_if_due
 from snapshots import queries, refresh
 from snapshots.models import Snapshot
@@ -72,6 +73,18 @@ def refresh_account(self: Any, account_id: int, cycle: int, on_demand: bool = Fa
     if outcome.status == "failed":
         logger.warning("refresh of %s failed: %s", outcome.account, outcome.category)
     return asdict(outcome)
+
+
+@task_revoked.connect
+def count_expired_refresh(sender: Any = None, request: Any = None, expired: bool = False, **_: Any) -> None:
+    """A refresh that expired unrun (no worker started it within its interval: more accounts than
+    the workers refresh in one, see pacing.refresh_plan) is the account's "expired" refresh
+    outcome in /metrics (okxdash_refreshes), so a team sees it before the accounts go stale."""
+    if not expired or getattr(sender, "name", None) != refresh_account.name:
+        return
+    args = getattr(request, "args", None) or ()
+    if args:
+        callstats.record_refresh(int(args[0]), "expired", 0.0)
 
 
 @shared_task(

@@ -1,0 +1,63 @@
+"""More own-key accounts than the workers refresh in one interval (issue 22): the refreshes left at
+the end of a beat expire unrun. They are counted (the "expired" refresh outcome of /metrics), and
+the accounts they were for come first in the next beat's plan instead of last again, so no
+account is starved beat after beat."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from snapshots.models import Snapshot
+from snapshots.pacing import refresh_plan
+from snapshots.tasks import refresh_account
+from tests.test_ops import TOKEN, scrape
+from tests.test_pages_queries import give_key, make_account, snap
+from tests.test_workers_celery import wait_until, workers  # noqa: F401  (a fixture, shared)
+from tests.workers_support import add_account, frozen
+
+
+@pytest.mark.django_db
+def test_own_key_accounts_are_planned_stalest_first_never_read_before_all():
+    now = timezone.now()
+    fresh, old, never, older = (make_account(name) for name in ("fresh", "old", "never", "older"))
+    for account in (fresh, old, never, older):
+        give_key(account)
+    snap(fresh, "10", at=now - timedelta(seconds=30))
+    snap(old, "10", at=now - timedelta(minutes=10))
+    snap(old, "10", at=now - timedelta(minutes=3))  # its newest counts, not its oldest
+    snap(older, "10", at=now - timedelta(minutes=5))
+
+    plan = refresh_plan()
+
+    assert [p.account_id for p in plan] == [never.pk, older.pk, old.pk, fresh.pk]
+    assert all(p.countdown == 0 for p in plan)
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(METRICS_TOKEN=TOKEN)
+def test_a_refresh_no_worker_started_within_its_interval_is_counted_as_expired(
+    client,
+    make_simulator,
+    workers,  # noqa: F811  (the fixture imported above)
+):
+    sim = make_simulator(frozen("demo"))
+    account = add_account(sim, "main")
+    key = ("okxdash_refreshes_total", (("account", "main"), ("outcome", "expired")))
+    before = scrape(client).get(key, 0)
+    queue = f"expired-{uuid.uuid4().hex[:6]}"
+    # The tail of a beat whose workers were busy for the whole interval: its expiry has passed
+    # when a worker takes it.
+    refresh_account.apply_async((account.pk, 1), expires=timezone.now() - timedelta(seconds=1), queue=queue)
+
+    workers(1, queue, concurrency=1)
+
+    wait_until(lambda: scrape(client).get(key, 0) == before + 1, "the expired refresh counted")
+    assert not Snapshot.objects.filter(account=account).exists()  # it never ran
+    samples = scrape(client)
+    # A refresh that did not run has no duration.
+    assert ("okxdash_refresh_duration_seconds_count", (("account", "main"),)) not in samples
