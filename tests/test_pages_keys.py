@@ -160,7 +160,7 @@ def test_the_top_bar_makes_the_same_few_queries_for_any_number_of_keys():
         for n in range(n_keys):
             _key(f"desk-{n_keys}-{n}", 100 * n_keys + n)
         with CaptureQueriesContext(connection) as queries:
-            context_processors._facts(user)
+            context_processors._facts(user, {})
         return len(queries)
 
     assert count(2) == count(12) == 2
