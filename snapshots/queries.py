@@ -26,7 +26,15 @@ from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 from django.utils import timezone
 
 from accounts import health
-from accounts.models import KEY_HEALTH_FIELDS, Account, Credential, CredentialStatus, Environment
+from accounts.health import Policy
+from accounts.models import (
+    KEY_HEALTH_FIELDS,
+    Account,
+    Credential,
+    CredentialStatus,
+    Environment,
+    health_policy,
+)
 from snapshots import pacing
 from snapshots.models import Snapshot
 from snapshots.money import MoneyAvg, MoneySum
@@ -141,6 +149,10 @@ class AccountRow:
     # The 24 h change with its percentage; since the first snapshot when it is under a day old.
     change_24h: Change | None = None
     first_data_at: datetime | None = None  # the account's first snapshot with a total
+    first_equity_usd: Decimal | None = None  # that snapshot's total (the baseline of a short history)
+    # The latest snapshot's id (None: never read), so snapshots.risk.account_risk(latest=...) and
+    # the 7 d change need not look it up again.
+    snapshot_id: int | None = None
 
     @property
     def is_demo(self) -> bool:
@@ -248,7 +260,8 @@ def _first_total() -> models.QuerySet:
 
 
 def account_rows(visible: Collection[int] | None = None) -> list[AccountRow]:
-    """Active accounts by name, with their latest figures: three queries for any number.
+    """Active accounts by name, with their latest figures: three queries for any number (a fourth
+    only when a sub-account's master is not itself among the rows: paused, or of another desk).
     `visible`: the ids of the accounts a user may see (accounts.desks.visible_account_ids), None
     for every account; shares are of the visible accounts' sums."""
     now = timezone.now()
@@ -265,34 +278,56 @@ def account_rows(visible: Collection[int] | None = None) -> list[AccountRow]:
     if visible is not None:
         scope = scope.filter(pk__in=list(visible))
     accounts = list(
-        scope.select_related("master")
-        .prefetch_related(active_key)
-        .annotate(
+        scope.prefetch_related(active_key).annotate(
             latest_id=Subquery(_latest_before().values("id")[:1]),
             equity_24h_ago=Subquery(_latest_before(now - timedelta(days=1)).values("total_equity_usd")[:1]),
             first_equity=Subquery(_first_total().values("total_equity_usd")[:1]),
             first_at=Subquery(_first_total().values("taken_at")[:1]),
         )
     )
+    link_masters(accounts)
     latest = _latest_snapshots([a.latest_id for a in accounts if a.latest_id is not None])
     # Keyless sub-accounts are read round-robin through their master: stale is per account.
     keyed = ((a.pk, a.master_id, bool(a.active_credentials)) for a in accounts)
     read = pacing.read_intervals(pacing.split_accounts(keyed)[1])
-    rows = [
-        _row(account, latest.get(account.latest_id), now, read.get(account.pk, 0)) for account in accounts
+    policy = health_policy()
+    parts = [
+        _row_parts(account, latest.get(account.latest_id), now, read.get(account.pk, 0), policy)
+        for account in accounts
     ]
     # A share is of the account's own group's sum (AccountRow.group): paper money and accounts
     # excluded from team totals are no part of the team's.
     sums: dict[str, Decimal] = {}
-    for row in rows:
-        if row.equity_usd is not None:
-            sums[row.group] = sums.get(row.group, Decimal(0)) + row.equity_usd
-    return [
-        _with_share(row, row.equity_usd / sums[row.group])
-        if row.equity_usd is not None and sums[row.group]
-        else row
-        for row in rows
-    ]
+    for part in parts:
+        equity = part["equity_usd"]
+        if equity is not None:
+            group = _group(part["account"])
+            sums[group] = sums.get(group, Decimal(0)) + equity
+    rows = []
+    for part in parts:
+        equity, total = part["equity_usd"], sums.get(_group(part["account"]))
+        rows.append(AccountRow(**part, share=equity / total if equity is not None and total else None))
+    return rows
+
+
+def _group(account: Account) -> str:
+    """AccountRow.group of the account's row."""
+    return DEMO if account.is_demo else TEAM if account.in_team_totals else OUT
+
+
+def link_masters(accounts: Iterable[Account]) -> None:
+    """Set each sub-account's .master (unless already loaded): the instance among `accounts` when
+    it is one of them (no second copy of it per sub-account, as select_related("master") makes),
+    else from one query for those that are not (a paused master, one of another desk); no query
+    when every master is listed."""
+    listed = list(accounts)
+    by_pk = {account.pk: account for account in listed}
+    subs = [(a, a.master_id) for a in listed if a.master_id is not None and not Account.master.is_cached(a)]
+    missing = {pk for _, pk in subs if pk not in by_pk}
+    if missing:
+        by_pk.update(Account.objects.in_bulk(list(missing)))
+    for account, master_id in subs:
+        account.master = by_pk[master_id]
 
 
 def _latest_snapshots(ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -316,16 +351,20 @@ def _latest_snapshots(ids: list[int]) -> dict[int, dict[str, Any]]:
     return {row["id"]: dict(row) for row in rows}
 
 
-def _row(
-    account: Account, snapshot: dict[str, Any] | None, now: datetime, read_interval_s: float
-) -> AccountRow:
+def _row_parts(
+    account: Account, snapshot: dict[str, Any] | None, now: datetime, read_interval_s: float, policy: Policy
+) -> dict[str, Any]:
+    """An AccountRow's fields but its share (account_rows adds it once the group sums are known)."""
     equity = snapshot["total_equity_usd"] if snapshot else None
     taken_at = snapshot["taken_at"] if snapshot else None
     # Both set by account_rows(): an annotation and a Prefetch(to_attr=...), unknown to the stubs.
     ago = account.equity_24h_ago  # type: ignore[attr-defined]
     credentials = account.active_credentials  # type: ignore[attr-defined]
     credential = credentials[0] if credentials else None
-    warnings = credential.warnings_at(now) if credential else []
+    # Credential.warnings_at, with the policy read once for all the rows.
+    warnings = (
+        health.warnings_at(credential.warnings, credential.key_facts(), now, policy) if credential else []
+    )
     # Positions are known only from a snapshot read with the account's own key.
     seen: dict[str, Any] = snapshot or {}
     known = snapshot is not None and not seen["via_master"]
@@ -334,35 +373,32 @@ def _row(
         upl = Decimal(0)  # no positions: a known zero
     first_at = account.first_at  # type: ignore[attr-defined]
     change = Change.of(equity, ago, account.first_equity, first_at)  # type: ignore[attr-defined]
-    return AccountRow(
-        account=account,
-        equity_usd=equity,
-        share=None,
-        change_24h_usd=change.usd if change is not None and change.since is None else None,
-        change_24h=change,
-        first_data_at=first_at,
-        upl_usd=upl if known else None,
-        open_positions=seen["position_count"] if known else None,
-        upl_unpriced=seen["upl_unpriced"] if known else 0,
-        via_master=bool(seen.get("via_master")),
-        unpriced_holdings=tuple(seen.get("unpriced_funding") or ()),
-        key_status=_key_status(credential),
-        warnings=warnings,
+    return {
+        "account": account,
+        "equity_usd": equity,
+        "change_24h_usd": change.usd if change is not None and change.since is None else None,
+        "change_24h": change,
+        "first_data_at": first_at,
+        "first_equity_usd": account.first_equity,  # type: ignore[attr-defined]
+        "snapshot_id": snapshot["id"] if snapshot else None,
+        "upl_usd": upl if known else None,
+        "open_positions": seen["position_count"] if known else None,
+        "upl_unpriced": seen["upl_unpriced"] if known else 0,
+        "via_master": bool(seen.get("via_master")),
+        "unpriced_holdings": tuple(seen.get("unpriced_funding") or ()),
+        "key_status": _key_status(credential),
+        "warnings": warnings,
         # The rule Credential.needs_action applies, on the warnings just computed.
-        needs_action=credential is not None and health.needs_action(credential.health_status, warnings),
-        last_refresh_at=taken_at,
-        stale=is_stale(taken_at, now, read_interval_s),
-    )
+        "needs_action": credential is not None and health.needs_action(credential.health_status, warnings),
+        "last_refresh_at": taken_at,
+        "stale": is_stale(taken_at, now, read_interval_s),
+    }
 
 
 def _key_status(credential: Credential | None) -> str:
     if credential is None:
         return "none"
     return credential.health_status or "unchecked"
-
-
-def _with_share(row: AccountRow, share: Decimal | None) -> AccountRow:
-    return AccountRow(**{**row.__dict__, "share": share})
 
 
 def totals(rows: list[AccountRow], environment: str = Environment.LIVE) -> Totals:
@@ -377,7 +413,7 @@ def totals(rows: list[AccountRow], environment: str = Environment.LIVE) -> Total
     equities = [r.equity_usd for r in rows if r.equity_usd is not None]
     changes = [r.change_24h_usd for r in rows if r.change_24h_usd is not None]
     refreshed = [r.last_refresh_at for r in rows if r.last_refresh_at is not None]
-    week = changes_since({r.account.pk: r.equity_usd for r in rows}, timedelta(days=7))
+    week = _week_changes(rows)
     full_week = [c.usd for c in week.values() if c.since is None]
     firsts = [r.first_data_at for r in rows if r.first_data_at is not None and r.equity_usd is not None]
     return Totals(
@@ -420,6 +456,32 @@ def changes_since(equity_by_id: dict[int, Decimal | None], ago: timedelta) -> di
     )
     found = {pk: Change.of(current[pk], then, first, first_at) for pk, then, first, first_at in rows}
     return {pk: change for pk, change in found.items() if change is not None}
+
+
+def _week_changes(rows: list[AccountRow]) -> dict[int, Change]:
+    """changes_since(..., 7 days) of the rows, with each row's first figures (account_rows read
+    them): one query, for the equity a week ago only; none when no equity is known."""
+    current = {r.account.pk: r for r in rows if r.equity_usd is not None}
+    if not current:
+        return {}
+    then = _before(list(current), timezone.now() - timedelta(days=7))
+    found = {
+        pk: Change.of(row.equity_usd, then.get(pk), row.first_equity_usd, row.first_data_at)
+        for pk, row in current.items()
+    }
+    return {pk: change for pk, change in found.items() if change is not None}
+
+
+def _before(ids: list[int], when: datetime) -> dict[int, Decimal]:
+    """Each account's latest total at or before `when` (one seek per account); absent without one."""
+    rows = (
+        Account.objects.filter(pk__in=ids)
+        .annotate(
+            then=Subquery(_latest_before(when).exclude(total_equity_usd=None).values("total_equity_usd")[:1])
+        )
+        .values_list("pk", "then")
+    )
+    return {pk: value for pk, value in rows if value is not None}
 
 
 def first_data_at(account: Account) -> datetime | None:

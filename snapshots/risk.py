@@ -311,7 +311,9 @@ class AccountRisk:
         return next((level for level in LEVELS_WORST_FIRST if level in levels), "unknown")
 
 
-def account_risk(account_ids: Iterable[int] | None = None) -> dict[int, AccountRisk]:
+def account_risk(
+    account_ids: Iterable[int] | None = None, latest: dict[int, int | None] | None = None
+) -> dict[int, AccountRisk]:
     """account id -> AccountRisk for the given accounts (every active one when None), from each
     account's latest snapshot: two queries whatever the number. An account never read maps to
     an AccountRisk of Nones with note "never read".
@@ -320,14 +322,21 @@ def account_risk(account_ids: Iterable[int] | None = None) -> dict[int, AccountR
     position's stored reason PositionLine.liq_distance_note) as soon as one open position's
     distance is unknown for a data reason (no mark price, no side): that position may be the
     nearest. Positions that cannot be liquidated by themselves (NOT_APPLICABLE) are left out; if
-    every open position is such, None with the reason ("OKX gives no liquidation price ...")."""
-    accounts = (
-        Account.objects.all() if account_ids is None else Account.objects.filter(pk__in=list(account_ids))
-    )
-    if account_ids is None:
-        accounts = accounts.filter(active=True)
-    latest = Snapshot.objects.filter(account=OuterRef("pk")).order_by("-taken_at").values("id")[:1]
-    snapshot_ids = dict(accounts.annotate(latest_id=Subquery(latest)).values_list("pk", "latest_id"))
+    every open position is such, None with the reason ("OKX gives no liquidation price ...").
+
+    `latest`: {account id: its latest snapshot's id, None when never read} when the caller has
+    just read them (snapshots.queries.AccountRow.snapshot_id): then those accounts, one query
+    fewer, and account_ids is not read."""
+    if latest is not None:
+        snapshot_ids: dict[int, int | None] = dict(latest)
+    else:
+        accounts = (
+            Account.objects.all() if account_ids is None else Account.objects.filter(pk__in=list(account_ids))
+        )
+        if account_ids is None:
+            accounts = accounts.filter(active=True)
+        newest = Snapshot.objects.filter(account=OuterRef("pk")).order_by("-taken_at").values("id")[:1]
+        snapshot_ids = dict(accounts.annotate(latest_id=Subquery(newest)).values_list("pk", "latest_id"))
     snapshots = {
         s["id"]: s
         for s in Snapshot.objects.filter(id__in=[i for i in snapshot_ids.values() if i is not None])
@@ -355,15 +364,15 @@ def account_risk(account_ids: Iterable[int] | None = None) -> dict[int, AccountR
         lines.setdefault(snapshot_id, []).append((pct, inst_id, note))
     nearest = {snapshot_id: nearest_position(found) for snapshot_id, found in lines.items()}
     result = {}
-    for account_id, snapshot_id in snapshot_ids.items():
-        snap = snapshots.get(snapshot_id) if snapshot_id is not None else None
+    for account_id, latest_id in snapshot_ids.items():
+        snap = snapshots.get(latest_id) if latest_id is not None else None
         if snap is None:
             result[account_id] = AccountRisk.never_read(account_id)
             continue
         if snap["via_master"]:
             pct, inst, why = None, "", POSITIONS_VIA_MASTER
         else:
-            pct, inst, why = nearest.get(snapshot_id, (None, "", NO_POSITIONS))
+            pct, inst, why = nearest.get(snap["id"], (None, "", NO_POSITIONS))
         result[account_id] = AccountRisk(
             account_id=account_id,
             taken_at=snap["taken_at"],

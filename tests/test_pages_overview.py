@@ -228,11 +228,11 @@ def test_the_overview_runs_the_same_number_of_queries_for_10_and_200_accounts(cl
 # Session, user, permissions (2), which accounts the user sees (1: accounts.desks, whether desks
 # are in use; a desk-limited viewer pays one more, tests/test_desks_pages.py), account rows (3),
 # the 7 d change (1), the chart (4: active ids, values at the range's start, bucket means, the
-# latest values), and the risk column (3: snapshots.risk.account_risk's accounts with their latest
-# snapshot, its figures, its positions). The top bar's facts come from the rows
+# latest values), and the risk column (2: snapshots.risk.account_risk's figures of the rows' latest
+# snapshots, their positions; the rows give the snapshots' ids). The top bar's facts come from the rows
 # (context_processors.known); the PnL columns, the team's and its calendar from the cache (the
 # warm-pnl task works them out: dashboard/pages/pnl.py).
-OVERVIEW_QUERIES = 15
+OVERVIEW_QUERIES = 14
 
 
 def test_the_polled_fragment_does_not_pay_for_the_top_bar_it_does_not_show(client):

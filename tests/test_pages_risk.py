@@ -340,8 +340,8 @@ def test_the_risk_column_costs_the_same_queries_for_10_and_200_accounts(client, 
         in html
     )
     # The overview's queries (test_pages_overview.OVERVIEW_QUERIES), with snapshots.risk.account_risk's
-    # three (accounts with their latest snapshot, its figures, its positions), whatever the number
-    # of accounts.
+    # two (the figures of the rows' latest snapshots, their positions), whatever the number of
+    # accounts.
     assert len(captured) == OVERVIEW_QUERIES
 
 

@@ -125,9 +125,10 @@ class AccountView(ApiView):
 def with_risk(
     rows: list[queries.AccountRow], ids: Collection[int] | None = None
 ) -> list[s.AccountRowWithRisk]:
-    """The rows with their risk (snapshots.risk.account_risk over `ids`, every active account when
-    None: a fixed number of queries). An account activated between the two reads: never read."""
-    risks = account_risk(None if ids is None else sorted(ids))
+    """The rows with their risk (snapshots.risk.account_risk of the rows' latest snapshots: a fixed
+    number of queries). `ids` (the accounts the user sees) is no longer read: the rows are of
+    those already."""
+    risks = account_risk(latest={row.account.pk: row.snapshot_id for row in rows})
     return [
         s.AccountRowWithRisk.of(row, risks.get(row.account.pk) or AccountRisk.never_read(row.account.pk))
         for row in rows

@@ -56,7 +56,9 @@ def known(request: HttpRequest, **facts: Any) -> None:
     setattr(request, _KNOWN_ATTRIBUTE, facts)
 
 
-def _facts(user: Any, known: dict[str, Any]) -> dict[str, Any]:
+def _facts(user: Any, known: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The top bar's facts; `known`: those the page has read itself (known()), not asked again."""
+    known = known or {}
     now = timezone.now()
     ids = desks.visible_account_ids(user)  # cached on the user: the page has usually asked already
     refreshed_at = known["refreshed_at"] if "refreshed_at" in known else newest_refresh(ids)

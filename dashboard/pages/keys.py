@@ -55,7 +55,7 @@ from dashboard.pages.common import (
     visible,
 )
 from okxapi import IDLE_DELETION_DAYS
-from snapshots import pacing
+from snapshots import pacing, queries
 
 # What the date of each deadline warning (accounts.health.DEADLINE_CODES) means on a key's card.
 DEADLINE_WORDS = {
@@ -165,12 +165,16 @@ def key_rows(
     """One KeyRow per credential (in the queryset's order): its status, warnings as of `now`, the
     nearest deadline counted in days from `today` (the display zone's), and the table's dates
     (aware UTC; the templates show them in the display zone). `ids`: the accounts the user sees
-    (a master is named only when it is one of them). No extra query per row (the queryset
-    selects account__master)."""
+    (a master is named only when it is one of them). No extra query per row: the queryset
+    selects the account (and may select account__master); the masters not loaded are linked from
+    the rows' own accounts, one query for those that are not among them (queries.link_masters)."""
     rows, policy, zone = [], health_policy(), ZoneInfo(settings.DISPLAY_TIME_ZONE)
-    for credential in credentials:
-        warnings = credential.warnings_at(now)
+    listed = list(credentials)
+    queries.link_masters(credential.account for credential in listed)
+    for credential in listed:
         facts = credential.key_facts()
+        # Credential.warnings_at(now), with the facts and the policy read once.
+        warnings = health.warnings_at(credential.warnings, facts, now, policy)
         deadline, what = _deadline(warnings, today)
         deletes_at = health.idle_deletion_at(facts)
         if what == DEADLINE_WORDS[WarningCode.IDLE_DELETION.value] and deletes_at is not None:
@@ -348,7 +352,7 @@ def keys(request: HttpRequest) -> HttpResponse:
     today = now.astimezone(ZoneInfo(settings.DISPLAY_TIME_ZONE)).date()
     # The ciphertexts are never shown: not loading 500 of each is ~10 % of the page.
     credentials = desks.limit_to_visible(
-        Credential.objects.select_related("account", "account__master").defer(*ENCRYPTED_FIELDS), request.user
+        Credential.objects.select_related("account").defer(*ENCRYPTED_FIELDS), request.user
     )
     ids = visible(request)
     active = key_rows(credentials.filter(status=CredentialStatus.ACTIVE), today=today, now=now, ids=ids)

@@ -177,8 +177,8 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
     # Every account's PnL (all groups) and the team's (the in-team accounts the user sees), worked
     # out ahead by the warm-pnl task (dashboard/tasks.py).
     found = pnl.overview_pnl([row.account.pk for row in rows], [row.account.pk for row in live], now)
-    # Every active account when the user sees all (as account_rows: no list of ids to send).
-    risks = account_risk(None if ids is None else sorted(ids))
+    # Of the rows' latest snapshots (account_rows has their ids: no second look-up per account).
+    risks = account_risk(latest={row.account.pk: row.snapshot_id for row in rows})
 
     def table(group: list[queries.AccountRow]) -> list[TableRow]:
         return sort_rows([TableRow.of(row, zone, found, risks, ids) for row in group], sort, direction)
