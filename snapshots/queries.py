@@ -464,24 +464,12 @@ def _week_changes(rows: list[AccountRow]) -> dict[int, Change]:
     current = {r.account.pk: r for r in rows if r.equity_usd is not None}
     if not current:
         return {}
-    then = _before(list(current), timezone.now() - timedelta(days=7))
+    then = _values_at(list(current), timezone.now() - timedelta(days=7))
     found = {
         pk: Change.of(row.equity_usd, then.get(pk), row.first_equity_usd, row.first_data_at)
         for pk, row in current.items()
     }
     return {pk: change for pk, change in found.items() if change is not None}
-
-
-def _before(ids: list[int], when: datetime) -> dict[int, Decimal]:
-    """Each account's latest total at or before `when` (one seek per account); absent without one."""
-    rows = (
-        Account.objects.filter(pk__in=ids)
-        .annotate(
-            then=Subquery(_latest_before(when).exclude(total_equity_usd=None).values("total_equity_usd")[:1])
-        )
-        .values_list("pk", "then")
-    )
-    return {pk: value for pk, value in rows if value is not None}
 
 
 def first_data_at(account: Account) -> datetime | None:
