@@ -26,6 +26,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.db.models import OuterRef, Subquery
 
+from accounts.health import HealthStatus
 from accounts.models import Account, Credential, CredentialStatus
 from accounts.okx import shared_connection
 from okxapi import ENDPOINT_LIMITS
@@ -109,7 +110,8 @@ def through_master_interval(master_id: int) -> timedelta:
 def refresh_plan(now: float | None = None) -> list[Planned]:
     """The tasks of the beat at `now` (epoch seconds; default: the clock):
     1. Each account with its own key (a master's too), due at once, the stalest first (never
-       read, then the oldest newest snapshot): when the workers cannot refresh every account
+       read, then the oldest newest snapshot; failing keys last: stalest_first): when the
+       workers cannot refresh every account
        within the interval, the tasks left at its end expire (and are counted: the "expired"
        refresh outcome of /metrics), and those accounts are first in the next beat instead of
        last again, so none is starved.
@@ -130,13 +132,21 @@ def refresh_plan(now: float | None = None) -> list[Planned]:
 
 def stalest_first(ids: list[int]) -> list[int]:
     """Active accounts' `ids` ordered by their newest snapshot, oldest first, accounts never read
-    before all (ties by id): one query over the active accounts, each account's newest snapshot
-    found through its (account, taken_at) index."""
+    before all (ties by id); accounts whose active key is failing or in its grace period come
+    after every other: a failed refresh stores no snapshot, so by age alone a key that keeps
+    failing (with its retries) would be first every beat and could crowd out healthy accounts.
+    Two queries: the failing keys, and each active account's newest snapshot found through its
+    (account, taken_at) index."""
+    troubled = set(
+        Credential.objects.filter(
+            status=CredentialStatus.ACTIVE, health_status__in=(HealthStatus.FAILING, HealthStatus.GRACE)
+        ).values_list("account_id", flat=True)
+    )
     newest = Snapshot.objects.filter(account=OuterRef("pk")).order_by("-taken_at").values("taken_at")[:1]
     rows = Account.objects.filter(active=True).annotate(newest=Subquery(newest)).values_list("pk", "newest")
     found = dict(rows)
     never = datetime.min.replace(tzinfo=UTC)
-    return sorted(ids, key=lambda pk: (found.get(pk) or never, pk))
+    return sorted(ids, key=lambda pk: (pk in troubled, found.get(pk) or never, pk))
 
 
 def _master_plan(master_id: int, ring: list[int], now: float, interval: int) -> list[Planned]:

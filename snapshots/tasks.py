@@ -79,8 +79,13 @@ def refresh_account(self: Any, account_id: int, cycle: int, on_demand: bool = Fa
 def count_expired_refresh(sender: Any = None, request: Any = None, expired: bool = False, **_: Any) -> None:
     """A refresh that expired unrun (no worker started it within its interval: more accounts than
     the workers refresh in one, see pacing.refresh_plan) is the account's "expired" refresh
-    outcome in /metrics (okxdash_refreshes), so a team sees it before the accounts go stale."""
+    outcome in /metrics (okxdash_refreshes), so a team sees it before the accounts go stale.
+    Only a beat's planned refresh counts, not a retry or a "Refresh now"."""
     if not expired or getattr(sender, "name", None) != refresh_account.name:
+        return
+    # A retry keeps its first try's expiry and an operator's "Refresh now" is no planned refresh:
+    # neither says the workers are too few.
+    if getattr(request, "retries", 0) or (getattr(request, "kwargs", None) or {}).get("on_demand"):
         return
     args = getattr(request, "args", None) or ()
     if args:

@@ -38,6 +38,22 @@ def test_own_key_accounts_are_planned_stalest_first_never_read_before_all():
     assert all(p.countdown == 0 for p in plan)
 
 
+@pytest.mark.django_db
+def test_accounts_whose_key_keeps_failing_come_after_every_other():
+    """A failed refresh stores no snapshot: by age alone a failing key would be first every beat
+    and, with its retries, could crowd out the healthy accounts."""
+    now = timezone.now()
+    failing, grace, healthy, new = (make_account(name) for name in ("failing", "grace", "healthy", "new"))
+    give_key(failing, health_status="failing")
+    give_key(grace, health_status="grace")
+    give_key(healthy, health_status="ok")
+    give_key(new)  # unchecked: never read, first
+    snap(healthy, "10", at=now - timedelta(seconds=30))
+    snap(grace, "10", at=now - timedelta(minutes=20))
+
+    assert [p.account_id for p in refresh_plan()] == [new.pk, healthy.pk, failing.pk, grace.pk]
+
+
 @pytest.mark.django_db(transaction=True)
 @override_settings(METRICS_TOKEN=TOKEN)
 def test_a_refresh_no_worker_started_within_its_interval_is_counted_as_expired(
@@ -50,14 +66,18 @@ def test_a_refresh_no_worker_started_within_its_interval_is_counted_as_expired(
     key = ("okxdash_refreshes_total", (("account", "main"), ("outcome", "expired")))
     before = scrape(client).get(key, 0)
     queue = f"expired-{uuid.uuid4().hex[:6]}"
+    past = timezone.now() - timedelta(seconds=1)
+    # An operator's "Refresh now" that expired is no planned refresh: not counted.
+    refresh_account.apply_async((account.pk, 1), {"on_demand": True}, expires=past, queue=queue)
     # The tail of a beat whose workers were busy for the whole interval: its expiry has passed
-    # when a worker takes it.
-    refresh_account.apply_async((account.pk, 1), expires=timezone.now() - timedelta(seconds=1), queue=queue)
+    # when a worker takes it (after the one above: one worker, one process, in order).
+    refresh_account.apply_async((account.pk, 1), expires=past, queue=queue)
 
     workers(1, queue, concurrency=1)
 
-    wait_until(lambda: scrape(client).get(key, 0) == before + 1, "the expired refresh counted")
-    assert not Snapshot.objects.filter(account=account).exists()  # it never ran
+    wait_until(lambda: scrape(client).get(key, 0) >= before + 1, "the expired refresh counted")
+    assert scrape(client).get(key, 0) == before + 1  # the planned one only
+    assert not Snapshot.objects.filter(account=account).exists()  # neither ran
     samples = scrape(client)
     # A refresh that did not run has no duration.
     assert ("okxdash_refresh_duration_seconds_count", (("account", "main"),)) not in samples
