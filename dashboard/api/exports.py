@@ -113,7 +113,7 @@ class AccountsCsvView(CsvView):
     )
     def get(self, request: Request) -> Response:
         ids = visible(request)
-        rows = with_risk(queries.account_rows(ids), ids)
+        rows = with_risk(queries.account_rows(ids))
         table = Table(ACCOUNT_COLUMNS, (_account_cells(row, ids) for row in rows))
         return self.attachment(table, f"accounts-{_stamp(timezone.now())}.csv")
 

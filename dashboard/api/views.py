@@ -10,7 +10,6 @@ naming another account answers 404, as for an unknown id.
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import fields
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -88,7 +87,7 @@ class AccountsView(ApiView):
         data = {
             "totals": queries.totals(rows),
             "demo_totals": queries.totals(rows, Environment.DEMO),
-            "accounts": with_risk(rows, ids),
+            "accounts": with_risk(rows),
         }
         # Why a total (and so its change) is unknown, in the overview's words.
         team = [row for row in rows if row.group == queries.TEAM]
@@ -116,18 +115,15 @@ class AccountView(ApiView):
         row = next((row for row in queries.account_rows(ids) if row.account.pk == account.pk), None)
         if row is None:
             raise NotFound("This account is paused (inactive); its balances and history remain readable.")
-        return Response(self.get_serializer(with_risk([row], [account.pk])[0]).data)
+        return Response(self.get_serializer(with_risk([row])[0]).data)
 
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), "visible": visible(self.request)}
 
 
-def with_risk(
-    rows: list[queries.AccountRow], ids: Collection[int] | None = None
-) -> list[s.AccountRowWithRisk]:
+def with_risk(rows: list[queries.AccountRow]) -> list[s.AccountRowWithRisk]:
     """The rows with their risk (snapshots.risk.account_risk of the rows' latest snapshots: a fixed
-    number of queries). `ids` (the accounts the user sees) is no longer read: the rows are of
-    those already."""
+    number of queries)."""
     risks = account_risk(latest={row.account.pk: row.snapshot_id for row in rows})
     return [
         s.AccountRowWithRisk.of(row, risks.get(row.account.pk) or AccountRisk.never_read(row.account.pk))
