@@ -162,7 +162,12 @@ def overview_pnl(account_ids: list[int], team_ids: list[int], now: datetime) -> 
     cached = queries.cache_get_many(keys)
     stored, team = cached.get(keys[0]), cached.get(keys[1])
     as_of = min((entry.at for entry in (stored, team) if entry is not None), default=None)
-    texts = {key: dict(stored.accounts[key]) if stored else {} for key in OVERVIEW_PERIODS}
+    # Only `account_ids`' texts: the entry holds every active account's, of every desk.
+    texts: dict[str, dict[int, PnLText]] = {key: {} for key in OVERVIEW_PERIODS}
+    if stored:
+        for key, shown in texts.items():
+            every = stored.accounts[key]
+            shown.update((pk, every[pk]) for pk in account_ids if pk in every)
     missing = [pk for pk in account_ids if pk not in texts[OVERVIEW_PERIODS[0]]]
     inline = missing if len(missing) <= INLINE_ACCOUNTS else []
     teams = [team_ids] if team is None and len(team_ids) <= INLINE_ACCOUNTS else []
