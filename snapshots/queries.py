@@ -22,7 +22,7 @@ import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db import models
-from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from accounts import health
@@ -116,9 +116,10 @@ class Change:
         )
 
 
-# The credential columns account_rows() loads: what Credential.warnings_at reads (the account comes
-# from the prefetch), and the message the overview shows for a failing key.
-ROW_CREDENTIAL_FIELDS = ("account", "status", "health_message", *KEY_HEALTH_FIELDS)
+# The credential columns account_rows() reads (as values, not instances: 500 Credential instances
+# cost ~10 ms more): what Credential.facts_from and the warnings need, and the message the overview
+# shows for a failing key.
+ROW_CREDENTIAL_FIELDS = ("account_id", "health_message", *KEY_HEALTH_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,8 @@ class AccountRow:
     # The latest snapshot's id (None: never read), so snapshots.risk.account_risk(latest=...) and
     # the 7 d change need not look it up again.
     snapshot_id: int | None = None
+    # Why the account's own key failed, in words (Credential.health_reason); "" otherwise.
+    key_reason: str = ""
 
     @property
     def is_demo(self) -> bool:
@@ -265,20 +268,11 @@ def account_rows(visible: Collection[int] | None = None) -> list[AccountRow]:
     `visible`: the ids of the accounts a user may see (accounts.desks.visible_account_ids), None
     for every account; shares are of the visible accounts' sums."""
     now = timezone.now()
-    active_key = Prefetch(
-        "credentials",
-        # Only what the rows and the key warnings read, unordered (the model's ordering joins
-        # the accounts table): 500 whole rows with their ciphertexts cost ~40 ms more.
-        queryset=Credential.objects.filter(status=CredentialStatus.ACTIVE)
-        .order_by()
-        .only(*ROW_CREDENTIAL_FIELDS),
-        to_attr="active_credentials",
-    )
     scope = Account.objects.filter(active=True)
     if visible is not None:
         scope = scope.filter(pk__in=list(visible))
     accounts = list(
-        scope.prefetch_related(active_key).annotate(
+        scope.annotate(
             latest_id=Subquery(_latest_before().values("id")[:1]),
             equity_24h_ago=Subquery(_latest_before(now - timedelta(days=1)).values("total_equity_usd")[:1]),
             first_equity=Subquery(_first_total().values("total_equity_usd")[:1]),
@@ -287,12 +281,22 @@ def account_rows(visible: Collection[int] | None = None) -> list[AccountRow]:
     )
     link_masters(accounts)
     latest = _latest_snapshots([a.latest_id for a in accounts if a.latest_id is not None])
+    # Each account's active key (one at most), unordered (the model's ordering joins the accounts
+    # table), with the accounts in a subquery rather than 500 parameters.
+    keys = {
+        key["account_id"]: key
+        for key in Credential.objects.filter(status=CredentialStatus.ACTIVE, account__in=scope.values("pk"))
+        .order_by()
+        .values(*ROW_CREDENTIAL_FIELDS)
+    }
     # Keyless sub-accounts are read round-robin through their master: stale is per account.
-    keyed = ((a.pk, a.master_id, bool(a.active_credentials)) for a in accounts)
+    keyed = ((a.pk, a.master_id, a.pk in keys) for a in accounts)
     read = pacing.read_intervals(pacing.split_accounts(keyed)[1])
     policy = health_policy()
     parts = [
-        _row_parts(account, latest.get(account.latest_id), now, read.get(account.pk, 0), policy)
+        _row_parts(
+            account, latest.get(account.latest_id), keys.get(account.pk), now, read.get(account.pk, 0), policy
+        )
         for account in accounts
     ]
     # A share is of the account's own group's sum (AccountRow.group): paper money and accounts
@@ -352,19 +356,23 @@ def _latest_snapshots(ids: list[int]) -> dict[int, dict[str, Any]]:
 
 
 def _row_parts(
-    account: Account, snapshot: dict[str, Any] | None, now: datetime, read_interval_s: float, policy: Policy
+    account: Account,
+    snapshot: dict[str, Any] | None,
+    key: dict[str, Any] | None,
+    now: datetime,
+    read_interval_s: float,
+    policy: Policy,
 ) -> dict[str, Any]:
-    """An AccountRow's fields but its share (account_rows adds it once the group sums are known)."""
+    """An AccountRow's fields but its share (account_rows adds it once the group sums are known).
+    `key`: the active credential's ROW_CREDENTIAL_FIELDS, None without one."""
     equity = snapshot["total_equity_usd"] if snapshot else None
     taken_at = snapshot["taken_at"] if snapshot else None
-    # Both set by account_rows(): an annotation and a Prefetch(to_attr=...), unknown to the stubs.
+    # Set by account_rows()'s annotations, unknown to the stubs.
     ago = account.equity_24h_ago  # type: ignore[attr-defined]
-    credentials = account.active_credentials  # type: ignore[attr-defined]
-    credential = credentials[0] if credentials else None
     # Credential.warnings_at, with the policy read once for all the rows.
-    warnings = (
-        health.warnings_at(credential.warnings, credential.key_facts(), now, policy) if credential else []
-    )
+    facts = Credential.facts_from({**key, "account__environment": account.environment}) if key else None
+    warnings = health.warnings_at(key["warnings"], facts, now, policy) if key and facts else []
+    status = (key["health_status"] or "unchecked") if key else "none"
     # Positions are known only from a snapshot read with the account's own key.
     seen: dict[str, Any] = snapshot or {}
     known = snapshot is not None and not seen["via_master"]
@@ -386,19 +394,14 @@ def _row_parts(
         "upl_unpriced": seen["upl_unpriced"] if known else 0,
         "via_master": bool(seen.get("via_master")),
         "unpriced_holdings": tuple(seen.get("unpriced_funding") or ()),
-        "key_status": _key_status(credential),
+        "key_status": status,
+        "key_reason": health.without_endpoint(key["health_message"]) if key else "",
         "warnings": warnings,
         # The rule Credential.needs_action applies, on the warnings just computed.
-        "needs_action": credential is not None and health.needs_action(credential.health_status, warnings),
+        "needs_action": key is not None and health.needs_action(key["health_status"], warnings),
         "last_refresh_at": taken_at,
         "stale": is_stale(taken_at, now, read_interval_s),
     }
-
-
-def _key_status(credential: Credential | None) -> str:
-    if credential is None:
-        return "none"
-    return credential.health_status or "unchecked"
 
 
 def totals(rows: list[AccountRow], environment: str = Environment.LIVE) -> Totals:
@@ -527,7 +530,10 @@ class TimeBucket(models.Func):
 
 
 def equity_series(
-    account: Account | None, range_key: str, visible: Collection[int] | None = None
+    account: Account | None,
+    range_key: str,
+    visible: Collection[int] | None = None,
+    latest: Decimal | None = None,
 ) -> list[tuple[datetime, Decimal]]:
     """The equity over a range, one point per time bucket (at most ~MAX_POINTS), oldest first.
     A bucket's value sums, over the accounts (account None: the team's, Account.in_team_totals,
@@ -535,7 +541,9 @@ def equity_series(
     the bucket, or its last known value when it has no snapshot there (a refresh that failed for
     a while is not a loss); the newest point sums the latest snapshots. The time of a point is
     the start of its bucket (UTC). A large series caches its settled buckets under its sorted
-    account ids, so every user who sees the same accounts shares them (warm_charts fills them)."""
+    account ids, so every user who sees the same accounts shares them (warm_charts fills them).
+    `latest`: the sum of the latest snapshots when the caller has it (the overview's total shown),
+    for the newest point without reading it again."""
     if range_key not in RANGES:
         raise ValueError(f"unknown range {range_key!r}; one of {', '.join(RANGES)}")
     now = timezone.now()
@@ -552,7 +560,7 @@ def equity_series(
     else:
         settled, carry = _cached_settled(ids, start, settled_end, width)
         sums = [*settled, *_unsettled(ids, settled_end, now, width, carry)]
-    return _points(_ending_on_latest(sums, ids, now), width)
+    return _points(_ending_on_latest(sums, ids, now, latest), width)
 
 
 def team_ids(visible: Collection[int] | None = None) -> list[int]:
@@ -603,13 +611,15 @@ def cached_ranges(visible: Collection[int] | None = None) -> list[str]:
 
 
 def _ending_on_latest(
-    sums: list[tuple[int, Decimal]], ids: list[int], now: datetime
+    sums: list[tuple[int, Decimal]], ids: list[int], now: datetime, latest: Decimal | None = None
 ) -> list[tuple[int, Decimal]]:
     """The newest point is the sum of each account's latest snapshot, not the bucket's mean, each
-    rounded to cents as its row is: the chart ends on the total the page shows beside it."""
+    rounded to cents as its row is: the chart ends on the total the page shows beside it (read
+    here unless `latest` gives it)."""
     if not sums:
         return sums
-    latest = sum((value.quantize(CENT) for value in _values_at(ids, now).values()), Decimal(0))
+    if latest is None:
+        latest = sum((value.quantize(CENT) for value in _values_at(ids, now).values()), Decimal(0))
     return [*sums[:-1], (sums[-1][0], latest)]
 
 

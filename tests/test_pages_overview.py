@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.history import ApiError
 from accounts.models import AccountKind
 from dashboard.pages.charts import line_chart
+from dashboard.pages.overview import ROWS_PER_PAGE
 from dashboard.tasks import warm_pnl
 from snapshots.models import BalanceLine, Wallet
 from tests.accounts_support import make_user
@@ -221,18 +222,60 @@ def test_the_overview_runs_the_same_number_of_queries_for_10_and_200_accounts(cl
     with CaptureQueriesContext(connection) as captured:
         response = client.get(OVERVIEW)
     assert response.status_code == 200
-    assert response.content.decode().count("data-account=") == n
+    assert response.content.decode().count("data-account=") == min(n, ROWS_PER_PAGE)
     assert len(captured) == OVERVIEW_QUERIES
 
 
 # Session, user, permissions (2), which accounts the user sees (1: accounts.desks, whether desks
 # are in use; a desk-limited viewer pays one more, tests/test_desks_pages.py), account rows (3),
-# the 7 d change (1), the chart (4: active ids, values at the range's start, bucket means, the
-# latest values), and the risk column (2: snapshots.risk.account_risk's figures of the rows' latest
-# snapshots, their positions; the rows give the snapshots' ids). The top bar's facts come from the rows
-# (context_processors.known); the PnL columns, the team's and its calendar from the cache (the
-# warm-pnl task works them out: dashboard/pages/pnl.py).
-OVERVIEW_QUERIES = 14
+# the 7 d change (1), the chart (3: active ids, values at the range's start, bucket means; its
+# newest point is the total the rows give), and the risk column (2: snapshots.risk.account_risk's
+# figures of the rows' latest snapshots, their positions; the rows give the snapshots' ids). The
+# top bar's facts come from the rows (context_processors.known); the PnL columns, the team's and
+# its calendar from the cache (the warm-pnl task works them out: dashboard/pages/pnl.py).
+OVERVIEW_QUERIES = 13
+
+
+def test_the_team_table_shows_100_accounts_a_page_and_its_total_is_of_all_of_them(client):
+    many_accounts(120)  # bulk-0000 … bulk-0119, 110.00 USD each
+    warm_pnl.apply()
+    signed_in(client, "viewer")
+    first = client.get(OVERVIEW + "?sort=name&dir=asc").content.decode()
+    names = account_order(first)
+    assert len(names) == 100 and names[0] == "bulk-0000" and names[-1] == "bulk-0099"
+    assert "Accounts 1\u2013100 of 120, sorted by account; the total is of all 120." in first
+    assert 'id="total-equity">13,200.00 USD<' in first and 'id="total-row-equity">13,200.00<' in first
+    assert 'href="?range=7d&amp;sort=name&amp;dir=asc&amp;page=2" rel="next">Next<' in first
+    # The poll and the range links keep the page; a new sort starts on the first page.
+    assert 'data-fragment-url="/overview/fragment/?range=7d&amp;sort=name&amp;dir=asc&amp;page=1"' in first
+    assert 'href="?range=30d&amp;sort=name&amp;dir=asc&amp;page=1"' in first
+    assert 'href="?range=7d&amp;sort=equity&amp;dir=desc"' in first
+
+    second = client.get(OVERVIEW + "?sort=name&dir=asc&page=2").content.decode()
+    assert account_order(second) == [f"bulk-{i:04d}" for i in range(100, 120)]
+    assert "Accounts 101\u2013120 of 120" in second and 'rel="prev">Previous<' in second
+    assert 'id="total-equity">13,200.00 USD<' in second
+    fragment = client.get(FRAGMENT + "?range=7d&sort=name&dir=asc&page=2").content.decode()
+    assert account_order(fragment) == account_order(second)
+    # Past the last page: the last page (accounts may have gone since the link was made).
+    assert account_order(
+        client.get(OVERVIEW + "?sort=name&dir=asc&page=9").content.decode()
+    ) == account_order(second)
+
+    every = client.get(OVERVIEW + "?sort=name&dir=asc&page=all").content.decode()
+    assert len(account_order(every)) == 120 and "All 120 accounts, sorted by account" in every
+
+
+@pytest.mark.parametrize("page", ["0", "two", "-1"])
+def test_a_page_that_is_no_number_is_a_400_that_says_what_is_allowed(client, team, page):
+    response = signed_in(client, "viewer").get(OVERVIEW + f"?page={page}")
+    assert response.status_code == 400
+    assert "Use page= a number from 1, or page=all" in response.content.decode()
+
+
+def test_with_100_accounts_or_fewer_there_is_no_pager(client, team):
+    html = signed_in(client, "viewer").get(OVERVIEW).content.decode()
+    assert "accounts-pager" not in html and "page=" not in html
 
 
 def test_the_polled_fragment_does_not_pay_for_the_top_bar_it_does_not_show(client):

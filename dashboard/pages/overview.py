@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -61,7 +62,7 @@ STATUS_ORDER = {"failing": 0, "grace": 1, "unchecked": 2, "none": 3, "ok": 4}
 class Column:
     key: str
     label: str
-    sort_key: Callable[[TableRow], Any]
+    sort_key: Callable[[Ranked], Any]
     numeric: bool = False
     optional: bool = False  # hidden on a phone (class "opt" in app.css)
     # Also hidden below a wide screen (class "wide" in app.css): at a laptop's 1366 px the twelve
@@ -103,6 +104,10 @@ COLUMNS = (
 )
 COLUMN_BY_KEY = {column.key: column for column in COLUMNS}
 DEFAULT_SORT = ("equity", "desc")
+# The team's table shows this many rows a page (?page=2; ?page=all for every row): at 500 accounts
+# the whole table was 727 KiB of HTML, rendered and sent on every poll of every open overview.
+ROWS_PER_PAGE = 100
+ALL_PAGES = "all"
 
 
 def _sort(request: HttpRequest) -> tuple[str, str]:
@@ -113,13 +118,54 @@ def _sort(request: HttpRequest) -> tuple[str, str]:
     return key, direction
 
 
+def _page_number(request: HttpRequest) -> int | None:
+    """?page=N (1-based; past the last page, the last page) or ?page=all (None: every row)."""
+    raw = request.GET.get("page") or "1"
+    if raw == ALL_PAGES:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise BadQuery(f"Unknown page. Use page= a number from 1, or page={ALL_PAGES} for every account.")
+    return int(raw)
+
+
+def paged(rows: list[Ranked], number: int | None) -> tuple[list[Ranked], dict[str, Any]]:
+    """The rows of page `number` (ROWS_PER_PAGE each, django.core.paginator; None: all of them) and
+    what the pager says: first and last row shown (1-based), of how many, the page, the pages."""
+    if number is None or len(rows) <= ROWS_PER_PAGE:
+        return rows, {"first": 1, "last": len(rows), "count": len(rows), "number": None, "pages": 1}
+    page = Paginator(rows, ROWS_PER_PAGE).get_page(number)
+    facts = {
+        "first": page.start_index(),
+        "last": page.end_index(),
+        "count": len(rows),
+        "number": page.number,
+        "pages": page.paginator.num_pages,
+    }
+    return list(page.object_list), facts
+
+
+def _pager(query: dict[str, str], facts: dict[str, Any]) -> dict[str, Any] | None:
+    """The links under the team's table ("Accounts 101-200 of 500", each page, all); None when
+    every row fits one page."""
+    if facts["count"] <= ROWS_PER_PAGE:
+        return None
+    current = facts["number"]
+    return {
+        **facts,
+        "links": [(str(n), _link(query, page=str(n)), n == current) for n in range(1, facts["pages"] + 1)],
+        "all": (_link(query, page=ALL_PAGES), current is None),
+        "previous": _link(query, page=str(current - 1)) if current and current > 1 else "",
+        "next": _link(query, page=str(current + 1)) if current and current < facts["pages"] else "",
+    }
+
+
 def _first_dir(key: str) -> str:
     """Numbers sort largest first on the first click, words from A."""
     column = COLUMN_BY_KEY.get(key)
     return "desc" if column and column.numeric else "asc"
 
 
-def sort_rows(rows: list[TableRow], key: str, direction: str) -> list[TableRow]:
+def sort_rows(rows: list[Ranked], key: str, direction: str) -> list[Ranked]:
     """Rows without a value (no snapshot yet, an unknown PnL) go last in both directions; ties
     keep name order."""
     value = COLUMN_BY_KEY[key].sort_key
@@ -159,6 +205,7 @@ def overview_fragment(request: HttpRequest) -> HttpResponse:
 
 def _overview_context(request: HttpRequest) -> dict[str, Any]:
     sort, direction = _sort(request)
+    number = _page_number(request)
     zone = ZoneInfo(settings.DISPLAY_TIME_ZONE)
     ids = visible(request)  # None: every account; else the user's desks' accounts
     rows = queries.account_rows(ids)
@@ -180,16 +227,27 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
     # Of the rows' latest snapshots (account_rows has their ids: no second look-up per account).
     risks = account_risk(latest={row.account.pk: row.snapshot_id for row in rows})
 
-    def table(group: list[queries.AccountRow]) -> list[TableRow]:
-        return sort_rows([TableRow.of(row, zone, found, risks, ids) for row in group], sort, direction)
+    def ranked(group: list[queries.AccountRow]) -> list[Ranked]:
+        return sort_rows([Ranked.of(row, zone, found, risks) for row in group], sort, direction)
 
-    table_rows, demo_rows, excluded_rows = table(live), table(demo), table(excluded)
+    def formatted(group: list[Ranked]) -> list[TableRow]:
+        return [TableRow.of(row, zone, ids) for row in group]
+
+    table_rows = ranked(live)
+    demo_rows, excluded_rows = formatted(ranked(demo)), formatted(ranked(excluded))
+    shown_rows, page_facts = paged(table_rows, number)
+    page_rows = formatted(shown_rows)
+    # The page stays on the range links and the poll; a new sort starts on page 1.
+    shown = {
+        **query,
+        **({"page": str(page_facts["number"] or ALL_PAGES)} if _pager(query, page_facts) else {}),
+    }
     totals = queries.totals(rows)
     total_shown = _shown_sum(live)
     # The chart starts on the reading its change figure counts from and ends on the total shown.
     last = (totals.last_refresh_at, total_shown) if totals.counted and totals.last_refresh_at else None
     points, readings = charts.anchored(
-        queries.equity_series(None, range_key, ids),
+        queries.equity_series(None, range_key, ids, latest=last[1] if last else None),
         first=charts.chart_start(
             range_key, {"24h": totals.change_24h, "7d": totals.change_7d}, last[1] if last else None
         ),
@@ -197,7 +255,8 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
     )
     return {
         "rows": table_rows,
-        "table_body": render_partial(request, "dashboard/_account_rows.html", {"rows": table_rows}),
+        "table_body": render_partial(request, "dashboard/_account_rows.html", {"rows": page_rows}),
+        "pager": _pager(query, page_facts),
         "totals": totals,
         # The sum of the rows as shown (each rounded to cents), so the figure adds up on screen;
         # the exact sum is in the API.
@@ -241,13 +300,13 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
             points, label="Total equity of the team's live accounts", readings=readings
         ),
         "chart_values": charts.values_table(points, readings=readings),
-        "ranges": [(key, _link(query, range=key)) for key in queries.RANGES],
+        "ranges": [(key, _link(shown, range=key)) for key in queries.RANGES],
         "range_key": range_key,
         "headers": _headers(query, sort, direction),
         "sort": sort,
         "sort_label": COLUMN_BY_KEY[sort].label,  # the caption says the column's words
         "dir": direction,
-        "fragment_url": f"{reverse('pages:overview_fragment')}?{urlencode(query)}",
+        "fragment_url": f"{reverse('pages:overview_fragment')}?{urlencode(shown)}",
         "refresh_seconds": settings.REFRESH_INTERVAL_SECONDS,
         "stale_minutes": int(queries.stale_after().total_seconds() // 60),
         "now": now,
@@ -377,6 +436,32 @@ class RiskText:
 
 
 @dataclass(frozen=True)
+class Ranked:
+    """An accounts-table row with what its columns sort on (COLUMNS' sort_key): the row, its PnL
+    and its risk. Every row is ranked; only the shown page's rows are formatted (TableRow)."""
+
+    row: queries.AccountRow
+    pnl_24h: pnl.PnLText  # PnL net of transfers with its time-weighted return
+    pnl_7d: pnl.PnLText
+    risk: RiskText  # margin ratio and the nearest distance to liquidation
+
+    @classmethod
+    def of(
+        cls, row: queries.AccountRow, zone: ZoneInfo, found: dict[str, Any], risks: dict[int, AccountRisk]
+    ) -> Ranked:
+        """`found`: dashboard.pages.pnl.overview_pnl (each period's PnLText per account id);
+        `risks`: snapshots.risk.account_risk (AccountRisk per account id)."""
+        pk = row.account.pk
+        return cls(
+            row=row,
+            pnl_24h=found["24h"].get(pk) or pnl.PnLText.of(None, zone),
+            pnl_7d=found["7d"].get(pk) or pnl.PnLText.of(None, zone),
+            # An account activated between the two reads has no risk row yet: never read.
+            risk=RiskText.of(risks.get(pk) or AccountRisk.never_read(pk)),
+        )
+
+
+@dataclass(frozen=True)
 class TableRow:
     """One accounts-table row's values as text, for templates/jinja2/dashboard/_account_rows.html:
     formatted here once, because 500 rows through template filters (floatformat, date) cost more
@@ -401,17 +486,10 @@ class TableRow:
     master: str = ""
 
     @classmethod
-    def of(
-        cls,
-        row: queries.AccountRow,
-        zone: ZoneInfo,
-        found: dict[str, Any],
-        risks: dict[int, AccountRisk],
-        ids: frozenset[int] | None = None,
-    ) -> TableRow:
-        """`found`: dashboard.pages.pnl.overview_pnl (each period's PnLText per account id);
-        `risks`: snapshots.risk.account_risk (AccountRisk per account id); `ids`: the accounts
-        the user sees (common.visible), to name a master only when it is one of them."""
+    def of(cls, ranked: Ranked, zone: ZoneInfo, ids: frozenset[int] | None = None) -> TableRow:
+        """`ranked`: the row with its PnL and risk (Ranked.of); `ids`: the accounts the user sees
+        (common.visible), to name a master only when it is one of them."""
+        row = ranked.row
         refreshed = row.last_refresh_at.astimezone(zone) if row.last_refresh_at else None
         change = row.change_24h
         since = change.since.astimezone(zone) if change is not None and change.since else None
@@ -431,10 +509,9 @@ class TableRow:
             refreshed_iso=refreshed.isoformat() if refreshed else "",
             key_badge=badge,
             key_label=label,
-            pnl_24h=found["24h"].get(row.account.pk) or pnl.PnLText.of(None, zone),
-            pnl_7d=found["7d"].get(row.account.pk) or pnl.PnLText.of(None, zone),
-            # An account activated between the two reads has no risk row yet: never read.
-            risk=RiskText.of(risks.get(row.account.pk) or AccountRisk.never_read(row.account.pk)),
+            pnl_24h=ranked.pnl_24h,
+            pnl_7d=ranked.pnl_7d,
+            risk=ranked.risk,
             master=shown_name(row.account.master, ids),
         )
 
@@ -509,11 +586,10 @@ def keys_needing_attention(rows: list[queries.AccountRow]) -> list[dict[str, Any
 def _attention(row: queries.AccountRow) -> dict[str, Any] | None:
     """The row's line in "Keys needing attention" (badge, label, message, date, order), None when
     its key needs no action; the table's key column shows the same badge and word."""
-    credentials = getattr(row.account, "active_credentials", None) or []
-    if not row.needs_action or not credentials:
+    if not row.needs_action:
         return None
     if row.key_status == HealthStatus.FAILING:
-        badge, message = WARNING_BADGES["failing"], credentials[0].health_reason
+        badge, message = WARNING_BADGES["failing"], row.key_reason
         return _line(row.account, badge, message, None, (0, date.min))
     warning = min((w for w in row.warnings if w.get("severity") in ACTION_SEVERITIES), key=_urgency)
     on = date.fromisoformat(warning["date"]) if warning.get("date") else None
