@@ -38,6 +38,7 @@ from accounts.models import (
 from snapshots import pacing
 from snapshots.models import Snapshot
 from snapshots.money import MoneyAvg, MoneySum
+from snapshots.risk import RISK_FIELDS
 
 RANGES: dict[str, timedelta | None] = {
     "1d": timedelta(days=1),
@@ -156,6 +157,8 @@ class AccountRow:
     snapshot_id: int | None = None
     # Why the account's own key failed, in words (Credential.health_reason); "" otherwise.
     key_reason: str = ""
+    # The latest snapshot's risk columns (snapshots.risk.RISK_FIELDS), for account_risk(figures=...).
+    risk_figures: dict[str, Any] | None = None
 
     @property
     def is_demo(self) -> bool:
@@ -335,8 +338,9 @@ def link_masters(accounts: Iterable[Account]) -> None:
 
 
 def _latest_snapshots(ids: list[int]) -> dict[int, dict[str, Any]]:
-    """id -> {taken_at, total_equity_usd, upl, position_count, upl_unpriced}: one GROUP BY over
-    the positions. upl sums the USD values (never coin amounts); a size of 0 is no position (rows
+    """id -> {taken_at, total_equity_usd, via_master, unpriced_funding, upl, position_count,
+    upl_unpriced, and the risk columns (snapshots.risk.RISK_FIELDS)}: one GROUP BY over the
+    positions. upl sums the USD values (never coin amounts); a size of 0 is no position (rows
     stored before the refresh dropped them)."""
     if not ids:
         return {}
@@ -345,7 +349,7 @@ def _latest_snapshots(ids: list[int]) -> dict[int, dict[str, Any]]:
     rows = (
         Snapshot.objects.filter(id__in=ids)
         .order_by()
-        .values("id", "taken_at", "total_equity_usd", "via_master", "unpriced_funding")
+        .values(*dict.fromkeys((*RISK_FIELDS, "total_equity_usd", "unpriced_funding")))
         .annotate(
             upl=MoneySum("positions__upl_usd", filter=real),
             position_count=Count("positions", filter=real),
@@ -389,6 +393,7 @@ def _row_parts(
         "first_data_at": first_at,
         "first_equity_usd": account.first_equity,  # type: ignore[attr-defined]
         "snapshot_id": snapshot["id"] if snapshot else None,
+        "risk_figures": {name: snapshot[name] for name in RISK_FIELDS} if snapshot else None,
         "upl_usd": upl if known else None,
         "open_positions": seen["position_count"] if known else None,
         "upl_unpriced": seen["upl_unpriced"] if known else 0,

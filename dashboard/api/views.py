@@ -124,7 +124,10 @@ class AccountView(ApiView):
 def with_risk(rows: list[queries.AccountRow]) -> list[s.AccountRowWithRisk]:
     """The rows with their risk (snapshots.risk.account_risk of the rows' latest snapshots: a fixed
     number of queries)."""
-    risks = account_risk(latest={row.account.pk: row.snapshot_id for row in rows})
+    risks = account_risk(
+        latest={row.account.pk: row.snapshot_id for row in rows},
+        figures={row.snapshot_id: row.risk_figures for row in rows if row.risk_figures},
+    )
     return [
         s.AccountRowWithRisk.of(row, risks.get(row.account.pk) or AccountRisk.never_read(row.account.pk))
         for row in rows
