@@ -229,11 +229,11 @@ def test_the_overview_runs_the_same_number_of_queries_for_10_and_200_accounts(cl
 # Session, user, permissions (2), which accounts the user sees (1: accounts.desks, whether desks
 # are in use; a desk-limited viewer pays one more, tests/test_desks_pages.py), account rows (3),
 # the 7 d change (1), the chart (3: active ids, values at the range's start, bucket means; its
-# newest point is the total the rows give), and the risk column (2: snapshots.risk.account_risk's
-# figures of the rows' latest snapshots, their positions; the rows give the snapshots' ids). The
-# top bar's facts come from the rows (context_processors.known); the PnL columns, the team's and
+# newest point is the total the rows give), and the risk column (1: snapshots.risk.account_risk's
+# read of the rows' latest snapshots' positions; the rows give the snapshots and their risk
+# figures). The top bar's facts come from the rows (context_processors.known); the PnL columns, the team's and
 # its calendar from the cache (the warm-pnl task works them out: dashboard/pages/pnl.py).
-OVERVIEW_QUERIES = 13
+OVERVIEW_QUERIES = 12
 
 
 def test_the_team_table_shows_100_accounts_a_page_and_its_total_is_of_all_of_them(client):

@@ -341,8 +341,7 @@ def test_the_risk_column_costs_the_same_queries_for_10_and_200_accounts(client, 
         in html
     )
     # The overview's queries (test_pages_overview.OVERVIEW_QUERIES), with snapshots.risk.account_risk's
-    # two (the figures of the rows' latest snapshots, their positions), whatever the number of
-    # accounts.
+    # one (the positions of the rows' latest snapshots), whatever the number of accounts.
     assert len(captured) == OVERVIEW_QUERIES
 
 
