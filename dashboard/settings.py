@@ -163,11 +163,20 @@ def _broker_url(redis_url: str) -> str:
     return redis_url
 
 
+# A Redis that hangs (paused, a full network buffer) must not hang the pages: every cache read
+# and write gives up after this many seconds, and the pages treat that as a miss (the chart's and
+# the PnL's cached figures are worked out or shown as "computing"; snapshots.queries.cache_get_many).
+CACHE_SOCKET_TIMEOUT_S = 2
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "okxdash",
+        # Passed to redis-py's connection pool (django.core.cache.backends.redis.RedisCacheClient).
+        "OPTIONS": {
+            "socket_timeout": CACHE_SOCKET_TIMEOUT_S,
+            "socket_connect_timeout": CACHE_SOCKET_TIMEOUT_S,
+        },
     }
 }
 
