@@ -539,6 +539,7 @@ def equity_series(
     range_key: str,
     visible: Collection[int] | None = None,
     latest: Decimal | None = None,
+    first: datetime | None = None,
 ) -> list[tuple[datetime, Decimal]]:
     """The equity over a range, one point per time bucket (at most ~MAX_POINTS), oldest first.
     A bucket's value sums, over the accounts (account None: the team's, Account.in_team_totals,
@@ -548,12 +549,13 @@ def equity_series(
     the start of its bucket (UTC). A large series caches its settled buckets under its sorted
     account ids, so every user who sees the same accounts shares them (warm_charts fills them).
     `latest`: the sum of the latest snapshots when the caller has it (the overview's total shown),
-    for the newest point without reading it again."""
+    for the newest point without reading it again; `first`: the accounts' earliest first reading
+    with a total (the rows' first_data_at), for the "all" range's start without reading it."""
     if range_key not in RANGES:
         raise ValueError(f"unknown range {range_key!r}; one of {', '.join(RANGES)}")
     now = timezone.now()
     ids = [account.pk] if account is not None else team_ids(visible)
-    start = _series_start(account, ids, RANGES[range_key], now)
+    start = _series_start(account, ids, RANGES[range_key], now, first)
     if start is None or not ids:
         return []
     width = _bucket_width(now - start)
@@ -629,20 +631,27 @@ def _ending_on_latest(
 
 
 def _series_start(
-    account: Account | None, ids: list[int], span: timedelta | None, now: datetime
+    account: Account | None,
+    ids: list[int],
+    span: timedelta | None,
+    now: datetime,
+    first: datetime | None = None,
 ) -> datetime | None:
+    """Where a series of `span` starts: now - span; for the whole history (span None), an
+    account's first snapshot, or the team's earliest first snapshot with a total (the first
+    reading any sum can have; `first` when the caller has it: AccountRow.first_data_at)."""
     if span is not None:
         return now - span
     if account is not None:
-        first = (
+        found = (
             Snapshot.objects.filter(account=account).order_by("taken_at").values_list("taken_at", flat=True)
         )
-        return first.first()
+        return found.first()
+    if first is not None:
+        return first
     # One seek per account on (account, taken_at) instead of a MIN over the whole history.
     firsts = Account.objects.filter(pk__in=ids).annotate(
-        first=Subquery(
-            Snapshot.objects.filter(account=OuterRef("pk")).order_by("taken_at").values("taken_at")[:1]
-        )
+        first=Subquery(_first_total().values("taken_at")[:1])
     )
     return firsts.aggregate(start=models.Min("first"))["start"]
 

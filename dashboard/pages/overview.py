@@ -250,7 +250,9 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
     # The chart starts on the reading its change figure counts from and ends on the total shown.
     last = (totals.last_refresh_at, total_shown) if totals.counted and totals.last_refresh_at else None
     points, readings = charts.anchored(
-        queries.equity_series(None, range_key, ids, latest=last[1] if last else None),
+        queries.equity_series(
+            None, range_key, ids, latest=last[1] if last else None, first=min(firsts) if firsts else None
+        ),
         first=charts.chart_start(
             range_key, {"24h": totals.change_24h, "7d": totals.change_7d}, last[1] if last else None
         ),
