@@ -38,7 +38,7 @@ from accounts.models import (
 from snapshots import pacing
 from snapshots.models import Snapshot
 from snapshots.money import MoneyAvg, MoneySum
-from snapshots.risk import RISK_FIELDS
+from snapshots.risk import RISK_FIELDS, AccountRisk, account_risk
 
 RANGES: dict[str, timedelta | None] = {
     "1d": timedelta(days=1),
@@ -315,6 +315,15 @@ def account_rows(visible: Collection[int] | None = None) -> list[AccountRow]:
         equity, total = part["equity_usd"], sums.get(_group(part["account"]))
         rows.append(AccountRow(**part, share=equity / total if equity is not None and total else None))
     return rows
+
+
+def rows_risk(rows: list[AccountRow]) -> dict[int, AccountRisk]:
+    """snapshots.risk.account_risk of the rows' accounts from what account_rows read (each
+    latest snapshot's id and risk figures): one query, for their positions."""
+    return account_risk(
+        latest={row.account.pk: row.snapshot_id for row in rows},
+        figures={row.snapshot_id: row.risk_figures for row in rows if row.snapshot_id and row.risk_figures},
+    )
 
 
 def _group(account: Account) -> str:

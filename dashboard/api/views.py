@@ -50,7 +50,7 @@ from ledger.models import CashFlow
 from ledger.performance import account_pnl, team_pnl
 from snapshots import queries
 from snapshots.models import ClosedPosition
-from snapshots.risk import AccountRisk, account_risk
+from snapshots.risk import AccountRisk
 
 # Raw schema of DRF's validation errors: {"field": ["message", ...]}.
 VALIDATION_ERROR = {
@@ -124,10 +124,7 @@ class AccountView(ApiView):
 def with_risk(rows: list[queries.AccountRow]) -> list[s.AccountRowWithRisk]:
     """The rows with their risk (snapshots.risk.account_risk of the rows' latest snapshots: a fixed
     number of queries)."""
-    risks = account_risk(
-        latest={row.account.pk: row.snapshot_id for row in rows},
-        figures={row.snapshot_id: row.risk_figures for row in rows if row.risk_figures},
-    )
+    risks = queries.rows_risk(rows)
     return [
         s.AccountRowWithRisk.of(row, risks.get(row.account.pk) or AccountRisk.never_read(row.account.pk))
         for row in rows

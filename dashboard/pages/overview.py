@@ -50,7 +50,6 @@ from snapshots.risk import (
     SHORT_REASONS,
     AccountRisk,
     Level,
-    account_risk,
     distance_text,
     margin_ratio_text,
 )
@@ -225,10 +224,7 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
     # out ahead by the warm-pnl task (dashboard/tasks.py).
     found = pnl.overview_pnl([row.account.pk for row in rows], [row.account.pk for row in live], now)
     # Of the rows' latest snapshots (account_rows has their ids: no second look-up per account).
-    risks = account_risk(
-        latest={row.account.pk: row.snapshot_id for row in rows},
-        figures={row.snapshot_id: row.risk_figures for row in rows if row.risk_figures},
-    )
+    risks = queries.rows_risk(rows)
 
     def ranked(group: list[queries.AccountRow]) -> list[Ranked]:
         return sort_rows([Ranked.of(row, zone, found, risks) for row in group], sort, direction)
