@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 
 import redis
 from django.conf import settings
@@ -25,6 +26,10 @@ LIMITER_SECONDS = PREFIX + "limiter_seconds"  # endpoint -> total seconds waited
 RATE_LIMITED = PREFIX + "rate_limited"  # endpoint -> 50011 / HTTP 429 answers
 REFRESHES = PREFIX + "refreshes"  # "account_id|outcome" -> count
 REFRESH_SECONDS = PREFIX + "refresh_seconds"  # account_id -> total seconds
+# When planned refreshes expired unrun (a sorted set: "account_id|epoch" scored by epoch seconds),
+# for the overview's "the workers cannot keep up" note; a day of them is kept.
+EXPIRED_AT = PREFIX + "expired_at"
+EXPIRED_KEPT_SECONDS = 86_400
 SEPARATOR = "|"
 TIMEOUT_SECONDS = 0.5
 
@@ -65,9 +70,24 @@ def record_refresh(account_id: int, outcome: str, seconds: float) -> None:
             pipe.hincrby(REFRESHES, f"{account_id}{SEPARATOR}{outcome}", 1)
             if outcome in TIMED_OUTCOMES:
                 pipe.hincrbyfloat(REFRESH_SECONDS, account_id, seconds)
+            if outcome == "expired":
+                now = time.time()
+                pipe.zadd(EXPIRED_AT, {f"{account_id}{SEPARATOR}{now:.6f}": now})
+                pipe.zremrangebyscore(EXPIRED_AT, "-inf", now - EXPIRED_KEPT_SECONDS)
             pipe.execute()
     except (redis.RedisError, OSError):
         logger.debug("could not record refresh statistics")
+
+
+def expired_since(since: float) -> dict[int, int]:
+    """{account id: how many of its planned refreshes expired unrun (no worker started them within
+    their interval) at or after `since` (epoch seconds)}. Raises redis.RedisError or OSError when
+    Redis cannot say."""
+    found: dict[int, int] = {}
+    for member in redis_client().zrangebyscore(EXPIRED_AT, since, "+inf"):
+        account_id = int(member.decode().split(SEPARATOR, 1)[0])
+        found[account_id] = found.get(account_id, 0) + 1
+    return found
 
 
 def read_all(client: redis.Redis) -> dict[str, dict[str, float]]:

@@ -9,17 +9,20 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import callstats
 from accounts.history import ApiError
-from accounts.models import AccountKind
+from accounts.models import Account, AccountKind
 from dashboard.pages.charts import line_chart
 from dashboard.pages.overview import ROWS_PER_PAGE
 from dashboard.tasks import warm_pnl
 from snapshots.models import BalanceLine, Wallet
+from snapshots.queries import stale_after
 from tests.accounts_support import make_user
 from tests.test_pages_queries import give_key, make_account, many_accounts, snap
 
@@ -276,6 +279,29 @@ def test_a_page_that_is_no_number_is_a_400_that_says_what_is_allowed(client, tea
 def test_with_100_accounts_or_fewer_there_is_no_pager(client, team):
     html = signed_in(client, "viewer").get(OVERVIEW).content.decode()
     assert "accounts-pager" not in html and "page=" not in html
+
+
+def test_the_overview_says_when_planned_refreshes_expired_because_the_workers_cannot_keep_up(client):
+    many_accounts(8)  # bulk-0000 … bulk-0007
+    ids = dict(Account.objects.values_list("name", "pk"))
+    signed_in(client, "viewer")
+    assert "refresh-shortfall" not in client.get(OVERVIEW).content.decode()
+    # An hour ago one expired: outside the stale window, it says nothing now.
+    with time_machine.travel(timezone.now() - timedelta(hours=1), tick=False):
+        callstats.record_refresh(ids["bulk-0000"], "expired", 0.0)
+    assert "refresh-shortfall" not in client.get(OVERVIEW).content.decode()
+    # What the worker records when a planned refresh expires unrun (snapshots.tasks.count_expired_refresh).
+    for i in (6, 5, 4, 3, 2, 1, 1):
+        callstats.record_refresh(ids[f"bulk-{i:04d}"], "expired", 0.0)
+    html = client.get(FRAGMENT).content.decode()
+    minutes = round(stale_after().total_seconds() / 60)
+    assert (
+        '<strong id="refresh-shortfall">7 planned refreshes did not run in the last '
+        f"{minutes} minutes</strong>: no worker was free before their refresh interval ended (bulk-0001, "
+        "bulk-0002, bulk-0003, bulk-0004, "
+        "bulk-0005 and 1 more)"
+    ) in html
+    assert "add worker processes (<code>WORKER_CONCURRENCY</code>" in html
 
 
 def test_the_polled_fragment_does_not_pay_for_the_top_bar_it_does_not_show(client):

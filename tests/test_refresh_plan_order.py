@@ -1,10 +1,11 @@
 """More own-key accounts than the workers refresh in one interval (issue 22): the refreshes left at
 the end of a beat expire unrun. They are counted (the "expired" refresh outcome of /metrics), and
 the accounts they were for come first in the next beat's plan instead of last again, so no
-account is starved beat after beat."""
+account is starved beat after beat; the overview tells the team the workers cannot keep up."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -15,6 +16,7 @@ from django.utils import timezone
 from snapshots.models import Snapshot
 from snapshots.pacing import refresh_plan
 from snapshots.tasks import refresh_account
+from tests.accounts_support import make_user
 from tests.test_ops import TOKEN, scrape
 from tests.test_pages_queries import give_key, make_account, snap
 from tests.test_workers_celery import wait_until, workers  # noqa: F401  (a fixture, shared)
@@ -81,3 +83,8 @@ def test_a_refresh_no_worker_started_within_its_interval_is_counted_as_expired(
     samples = scrape(client)
     # A refresh that did not run has no duration.
     assert ("okxdash_refresh_duration_seconds_count", (("account", "main"),)) not in samples
+    # The overview says why the account will go stale, and what to do.
+    client.force_login(make_user("viewer"))
+    note = re.search(r'<strong id="refresh-shortfall">(.*?)</code>', client.get("/").content.decode(), re.S)
+    assert note is not None and note.group(1).startswith("1 planned refresh did not run in the last ")
+    assert "no worker was free before its refresh interval ended (main)" in note.group(1)

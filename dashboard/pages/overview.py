@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import redis
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -27,7 +28,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
-from accounts import desks
+from accounts import callstats, desks
 from accounts.health import ACTION_SEVERITIES, DEADLINE_CODES, HealthStatus, Severity, WarningCode
 from accounts.models import Account
 from accounts.roles import viewer_required
@@ -297,6 +298,7 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
         "team_calendar": found["calendar"],
         "pnl_as_of": found["as_of"],
         "keys_needing_attention": keys_needing_attention(rows),
+        "shortfall": refresh_shortfall(rows, now),
         "chart": charts.line_chart(
             points, label="Total equity of the team's live accounts", readings=readings
         ),
@@ -311,6 +313,32 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
         "refresh_seconds": settings.REFRESH_INTERVAL_SECONDS,
         "stale_minutes": int(queries.stale_after().total_seconds() // 60),
         "now": now,
+    }
+
+
+# How many accounts "the workers cannot keep up" names before "and N more".
+SHORTFALL_NAMES = 5
+
+
+def refresh_shortfall(rows: list[queries.AccountRow], now: datetime) -> dict[str, Any] | None:
+    """The rows' planned refreshes that expired unrun within the stale window (queries.stale_after:
+    no worker was free before their refresh interval ended, so those accounts go stale), for the
+    overview's note that the workers cannot keep up: {"count", "names" (the first SHORTFALL_NAMES
+    accounts by name), "more" (how many others), "minutes" (the window)}. None when none expired,
+    or when Redis cannot say (the top bar then says the broker does not answer)."""
+    window = queries.stale_after()
+    try:
+        expired = callstats.expired_since((now - window).timestamp())
+    except (redis.RedisError, OSError):
+        return None
+    hit = sorted((row.account.name for row in rows if row.account.pk in expired), key=str.lower)
+    if not hit:
+        return None
+    return {
+        "count": sum(expired[row.account.pk] for row in rows if row.account.pk in expired),
+        "names": hit[:SHORTFALL_NAMES],
+        "more": len(hit) - SHORTFALL_NAMES if len(hit) > SHORTFALL_NAMES else 0,
+        "minutes": max(1, round(window.total_seconds() / 60)),
     }
 
 
