@@ -246,7 +246,10 @@ def test_the_team_table_shows_100_accounts_a_page_and_its_total_is_of_all_of_the
     first = client.get(OVERVIEW + "?sort=name&dir=asc").content.decode()
     names = account_order(first)
     assert len(names) == 100 and names[0] == "bulk-0000" and names[-1] == "bulk-0099"
-    assert "Accounts 1\u2013100 of 120, sorted by account; the total is of all 120." in first
+    assert (
+        "Accounts 1\u2013100 of 120, sorted by account; "
+        "the figures above the table and its total row are of every page." in first
+    )
     assert 'id="total-equity">13,200.00 USD<' in first and 'id="total-row-equity">13,200.00<' in first
     assert 'href="?range=7d&amp;sort=name&amp;dir=asc&amp;page=2" rel="next">Next<' in first
     # The poll and the range links keep the page; a new sort starts on the first page.
@@ -267,9 +270,11 @@ def test_the_team_table_shows_100_accounts_a_page_and_its_total_is_of_all_of_the
 
     every = client.get(OVERVIEW + "?sort=name&dir=asc&page=all").content.decode()
     assert len(account_order(every)) == 120 and "All 120 accounts, sorted by account" in every
+    # Sorting every row again keeps every row.
+    assert 'href="?range=7d&amp;sort=name&amp;dir=desc&amp;page=all" class="sorted asc"' in every
 
 
-@pytest.mark.parametrize("page", ["0", "two", "-1"])
+@pytest.mark.parametrize("page", ["0", "two", "-1", "\u00b2", "9" * 5000])
 def test_a_page_that_is_no_number_is_a_400_that_says_what_is_allowed(client, team, page):
     response = signed_in(client, "viewer").get(OVERVIEW + f"?page={page}")
     assert response.status_code == 400

@@ -12,6 +12,7 @@ overview's live part is also served alone (overview_fragment) for overview.js to
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -123,7 +124,8 @@ def _page_number(request: HttpRequest) -> int | None:
     raw = request.GET.get("page") or "1"
     if raw == ALL_PAGES:
         return None
-    if not raw.isdigit() or int(raw) < 1:
+    # ASCII digits only ("²".isdigit() is true) and few of them (int() refuses 5,000 digits).
+    if not re.fullmatch(r"[0-9]{1,6}", raw) or int(raw) < 1:
         raise BadQuery(f"Unknown page. Use page= a number from 1, or page={ALL_PAGES} for every account.")
     return int(raw)
 
@@ -305,7 +307,8 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
         "chart_values": charts.values_table(points, readings=readings),
         "ranges": [(key, _link(shown, range=key)) for key in queries.RANGES],
         "range_key": range_key,
-        "headers": _headers(query, sort, direction),
+        # A new sort starts on page 1, or stays on every row.
+        "headers": _headers({**query, "page": ALL_PAGES} if number is None else query, sort, direction),
         "sort": sort,
         "sort_label": COLUMN_BY_KEY[sort].label,  # the caption says the column's words
         "dir": direction,
