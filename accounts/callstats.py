@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from typing import cast
 
 import redis
 from django.conf import settings
@@ -84,7 +85,8 @@ def expired_since(since: float) -> dict[int, int]:
     their interval) at or after `since` (epoch seconds)}. Raises redis.RedisError or OSError when
     Redis cannot say."""
     found: dict[int, int] = {}
-    for member in redis_client().zrangebyscore(EXPIRED_AT, since, "+inf"):
+    # redis-py types a sorted set's members loosely; without decode_responses they are bytes.
+    for member in cast(list[bytes], redis_client().zrangebyscore(EXPIRED_AT, since, "+inf")):
         account_id = int(member.decode().split(SEPARATOR, 1)[0])
         found[account_id] = found.get(account_id, 0) + 1
     return found
