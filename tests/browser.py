@@ -54,6 +54,19 @@ def chromium() -> Iterator[object]:
             browser.close()
 
 
+@contextmanager
+def signed_in_tab(base_url: str, username: str, password: str, viewport: dict[str, int]) -> Iterator[Any]:
+    """A Chromium tab of `viewport` signed in as `username` (sign_in); when the block ends, no
+    Content-Security-Policy violation may have been reported in its console."""
+    console: list[str] = []
+    with chromium() as browser:
+        tab = browser.new_page(viewport=viewport)
+        tab.on("console", lambda message: console.append(message.text))
+        sign_in(tab, base_url, username, password)
+        yield tab
+    assert [text for text in console if "Content Security Policy" in text] == []
+
+
 def sign_in(tab: Any, base_url: str, username: str, password: str) -> None:
     """Sign `username` in through the login page of `base_url` in `tab` (a Playwright Page) and
     wait for the overview; `tab.base` is set to `base_url` for the test's own navigation. A user

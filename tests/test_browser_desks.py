@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 
 from tests.accounts_support import PASSWORD, make_user
-from tests.browser import chromium, screenshot_path, sign_in
+from tests.browser import screenshot_path, signed_in_tab
 from tests.test_desks_pages import B_FIGURES, B_NAME, world  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,13 +26,8 @@ def tab(live_server, world) -> Iterator[object]:  # noqa: F811 (the imported fix
     """A browser tab signed in as a viewer of desk A; no CSP violation may be reported."""
     user = make_user("viewer")
     world["desk_a"].members.add(user)
-    console: list[str] = []
-    with chromium() as browser:
-        page = browser.new_page(viewport=SIZES[0])
-        page.on("console", lambda message: console.append(message.text))
-        sign_in(page, live_server.url, user.username, PASSWORD)
+    with signed_in_tab(live_server.url, user.username, PASSWORD, SIZES[0]) as page:
         yield page
-    assert [text for text in console if "Content Security Policy" in text] == []
 
 
 def _money(text: str) -> Decimal:

@@ -16,7 +16,7 @@ from accounts import callstats
 from accounts.models import Account
 from dashboard.tasks import warm_pnl
 from tests.accounts_support import PASSWORD, make_user
-from tests.browser import chromium, screenshot_path, sign_in
+from tests.browser import screenshot_path, signed_in_tab
 from tests.test_pages_queries import many_accounts
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,13 +34,8 @@ def tab(live_server) -> Iterator[object]:
     for name in ("bulk-0007", "bulk-0042", "bulk-0042"):
         callstats.record_refresh(Account.objects.get(name=name).pk, "expired", 0.0)
     user = make_user("viewer")
-    console: list[str] = []
-    with chromium() as browser:
-        page = browser.new_page(viewport=SIZES[0])
-        page.on("console", lambda message: console.append(message.text))
-        sign_in(page, live_server.url, user.username, PASSWORD)
+    with signed_in_tab(live_server.url, user.username, PASSWORD, SIZES[0]) as page:
         yield page
-    assert [text for text in console if "Content Security Policy" in text] == []
 
 
 def test_the_table_pages_by_100_and_the_pager_fits_a_laptop_and_a_phone(tab):

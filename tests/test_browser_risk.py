@@ -15,7 +15,7 @@ from accounts.models import Environment
 from snapshots.models import PositionLine
 from snapshots.refresh import NO_RATIO_FUTURES
 from tests.accounts_support import PASSWORD, ensure_roles, make_user
-from tests.browser import chromium, screenshot_path, sign_in
+from tests.browser import screenshot_path, signed_in_tab
 from tests.test_pages_queries import give_key, make_account, snap
 from tests.test_pages_risk import RiskTeam, risk_team, risky_position
 
@@ -55,13 +55,8 @@ def team(live_server) -> RiskTeam:
 def tab(live_server, team) -> Iterator[object]:
     """A signed-in viewer's tab; after the test, no CSP violation may have been reported."""
     user = make_user("viewer")
-    console: list[str] = []
-    with chromium() as browser:
-        page = browser.new_page(viewport=SIZES[0])
-        page.on("console", lambda message: console.append(message.text))
-        sign_in(page, live_server.url, user.username, PASSWORD)
+    with signed_in_tab(live_server.url, user.username, PASSWORD, SIZES[0]) as page:
         yield page
-    assert [text for text in console if "Content Security Policy" in text] == []
 
 
 def _fits(page, size: dict) -> None:
