@@ -33,7 +33,7 @@ from ledger.models import FlowKind
 from tests.accounts_support import make_user
 from tests.api_support import api_error
 from tests.ledger_support import stored_flow
-from tests.test_pages_overview import OVERVIEW_QUERIES
+from tests.test_pages_overview import OVERVIEW_QUERIES, mid_hour  # noqa: F401 (a fixture)
 from tests.test_pages_queries import give_key, make_account, many_accounts, snap
 
 pytestmark = pytest.mark.django_db
@@ -308,6 +308,7 @@ def test_a_desk_member_without_accounts_sees_none_and_is_told_why(world):
     assert viewer.get(f"/accounts/{world['aster'].pk}/").status_code == 404
 
 
+@pytest.mark.usefixtures("mid_hour")
 @pytest.mark.parametrize("n", [10, 200])
 def test_a_desk_viewers_overview_costs_one_query_more_than_a_viewers_for_any_number(client, n):
     many_accounts(n)

@@ -42,7 +42,7 @@ from snapshots.risk import (
     threshold_pct_text,
 )
 from tests.accounts_support import make_user
-from tests.test_pages_overview import OVERVIEW_QUERIES
+from tests.test_pages_overview import OVERVIEW_QUERIES, mid_hour  # noqa: F401 (a fixture)
 from tests.test_pages_queries import give_key, make_account, many_accounts, snap
 
 pytestmark = pytest.mark.django_db
@@ -322,6 +322,7 @@ def test_a_phone_sees_a_risk_at_warn_or_danger_under_the_account_name(client, te
     assert "row-status" not in calm
 
 
+@pytest.mark.usefixtures("mid_hour")
 @pytest.mark.parametrize("n", [10, 200])
 def test_the_risk_column_costs_the_same_queries_for_10_and_200_accounts(client, n):
     many_accounts(n)
