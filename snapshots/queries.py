@@ -383,8 +383,16 @@ def _row_parts(
     # Set by account_rows()'s annotations, unknown to the stubs.
     ago = account.equity_24h_ago  # type: ignore[attr-defined]
     # Credential.warnings_at, with the policy read once for all the rows.
-    facts = Credential.facts_from({**key, "account__environment": account.environment}) if key else None
-    warnings = health.warnings_at(key["warnings"], facts, now, policy) if key and facts else []
+    warnings = (
+        health.warnings_at(
+            key["warnings"],
+            Credential.facts_from({**key, "account__environment": account.environment}),
+            now,
+            policy,
+        )
+        if key
+        else []
+    )
     status = (key["health_status"] or "unchecked") if key else "none"
     # Positions are known only from a snapshot read with the account's own key.
     seen: dict[str, Any] = snapshot or {}

@@ -240,10 +240,8 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
     shown_rows, page_facts = paged(table_rows, number)
     page_rows = formatted(shown_rows)
     # The page stays on the range links and the poll; a new sort starts on page 1.
-    shown = {
-        **query,
-        **({"page": str(page_facts["number"] or ALL_PAGES)} if _pager(query, page_facts) else {}),
-    }
+    pager = _pager(query, page_facts)
+    shown = {**query, **({"page": str(page_facts["number"] or ALL_PAGES)} if pager else {})}
     totals = queries.totals(rows)
     total_shown = _shown_sum(live)
     # The chart starts on the reading its change figure counts from and ends on the total shown.
@@ -260,7 +258,7 @@ def _overview_context(request: HttpRequest) -> dict[str, Any]:
     return {
         "rows": table_rows,
         "table_body": render_partial(request, "dashboard/_account_rows.html", {"rows": page_rows}),
-        "pager": _pager(query, page_facts),
+        "pager": pager,
         "totals": totals,
         # The sum of the rows as shown (each rounded to cents), so the figure adds up on screen;
         # the exact sum is in the API.
