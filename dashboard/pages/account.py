@@ -97,7 +97,14 @@ def account(request: HttpRequest, pk: int) -> HttpResponse:
         "risk": RiskText.of(account_risk([account.pk])[account.pk]),
         "risk_levels": RISK_LEVELS,
         **changes,
-        **pnl.account_section(account, pnl_key, now, {k: v for k, v in kept.items() if k != "pnl"}, ids),
+        **pnl.account_section(
+            account,
+            pnl_key,
+            now,
+            {k: v for k, v in kept.items() if k != "pnl"},
+            ids,
+            own_key=credential is not None,
+        ),
         "account": account,
         # Its master by name and linked only when the user sees it (else "another account").
         "master_name": shown_name(account.master, ids),

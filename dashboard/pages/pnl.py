@@ -211,11 +211,14 @@ def account_section(
     now: datetime,
     query: dict[str, str],
     visible: frozenset[int] | None = None,
+    *,
+    own_key: bool,
 ) -> dict[str, Any]:
     """The context of the account page's "Profit and loss" section. `chosen`: a key of
     ACCOUNT_PERIODS (chosen_period); `query`: the page's other parameters, kept by the links;
     `visible`: the accounts the user sees (a flow's other side and the master whose key reads
-    the flows are named only when visible).
+    the flows are named only when visible); `own_key`: the account has an active key of its own
+    (the page has read it: Account.active_credential).
     The six periods, the chart and the calendar come from one read of the account's rows
     (ledger.performance.History), so the page's queries do not grow with the periods' length."""
     zone = ZoneInfo(settings.DISPLAY_TIME_ZONE)
@@ -244,9 +247,9 @@ def account_section(
         ),
         "pnl_chart_values": charts.values_table(points, signed=True, what="cumulative PnL"),
         "pnl_calendar": calendar(history.daily(first_day, last_day), now, zone),
-        "pnl_breakdown": _breakdown(account, current["period"], current["pnl"], zone),
+        "pnl_breakdown": _breakdown(account, current["period"], current["pnl"], zone, own_key),
         "pnl_notes": notes,
-        "ledger_sync": ledger_progress(account, visible),
+        "ledger_sync": ledger_progress(account, own_key, visible),
         "flow_lines": transfers.flow_lines(
             CashFlow.objects.filter(account=account).select_related("counterparty")[:NEWEST_FLOWS], visible
         ),
@@ -272,13 +275,15 @@ def _link(query: dict[str, str], **changes: str) -> str:
     return "?" + urlencode({**query, **changes}) + "#pnl"
 
 
-def _breakdown(account: Account, span: Period, pnl: PnL | None, zone: ZoneInfo) -> dict[str, Any]:
+def _breakdown(
+    account: Account, span: Period, pnl: PnL | None, zone: ZoneInfo, own_key: bool
+) -> dict[str, Any]:
     """Trading fees, funding fees, interest (OKX's signs: negative = paid) of the whole UTC days
     that hold the PnL's own window (its readings' times, `started_at` to `ended_at`; the period's
     bounds when the PnL has none), and the rest of the PnL only when those days are exactly that
     window: OKX's bills are summed per UTC day, and a PnL since 16:32 less a whole day's fees
     would mix two windows. Only an account's own key reads its bills."""
-    if account.active_credential() is None:
+    if not own_key:
         return {"reason": NEEDS_OWN_KEY, "lines": []}
     start, end = span.start, span.end
     if pnl is not None and pnl.started_at is not None and pnl.ended_at is not None:
@@ -315,12 +320,12 @@ def _signed(value: Decimal | None) -> str:
     return numbers.format_amount(value, "USD", sign=True, minus=numbers.MINUS)
 
 
-def ledger_progress(account: Account, visible: frozenset[int] | None = None) -> dict[str, Any]:
+def ledger_progress(account: Account, own: bool, visible: frozenset[int] | None = None) -> dict[str, Any]:
     """Where the ledger's backfill stands for this account's flows: its own LedgerSync (own key),
     or, for a sub-account read through its master, the master's (its transfers come from the
     master's sub-account transfer history). Each source: records read, back to which day, done.
-    "holder_name": the master's name, or "another account" when the user does not see it."""
-    own = account.active_credential() is not None
+    "holder_name": the master's name, or "another account" when the user does not see it.
+    `own`: the account has an active key of its own."""
     holder = account if own or account.master_id is None else account.master
     if holder is not None and holder != account and not sees(visible, holder.pk):
         # The master is on a desk this user does not see: not even its ledger's counts or problems.
