@@ -26,7 +26,10 @@ and never moved after.
 
 The ranges are kept in the cache (Redis), not the database: the rows are the facts, and they are
 stored idempotently (a version already stored is left as it is). A cursor lost with Redis means
-one full re-read of the 3 months (a few pages per run), never a missing row.
+one full re-read of the 3 months (a few pages per run), never a missing row. A cursor is keyed by
+the account's id and creation time: a Redis that outlives its database (a database reset, or two
+databases on one Redis, as `make bench` runs them) has cursors of other accounts under the same
+ids, and reading on from one of them would skip every position it claims was read.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ PATH = "/api/v5/account/positions-history"
 PAGE = 100  # OKX's largest `limit` for this endpoint (okx-reference.md 8.7.5)
 # At most this many pages per run (per refresh): 3 of OKX's 10 per 2 s on the account's own UID.
 PAGES_PER_RUN = 3
-CURSOR_KEY = "snapshots:closed-positions:{account_id}"
+CURSOR_KEY = "snapshots:closed-positions:{account_id}:{created_us}"
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MILLISECOND = timedelta(milliseconds=1)
@@ -85,7 +88,8 @@ def sync_closed_positions(account: Account, client: Client, *, pages: int = PAGE
     error history), django.db.DataError, ArithmeticError or ValueError when a page's rows cannot
     be stored (nothing of that page is stored; the same page is read again next run), and
     redis.RedisError when the cursor cannot be read or kept."""
-    cursor = cache.get(CURSOR_KEY.format(account_id=account.pk))
+    key = cursor_key(account)
+    cursor = cache.get(key)
     newest: int | None = cursor["newest_ms"] if cursor else None
     ranges: list[Range] = _since(newest, cursor["ranges"]) if cursor else [[None, None]]
     stored = 0
@@ -107,8 +111,14 @@ def sync_closed_positions(account: Account, client: Client, *, pages: int = PAGE
             else:
                 ranges[0][0] = min(stamps)
     finally:
-        cache.set(CURSOR_KEY.format(account_id=account.pk), {"newest_ms": newest, "ranges": ranges}, None)
+        cache.set(key, {"newest_ms": newest, "ranges": ranges}, None)
     return Synced(stored, _behind(ranges))
+
+
+def cursor_key(account: Account) -> str:
+    """The cache key of the account's cursor (the module docstring: its id and creation time)."""
+    created_us = (account.created_at - EPOCH) // timedelta(microseconds=1)
+    return CURSOR_KEY.format(account_id=account.pk, created_us=created_us)
 
 
 def _since(newest: int | None, ranges: list[Range]) -> list[Range]:

@@ -8,12 +8,15 @@ cycle its snapshot, nor costs repeat requests once OKX answers again."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
+from django.db.models import F
 
 from accounts.history import ApiError
+from accounts.models import Account
 from okxsim import Scenario
 from okxsim.scenario import PastClose
 from snapshots.history import PAGE, PAGES_PER_RUN, PATH, sync_closed_positions
@@ -154,6 +157,26 @@ def test_a_second_run_stores_nothing_twice_even_after_its_cursor_is_lost(make_si
     assert sync_closed_positions(main, direct_client(sim, "main")).stored == 0
 
     assert stored(main) == first == okx_rows(sim)
+
+
+def test_a_cursor_left_in_redis_by_another_databases_account_of_the_same_id_is_not_read_on_from(
+    make_simulator,
+):
+    """A Redis that outlives its database (a database reset, or two databases on one Redis, as
+    `make bench` runs them) holds the cursor of an earlier account with the same id: reading on
+    from it would skip every position that account had read. The new account reads its whole
+    history."""
+    sim = make_simulator(with_closes(150))
+    main = add_account(sim, "main")
+    refresh(sim, main, cycle=1)
+    assert len(stored(main)) == 150
+    # The same id in a fresh database: none of its positions stored, created at another time.
+    ClosedPosition.objects.filter(account=main).delete()
+    Account.objects.filter(pk=main.pk).update(created_at=F("created_at") + timedelta(minutes=5))
+
+    assert refresh(sim, main, cycle=2) == 2  # both pages read again, not one for "nothing new"
+    assert stored(main) == okx_rows(sim)
+    assert len(stored(main)) == 150
 
 
 def test_only_closes_since_the_last_refresh_are_new(make_simulator):
