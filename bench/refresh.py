@@ -350,7 +350,7 @@ def report(
     ]
     return "\n\n".join(
         [
-            "## Refresh: one full cycle against OKX's limits",
+            f"## Refresh: one full cycle against OKX's limits ({database})",
             harness.header(database),
             f"Per worker: `celery worker -c {concurrency}` (prefork; make demo's DEMO_WORKER_CONCURRENCY). "
             f"Latency {LATENCY_MS[0]:.0f} ms + uniform(0, {LATENCY_MS[1]:.0f}) ms per request "
@@ -402,7 +402,7 @@ def main() -> None:
     text = report(results, ledger, rounds, history, database, WORKER_CONCURRENCY, started)
     print(text)
     if not args.no_docs:
-        harness.write_section("refresh", text)
+        harness.write_section("refresh-" + ("postgresql" if "PostgreSQL" in database else "sqlite"), text)
 
 
 if __name__ == "__main__":
