@@ -29,7 +29,8 @@ stored idempotently (a version already stored is left as it is). A cursor lost w
 one full re-read of the 3 months (a few pages per run), never a missing row. A cursor is keyed by
 the account's id and creation time: a Redis that outlives its database (a database reset, or two
 databases on one Redis, as `make bench` runs them) has cursors of other accounts under the same
-ids, and reading on from one of them would skip every position it claims was read.
+ids, and reading on from one of them would skip every position it claims was read. A cursor
+whose newest position is not stored (a database restored from an older backup) is dropped too.
 """
 
 from __future__ import annotations
@@ -75,8 +76,8 @@ def sync_closed_positions(account: Account, client: Client, *, pages: int = PAGE
     """Read `account`'s positions history with `client` (built from the account's OWN key: the
     endpoint has no subAcct parameter) and store its new and changed rows (Synced).
 
-    1. Load the cursor (module docstring); none yet (first run, or Redis lost it): the whole
-       3 months, from the newest page down.
+    1. Load the cursor (module docstring); none yet (first run, or Redis lost it) or one whose
+       newest position is not stored: the whole 3 months, from the newest page down.
     2. Read at most `pages` pages (100 rows each, more when rows share the last uTime), storing
        each page's rows above its range's floor in one transaction (none: no query): a position
        not stored yet is created, one OKX has updated since (a later uTime) is updated in place,
@@ -90,6 +91,8 @@ def sync_closed_positions(account: Account, client: Client, *, pages: int = PAGE
     redis.RedisError when the cursor cannot be read or kept."""
     key = cursor_key(account)
     cursor = cache.get(key)
+    if cursor and not _newest_is_stored(account, cursor["newest_ms"]):
+        cursor = None  # the database lost what the cursor says was read: read it all again
     newest: int | None = cursor["newest_ms"] if cursor else None
     ranges: list[Range] = _since(newest, cursor["ranges"]) if cursor else [[None, None]]
     stored = 0
@@ -119,6 +122,17 @@ def cursor_key(account: Account) -> str:
     """The cache key of the account's cursor (the module docstring: its id and creation time)."""
     created_us = (account.created_at - EPOCH) // timedelta(microseconds=1)
     return CURSOR_KEY.format(account_id=account.pk, created_us=created_us)
+
+
+def _newest_is_stored(account: Account, newest_ms: int | None) -> bool:
+    """Whether the newest position the cursor says was read is in the database (one indexed
+    query; True when the cursor has none). False when the database was restored from a backup
+    older than the cursor, with Redis kept: the positions closed since the backup were read,
+    and are not stored."""
+    if newest_ms is None:
+        return True
+    newest = EPOCH + newest_ms * MILLISECOND
+    return ClosedPosition.objects.filter(account=account, closed_at__gte=newest).exists()
 
 
 def _since(newest: int | None, ranges: list[Range]) -> list[Range]:

@@ -179,6 +179,22 @@ def test_a_cursor_left_in_redis_by_another_databases_account_of_the_same_id_is_n
     assert len(stored(main)) == 150
 
 
+def test_a_database_restored_from_an_older_backup_reads_again_what_it_lost(make_simulator):
+    """The same account (same id, same creation time) restored from a backup taken before its
+    newest closes were stored, with Redis kept: its cursor says they were read. The positions the
+    database lost are read and stored again."""
+    sim = make_simulator(with_closes(150))
+    main = add_account(sim, "main")
+    refresh(sim, main, cycle=1)
+    newest = ClosedPosition.objects.filter(account=main).order_by("-closed_at")[:40]
+    ClosedPosition.objects.filter(pk__in=[row.pk for row in newest]).delete()  # the backup's state
+    assert len(stored(main)) == 110
+
+    refresh(sim, main, cycle=2)
+    assert stored(main) == okx_rows(sim)
+    assert len(stored(main)) == 150
+
+
 def test_only_closes_since_the_last_refresh_are_new(make_simulator):
     sim = make_simulator(frozen())
     main = add_account(sim, "main")

@@ -31,8 +31,9 @@ BALANCE = "/api/v5/account/balance"
 # The account; "already stored?"; the credential; the end of acknowledgements of the endpoints
 # that answered (one DELETE); last_success_at; the grace/failing check; the snapshot's
 # transaction (savepoint, the re-check, snapshot, balance lines, positions, release). Its
-# positions history with nothing new costs none (snapshots.history).
-OWN_KEY_QUERIES = 12
+# positions history with nothing new costs one: is the newest position its cursor says was read
+# stored (snapshots.history)?
+OWN_KEY_QUERIES = 13
 # A positions-history page with new rows: its transaction (savepoint, which are stored, the
 # insert, release).
 NEW_HISTORY_QUERIES = 4
