@@ -34,6 +34,12 @@ def load() -> str:
     return f"load average {one:.1f} (1 min), {five:.1f} (5 min)"
 
 
+# When this benchmark's process started, and the machine's load then: each benchmark runs in a
+# process of its own, and its section's header is written at its end.
+STARTED_AT = datetime.now(UTC)
+LOAD_AT_START = load()
+
+
 def setup_django(name: str) -> str:
     """Point Django at a fresh private database, set it up and migrate; returns its description."""
     if os.environ.get("DATABASE_URL"):
@@ -141,9 +147,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 
 def header(database: str, idle_note: str | None = None) -> str:
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    when = STARTED_AT.strftime("%Y-%m-%d %H:%M UTC")
     note = idle_note or os.environ.get("BENCH_MACHINE_NOTE", "")
-    parts = [f"Measured {when} on {machine()}, {load()} at the start", database]
+    parts = [f"Measured from {when} on {machine()}, {LOAD_AT_START} at the start", database]
     return "; ".join(parts) + (f". {note}" if note else ".")
 
 
