@@ -118,3 +118,16 @@ def pytest_terminal_summary(terminalreporter) -> None:
 
     if SCREENSHOTS.exists() and any(SCREENSHOTS.iterdir()):
         terminalreporter.write_line(f"screenshots for a person to look at: {SCREENSHOTS}")
+
+
+@pytest.fixture
+def mid_hour():
+    """The clock at minute 30 of this hour, moving on from there. The overview reads one query more
+    during the first stale_after() (2 minutes) after each edge of its chart's buckets (every hour on
+    the 7 d range), while the bucket before the open one has not settled and its means are read
+    live (snapshots.queries._unsettled): a count taken at 11:00:30 is one higher than at 11:30:30."""
+    import time_machine
+    from django.utils import timezone
+
+    with time_machine.travel(timezone.now().replace(minute=30, second=0, microsecond=0), tick=True):
+        yield

@@ -33,7 +33,7 @@ from ledger.models import FlowKind
 from tests.accounts_support import make_user
 from tests.api_support import api_error
 from tests.ledger_support import stored_flow
-from tests.test_pages_overview import OVERVIEW_QUERIES, mid_hour  # noqa: F401 (a fixture)
+from tests.test_pages_overview import OVERVIEW_QUERIES
 from tests.test_pages_queries import give_key, make_account, many_accounts, snap
 
 pytestmark = pytest.mark.django_db

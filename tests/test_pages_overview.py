@@ -218,16 +218,6 @@ def test_the_pages_carry_no_inline_script_or_style(client, team):
         assert not re.search(r"<script(?![^>]*\bsrc=)", html)
 
 
-@pytest.fixture
-def mid_hour():
-    """The clock at minute 30 of this hour, moving on from there. The overview reads one query more
-    during the first stale_after() (2 minutes) after each edge of its chart's buckets (every hour on
-    the 7 d range), while the bucket before the open one has not settled and its means are read
-    live (snapshots.queries._unsettled): a count taken at 11:00:30 is one higher than at 11:30:30."""
-    with time_machine.travel(timezone.now().replace(minute=30, second=0, microsecond=0), tick=True):
-        yield
-
-
 @pytest.mark.usefixtures("mid_hour")
 @pytest.mark.parametrize("n", [10, 200])
 def test_the_overview_runs_the_same_number_of_queries_for_10_and_200_accounts(client, n):

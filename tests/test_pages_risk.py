@@ -42,7 +42,7 @@ from snapshots.risk import (
     threshold_pct_text,
 )
 from tests.accounts_support import make_user
-from tests.test_pages_overview import OVERVIEW_QUERIES, mid_hour  # noqa: F401 (a fixture)
+from tests.test_pages_overview import OVERVIEW_QUERIES
 from tests.test_pages_queries import give_key, make_account, many_accounts, snap
 
 pytestmark = pytest.mark.django_db
